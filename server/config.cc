@@ -1,0 +1,124 @@
+#include "server/config.h"
+
+#include <charconv>
+#include <string_view>
+
+namespace siteledger::server {
+
+std::string Usage() {
+  return R"(siteledgerd: the siteledger storage server for one data-residency region
+
+Usage: siteledgerd [flags]
+
+  --listen HOST:PORT      address to serve on (default 127.0.0.1:8080)
+  --region NAME           this process's region, lowercase (default us)
+  --data DIR              the region's database folder itself
+                          (default ./data/<region>)
+  --master-key-file PATH  the region's master key; created (mode 0600) if
+                          absent (default master-<region>.key beside --data)
+  --threads N             HTTP worker threads (default 2)
+  --help                  print this text
+
+Started with no flags it serves region us from ./data/us on 127.0.0.1:8080.
+SIGTERM or SIGINT drains: in-flight requests finish, then it exits 0.
+)";
+}
+
+namespace {
+
+Result<int> ParseInt(std::string_view flag, std::string_view value, int lo,
+                     int hi) {
+  int out = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(),
+                                   out);
+  if (ec != std::errc() || ptr != value.data() + value.size() || out < lo ||
+      out > hi) {
+    return Err(Status::InvalidArgument(
+        std::string(flag) + ": expected a whole number from " +
+        std::to_string(lo) + " to " + std::to_string(hi)));
+  }
+  return out;
+}
+
+Status ParseListen(std::string_view value, HttpOptions& http) {
+  const size_t colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Status::InvalidArgument("--listen: expected HOST:PORT, e.g. "
+                                   "127.0.0.1:8080");
+  }
+  auto port = ParseInt("--listen", value.substr(colon + 1), 0, 65535);
+  if (!port) return port.error();
+  std::string host(value.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  http.address = host;
+  http.port = static_cast<uint16_t>(*port);
+  return Status::Ok();
+}
+
+bool ValidRegion(std::string_view region) {
+  if (region.empty() || region.size() > 16) return false;
+  for (char c : region) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Config> ParseFlags(const std::vector<std::string>& args) {
+  Config config;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      config.help = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) {
+      return Err(Status::InvalidArgument("unexpected argument '" +
+                                         std::string(arg) + "' (see --help)"));
+    }
+    std::string name;
+    std::string value;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else {
+      name = arg;
+      if (i + 1 >= args.size()) {
+        return Err(Status::InvalidArgument(name + " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (name == "--listen") {
+      SL_RETURN_ERR_IF_ERROR(ParseListen(value, config.http));
+    } else if (name == "--region") {
+      if (!ValidRegion(value)) {
+        return Err(Status::InvalidArgument(
+            "--region: expected a lowercase name such as us or eu"));
+      }
+      config.region = value;
+    } else if (name == "--data") {
+      if (value.empty()) {
+        return Err(Status::InvalidArgument("--data needs a folder"));
+      }
+      config.data = value;
+    } else if (name == "--master-key-file") {
+      config.master_key_file = value;
+    } else if (name == "--threads") {
+      auto n = ParseInt(name, value, 1, 256);
+      if (!n) return Err(n.error());
+      config.http.threads = *n;
+    } else {
+      return Err(Status::InvalidArgument("unknown flag " + name +
+                                         " (see --help)"));
+    }
+  }
+  if (config.data.empty()) config.data = "data/" + config.region;
+  return config;
+}
+
+}  // namespace siteledger::server

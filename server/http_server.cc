@@ -1,0 +1,408 @@
+#include "server/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "server/log.h"
+
+namespace siteledger::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+Responder::~Responder() {
+  if (sink_) {
+    HttpResponse r;
+    r.status = 500;
+    r.Set("Content-Type", "application/problem+json");
+    r.body =
+        R"({"type":"about:blank","title":"Internal Server Error","status":500,)"
+        R"("detail":"the request was dropped without an answer"})";
+    sink_->Send(std::move(r));
+  }
+}
+
+void Responder::operator()(HttpResponse response) {
+  if (!sink_) return;
+  auto sink = std::move(sink_);
+  sink->Send(std::move(response));
+}
+
+namespace {
+
+HttpResponse Problem(int status, std::string_view title,
+                     std::string_view detail) {
+  HttpResponse r;
+  r.status = status;
+  r.Set("Content-Type", "application/problem+json");
+  std::string body = R"({"type":"about:blank","title":)";
+  AppendJsonString(body, title);
+  body += ",\"status\":" + std::to_string(status) + ",\"detail\":";
+  AppendJsonString(body, detail);
+  body += "}";
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  class Session;
+
+  Impl(HttpOptions options, HttpHandler handler)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        acceptor_(asio::make_strand(ioc_)),
+        signals_(ioc_),
+        drain_timer_(ioc_) {}
+
+  Status Listen();
+  void Run();
+  void Shutdown();
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void CheckDrained();
+
+  void Register(const std::shared_ptr<Session>& s);
+  void Unregister(Session* s);
+
+  // Declared before the io_context: sessions destroyed with it unregister
+  // themselves here.
+  mutable std::mutex mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>>
+      sessions_;  // GUARDED_BY(mu_)
+  HttpOptions options_;
+  HttpHandler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::atomic<bool> draining_{false};
+  std::atomic<uint16_t> port_{0};
+};
+
+// One connection. Every handler runs on the connection's strand.
+class HttpServer::Impl::Session
+    : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Impl& server)
+      : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string();
+  }
+  ~Session() { server_.Unregister(this); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::DoRead,
+                                             shared_from_this()));
+  }
+
+  // Closes the connection if it waits for a request; otherwise it closes
+  // after the response in flight.
+  void Drain() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->draining_ = true;
+      if (!self->busy_) self->Close();
+    });
+  }
+
+  void Send(HttpResponse response) {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(),
+                    r = std::move(response)]() mutable {
+                     self->DoWrite(std::move(r));
+                   });
+  }
+
+ private:
+  class Sink final : public Responder::Sink {
+   public:
+    explicit Sink(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+    void Send(HttpResponse response) override {
+      session_->Send(std::move(response));
+    }
+
+   private:
+    std::shared_ptr<Session> session_;
+  };
+
+  void DoRead() {
+    if (draining_) {
+      Close();
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(server_.options_.limits.header_bytes));
+    parser_->body_limit(server_.options_.limits.body_bytes);
+    stream_.expires_after(server_.options_.limits.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
+  }
+
+  void OnReadHeader(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    busy_ = true;
+    stream_.expires_after(server_.options_.limits.read_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset) {
+      return Close();
+    }
+    // A malformed or oversized request: answer, then close, since the rest
+    // of the stream cannot be trusted to start at a request boundary.
+    keep_alive_ = false;
+    busy_ = true;
+    if (ec == http::error::body_limit) {
+      DoWrite(Problem(413, "Content Too Large",
+                      "the request body exceeds " +
+                          std::to_string(server_.options_.limits.body_bytes) +
+                          " bytes"));
+    } else if (ec == http::error::header_limit) {
+      DoWrite(Problem(431, "Request Header Fields Too Large",
+                      "the request line and headers exceed " +
+                          std::to_string(
+                              server_.options_.limits.header_bytes) +
+                          " bytes"));
+    } else {
+      DoWrite(Problem(400, "Bad Request",
+                      "malformed HTTP request: " + ec.message()));
+    }
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec) return OnReadError(ec);
+    stream_.expires_never();
+    auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    HttpRequest request;
+    request.method = std::string(msg.method_string());
+    request.target = std::string(msg.target());
+    request.headers.reserve(8);
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      request.headers.emplace_back(std::move(name),
+                                   std::string(field.value()));
+    }
+    request.body = std::move(msg.body());
+    request.remote_address = remote_;
+    parser_.reset();
+    Responder respond(std::make_shared<Sink>(shared_from_this()));
+    try {
+      server_.handler_(std::move(request), std::move(respond));
+    } catch (const std::exception& e) {
+      Log("error", "request handler threw", {{"error", e.what()}});
+    } catch (...) {
+      Log("error", "request handler threw a non-exception");
+    }
+    // If the handler threw, `respond` (moved into it) answered 500 when it
+    // was destroyed during unwinding.
+  }
+
+  void DoWrite(HttpResponse r) {
+    if (wrote_response_) return;  // one response per request
+    wrote_response_ = true;
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    for (auto& [k, v] : r.headers) res->insert(k, v);
+    res->set(http::field::server, "siteledgerd");
+    res->body() = std::move(r.body);
+    const bool keep = keep_alive_ && !draining_ &&
+                      !server_.draining_.load(std::memory_order_relaxed);
+    res->keep_alive(keep);
+    res->prepare_payload();
+    stream_.expires_after(server_.options_.limits.write_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec,
+                                                       std::size_t) {
+                        self->OnWrite(ec, res->need_eof());
+                      });
+  }
+
+  void OnWrite(beast::error_code ec, bool close) {
+    busy_ = false;
+    wrote_response_ = false;
+    if (ec || close) return Close();
+    DoRead();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Impl& server_;
+  std::string remote_;
+  bool busy_ = false;
+  bool keep_alive_ = true;
+  bool draining_ = false;
+  bool wrote_response_ = false;
+};
+
+Status HttpServer::Impl::Listen() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options_.address, ec);
+  if (ec) {
+    return Status::InvalidArgument("--listen: '" + options_.address +
+                                   "' is not an IP address");
+  }
+  tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen on " + options_.address + ":" +
+                               std::to_string(options_.port) + ": " +
+                               ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+void HttpServer::Impl::DoAccept() {
+  acceptor_.async_accept(
+      asio::make_strand(ioc_),
+      beast::bind_front_handler(&Impl::OnAccept, this));
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (draining_) return;
+  if (!ec) {
+    bool over_limit;
+    {
+      std::lock_guard lock(mu_);
+      over_limit = sessions_.size() >= options_.limits.max_connections;
+    }
+    if (over_limit) {
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      auto session = std::make_shared<Session>(std::move(socket), *this);
+      Register(session);
+      session->Start();
+    }
+  }
+  DoAccept();
+}
+
+void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
+  std::lock_guard lock(mu_);
+  sessions_.emplace(s.get(), s);
+}
+
+void HttpServer::Impl::Unregister(Session* s) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(s);
+}
+
+void HttpServer::Impl::Run() {
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.async_wait([this](beast::error_code ec, int signo) {
+    if (ec) return;
+    Log("info", "signal received; draining", {{"signal", signo}});
+    Shutdown();
+  });
+  DoAccept();
+  const int n = std::max(1, options_.threads);
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(n - 1));
+  for (int i = 1; i < n; ++i) threads.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : threads) t.join();
+}
+
+void HttpServer::Impl::Shutdown() {
+  asio::post(acceptor_.get_executor(), [this] {
+    if (draining_.exchange(true)) return;
+    beast::error_code ec;
+    acceptor_.close(ec);
+    signals_.cancel(ec);
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [ptr, weak] : sessions_) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) s->Drain();
+    drain_deadline_ =
+        std::chrono::steady_clock::now() + options_.limits.drain_timeout;
+    CheckDrained();
+  });
+}
+
+void HttpServer::Impl::CheckDrained() {
+  size_t open;
+  {
+    std::lock_guard lock(mu_);
+    open = sessions_.size();
+  }
+  if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+    if (open > 0) {
+      Log("warn", "drain timed out; closing connections",
+          {{"connections", static_cast<long long>(open)}});
+    }
+    ioc_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(20));
+  drain_timer_.async_wait([this](beast::error_code ec) {
+    if (!ec) CheckDrained();
+  });
+}
+
+HttpServer::HttpServer(HttpOptions options, HttpHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::Listen() { return impl_->Listen(); }
+uint16_t HttpServer::port() const { return impl_->port_; }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Shutdown() { impl_->Shutdown(); }
+size_t HttpServer::connections() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->sessions_.size();
+}
+
+}  // namespace siteledger::server

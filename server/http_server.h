@@ -1,0 +1,115 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "storage/status.h"
+
+namespace siteledger::server {
+
+using storage::Result;
+using storage::Status;
+
+// Every limit of the HTTP server, in plain sight.
+struct HttpLimits {
+  size_t header_bytes = 16 * 1024;      // request line and headers
+  size_t body_bytes = 1024 * 1024;      // JSON bodies; 413 beyond
+  std::chrono::seconds read_timeout{30};   // to read one whole request
+  std::chrono::seconds idle_timeout{60};   // keep-alive wait for the next one
+  std::chrono::seconds write_timeout{30};  // to write one response
+  size_t max_connections = 1024;        // further connections are refused
+  std::chrono::seconds drain_timeout{30};  // in-flight work on shutdown
+};
+
+struct HttpOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 2;
+  HttpLimits limits;
+};
+
+// A request as handlers see it: Beast stays inside the server.
+struct HttpRequest {
+  std::string method;  // "GET"
+  std::string target;  // path and query, as sent
+  // Header names lowercased, in the order received.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote_address;  // the peer's IP, for the access log only
+
+  // The first value of header `name` (lowercase), or empty.
+  std::string_view Header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  HttpResponse& Set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+// Sends the one response to a request. May be called from any thread, once;
+// a Responder dropped without being called answers 500.
+class Responder {
+ public:
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    virtual void Send(HttpResponse response) = 0;
+  };
+  explicit Responder(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
+  Responder(Responder&&) noexcept = default;
+  Responder& operator=(Responder&&) noexcept = default;
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  ~Responder();
+
+  void operator()(HttpResponse response);
+
+ private:
+  std::shared_ptr<Sink> sink_;
+};
+
+// Handles one request; answers through `respond`, now or later.
+using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
+
+// An asynchronous HTTP/1.1 server (Boost.Beast): a strand per connection,
+// keep-alive, a timeout on every read and write, body and header limits.
+class HttpServer {
+ public:
+  HttpServer(HttpOptions options, HttpHandler handler);
+  ~HttpServer();
+
+  // Binds and listens. Fails if the address is taken or invalid.
+  Status Listen();
+  // The bound port (useful with port 0).
+  uint16_t port() const;
+
+  // Serves on `threads` threads until Shutdown() completes; returns then.
+  void Run();
+
+  // Graceful drain: stops accepting, lets in-flight requests finish and be
+  // answered (up to drain_timeout), closes idle keep-alive connections, then
+  // makes Run() return. Safe to call from any thread, more than once.
+  void Shutdown();
+
+  // Connections open now.
+  size_t connections() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace siteledger::server

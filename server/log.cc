@@ -1,0 +1,85 @@
+#include "server/log.h"
+
+#include "storage/clock.h"
+#include "storage/rfc3339.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+
+namespace siteledger::server {
+
+LogField::LogField(std::string_view k, double v) : key(k), is_number(true) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  text = buf;
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void Log(std::string_view level, std::string_view msg,
+         std::initializer_list<LogField> fields) {
+  std::string line = "{\"time\":\"";
+  line += storage::FormatRfc3339(storage::SystemClock().Now());
+  line += "\",\"level\":";
+  AppendJsonString(line, level);
+  line += ",\"msg\":";
+  AppendJsonString(line, msg);
+  for (const LogField& f : fields) {
+    line.push_back(',');
+    AppendJsonString(line, f.key);
+    line.push_back(':');
+    if (f.is_number) {
+      line += f.text;
+    } else {
+      AppendJsonString(line, f.text);
+    }
+  }
+  line += "}\n";
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  // One write per line so that lines from several processes do not mix.
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace siteledger::server

@@ -1,0 +1,65 @@
+// siteledgerd: serves one data-residency region over HTTP.
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "server/app.h"
+#include "server/config.h"
+#include "server/http_server.h"
+#include "server/log.h"
+#include "storage/clock.h"
+#include "storage/store.h"
+
+namespace sl = siteledger;
+
+int main(int argc, char** argv) {
+  try {
+    auto config =
+        sl::server::ParseFlags(std::vector<std::string>(argv + 1, argv + argc));
+    if (!config) {
+      std::fprintf(stderr, "siteledgerd: %s\n",
+                   config.error().message().c_str());
+      return 2;
+    }
+    if (config->help) {
+      std::fputs(sl::server::Usage().c_str(), stdout);
+      return 0;
+    }
+    sl::storage::SystemClock clock;
+    sl::storage::StoreOptions store_options;
+    store_options.data = config->data;
+    store_options.master_key_file = config->master_key_file;
+    store_options.region = config->region;
+    store_options.clock = &clock;
+    auto store = sl::storage::Store::Open(store_options);
+    if (!store) {
+      sl::server::Log("error", "cannot open the store",
+                      {{"error", store.error().ToString()}});
+      return 1;
+    }
+    sl::server::App app(**store, *config);
+    sl::server::HttpServer http(config->http,
+                                [&app](sl::server::HttpRequest request,
+                                       sl::server::Responder respond) {
+                                  app.Handle(std::move(request),
+                                             std::move(respond));
+                                });
+    if (auto s = http.Listen(); !s.ok()) {
+      sl::server::Log("error", "cannot listen", {{"error", s.message()}});
+      return 1;
+    }
+    sl::server::Log("info", "serving",
+                    {{"region", config->region},
+                     {"data", config->data.string()},
+                     {"address", config->http.address},
+                     {"port", static_cast<int>(http.port())}});
+    http.Run();
+    sl::server::Log("info", "stopped");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "siteledgerd: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+#include "storage/ids.h"
+
+namespace siteledger::storage {
+
+// Clock is the one source of time for every timestamp the store writes and
+// every retention window it enforces. Implementations are safe for concurrent
+// use.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Timestamp Now() const = 0;
+};
+
+// The system's real-time clock.
+class SystemClock final : public Clock {
+ public:
+  Timestamp Now() const override;
+};
+
+// A clock that follows the system clock plus an offset that only grows, so
+// that 7-, 14- and 30-day windows can be tested without waiting. Advance() is
+// safe to call while other threads read the time.
+class TestClock final : public Clock {
+ public:
+  // Starts at the system time. With `frozen`, time stands still except when
+  // advanced, starting at `start`.
+  TestClock() = default;
+  explicit TestClock(Timestamp start) : frozen_(true), start_(start) {}
+
+  Timestamp Now() const override;
+
+  // Moves the clock forward by `delta`. REQUIRES: delta >= 0.
+  void Advance(std::chrono::milliseconds delta);
+
+ private:
+  bool frozen_ = false;
+  Timestamp start_{};
+  std::atomic<int64_t> offset_ms_{0};
+};
+
+}  // namespace siteledger::storage

@@ -1,0 +1,220 @@
+#include "storage/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <memory>
+
+namespace siteledger::storage {
+namespace {
+
+constexpr uint8_t kSealFormat = 0x01;
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+
+// One cipher context per thread: creating one costs more than sealing a
+// small value.
+EVP_CIPHER_CTX* ThreadCipherCtx() {
+  thread_local std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(
+      EVP_CIPHER_CTX_new());
+  return ctx.get();
+}
+
+const uint8_t* U8(std::string_view s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
+
+}  // namespace
+
+Hash Sha256(std::string_view data) {
+  Hash out;
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(),
+             nullptr);
+  return out;
+}
+
+Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+
+Sha256Hasher::~Sha256Hasher() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
+
+void Sha256Hasher::Update(std::string_view data) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+
+Hash Sha256Hasher::Finish() {
+  Hash out;
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out.data(), &len);
+  return out;
+}
+
+Hash HmacSha256(std::string_view key, std::string_view data) {
+  Hash out;
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), U8(data),
+       data.size(), out.data(), &len);
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 &&
+      RAND_bytes(reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(n)) !=
+          1) {
+    return Err(Status::Internal("the system's random generator failed"));
+  }
+  return out;
+}
+
+std::string ToHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+std::string ToHex(const Hash& hash) {
+  return ToHex(std::string_view(reinterpret_cast<const char*>(hash.data()),
+                                hash.size()));
+}
+
+Result<std::string> FromHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) {
+    return Err(Status::InvalidArgument("hex string has an odd length"));
+  }
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]);
+    const int lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return Err(Status::InvalidArgument("not a hex digit"));
+    }
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+void SecureWipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+AeadKey::~AeadKey() { SecureWipe(key_); }
+
+Result<AeadKey> AeadKey::FromBytes(std::string_view key) {
+  if (key.size() != kKeyBytes) {
+    return Err(Status::InvalidArgument("an AES-256 key must be 32 bytes"));
+  }
+  return AeadKey(std::string(key));
+}
+
+Result<AeadKey> AeadKey::Generate() {
+  auto bytes = RandomBytes(kKeyBytes);
+  if (!bytes) return Err(bytes.error());
+  return AeadKey(std::move(*bytes));
+}
+
+Result<std::string> AeadKey::Seal(std::string_view plaintext,
+                                  std::string_view aad) const {
+  std::string out;
+  SL_RETURN_ERR_IF_ERROR(SealAppend(plaintext, aad, out));
+  return out;
+}
+
+Status AeadKey::SealAppend(std::string_view plaintext, std::string_view aad,
+                           std::string& out) const {
+  const size_t start = out.size();
+  out.resize(start + kOverhead + plaintext.size());
+  auto* p = reinterpret_cast<uint8_t*>(out.data()) + start;
+  p[0] = kSealFormat;
+  uint8_t* nonce = p + 1;
+  uint8_t* ct = nonce + kNonceBytes;
+  uint8_t* tag = ct + plaintext.size();
+  if (RAND_bytes(nonce, kNonceBytes) != 1) {
+    out.resize(start);
+    return Status::Internal("the system's random generator failed");
+  }
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  int len = 0;
+  bool ok =
+      ctx != nullptr &&
+      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, U8(key_), nonce) ==
+          1 &&
+      (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, U8(aad),
+                                        static_cast<int>(aad.size())) == 1) &&
+      (plaintext.empty() ||
+       EVP_EncryptUpdate(ctx, ct, &len, U8(plaintext),
+                         static_cast<int>(plaintext.size())) == 1) &&
+      EVP_EncryptFinal_ex(ctx, ct + plaintext.size(), &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes, tag) == 1;
+  if (!ok) {
+    out.resize(start);
+    return Status::Internal("AES-256-GCM encryption failed");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> AeadKey::Open(std::string_view sealed,
+                                  std::string_view aad) const {
+  if (sealed.size() < kOverhead || static_cast<uint8_t>(sealed[0]) !=
+                                       kSealFormat) {
+    return Err(Status::Corruption("sealed value is truncated or of an "
+                                  "unknown format"));
+  }
+  const auto* nonce = U8(sealed) + 1;
+  const size_t ct_len = sealed.size() - kOverhead;
+  const auto* ct = nonce + kNonceBytes;
+  std::string tag(sealed.substr(1 + kNonceBytes + ct_len, kTagBytes));
+  std::string out(ct_len, '\0');
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  int len = 0;
+  bool ok =
+      ctx != nullptr &&
+      EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, U8(key_), nonce) ==
+          1 &&
+      (aad.empty() || EVP_DecryptUpdate(ctx, nullptr, &len, U8(aad),
+                                        static_cast<int>(aad.size())) == 1) &&
+      (ct_len == 0 ||
+       EVP_DecryptUpdate(ctx, reinterpret_cast<uint8_t*>(out.data()), &len, ct,
+                         static_cast<int>(ct_len)) == 1) &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) ==
+          1 &&
+      EVP_DecryptFinal_ex(ctx, reinterpret_cast<uint8_t*>(out.data()) + ct_len,
+                          &len) == 1;
+  if (!ok) {
+    SecureWipe(out);
+    return Err(Status::Corruption(
+        "cannot decrypt: the value was altered or its key is not this one"));
+  }
+  return out;
+}
+
+}  // namespace siteledger::storage

@@ -1,0 +1,275 @@
+#include "storage/internal/database.h"
+
+#include <roaring/roaring.h>
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/env.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+
+#include "storage/internal/coding.h"
+#include "storage/internal/keys.h"
+
+namespace siteledger::storage {
+
+std::string_view FamilyName(Family family) {
+  switch (family) {
+    case Family::kEvents:
+      return "events";
+    case Family::kViews:
+      return "views";
+    case Family::kSnapshots:
+      return "snapshots";
+    case Family::kTenants:
+      return "tenants";
+    case Family::kBlobs:
+      return "blobs";
+    case Family::kPseudonyms:
+      return "pseudonyms";
+    case Family::kIndex:
+      return "index";
+    case Family::kAccessLog:
+      return "access_log";
+    case Family::kAudit:
+      return "audit";
+  }
+  return "unknown";
+}
+
+namespace internal {
+
+Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return Status::Ok();
+  std::string message(context);
+  if (!message.empty()) message += ": ";
+  message += s.ToString();
+  switch (s.code()) {
+    case rocksdb::Status::kNotFound:
+      return Status::NotFound(std::move(message));
+    case rocksdb::Status::kCorruption:
+      return Status::Corruption(std::move(message));
+    case rocksdb::Status::kInvalidArgument:
+    case rocksdb::Status::kNotSupported:
+      return Status::Internal(std::move(message));
+    case rocksdb::Status::kIOError:
+      if (s.subcode() == rocksdb::Status::kNoSpace) {
+        return Status::QuotaExceeded(std::move(message));
+      }
+      return Status::IOError(std::move(message));
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTimedOut:
+    case rocksdb::Status::kTryAgain:
+    case rocksdb::Status::kShutdownInProgress:
+      return Status::Unavailable(std::move(message));
+    default:
+      return Status::Internal(std::move(message));
+  }
+}
+
+namespace {
+
+// ORs serialized (portable format) roaring bitmaps: the index family maps a
+// (tenant, dimension, value) to the seqs that carry it.
+class BitmapOrOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/,
+             const rocksdb::Slice* existing_value,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    roaring_bitmap_t* operand =
+        roaring_bitmap_portable_deserialize_safe(value.data(), value.size());
+    if (operand == nullptr) return false;
+    if (existing_value != nullptr) {
+      roaring_bitmap_t* existing = roaring_bitmap_portable_deserialize_safe(
+          existing_value->data(), existing_value->size());
+      if (existing == nullptr) {
+        roaring_bitmap_free(operand);
+        return false;
+      }
+      roaring_bitmap_or_inplace(operand, existing);
+      roaring_bitmap_free(existing);
+    }
+    roaring_bitmap_run_optimize(operand);
+    new_value->resize(roaring_bitmap_portable_size_in_bytes(operand));
+    roaring_bitmap_portable_serialize(operand, new_value->data());
+    roaring_bitmap_free(operand);
+    return true;
+  }
+  const char* Name() const override { return "siteledger.BitmapOr"; }
+};
+
+// Drops idempotency rows older than their 24 h window during compaction, so
+// the table of remembered keys does not grow without bound.
+class ExpireIdempotencyFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpireIdempotencyFilter(const Clock* clock) : clock_(clock) {}
+  bool Filter(int /*level*/, const rocksdb::Slice& key,
+              const rocksdb::Slice& value, std::string* /*new_value*/,
+              bool* /*value_changed*/) const override {
+    if (clock_ == nullptr || key.size() <= kTenantPrefixBytes ||
+        key[kTenantPrefixBytes] != static_cast<char>(TenantRow::kIdempotency) ||
+        value.size() < 8) {
+      return false;
+    }
+    // The value starts with the time the key was first used (ms, BE).
+    const int64_t used = static_cast<int64_t>(DecodeU64(value.data()));
+    return used + kWindowMs < MillisOf(clock_->Now());
+  }
+  const char* Name() const override { return "siteledger.ExpireIdempotency"; }
+
+ private:
+  static constexpr int64_t kWindowMs = 24LL * 3600 * 1000;
+  const Clock* clock_;
+};
+
+rocksdb::ColumnFamilyOptions FamilyOptions(Family family) {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.compression = rocksdb::kLZ4Compression;
+  o.bottommost_compression = rocksdb::kZSTD;
+  switch (family) {
+    case Family::kBlobs:
+      // Media bytes go to blob files; purges force their garbage collection.
+      o.enable_blob_files = true;
+      o.min_blob_size = 4096;
+      o.enable_blob_garbage_collection = true;
+      o.blob_compression_type = rocksdb::kNoCompression;  // images compress badly
+      break;
+    case Family::kIndex:
+      o.merge_operator = std::make_shared<BitmapOrOperator>();
+      break;
+    default:
+      break;
+  }
+  return o;
+}
+
+}  // namespace
+
+rocksdb::DBOptions HardenedDbOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.paranoid_checks = true;
+  // Keys are ids and HMACs only, but keep the MANIFEST (which records key
+  // ranges of files) small and rewritten often, and never keep old WAL files.
+  o.max_manifest_file_size = 1 << 20;
+  o.recycle_log_file_num = 0;
+  o.WAL_ttl_seconds = 0;
+  o.WAL_size_limit_MB = 0;
+  // Bound the live WAL: flush the families holding it back once it grows.
+  o.max_total_wal_size = 64 << 20;
+  o.keep_log_file_num = 5;
+  o.max_log_file_size = 16 << 20;
+  o.max_background_jobs = 2;
+  o.bytes_per_sync = 1 << 20;
+  return o;
+}
+
+Result<std::unique_ptr<Database>> Database::Open(
+    const DatabaseOptions& options) {
+  std::unique_ptr<Database> database(new Database());
+  database->path_ = options.path;
+  database->secondary_ = options.secondary;
+
+  rocksdb::DBOptions db_options = HardenedDbOptions();
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+  if (options.file_system) {
+    database->env_ = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = database->env_.get();
+  }
+  if (options.secondary) db_options.max_open_files = -1;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                           rocksdb::ColumnFamilyOptions());
+  std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters;
+  for (Family family : kAllFamilies) {
+    rocksdb::ColumnFamilyOptions cf = FamilyOptions(family);
+    if (family == Family::kTenants) {
+      filters.push_back(
+          std::make_unique<ExpireIdempotencyFilter>(options.clock));
+      cf.compaction_filter = filters.back().get();
+    }
+    descriptors.emplace_back(std::string(FamilyName(family)), cf);
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options.secondary) {
+    s = rocksdb::DB::OpenAsSecondary(db_options, options.path.string(),
+                                     options.secondary_path.string(),
+                                     descriptors, &handles, &raw);
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(options.path.parent_path(), ec);
+    s = rocksdb::DB::Open(db_options, options.path.string(), descriptors,
+                          &handles, &raw);
+  }
+  if (!s.ok()) {
+    return Err(FromRocks(s, "opening the database at " +
+                                options.path.string()));
+  }
+  database->db_.reset(raw);
+  database->filters_ = std::move(filters);
+  // handles[0] is the default family, which siteledger does not use.
+  database->default_handle_ = handles[0];
+  for (size_t i = 0; i < kAllFamilies.size(); ++i) {
+    database->handles_[i] = handles[i + 1];
+  }
+  return database;
+}
+
+Database::~Database() {
+  if (!db_) return;
+  for (auto* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  db_->DestroyColumnFamilyHandle(default_handle_).PermitUncheckedError();
+  // Close() reports a failed final sync; nothing more can be done about it
+  // here, and the WAL already holds every acknowledged write.
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), "writing to the database");
+}
+
+Result<std::string> Database::Get(Family family, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(family), rocksdb::Slice(key), &value);
+  if (s.IsNotFound()) return Err(Status::NotFound("no such row"));
+  if (!s.ok()) return Err(FromRocks(s, "reading the database"));
+  return value;
+}
+
+Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
+                                       std::string_view end) {
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.DeleteRange(cf(family), rocksdb::Slice(begin),
+                                        rocksdb::Slice(end));
+  if (!s.ok()) return FromRocks(s, "deleting a range");
+  SL_RETURN_IF_ERROR(WriteSynced(batch));
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForceOptimized;
+  if (family == Family::kBlobs) {
+    co.blob_garbage_collection_policy =
+        rocksdb::BlobGarbageCollectionPolicy::kForce;
+    co.blob_garbage_collection_age_cutoff = 1.0;
+  }
+  rocksdb::Slice b(begin), e(end);
+  s = db_->CompactRange(co, cf(family), &b, &e);
+  return FromRocks(s, "compacting a deleted range");
+}
+
+}  // namespace internal
+}  // namespace siteledger::storage

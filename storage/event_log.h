@@ -1,0 +1,216 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/clock.h"
+#include "storage/envelope.h"
+#include "storage/family.h"
+#include "storage/ids.h"
+#include "storage/key_store.h"
+#include "storage/status.h"
+
+namespace siteledger::storage::internal {
+class Database;
+}
+
+namespace siteledger::storage {
+
+// An event to append; the log assigns its seq, time and previous hash.
+struct NewEvent {
+  std::string type;
+  std::string actor;
+  std::string payload;
+};
+
+enum class WriteOp : uint8_t { kPut, kDelete, kMerge };
+
+// A row written atomically with an append. `key` is the part after the
+// tenant id, which the log prefixes itself so that no append can touch
+// another tenant's rows. Values in encrypted families (IsEncryptedFamily) are
+// sealed with the tenant's data key; kIndex merges are stored as given.
+// Allowed families: kViews, kSnapshots, kBlobs, kPseudonyms, kIndex.
+struct ExtraWrite {
+  Family family = Family::kViews;
+  WriteOp op = WriteOp::kPut;
+  std::string key;
+  std::string value;
+};
+
+// The end of a tenant's log: the last seq (0 when empty), its time, and the
+// hash of its envelope (zeros when empty).
+struct Head {
+  Sequence seq;
+  Timestamp time{};
+  Hash hash{};
+};
+
+struct AppendRequest {
+  TenantId tenant;
+  // When set, the append happens only if the log is at exactly this version.
+  std::optional<Sequence> expected_version;
+  std::vector<NewEvent> events;
+  std::vector<ExtraWrite> extra_writes;
+  // When set, a retry with the same key within 24 h returns the first
+  // append's result and writes nothing.
+  std::string idempotency_key;
+  // Identifies the request behind `idempotency_key`, so that the key reused
+  // for a different request is a Conflict rather than a silent replay.
+  // Empty: the log hashes the events.
+  std::string idempotency_fingerprint;
+};
+
+struct AppendResult {
+  Sequence first;       // seq of the first event appended
+  Sequence last;        // seq of the last event appended: the new version
+  Timestamp time{};     // the events' time
+  bool replayed = false;  // a retry answered from the idempotency record
+};
+
+// The newest snapshot at or before a seq.
+struct Snapshot {
+  Sequence seq;
+  std::string state;
+};
+
+// What Verify found: `ok`, or the first seq at which the chain breaks.
+struct VerifyReport {
+  bool ok = true;
+  uint64_t events_checked = 0;
+  Sequence first_bad;  // 0 when ok
+  std::string problem;
+};
+
+// EventLog is the append-only, per-tenant log of changes, kept in RocksDB.
+//
+// Appends from any number of threads and tenants go through one commit path
+// that combines whatever is waiting into a single synced WriteBatch (group
+// commit). One tenant's appends are applied in the order they reach the
+// commit path, with dense seqs. An append is durable and visible before its
+// caller hears of it. Safe for concurrent use.
+class EventLog {
+ public:
+  struct Options {
+    // Most requests and bytes combined into one synced write.
+    size_t max_group_requests = 4096;
+    size_t max_group_bytes = 32 << 20;
+    // Most events one Read returns.
+    size_t max_read_events = 10000;
+  };
+
+  // `database`, `keys` and `clock` must outlive the log. Starts the commit
+  // thread.
+  EventLog(internal::Database& database, KeyStore& keys, const Clock& clock,
+           Options options);
+  EventLog(internal::Database& database, KeyStore& keys, const Clock& clock)
+      : EventLog(database, keys, clock, Options()) {}
+  // Commits what is queued, then stops the commit thread.
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends `request.events` (and its extra writes) atomically. Returns the
+  // seqs written. Errors, each writing nothing:
+  //   InvalidArgument  no events, an event part over its limit, a bad write
+  //   Conflict         expected_version is not the log's version (the status
+  //                    carries the actual one), or an idempotency key reused
+  //                    for a different request
+  //   NotFound         the tenant has no data key (never created or destroyed)
+  //   IOError          the synced write failed
+  Result<AppendResult> Append(AppendRequest request);
+  Result<AppendResult> Append(TenantId tenant,
+                              std::optional<Sequence> expected_version,
+                              std::vector<NewEvent> events,
+                              std::vector<ExtraWrite> extra_writes = {});
+
+  // As Append, but returns at once; `done` runs on the commit thread once the
+  // outcome is known (and durable), so it must be quick and must not call
+  // back into the log's append methods synchronously.
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  void AppendAsync(AppendRequest request, AppendCallback done);
+
+  Result<Head> GetHead(TenantId tenant) const;
+
+  // Up to `max_events` (capped by Options::max_read_events) of the tenant's
+  // events from seq `from` on, payloads decrypted. Empty past the head.
+  Result<std::vector<Event>> Read(TenantId tenant, Sequence from,
+                                  size_t max_events) const;
+
+  // The seq of the last event whose time is at or before `t`; Sequence(0)
+  // if the first event is later (or the log is empty).
+  Result<Sequence> SequenceAt(TenantId tenant, Timestamp t) const;
+
+  // Stores a snapshot of the tenant's projected state at `seq`, sealed with
+  // its data key.
+  Status PutSnapshot(TenantId tenant, Sequence seq, std::string_view state);
+  // The newest snapshot at or before `seq`, or nullopt.
+  Result<std::optional<Snapshot>> NearestSnapshot(TenantId tenant,
+                                                  Sequence seq) const;
+
+  // A row written through ExtraWrite, decrypted; nullopt if absent.
+  Result<std::optional<std::string>> GetRow(TenantId tenant, Family family,
+                                            std::string_view key) const;
+  // Rows whose key (after the tenant id) starts with `prefix` and sorts after
+  // `start_after`, in key order, at most `limit`; keys without the tenant id.
+  Result<std::vector<std::pair<std::string, std::string>>> ScanRows(
+      TenantId tenant, Family family, std::string_view prefix,
+      std::string_view start_after, size_t limit) const;
+
+  // Walks the tenant's whole log: dense seqs, every payload opens (so no byte
+  // of any envelope was altered), every previous hash matches, and the head
+  // matches the last event.
+  Result<VerifyReport> Verify(TenantId tenant) const;
+
+  struct Stats {
+    uint64_t groups = 0;          // synced writes
+    uint64_t requests = 0;        // appends committed (including replays)
+    uint64_t events = 0;          // events written
+    // Group sizes in requests: buckets 1, 2-3, 4-7, ..., 2048+.
+    std::array<uint64_t, 12> group_size_histogram{};
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending;
+  struct GroupState;
+
+  void CommitLoop();
+  void CommitGroup(std::vector<std::unique_ptr<Pending>>& group);
+  void Stage(Pending& pending, GroupState& group);
+  Result<Head> LoadHead(TenantId tenant);
+  Result<std::shared_ptr<const AeadKey>> KeyFor(TenantId tenant) const;
+
+  internal::Database& db_;
+  KeyStore& keys_;
+  const Clock& clock_;
+  const Options options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Pending>> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                       // GUARDED_BY(mu_)
+
+  // Committed heads of tenants the commit thread has seen. Commit thread only.
+  std::unordered_map<TenantId, Head> heads_;
+
+  std::atomic<uint64_t> stat_groups_{0};
+  std::atomic<uint64_t> stat_requests_{0};
+  std::atomic<uint64_t> stat_events_{0};
+  std::array<std::atomic<uint64_t>, 12> stat_histogram_{};
+
+  std::thread committer_;  // last: starts after everything above exists
+};
+
+}  // namespace siteledger::storage

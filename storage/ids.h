@@ -1,0 +1,63 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <functional>
+
+namespace siteledger::storage {
+
+// A strongly typed integer id. Ids of different kinds never convert into one
+// another: in a multi-tenant store a mixed-up id is the most dangerous bug.
+template <typename Tag>
+class StrongId {
+ public:
+  constexpr StrongId() = default;
+  constexpr explicit StrongId(uint64_t value) : value_(value) {}
+  constexpr uint64_t value() const { return value_; }
+  constexpr auto operator<=>(const StrongId&) const = default;
+
+ private:
+  uint64_t value_ = 0;
+};
+
+// The region-internal id of a tenant. Assigned once, never reused; never shown
+// outside the region (clients name tenants by clientKey).
+using TenantId = StrongId<struct TenantIdTag>;
+
+// The position of an event in its tenant's log. The first event is 1; 0 is the
+// version of an empty log.
+class Sequence : public StrongId<struct SequenceTag> {
+ public:
+  using StrongId::StrongId;
+  constexpr Sequence next() const { return Sequence(value() + 1); }
+};
+
+// Milliseconds since the Unix epoch, UTC.
+using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+inline constexpr Timestamp TimestampFromMillis(int64_t ms) {
+  return Timestamp(std::chrono::milliseconds(ms));
+}
+inline constexpr int64_t MillisOf(Timestamp t) {
+  return t.time_since_epoch().count();
+}
+
+// A SHA-256 digest.
+using Hash = std::array<uint8_t, 32>;
+
+}  // namespace siteledger::storage
+
+template <typename Tag>
+struct std::hash<siteledger::storage::StrongId<Tag>> {
+  size_t operator()(siteledger::storage::StrongId<Tag> id) const noexcept {
+    return std::hash<uint64_t>()(id.value());
+  }
+};
+template <>
+struct std::hash<siteledger::storage::Sequence> {
+  size_t operator()(siteledger::storage::Sequence id) const noexcept {
+    return std::hash<uint64_t>()(id.value());
+  }
+};

@@ -1,0 +1,72 @@
+#pragma once
+
+// Key layouts. Every tenant family's key starts with the tenant id as 8 bytes
+// big-endian, so one tenant's rows are one contiguous range and ids sort
+// numerically. Keys never hold a plaintext identifier (clientKey, account id,
+// keyword): RocksDB's MANIFEST and old WAL files keep keys after a delete.
+
+#include <string>
+#include <string_view>
+
+#include "storage/ids.h"
+#include "storage/internal/coding.h"
+
+namespace siteledger::storage::internal {
+
+inline constexpr size_t kTenantPrefixBytes = 8;
+
+inline std::string TenantPrefix(TenantId tenant) {
+  std::string out;
+  PutU64(out, tenant.value());
+  return out;
+}
+
+// The first key after every key of `tenant`: the exclusive end of its range.
+inline std::string TenantRangeEnd(TenantId tenant) {
+  return TenantPrefix(TenantId(tenant.value() + 1));
+}
+
+inline std::string TenantKey(TenantId tenant, std::string_view suffix) {
+  std::string out = TenantPrefix(tenant);
+  out += suffix;
+  return out;
+}
+
+// events: tenant | seq
+inline std::string EventKey(TenantId tenant, Sequence seq) {
+  std::string out = TenantPrefix(tenant);
+  PutU64(out, seq.value());
+  return out;
+}
+
+// snapshots: tenant | seq
+inline std::string SnapshotKey(TenantId tenant, Sequence seq) {
+  return EventKey(tenant, seq);
+}
+
+inline TenantId TenantOfKey(std::string_view key) {
+  return TenantId(key.size() >= 8 ? DecodeU64(key.data()) : 0);
+}
+inline Sequence SequenceOfKey(std::string_view key) {
+  return Sequence(key.size() >= 16 ? DecodeU64(key.data() + 8) : 0);
+}
+
+// tenants family. Tenant 0 holds the registry's global rows.
+inline constexpr TenantId kRegistryTenant{0};
+enum class TenantRow : char {
+  kNextId = 'n',     // tenant 0: the next tenant id to assign
+  kClientKey = 'c',  // tenant 0: HMAC(clientKey) -> tenant id
+  kRecord = 'r',     // installation record (sealed with the master key)
+  kHead = 'h',       // head seq, time and hash of the tenant's log
+  kIdempotency = 'i',  // SHA-256(idempotency key) -> first append's result
+};
+
+inline std::string TenantRowKey(TenantId tenant, TenantRow row,
+                                std::string_view suffix = {}) {
+  std::string out = TenantPrefix(tenant);
+  out.push_back(static_cast<char>(row));
+  out += suffix;
+  return out;
+}
+
+}  // namespace siteledger::storage::internal

@@ -1,0 +1,149 @@
+#include "storage/key_store.h"
+
+#include <rocksdb/db.h>
+
+#include "storage/internal/coding.h"
+#include "storage/internal/database.h"
+#include "storage/internal/keys.h"
+
+namespace siteledger::storage {
+namespace internal {
+
+class KeyDatabase {
+ public:
+  std::unique_ptr<rocksdb::DB> db;
+};
+
+}  // namespace internal
+
+namespace {
+
+constexpr uint8_t kLiveKey = 1;
+constexpr uint8_t kDestroyedKey = 2;
+
+std::string WrapAad(TenantId tenant) {
+  return "siteledger data key " + internal::TenantPrefix(tenant);
+}
+
+}  // namespace
+
+KeyStore::KeyStore(std::unique_ptr<internal::KeyDatabase> db, AeadKey wrap_key)
+    : db_(std::move(db)), wrap_key_(std::move(wrap_key)) {}
+
+KeyStore::~KeyStore() {
+  if (db_ && db_->db) {
+    // A failed final close loses nothing: every write was synced.
+    db_->db->Close().PermitUncheckedError();
+  }
+}
+
+Result<std::unique_ptr<KeyStore>> KeyStore::Open(
+    const std::filesystem::path& path, const MasterKey& master) {
+  rocksdb::Options options(internal::HardenedDbOptions(),
+                           rocksdb::ColumnFamilyOptions());
+  options.compression = rocksdb::kNoCompression;
+  rocksdb::DB* raw = nullptr;
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  rocksdb::Status s = rocksdb::DB::Open(options, path.string(), &raw);
+  if (!s.ok()) {
+    return Err(internal::FromRocks(s, "opening the key store at " +
+                                          path.string()));
+  }
+  auto db = std::make_unique<internal::KeyDatabase>();
+  db->db.reset(raw);
+  return std::unique_ptr<KeyStore>(
+      new KeyStore(std::move(db), master.DeriveAead("wrap-data-keys")));
+}
+
+Status KeyStore::Create(TenantId tenant) {
+  std::lock_guard lock(mu_);
+  const std::string key = internal::TenantPrefix(tenant);
+  std::string existing;
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), key, &existing);
+  if (s.ok()) {
+    return Status::Conflict("tenant " + std::to_string(tenant.value()) +
+                            " already has a data key");
+  }
+  if (!s.IsNotFound()) return internal::FromRocks(s, "reading the key store");
+  auto data_key = AeadKey::Generate();
+  if (!data_key) return data_key.error();
+  std::string value;
+  internal::PutU8(value, kLiveKey);
+  SL_RETURN_IF_ERROR(
+      wrap_key_.SealAppend(data_key->bytes(), WrapAad(tenant), value));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db_->db->Put(wo, key, value);
+  if (!s.ok()) return internal::FromRocks(s, "writing the key store");
+  cache_[tenant] = std::make_shared<const AeadKey>(std::move(*data_key));
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
+  std::lock_guard lock(mu_);
+  if (auto it = cache_.find(tenant); it != cache_.end()) return it->second;
+  std::string value;
+  rocksdb::Status s =
+      db_->db->Get(rocksdb::ReadOptions(), internal::TenantPrefix(tenant),
+                   &value);
+  const std::string who = "tenant " + std::to_string(tenant.value());
+  if (s.IsNotFound()) {
+    return Err(Status::NotFound(who + " has no data key"));
+  }
+  if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
+  if (value.empty()) return Err(Status::Corruption(who + ": empty key row"));
+  if (static_cast<uint8_t>(value[0]) == kDestroyedKey) {
+    return Err(Status::NotFound(
+        who + "'s data key was destroyed: its data can no longer be "
+              "decrypted"));
+  }
+  auto bytes =
+      wrap_key_.Open(std::string_view(value).substr(1), WrapAad(tenant));
+  if (!bytes) {
+    return Err(Status::Corruption(
+        who + "'s data key does not unwrap: wrong master key, or the key "
+              "store is damaged"));
+  }
+  auto key = AeadKey::FromBytes(*bytes);
+  SecureWipe(*bytes);
+  if (!key) return Err(key.error());
+  auto shared = std::make_shared<const AeadKey>(std::move(*key));
+  cache_[tenant] = shared;
+  return shared;
+}
+
+Result<bool> KeyStore::Destroyed(TenantId tenant) {
+  std::string value;
+  rocksdb::Status s = db_->db->Get(
+      rocksdb::ReadOptions(), internal::TenantPrefix(tenant), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
+  return !value.empty() && static_cast<uint8_t>(value[0]) == kDestroyedKey;
+}
+
+Status KeyStore::Destroy(TenantId tenant, Timestamp now) {
+  std::lock_guard lock(mu_);
+  cache_.erase(tenant);
+  std::string tombstone;
+  internal::PutU8(tombstone, kDestroyedKey);
+  internal::PutI64(tombstone, MillisOf(now));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s =
+      db_->db->Put(wo, internal::TenantPrefix(tenant), tombstone);
+  if (!s.ok()) return internal::FromRocks(s, "writing the key store");
+  // The overwritten key still sits in the memtable's WAL and older tables:
+  // flush (so the WAL is dropped, never archived) and compact everything (so
+  // no table keeps the old version).
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  s = db_->db->Flush(fo);
+  if (!s.ok()) return internal::FromRocks(s, "flushing the key store");
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  s = db_->db->CompactRange(co, nullptr, nullptr);
+  return internal::FromRocks(s, "compacting the key store");
+}
+
+}  // namespace siteledger::storage

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "storage/clock.h"
+#include "storage/event_log.h"
+#include "storage/key_store.h"
+#include "storage/master_key.h"
+#include "storage/status.h"
+#include "storage/tenant_registry.h"
+
+namespace siteledger::storage::internal {
+class Database;
+}
+
+namespace siteledger::storage {
+
+struct StoreOptions {
+  // The region's database folder itself, e.g. ./data/us.
+  std::filesystem::path data;
+  // Default: the data folder's path plus ".keys", e.g. ./data/us.keys.
+  std::filesystem::path key_store;
+  // Default: master-<region>.key beside the data folder, e.g.
+  // ./data/master-us.key. Created (mode 0600) if absent.
+  std::filesystem::path master_key_file;
+  std::string region = "us";
+  // Must outlive the store. Required.
+  const Clock* clock = nullptr;
+  EventLog::Options log;
+};
+
+// Store is one region's storage: the database, the key store, the tenant
+// registry and the event log, opened together and closed in the right order.
+class Store {
+ public:
+  // Opens (or creates) everything `options` names. Fails with a message that
+  // names the file at fault.
+  static Result<std::unique_ptr<Store>> Open(StoreOptions options);
+  ~Store();
+
+  TenantRegistry& registry() { return *registry_; }
+  EventLog& log() { return *log_; }
+  KeyStore& keys() { return *keys_; }
+  const Clock& clock() const { return *clock_; }
+  const StoreOptions& options() const { return options_; }
+
+  // True when the database answers reads (for /readyz).
+  bool Healthy() const;
+
+ private:
+  Store() = default;
+
+  StoreOptions options_;
+  const Clock* clock_ = nullptr;
+  std::unique_ptr<MasterKey> master_;
+  std::unique_ptr<internal::Database> db_;
+  std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<TenantRegistry> registry_;
+  std::unique_ptr<EventLog> log_;
+};
+
+}  // namespace siteledger::storage

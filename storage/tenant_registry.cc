@@ -1,0 +1,321 @@
+#include "storage/tenant_registry.h"
+
+#include <rocksdb/db.h>
+
+#include "storage/internal/coding.h"
+#include "storage/internal/database.h"
+#include "storage/internal/keys.h"
+
+namespace siteledger::storage {
+namespace {
+
+using internal::TenantRow;
+using internal::TenantRowKey;
+
+// Record fields, tag-length-value so that later versions can add fields.
+enum class Field : uint8_t {
+  kClientKey = 1,
+  kBaseUrl = 2,
+  kSharedSecret = 3,
+  kHomeRegion = 4,
+  kState = 5,
+  kEnabled = 6,
+  kCreated = 7,
+  kUpdated = 8,
+  kUninstalledAt = 9,
+};
+
+void PutField(std::string& out, Field field, std::string_view value) {
+  internal::PutU8(out, static_cast<uint8_t>(field));
+  internal::PutU32(out, static_cast<uint32_t>(value.size()));
+  out += value;
+}
+
+void PutIntField(std::string& out, Field field, int64_t value) {
+  std::string v;
+  internal::PutI64(v, value);
+  PutField(out, field, v);
+}
+
+std::string RecordAad(TenantId tenant) {
+  return "siteledger tenant record " + internal::TenantPrefix(tenant);
+}
+
+constexpr size_t kMaxClientKeyBytes = 256;
+constexpr size_t kMaxBaseUrlBytes = 2048;
+constexpr size_t kMaxSecretBytes = 512;
+
+}  // namespace
+
+std::string_view LifecycleStateName(LifecycleState state) {
+  switch (state) {
+    case LifecycleState::kInstalled:
+      return "installed";
+    case LifecycleState::kUninstalled:
+      return "uninstalled";
+    case LifecycleState::kPurged:
+      return "purged";
+  }
+  return "unknown";
+}
+
+TenantRegistry::TenantRegistry(internal::Database& database, KeyStore& keys,
+                               const MasterKey& master, const Clock& clock,
+                               std::string region)
+    : db_(database),
+      keys_(keys),
+      clock_(clock),
+      region_(std::move(region)),
+      index_key_(master.Derive("client-key-index")),
+      record_key_(master.DeriveAead("tenant-records")) {}
+
+std::string TenantRegistry::ClientKeyRow(std::string_view client_key) const {
+  const Hash h = HmacSha256(index_key_, client_key);
+  return TenantRowKey(
+      internal::kRegistryTenant, TenantRow::kClientKey,
+      std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+}
+
+Result<std::string> TenantRegistry::Encode(const TenantRecord& r) const {
+  std::string plain;
+  PutField(plain, Field::kClientKey, r.client_key);
+  PutField(plain, Field::kBaseUrl, r.base_url);
+  PutField(plain, Field::kSharedSecret, r.shared_secret);
+  PutField(plain, Field::kHomeRegion, r.home_region);
+  PutIntField(plain, Field::kState, static_cast<int64_t>(r.state));
+  PutIntField(plain, Field::kEnabled, r.enabled ? 1 : 0);
+  PutIntField(plain, Field::kCreated, MillisOf(r.created));
+  PutIntField(plain, Field::kUpdated, MillisOf(r.updated));
+  if (r.uninstalled_at) {
+    PutIntField(plain, Field::kUninstalledAt, MillisOf(*r.uninstalled_at));
+  }
+  auto sealed = record_key_.Seal(plain, RecordAad(r.id));
+  SecureWipe(plain);
+  return sealed;
+}
+
+Result<TenantRecord> TenantRegistry::Decode(TenantId tenant,
+                                            std::string_view sealed) const {
+  auto plain = record_key_.Open(sealed, RecordAad(tenant));
+  if (!plain) {
+    return Err(Status::Corruption(
+        "tenant " + std::to_string(tenant.value()) +
+        "'s record does not decrypt: wrong master key or damaged record"));
+  }
+  TenantRecord r;
+  r.id = tenant;
+  internal::Reader reader(*plain);
+  while (!reader.done() && !reader.failed()) {
+    auto tag = reader.U8();
+    auto len = reader.U32();
+    auto value = len ? reader.Bytes(*len) : std::nullopt;
+    if (!tag || !value) break;
+    auto as_int = [&]() -> int64_t {
+      return value->size() == 8
+                 ? static_cast<int64_t>(internal::DecodeU64(value->data()))
+                 : 0;
+    };
+    switch (static_cast<Field>(*tag)) {
+      case Field::kClientKey:
+        r.client_key.assign(*value);
+        break;
+      case Field::kBaseUrl:
+        r.base_url.assign(*value);
+        break;
+      case Field::kSharedSecret:
+        r.shared_secret.assign(*value);
+        break;
+      case Field::kHomeRegion:
+        r.home_region.assign(*value);
+        break;
+      case Field::kState:
+        r.state = static_cast<LifecycleState>(as_int());
+        break;
+      case Field::kEnabled:
+        r.enabled = as_int() != 0;
+        break;
+      case Field::kCreated:
+        r.created = TimestampFromMillis(as_int());
+        break;
+      case Field::kUpdated:
+        r.updated = TimestampFromMillis(as_int());
+        break;
+      case Field::kUninstalledAt:
+        r.uninstalled_at = TimestampFromMillis(as_int());
+        break;
+      default:
+        break;  // a field from a later version: kept by nobody, harmless
+    }
+  }
+  const bool failed = reader.failed();
+  SecureWipe(*plain);
+  if (failed) {
+    return Err(Status::Corruption("tenant " + std::to_string(tenant.value()) +
+                                  "'s record is malformed"));
+  }
+  return r;
+}
+
+Result<TenantRegistry::InstallResult> TenantRegistry::Install(
+    const Installation& installation) {
+  if (installation.client_key.empty() ||
+      installation.client_key.size() > kMaxClientKeyBytes) {
+    return Err(Status::InvalidArgument("clientKey must be 1 to 256 bytes"));
+  }
+  if (installation.shared_secret.empty() ||
+      installation.shared_secret.size() > kMaxSecretBytes) {
+    return Err(Status::InvalidArgument("sharedSecret must be 1 to 512 bytes"));
+  }
+  if (installation.base_url.size() > kMaxBaseUrlBytes) {
+    return Err(Status::InvalidArgument("baseUrl must be at most 2048 bytes"));
+  }
+  std::lock_guard lock(mu_);
+  const Timestamp now = clock_.Now();
+  InstallResult result;
+  auto existing = Find(installation.client_key);
+  if (existing) {
+    auto record = Get(*existing);
+    if (!record) return Err(record.error());
+    if (record->state == LifecycleState::kPurged) {
+      return Err(Status::NotFound(
+          "this installation was purged; its data no longer exists"));
+    }
+    result.restored = record->state == LifecycleState::kUninstalled;
+    record->base_url = installation.base_url;
+    record->shared_secret = installation.shared_secret;
+    record->state = LifecycleState::kInstalled;
+    record->uninstalled_at.reset();
+    record->updated = now;
+    auto sealed = Encode(*record);
+    if (!sealed) return Err(sealed.error());
+    rocksdb::WriteBatch batch;
+    batch.Put(db_.cf(Family::kTenants),
+              TenantRowKey(record->id, TenantRow::kRecord), *sealed);
+    SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
+    result.record = std::move(*record);
+    return result;
+  }
+  if (existing.error().code() != StatusCode::kNotFound) {
+    return Err(existing.error());
+  }
+
+  const std::string next_key =
+      TenantRowKey(internal::kRegistryTenant, TenantRow::kNextId);
+  uint64_t next = 1;
+  auto stored_next = db_.Get(Family::kTenants, next_key);
+  if (stored_next) {
+    if (stored_next->size() != 8) {
+      return Err(Status::Corruption("the next tenant id row is malformed"));
+    }
+    next = internal::DecodeU64(stored_next->data());
+  } else if (stored_next.error().code() != StatusCode::kNotFound) {
+    return Err(stored_next.error());
+  }
+  TenantRecord record;
+  record.id = TenantId(next);
+  record.client_key = installation.client_key;
+  record.base_url = installation.base_url;
+  record.shared_secret = installation.shared_secret;
+  record.home_region = region_;
+  record.created = now;
+  record.updated = now;
+  // The key first: a tenant row without a key would be unusable, a key
+  // without a row is only an orphan that the id counter never hands out again.
+  std::string next_value;
+  internal::PutU64(next_value, next + 1);
+  {
+    rocksdb::WriteBatch reserve;
+    reserve.Put(db_.cf(Family::kTenants), next_key, next_value);
+    SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(reserve));
+  }
+  SL_RETURN_ERR_IF_ERROR(keys_.Create(record.id));
+  auto sealed = Encode(record);
+  if (!sealed) return Err(sealed.error());
+  std::string id_value;
+  internal::PutU64(id_value, record.id.value());
+  rocksdb::WriteBatch batch;
+  batch.Put(db_.cf(Family::kTenants),
+            TenantRowKey(record.id, TenantRow::kRecord), *sealed);
+  batch.Put(db_.cf(Family::kTenants), ClientKeyRow(record.client_key),
+            id_value);
+  SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
+  result.record = std::move(record);
+  result.created = true;
+  return result;
+}
+
+Result<TenantId> TenantRegistry::Find(std::string_view client_key) const {
+  auto value = db_.Get(Family::kTenants, ClientKeyRow(client_key));
+  if (!value) {
+    if (value.error().code() == StatusCode::kNotFound) {
+      return Err(Status::NotFound("no tenant is installed with this clientKey"));
+    }
+    return Err(value.error());
+  }
+  if (value->size() != 8) {
+    return Err(Status::Corruption("a clientKey index row is malformed"));
+  }
+  return TenantId(internal::DecodeU64(value->data()));
+}
+
+Result<TenantRecord> TenantRegistry::Get(TenantId tenant) const {
+  auto value =
+      db_.Get(Family::kTenants, TenantRowKey(tenant, TenantRow::kRecord));
+  if (!value) {
+    if (value.error().code() == StatusCode::kNotFound) {
+      return Err(Status::NotFound("tenant " + std::to_string(tenant.value()) +
+                                  " does not exist"));
+    }
+    return Err(value.error());
+  }
+  return Decode(tenant, *value);
+}
+
+Result<TenantRecord> TenantRegistry::GetByClientKey(
+    std::string_view client_key) const {
+  auto id = Find(client_key);
+  if (!id) return Err(id.error());
+  return Get(*id);
+}
+
+Status TenantRegistry::Update(TenantRecord record) {
+  std::lock_guard lock(mu_);
+  auto existing = Get(record.id);
+  if (!existing) return existing.error();
+  record.updated = clock_.Now();
+  auto sealed = Encode(record);
+  if (!sealed) return sealed.error();
+  rocksdb::WriteBatch batch;
+  batch.Put(db_.cf(Family::kTenants),
+            TenantRowKey(record.id, TenantRow::kRecord), *sealed);
+  return db_.WriteSynced(batch);
+}
+
+Result<std::vector<TenantRecord>> TenantRegistry::List(TenantId after,
+                                                       size_t limit) const {
+  std::vector<TenantRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
+  // Records sort by tenant id. Jump from tenant to tenant rather than walk
+  // every row: a tenant may have many idempotency rows.
+  uint64_t next = after.value() + 1;
+  while (out.size() < limit) {
+    it->Seek(internal::TenantPrefix(TenantId(next)));
+    if (!it->Valid()) break;
+    const TenantId id = internal::TenantOfKey(it->key().ToStringView());
+    const std::string record_key = TenantRowKey(id, TenantRow::kRecord);
+    it->Seek(record_key);
+    if (!it->Valid()) break;
+    if (it->key().ToStringView() == record_key) {
+      auto record = Decode(id, it->value().ToStringView());
+      if (!record) return Err(record.error());
+      out.push_back(std::move(*record));
+    }
+    next = id.value() + 1;
+  }
+  SL_RETURN_ERR_IF_ERROR(
+      internal::FromRocks(it->status(), "listing tenants"));
+  return out;
+}
+
+}  // namespace siteledger::storage

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/clock.h"
+#include "storage/crypto.h"
+#include "storage/ids.h"
+#include "storage/key_store.h"
+#include "storage/master_key.h"
+#include "storage/status.h"
+
+namespace siteledger::storage::internal {
+class Database;
+}
+
+namespace siteledger::storage {
+
+enum class LifecycleState : uint8_t {
+  kInstalled = 1,
+  kUninstalled = 2,  // data kept, requests refused
+  kPurged = 3,       // data key destroyed, data deleted
+};
+std::string_view LifecycleStateName(LifecycleState state);
+
+// What Atlassian sends in the `installed` callback that the store keeps.
+struct Installation {
+  std::string client_key;
+  std::string base_url;
+  std::string shared_secret;
+};
+
+// A tenant's installation record. Stored sealed with a key derived from the
+// master key; the sharedSecret never leaves memory in plaintext.
+struct TenantRecord {
+  TenantId id;
+  std::string client_key;
+  std::string base_url;
+  std::string shared_secret;
+  std::string home_region;
+  LifecycleState state = LifecycleState::kInstalled;
+  bool enabled = true;
+  Timestamp created{};
+  Timestamp updated{};
+  std::optional<Timestamp> uninstalled_at;
+};
+
+// TenantRegistry maps clientKeys (looked up by their HMAC under a key derived
+// from the master key; the clientKey itself is never part of a key) to
+// internal tenant ids, assigned once and never reused, and keeps each
+// tenant's installation record. Safe for concurrent use.
+class TenantRegistry {
+ public:
+  // `database`, `keys` and `clock` must outlive the registry.
+  TenantRegistry(internal::Database& database, KeyStore& keys,
+                 const MasterKey& master, const Clock& clock,
+                 std::string region);
+
+  struct InstallResult {
+    TenantRecord record;
+    bool created = false;   // a new tenant (and a new data key)
+    bool restored = false;  // an uninstalled tenant installed again
+  };
+  // Creates the tenant for `installation.client_key`, or updates it: a new
+  // sharedSecret or baseUrl replaces the old; an uninstalled tenant is
+  // installed again with its data as it was. InvalidArgument on an empty
+  // clientKey or secret; NotFound if the tenant was purged.
+  Result<InstallResult> Install(const Installation& installation);
+
+  // The tenant of `client_key`; NotFound if there is none.
+  Result<TenantId> Find(std::string_view client_key) const;
+  Result<TenantRecord> Get(TenantId tenant) const;
+  Result<TenantRecord> GetByClientKey(std::string_view client_key) const;
+
+  // Replaces the stored record of `record.id` (which must exist), setting
+  // `updated` to now.
+  Status Update(TenantRecord record);
+
+  // Tenants in id order, starting after `after`, at most `limit`.
+  Result<std::vector<TenantRecord>> List(TenantId after, size_t limit) const;
+
+  const std::string& region() const { return region_; }
+
+ private:
+  std::string ClientKeyRow(std::string_view client_key) const;
+  Result<TenantRecord> Decode(TenantId tenant, std::string_view sealed) const;
+  Result<std::string> Encode(const TenantRecord& record) const;
+
+  internal::Database& db_;
+  KeyStore& keys_;
+  const Clock& clock_;
+  const std::string region_;
+  const std::string index_key_;  // HMAC key for clientKeys
+  const AeadKey record_key_;     // seals records
+  std::mutex mu_;                // serialises installs and updates
+};
+
+}  // namespace siteledger::storage
