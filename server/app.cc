@@ -42,8 +42,8 @@ void App::Handle(HttpRequest request, Responder respond) {
   const bool read = request.method == "GET" || request.method == "HEAD";
   if (path == "/healthz" || path == "/readyz") {
     if (!read) {
-      HttpResponse r = Problem(405, "Method Not Allowed",
-                               "this route answers GET and HEAD");
+      HttpResponse r =
+          Problem(405, "Method Not Allowed", "this route answers GET and HEAD");
       r.Set("Allow", "GET, HEAD");
       return respond(std::move(r));
     }
@@ -51,8 +51,8 @@ void App::Handle(HttpRequest request, Responder respond) {
     if (!store_.Healthy()) {
       return respond(Json(503, R"({"status":"unavailable"})"));
     }
-    return respond(Json(200, R"({"status":"ready","region":")" +
-                                 config_.region + "\"}"));
+    return respond(
+        Json(200, R"({"status":"ready","region":")" + config_.region + "\"}"));
   }
   respond(Problem(404, "Not Found", "no route for this path"));
 }

@@ -29,8 +29,8 @@ namespace {
 Result<int> ParseInt(std::string_view flag, std::string_view value, int lo,
                      int hi) {
   int out = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(),
-                                   out);
+  auto [ptr, ec] =
+      std::from_chars(value.data(), value.data() + value.size(), out);
   if (ec != std::errc() || ptr != value.data() + value.size() || out < lo ||
       out > hi) {
     return Err(Status::InvalidArgument(
@@ -43,8 +43,9 @@ Result<int> ParseInt(std::string_view flag, std::string_view value, int lo,
 Status ParseListen(std::string_view value, HttpOptions& http) {
   const size_t colon = value.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return Status::InvalidArgument("--listen: expected HOST:PORT, e.g. "
-                                   "127.0.0.1:8080");
+    return Status::InvalidArgument(
+        "--listen: expected HOST:PORT, e.g. "
+        "127.0.0.1:8080");
   }
   auto port = ParseInt("--listen", value.substr(colon + 1), 0, 65535);
   if (!port) return port.error();
@@ -113,8 +114,8 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       if (!n) return Err(n.error());
       config.http.threads = *n;
     } else {
-      return Err(Status::InvalidArgument("unknown flag " + name +
-                                         " (see --help)"));
+      return Err(
+          Status::InvalidArgument("unknown flag " + name + " (see --help)"));
     }
   }
   if (config.data.empty()) config.data = "data/" + config.region;

@@ -1,13 +1,12 @@
 #include "server/http_server.h"
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <atomic>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -103,8 +102,7 @@ class HttpServer::Impl {
 };
 
 // One connection. Every handler runs on the connection's strand.
-class HttpServer::Impl::Session
-    : public std::enable_shared_from_this<Session> {
+class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Impl& server)
       : stream_(std::move(socket)), server_(server) {
@@ -115,9 +113,9 @@ class HttpServer::Impl::Session
   ~Session() { server_.Unregister(this); }
 
   void Start() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::DoRead,
-                                             shared_from_this()));
+    asio::dispatch(
+        stream_.get_executor(),
+        beast::bind_front_handler(&Session::DoRead, shared_from_this()));
   }
 
   // Closes the connection if it waits for a request; otherwise it closes
@@ -130,11 +128,10 @@ class HttpServer::Impl::Session
   }
 
   void Send(HttpResponse response) {
-    asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this(),
-                    r = std::move(response)]() mutable {
-                     self->DoWrite(std::move(r));
-                   });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(),
+                                            r = std::move(response)]() mutable {
+      self->DoWrite(std::move(r));
+    });
   }
 
  private:
@@ -191,8 +188,7 @@ class HttpServer::Impl::Session
     } else if (ec == http::error::header_limit) {
       DoWrite(Problem(431, "Request Header Fields Too Large",
                       "the request line and headers exceed " +
-                          std::to_string(
-                              server_.options_.limits.header_bytes) +
+                          std::to_string(server_.options_.limits.header_bytes) +
                           " bytes"));
     } else {
       DoWrite(Problem(400, "Bad Request",
@@ -214,8 +210,7 @@ class HttpServer::Impl::Session
       for (char& c : name) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
       }
-      request.headers.emplace_back(std::move(name),
-                                   std::string(field.value()));
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     request.body = std::move(msg.body());
     request.remote_address = remote_;
@@ -246,11 +241,11 @@ class HttpServer::Impl::Session
     res->keep_alive(keep);
     res->prepare_payload();
     stream_.expires_after(server_.options_.limits.write_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec,
-                                                       std::size_t) {
-                        self->OnWrite(ec, res->need_eof());
-                      });
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+          self->OnWrite(ec, res->need_eof());
+        });
   }
 
   void OnWrite(beast::error_code ec, bool close) {
@@ -299,9 +294,8 @@ Status HttpServer::Impl::Listen() {
 }
 
 void HttpServer::Impl::DoAccept() {
-  acceptor_.async_accept(
-      asio::make_strand(ioc_),
-      beast::bind_front_handler(&Impl::OnAccept, this));
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {

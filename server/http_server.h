@@ -19,12 +19,12 @@ using storage::Status;
 
 // Every limit of the HTTP server, in plain sight.
 struct HttpLimits {
-  size_t header_bytes = 16 * 1024;      // request line and headers
-  size_t body_bytes = 1024 * 1024;      // JSON bodies; 413 beyond
+  size_t header_bytes = 16 * 1024;         // request line and headers
+  size_t body_bytes = 1024 * 1024;         // JSON bodies; 413 beyond
   std::chrono::seconds read_timeout{30};   // to read one whole request
   std::chrono::seconds idle_timeout{60};   // keep-alive wait for the next one
   std::chrono::seconds write_timeout{30};  // to write one response
-  size_t max_connections = 1024;        // further connections are refused
+  size_t max_connections = 1024;           // further connections are refused
   std::chrono::seconds drain_timeout{30};  // in-flight work on shutdown
 };
 

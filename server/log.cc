@@ -1,13 +1,13 @@
 #include "server/log.h"
 
-#include "storage/clock.h"
-#include "storage/rfc3339.h"
-
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+
+#include "storage/clock.h"
+#include "storage/rfc3339.h"
 
 namespace siteledger::server {
 

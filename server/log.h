@@ -15,7 +15,8 @@ struct LogField {
   LogField(std::string_view k, const std::string& v) : key(k), text(v) {}
   LogField(std::string_view k, long long v)
       : key(k), text(std::to_string(v)), is_number(true) {}
-  LogField(std::string_view k, int v) : LogField(k, static_cast<long long>(v)) {}
+  LogField(std::string_view k, int v)
+      : LogField(k, static_cast<long long>(v)) {}
   LogField(std::string_view k, unsigned long v)
       : LogField(k, static_cast<long long>(v)) {}
   LogField(std::string_view k, unsigned long long v)

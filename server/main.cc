@@ -40,12 +40,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     sl::server::App app(**store, *config);
-    sl::server::HttpServer http(config->http,
-                                [&app](sl::server::HttpRequest request,
-                                       sl::server::Responder respond) {
-                                  app.Handle(std::move(request),
-                                             std::move(respond));
-                                });
+    sl::server::HttpServer http(
+        config->http,
+        [&app](sl::server::HttpRequest request, sl::server::Responder respond) {
+          app.Handle(std::move(request), std::move(respond));
+        });
     if (auto s = http.Listen(); !s.ok()) {
       sl::server::Log("error", "cannot listen", {{"error", s.message()}});
       return 1;

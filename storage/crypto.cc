@@ -35,8 +35,7 @@ const uint8_t* U8(std::string_view s) {
 Hash Sha256(std::string_view data) {
   Hash out;
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(),
-             nullptr);
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
   return out;
 }
 
@@ -75,9 +74,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 
 Result<std::string> RandomBytes(size_t n) {
   std::string out(n, '\0');
-  if (n > 0 &&
-      RAND_bytes(reinterpret_cast<uint8_t*>(out.data()), static_cast<int>(n)) !=
-          1) {
+  if (n > 0 && RAND_bytes(reinterpret_cast<uint8_t*>(out.data()),
+                          static_cast<int>(n)) != 1) {
     return Err(Status::Internal("the system's random generator failed"));
   }
   return out;
@@ -184,10 +182,11 @@ Status AeadKey::SealAppend(std::string_view plaintext, std::string_view aad,
 
 Result<std::string> AeadKey::Open(std::string_view sealed,
                                   std::string_view aad) const {
-  if (sealed.size() < kOverhead || static_cast<uint8_t>(sealed[0]) !=
-                                       kSealFormat) {
-    return Err(Status::Corruption("sealed value is truncated or of an "
-                                  "unknown format"));
+  if (sealed.size() < kOverhead ||
+      static_cast<uint8_t>(sealed[0]) != kSealFormat) {
+    return Err(
+        Status::Corruption("sealed value is truncated or of an "
+                           "unknown format"));
   }
   const auto* nonce = U8(sealed) + 1;
   const size_t ct_len = sealed.size() - kOverhead;

@@ -3,9 +3,10 @@
 #include <roaring/roaring.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/env.h>
-#include <rocksdb/merge_operator.h>
-#include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
 
 #include "storage/internal/coding.h"
 #include "storage/internal/keys.h"
@@ -73,8 +74,8 @@ namespace {
 class BitmapOrOperator final : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice& /*key*/,
-             const rocksdb::Slice* existing_value,
-             const rocksdb::Slice& value, std::string* new_value,
+             const rocksdb::Slice* existing_value, const rocksdb::Slice& value,
+             std::string* new_value,
              rocksdb::Logger* /*logger*/) const override {
     roaring_bitmap_t* operand =
         roaring_bitmap_portable_deserialize_safe(value.data(), value.size());
@@ -130,12 +131,21 @@ rocksdb::ColumnFamilyOptions FamilyOptions(Family family) {
   o.compression = rocksdb::kLZ4Compression;
   o.bottommost_compression = rocksdb::kZSTD;
   switch (family) {
+    case Family::kEvents:
+    case Family::kViews:
+    case Family::kTenants:
+      // Appends of one tenant land next to each other: remember where the
+      // last key of each tenant went instead of searching the skiplist.
+      o.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(kTenantPrefixBytes));
+      break;
     case Family::kBlobs:
       // Media bytes go to blob files; purges force their garbage collection.
       o.enable_blob_files = true;
       o.min_blob_size = 4096;
       o.enable_blob_garbage_collection = true;
-      o.blob_compression_type = rocksdb::kNoCompression;  // images compress badly
+      o.blob_compression_type =
+          rocksdb::kNoCompression;  // images compress badly
       break;
     case Family::kIndex:
       o.merge_operator = std::make_shared<BitmapOrOperator>();
@@ -211,8 +221,8 @@ Result<std::unique_ptr<Database>> Database::Open(
                           &handles, &raw);
   }
   if (!s.ok()) {
-    return Err(FromRocks(s, "opening the database at " +
-                                options.path.string()));
+    return Err(
+        FromRocks(s, "opening the database at " + options.path.string()));
   }
   database->db_.reset(raw);
   database->filters_ = std::move(filters);
@@ -254,8 +264,8 @@ Result<std::string> Database::Get(Family family, std::string_view key) const {
 Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
                                        std::string_view end) {
   rocksdb::WriteBatch batch;
-  rocksdb::Status s = batch.DeleteRange(cf(family), rocksdb::Slice(begin),
-                                        rocksdb::Slice(end));
+  rocksdb::Status s =
+      batch.DeleteRange(cf(family), rocksdb::Slice(begin), rocksdb::Slice(end));
   if (!s.ok()) return FromRocks(s, "deleting a range");
   SL_RETURN_IF_ERROR(WriteSynced(batch));
   rocksdb::CompactRangeOptions co;

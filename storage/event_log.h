@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -73,9 +74,9 @@ struct AppendRequest {
 };
 
 struct AppendResult {
-  Sequence first;       // seq of the first event appended
-  Sequence last;        // seq of the last event appended: the new version
-  Timestamp time{};     // the events' time
+  Sequence first;         // seq of the first event appended
+  Sequence last;          // seq of the last event appended: the new version
+  Timestamp time{};       // the events' time
   bool replayed = false;  // a retry answered from the idempotency record
 };
 
@@ -106,6 +107,10 @@ class EventLog {
     // Most requests and bytes combined into one synced write.
     size_t max_group_requests = 4096;
     size_t max_group_bytes = 32 << 20;
+    // Longest the committer waits for the writers of the previous group to
+    // come back before it writes a smaller group. Never more than half the
+    // time a synced write takes; 0 disables waiting.
+    std::chrono::microseconds max_group_wait{200};
     // Most events one Read returns.
     size_t max_read_events = 10000;
   };
@@ -174,9 +179,9 @@ class EventLog {
   Result<VerifyReport> Verify(TenantId tenant) const;
 
   struct Stats {
-    uint64_t groups = 0;          // synced writes
-    uint64_t requests = 0;        // appends committed (including replays)
-    uint64_t events = 0;          // events written
+    uint64_t groups = 0;    // synced writes
+    uint64_t requests = 0;  // appends committed (including replays)
+    uint64_t events = 0;    // events written
     // Group sizes in requests: buckets 1, 2-3, 4-7, ..., 2048+.
     std::array<uint64_t, 12> group_size_histogram{};
   };
@@ -186,8 +191,12 @@ class EventLog {
   struct Pending;
   struct GroupState;
 
+  void Enqueue(std::unique_ptr<Pending> pending);
   void CommitLoop();
-  void CommitGroup(std::vector<std::unique_ptr<Pending>>& group);
+  void WriteGroup(std::vector<std::unique_ptr<Pending>>& group,
+                  GroupState& state);
+  static void Complete(Pending& pending, Result<AppendResult> result);
+  void NotifyCompletions();
   void Stage(Pending& pending, GroupState& group);
   Result<Head> LoadHead(TenantId tenant);
   Result<std::shared_ptr<const AeadKey>> KeyFor(TenantId tenant) const;
@@ -201,6 +210,8 @@ class EventLog {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> queue_;  // GUARDED_BY(mu_)
   bool stopping_ = false;                       // GUARDED_BY(mu_)
+  // Bumped (and waited on by blocking appends) after every group.
+  std::atomic<uint32_t> completion_epoch_{0};
 
   // Committed heads of tenants the commit thread has seen. Commit thread only.
   std::unordered_map<TenantId, Head> heads_;

@@ -23,9 +23,9 @@ enum class Family : uint8_t {
 };
 
 inline constexpr std::array<Family, 9> kAllFamilies = {
-    Family::kEvents,     Family::kViews, Family::kSnapshots,
-    Family::kTenants,    Family::kBlobs, Family::kPseudonyms,
-    Family::kIndex,      Family::kAccessLog, Family::kAudit,
+    Family::kEvents,  Family::kViews,     Family::kSnapshots,
+    Family::kTenants, Family::kBlobs,     Family::kPseudonyms,
+    Family::kIndex,   Family::kAccessLog, Family::kAudit,
 };
 
 // The RocksDB column family name: "events", "views", ...

@@ -47,8 +47,8 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(
   std::filesystem::create_directories(path.parent_path(), ec);
   rocksdb::Status s = rocksdb::DB::Open(options, path.string(), &raw);
   if (!s.ok()) {
-    return Err(internal::FromRocks(s, "opening the key store at " +
-                                          path.string()));
+    return Err(
+        internal::FromRocks(s, "opening the key store at " + path.string()));
   }
   auto db = std::make_unique<internal::KeyDatabase>();
   db->db.reset(raw);
@@ -84,9 +84,8 @@ Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
   std::lock_guard lock(mu_);
   if (auto it = cache_.find(tenant); it != cache_.end()) return it->second;
   std::string value;
-  rocksdb::Status s =
-      db_->db->Get(rocksdb::ReadOptions(), internal::TenantPrefix(tenant),
-                   &value);
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(),
+                                   internal::TenantPrefix(tenant), &value);
   const std::string who = "tenant " + std::to_string(tenant.value());
   if (s.IsNotFound()) {
     return Err(Status::NotFound(who + " has no data key"));
@@ -94,16 +93,18 @@ Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
   if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
   if (value.empty()) return Err(Status::Corruption(who + ": empty key row"));
   if (static_cast<uint8_t>(value[0]) == kDestroyedKey) {
-    return Err(Status::NotFound(
-        who + "'s data key was destroyed: its data can no longer be "
-              "decrypted"));
+    return Err(
+        Status::NotFound(who +
+                         "'s data key was destroyed: its data can no longer be "
+                         "decrypted"));
   }
   auto bytes =
       wrap_key_.Open(std::string_view(value).substr(1), WrapAad(tenant));
   if (!bytes) {
     return Err(Status::Corruption(
-        who + "'s data key does not unwrap: wrong master key, or the key "
-              "store is damaged"));
+        who +
+        "'s data key does not unwrap: wrong master key, or the key "
+        "store is damaged"));
   }
   auto key = AeadKey::FromBytes(*bytes);
   SecureWipe(*bytes);
@@ -115,8 +116,8 @@ Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
 
 Result<bool> KeyStore::Destroyed(TenantId tenant) {
   std::string value;
-  rocksdb::Status s = db_->db->Get(
-      rocksdb::ReadOptions(), internal::TenantPrefix(tenant), &value);
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(),
+                                   internal::TenantPrefix(tenant), &value);
   if (s.IsNotFound()) return false;
   if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
   return !value.empty() && static_cast<uint8_t>(value[0]) == kDestroyedKey;

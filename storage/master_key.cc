@@ -28,14 +28,13 @@ Status WriteNewKeyFile(const std::filesystem::path& path,
     }
   }
   // O_EXCL: two processes starting at once must not both write a key.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        0600);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("creating", path);
   const std::string line = hex + "\n";
-  const bool ok =
-      ::write(fd, line.data(), line.size()) ==
-          static_cast<ssize_t>(line.size()) &&
-      ::fsync(fd) == 0;
+  const bool ok = ::write(fd, line.data(), line.size()) ==
+                      static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
   const int saved_errno = errno;
   ::close(fd);
   if (!ok) {
@@ -43,8 +42,8 @@ Status WriteNewKeyFile(const std::filesystem::path& path,
     return ErrnoStatus("writing", path);
   }
   // Make the new directory entry durable too.
-  const auto dir = path.has_parent_path() ? path.parent_path()
-                                          : std::filesystem::path(".");
+  const auto dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);

@@ -51,12 +51,11 @@ std::string FormatRfc3339(Timestamp t) {
   CivilFromDays(days, y, m, d);
   const int64_t secs = rem / 1000;
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d,
-                static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60),
-                static_cast<long long>(rem % 1000));
+  std::snprintf(
+      buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+      static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+      static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
+      static_cast<long long>(rem % 1000));
   return buf;
 }
 
@@ -97,8 +96,8 @@ Result<Timestamp> ParseRfc3339(std::string_view s) {
       !digits(2, second)) {
     return bad("expected a time HH:MM:SS");
   }
-  if (month < 1 || month > 12 ||
-      day < 1 || day > DaysInMonth(year, static_cast<unsigned>(month))) {
+  if (month < 1 || month > 12 || day < 1 ||
+      day > DaysInMonth(year, static_cast<unsigned>(month))) {
     return bad("no such date");
   }
   if (hour > 23 || minute > 59 || second > 60) return bad("no such time");
@@ -131,8 +130,9 @@ Result<Timestamp> ParseRfc3339(std::string_view s) {
   if (pos != s.size()) return bad("unexpected characters at the end");
   const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month),
                                      static_cast<unsigned>(day));
-  const int64_t total = ((days * 24 + hour) * 60 + minute - offset_min) * 60000 +
-                        second * 1000 + ms;
+  const int64_t total =
+      ((days * 24 + hour) * 60 + minute - offset_min) * 60000 + second * 1000 +
+      ms;
   return TimestampFromMillis(total);
 }
 

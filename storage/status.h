@@ -118,15 +118,15 @@ inline std::unexpected<Status> Err(Status s) {
 }  // namespace siteledger::storage
 
 // Returns early with the Status if `expr` (a Status) is not OK.
-#define SL_RETURN_IF_ERROR(expr)                        \
-  do {                                                  \
-    ::siteledger::storage::Status sl_status_ = (expr);  \
-    if (!sl_status_.ok()) return sl_status_;            \
+#define SL_RETURN_IF_ERROR(expr)                       \
+  do {                                                 \
+    ::siteledger::storage::Status sl_status_ = (expr); \
+    if (!sl_status_.ok()) return sl_status_;           \
   } while (0)
 
 // Like SL_RETURN_IF_ERROR, inside a function that returns Result<T>.
-#define SL_RETURN_ERR_IF_ERROR(expr)                              \
-  do {                                                            \
-    ::siteledger::storage::Status sl_status_ = (expr);            \
+#define SL_RETURN_ERR_IF_ERROR(expr)                                     \
+  do {                                                                   \
+    ::siteledger::storage::Status sl_status_ = (expr);                   \
     if (!sl_status_.ok()) return ::siteledger::storage::Err(sl_status_); \
   } while (0)

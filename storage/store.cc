@@ -16,8 +16,8 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
     options.key_store += ".keys";
   }
   if (options.master_key_file.empty()) {
-    options.master_key_file = options.data.parent_path() /
-                              ("master-" + options.region + ".key");
+    options.master_key_file =
+        options.data.parent_path() / ("master-" + options.region + ".key");
   }
   std::unique_ptr<Store> store(new Store());
   store->clock_ = options.clock;

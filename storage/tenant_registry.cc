@@ -248,7 +248,8 @@ Result<TenantId> TenantRegistry::Find(std::string_view client_key) const {
   auto value = db_.Get(Family::kTenants, ClientKeyRow(client_key));
   if (!value) {
     if (value.error().code() == StatusCode::kNotFound) {
-      return Err(Status::NotFound("no tenant is installed with this clientKey"));
+      return Err(
+          Status::NotFound("no tenant is installed with this clientKey"));
     }
     return Err(value.error());
   }
@@ -313,8 +314,7 @@ Result<std::vector<TenantRecord>> TenantRegistry::List(TenantId after,
     }
     next = id.value() + 1;
   }
-  SL_RETURN_ERR_IF_ERROR(
-      internal::FromRocks(it->status(), "listing tenants"));
+  SL_RETURN_ERR_IF_ERROR(internal::FromRocks(it->status(), "listing tenants"));
   return out;
 }
 

@@ -3,8 +3,8 @@
 // The region's RocksDB database and its column families. Internal to
 // storage/: nothing outside this folder sees a RocksDB type.
 
-#include <rocksdb/db.h>
 #include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
 #include <rocksdb/file_system.h>
 
 #include <array>

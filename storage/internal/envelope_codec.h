@@ -19,9 +19,9 @@ inline constexpr uint8_t kStoredFormat = 2;
 std::string EncodeHeader(const Event& event, uint8_t format);
 
 struct StoredEnvelope {
-  Event event;                  // payload left empty
-  std::string_view header;      // bytes covered by the seal's associated data
-  std::string_view sealed;      // the sealed payload
+  Event event;              // payload left empty
+  std::string_view header;  // bytes covered by the seal's associated data
+  std::string_view sealed;  // the sealed payload
 };
 
 // Parses a stored envelope; views point into `bytes`.

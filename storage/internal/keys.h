@@ -54,10 +54,10 @@ inline Sequence SequenceOfKey(std::string_view key) {
 // tenants family. Tenant 0 holds the registry's global rows.
 inline constexpr TenantId kRegistryTenant{0};
 enum class TenantRow : char {
-  kNextId = 'n',     // tenant 0: the next tenant id to assign
-  kClientKey = 'c',  // tenant 0: HMAC(clientKey) -> tenant id
-  kRecord = 'r',     // installation record (sealed with the master key)
-  kHead = 'h',       // head seq, time and hash of the tenant's log
+  kNextId = 'n',       // tenant 0: the next tenant id to assign
+  kClientKey = 'c',    // tenant 0: HMAC(clientKey) -> tenant id
+  kRecord = 'r',       // installation record (sealed with the master key)
+  kHead = 'h',         // head seq, time and hash of the tenant's log
   kIdempotency = 'i',  // SHA-256(idempotency key) -> first append's result
 };
 

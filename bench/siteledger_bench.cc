@@ -1,0 +1,323 @@
+// siteledger-bench: a load driver in the spirit of LevelDB's db_bench.
+//
+//   siteledger-bench [--benchmarks=append_one,append_concurrent,...]
+//                    [--db=DIR] [--seconds=N] [--threads=16] [--tenants=1000]
+//                    [--replay_events=1000000] [--value_size=200]
+//
+// Each workload prints one line: events/s and latency percentiles per
+// operation. Workloads:
+//   append_one         1 writer, 1 event per append, synced
+//   append_concurrent  --threads writers across --tenants tenants, synced
+//   append_batch       1 writer, 100 events per append, synced
+//   replay             read and decode --replay_events events of one tenant
+//   rocksdb_put_sync   the same writers doing plain synced Puts on raw
+//                      RocksDB: the baseline for append_concurrent
+
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/clock.h"
+#include "storage/event_log.h"
+#include "storage/internal/database.h"
+#include "storage/key_store.h"
+#include "storage/master_key.h"
+#include "storage/tenant_registry.h"
+
+namespace sl = siteledger::storage;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Flags {
+  std::vector<std::string> benchmarks = {"append_one", "append_concurrent",
+                                         "append_batch", "rocksdb_put_sync",
+                                         "replay"};
+  std::filesystem::path db;
+  double seconds = 3;
+  int threads = 16;
+  int tenants = 1000;
+  uint64_t replay_events = 1'000'000;
+  size_t value_size = 200;
+};
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      const std::string prefix = std::string("--") + name + "=";
+      return a.rfind(prefix, 0) == 0 ? argv[i] + prefix.size() : nullptr;
+    };
+    if (const char* v = value("benchmarks")) {
+      f.benchmarks.clear();
+      std::stringstream ss(v);
+      std::string item;
+      while (std::getline(ss, item, ',')) f.benchmarks.push_back(item);
+    } else if (const char* v2 = value("db")) {
+      f.db = v2;
+    } else if (const char* v3 = value("seconds")) {
+      f.seconds = std::atof(v3);
+    } else if (const char* v4 = value("threads")) {
+      f.threads = std::atoi(v4);
+    } else if (const char* v5 = value("tenants")) {
+      f.tenants = std::atoi(v5);
+    } else if (const char* v6 = value("replay_events")) {
+      f.replay_events = std::strtoull(v6, nullptr, 10);
+    } else if (const char* v7 = value("value_size")) {
+      f.value_size = std::strtoull(v7, nullptr, 10);
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      std::exit(2);
+    }
+  }
+  if (f.db.empty()) {
+    f.db = std::filesystem::temp_directory_path() / "siteledger-bench";
+  }
+  return f;
+}
+
+// Per-operation latencies (microseconds) from all threads, and the count of
+// events they carried.
+struct Recorder {
+  std::vector<double> latencies_us;
+  uint64_t events = 0;
+};
+
+void Report(const std::string& name, std::vector<Recorder>& recorders,
+            double elapsed_s, const std::string& note) {
+  std::vector<double> all;
+  uint64_t events = 0;
+  for (auto& r : recorders) {
+    all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
+    events += r.events;
+  }
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    if (all.empty()) return 0.0;
+    return all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
+  };
+  std::printf(
+      "%-18s : %10.0f events/s; p50 %8.3f ms; p99 %8.3f ms; %llu events, "
+      "%zu ops in %.2f s%s%s\n",
+      name.c_str(), events / elapsed_s, pct(0.50) / 1000, pct(0.99) / 1000,
+      static_cast<unsigned long long>(events), all.size(), elapsed_s,
+      note.empty() ? "" : "; ", note.c_str());
+  std::fflush(stdout);
+}
+
+std::string Payload(size_t size, uint64_t n) {
+  std::string p = "{\"n\":" + std::to_string(n) + ",\"text\":\"";
+  while (p.size() + 2 < size)
+    p.push_back('a' + static_cast<char>(p.size() % 26));
+  p += "\"}";
+  return p;
+}
+
+// The storage of one region in a fresh directory.
+struct Region {
+  sl::SystemClock clock;
+  sl::MasterKey master = *sl::MasterKey::FromBytes(std::string(32, '\x11'));
+  std::unique_ptr<sl::internal::Database> db;
+  std::unique_ptr<sl::KeyStore> keys;
+  std::unique_ptr<sl::TenantRegistry> registry;
+  std::unique_ptr<sl::EventLog> log;
+
+  explicit Region(const std::filesystem::path& dir) {
+    std::filesystem::remove_all(dir);
+    sl::internal::DatabaseOptions o;
+    o.path = dir / "us";
+    o.clock = &clock;
+    db = std::move(*sl::internal::Database::Open(o));
+    keys = std::move(*sl::KeyStore::Open(dir / "us.keys", master));
+    registry =
+        std::make_unique<sl::TenantRegistry>(*db, *keys, master, clock, "us");
+    log = std::make_unique<sl::EventLog>(*db, *keys, clock);
+  }
+  ~Region() {
+    log.reset();
+    registry.reset();
+    keys.reset();
+    db.reset();
+  }
+
+  std::vector<sl::TenantId> MakeTenants(int n) {
+    std::vector<sl::TenantId> out;
+    for (int i = 0; i < n; ++i) {
+      auto r = registry->Install(
+          {"bench-" + std::to_string(i), "https://b.example", "secret"});
+      if (!r) {
+        std::fprintf(stderr, "install: %s\n", r.error().ToString().c_str());
+        std::exit(1);
+      }
+      out.push_back(r->record.id);
+    }
+    return out;
+  }
+};
+
+// Runs `threads` workers for `seconds`; each calls op(thread, i, recorder).
+template <typename Op>
+double RunTimed(int threads, double seconds, std::vector<Recorder>& recorders,
+                Op op) {
+  recorders.assign(static_cast<size_t>(threads), Recorder{});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      Recorder& rec = recorders[static_cast<size_t>(t)];
+      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        const auto t0 = Clock::now();
+        rec.events += op(t, i);
+        rec.latencies_us.push_back(
+            std::chrono::duration<double, std::micro>(Clock::now() - t0)
+                .count());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& w : workers) w.join();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string GroupNote(const sl::EventLog::Stats& before,
+                      const sl::EventLog::Stats& after) {
+  const double groups = static_cast<double>(after.groups - before.groups);
+  const double requests = static_cast<double>(after.requests - before.requests);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.1f appends per synced write",
+                groups > 0 ? requests / groups : 0.0);
+  return buf;
+}
+
+void AppendWorkload(const Flags& f, const std::string& name, int threads,
+                    int tenants, int events_per_append) {
+  Region region(f.db);
+  auto ids = region.MakeTenants(tenants);
+  std::vector<Recorder> recorders;
+  const auto before = region.log->stats();
+  const double elapsed = RunTimed(
+      threads, f.seconds, recorders, [&](int t, uint64_t i) -> uint64_t {
+        thread_local std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 + 1);
+        const sl::TenantId tenant = ids[rng() % ids.size()];
+        std::vector<sl::NewEvent> events;
+        for (int k = 0; k < events_per_append; ++k) {
+          events.push_back(
+              {"bench.event", "p-bench", Payload(f.value_size, i)});
+        }
+        auto r = region.log->Append(tenant, std::nullopt, std::move(events));
+        if (!r) {
+          std::fprintf(stderr, "append: %s\n", r.error().ToString().c_str());
+          std::exit(1);
+        }
+        return static_cast<uint64_t>(events_per_append);
+      });
+  Report(name, recorders, elapsed,
+         std::to_string(threads) + " writers, " + std::to_string(tenants) +
+             " tenants, " + GroupNote(before, region.log->stats()));
+}
+
+void RocksDbPutSync(const Flags& f) {
+  const auto dir = f.db / "raw";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(f.db);
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(options, dir.string(), &raw);
+  if (!s.ok()) {
+    std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<Recorder> recorders;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const double elapsed = RunTimed(
+      f.threads, f.seconds, recorders, [&](int t, uint64_t i) -> uint64_t {
+        char key[32];
+        std::snprintf(key, sizeof key, "%04d%016llu", t,
+                      static_cast<unsigned long long>(i));
+        auto st = db->Put(wo, key, Payload(f.value_size, i));
+        if (!st.ok()) std::exit(1);
+        return 1;
+      });
+  Report("rocksdb_put_sync", recorders, elapsed,
+         std::to_string(f.threads) + " writers, raw RocksDB");
+}
+
+void Replay(const Flags& f) {
+  Region region(f.db);
+  const sl::TenantId tenant = region.MakeTenants(1)[0];
+  // Populate in large appends; not timed.
+  const uint64_t per_append = 1000;
+  for (uint64_t done = 0; done < f.replay_events; done += per_append) {
+    std::vector<sl::NewEvent> events;
+    for (uint64_t k = 0; k < per_append && done + k < f.replay_events; ++k) {
+      events.push_back(
+          {"bench.event", "p-bench", Payload(f.value_size, done + k)});
+    }
+    if (!region.log->Append(tenant, std::nullopt, std::move(events))) {
+      std::exit(1);
+    }
+  }
+  std::vector<Recorder> recorders(1);
+  const auto start = Clock::now();
+  sl::Sequence from(1);
+  uint64_t read = 0;
+  for (;;) {
+    const auto t0 = Clock::now();
+    auto batch = region.log->Read(tenant, from, 10000);
+    if (!batch) {
+      std::fprintf(stderr, "read: %s\n", batch.error().ToString().c_str());
+      std::exit(1);
+    }
+    if (batch->empty()) break;
+    recorders[0].latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    read += batch->size();
+    from = batch->back().seq.next();
+  }
+  recorders[0].events = read;
+  const double elapsed =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  Report("replay", recorders, elapsed,
+         "read+decrypt+decode, batches of 10000 (latency per batch)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags f = ParseFlags(argc, argv);
+  for (const std::string& b : f.benchmarks) {
+    if (b == "append_one") {
+      AppendWorkload(f, b, 1, 1, 1);
+    } else if (b == "append_concurrent") {
+      AppendWorkload(f, b, f.threads, f.tenants, 1);
+    } else if (b == "append_batch") {
+      AppendWorkload(f, b, 1, 1, 100);
+    } else if (b == "rocksdb_put_sync") {
+      RocksDbPutSync(f);
+    } else if (b == "replay") {
+      Replay(f);
+    } else {
+      std::fprintf(stderr, "unknown benchmark %s\n", b.c_str());
+      return 2;
+    }
+  }
+  std::filesystem::remove_all(f.db);
+  return 0;
+}

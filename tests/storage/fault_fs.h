@@ -1,0 +1,223 @@
+#pragma once
+
+// A file system that can simulate a power loss: after Crash(), every write
+// and sync fails, and DropUnsyncedData() cuts every file back to what was
+// synced. A SIGKILL leaves the page cache intact; this does not.
+
+#include <rocksdb/file_system.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace siteledger::testing {
+
+class CrashableFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit CrashableFileSystem(std::shared_ptr<rocksdb::FileSystem> base)
+      : FileSystemWrapper(std::move(base)) {}
+
+  const char* Name() const override { return "CrashableFileSystem"; }
+
+  // From now on every write and sync fails, as if the machine lost power.
+  void Crash() { crashed_ = true; }
+  bool crashed() const { return crashed_; }
+
+  // Truncates every file written through this file system to its last
+  // synced length. Call after the database was closed (or abandoned).
+  void DropUnsyncedData() {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, state] : files_) {
+      std::error_code ec;
+      if (!std::filesystem::exists(name, ec)) continue;
+      std::filesystem::resize_file(name, state.synced, ec);
+    }
+  }
+
+  // Bytes written but never synced, over all files, at the moment of asking.
+  uint64_t unsynced_bytes() {
+    std::lock_guard lock(mu_);
+    uint64_t n = 0;
+    for (const auto& [name, state] : files_) n += state.written - state.synced;
+    return n;
+  }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name,
+                                    const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    if (crashed_) return rocksdb::IOStatus::IOError("simulated power loss");
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    auto s = target()->NewWritableFile(name, options, &file, dbg);
+    if (!s.ok()) return s;
+    {
+      std::lock_guard lock(mu_);
+      files_[name] = FileState{};
+    }
+    r->reset(new File(std::move(file), name, *this));
+    return s;
+  }
+
+  rocksdb::IOStatus ReopenWritableFile(
+      const std::string& name, const rocksdb::FileOptions& options,
+      std::unique_ptr<rocksdb::FSWritableFile>* r,
+      rocksdb::IODebugContext* dbg) override {
+    if (crashed_) return rocksdb::IOStatus::IOError("simulated power loss");
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    auto s = target()->ReopenWritableFile(name, options, &file, dbg);
+    if (!s.ok()) return s;
+    {
+      std::lock_guard lock(mu_);
+      std::error_code ec;
+      const uint64_t size = std::filesystem::file_size(name, ec);
+      auto& state = files_[name];
+      state.written = state.synced = ec ? 0 : size;
+    }
+    r->reset(new File(std::move(file), name, *this));
+    return s;
+  }
+
+  rocksdb::IOStatus RenameFile(const std::string& src, const std::string& dst,
+                               const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override {
+    if (crashed_) return rocksdb::IOStatus::IOError("simulated power loss");
+    auto s = target()->RenameFile(src, dst, options, dbg);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      if (auto it = files_.find(src); it != files_.end()) {
+        files_[dst] = it->second;
+        files_.erase(it);
+      }
+    }
+    return s;
+  }
+
+  rocksdb::IOStatus DeleteFile(const std::string& name,
+                               const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override {
+    if (crashed_) return rocksdb::IOStatus::IOError("simulated power loss");
+    auto s = target()->DeleteFile(name, options, dbg);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      files_.erase(name);
+    }
+    return s;
+  }
+
+ private:
+  struct FileState {
+    uint64_t written = 0;
+    uint64_t synced = 0;
+  };
+
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, std::string name,
+         CrashableFileSystem& fs)
+        : FSWritableFileOwnerWrapper(std::move(f)),
+          name_(std::move(name)),
+          fs_(fs) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                             const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      auto s = target()->Append(data, o, dbg);
+      if (s.ok()) fs_.Grow(name_, data.size());
+      return s;
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                             const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      auto s = target()->Append(data, o, info, dbg);
+      if (s.ok()) fs_.Grow(name_, data.size());
+      return s;
+    }
+    rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data,
+                                       uint64_t offset,
+                                       const rocksdb::IOOptions& o,
+                                       rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      auto s = target()->PositionedAppend(data, offset, o, dbg);
+      if (s.ok()) fs_.GrowTo(name_, offset + data.size());
+      return s;
+    }
+    rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& o,
+                               rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      auto s = target()->Truncate(size, o, dbg);
+      if (s.ok()) fs_.TruncateTo(name_, size);
+      return s;
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o,
+                           rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      auto s = target()->Sync(o, dbg);
+      if (s.ok()) fs_.MarkSynced(name_);
+      return s;
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o,
+                            rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      auto s = target()->Fsync(o, dbg);
+      if (s.ok()) fs_.MarkSynced(name_);
+      return s;
+    }
+    rocksdb::IOStatus Flush(const rocksdb::IOOptions& o,
+                            rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      return target()->Flush(o, dbg);
+    }
+    // sync_file_range makes no durability promise: it does not count.
+    rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t n,
+                                const rocksdb::IOOptions& o,
+                                rocksdb::IODebugContext* dbg) override {
+      if (fs_.crashed_) return Lost();
+      return target()->RangeSync(offset, n, o, dbg);
+    }
+    rocksdb::IOStatus Close(const rocksdb::IOOptions& o,
+                            rocksdb::IODebugContext* dbg) override {
+      // Closing never syncs; after the crash, close the descriptor quietly.
+      auto s = target()->Close(o, dbg);
+      return fs_.crashed_ ? rocksdb::IOStatus::OK() : s;
+    }
+
+   private:
+    static rocksdb::IOStatus Lost() {
+      return rocksdb::IOStatus::IOError("simulated power loss");
+    }
+    std::string name_;
+    CrashableFileSystem& fs_;
+  };
+
+  void Grow(const std::string& name, uint64_t n) {
+    std::lock_guard lock(mu_);
+    files_[name].written += n;
+  }
+  void GrowTo(const std::string& name, uint64_t end) {
+    std::lock_guard lock(mu_);
+    auto& state = files_[name];
+    state.written = std::max(state.written, end);
+  }
+  void TruncateTo(const std::string& name, uint64_t size) {
+    std::lock_guard lock(mu_);
+    auto& state = files_[name];
+    state.written = size;
+    state.synced = std::min(state.synced, size);
+  }
+  void MarkSynced(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto& state = files_[name];
+    state.synced = state.written;
+  }
+
+  std::atomic<bool> crashed_{false};
+  std::mutex mu_;
+  std::map<std::string, FileState> files_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace siteledger::testing

@@ -1,0 +1,82 @@
+#pragma once
+
+// A whole region's storage in a temporary directory, opened through the
+// internal API so that tests can inject a file system and reopen at will.
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+
+#include "storage/clock.h"
+#include "storage/event_log.h"
+#include "storage/internal/database.h"
+#include "storage/key_store.h"
+#include "storage/master_key.h"
+#include "storage/tenant_registry.h"
+#include "tests/common/temp_dir.h"
+
+namespace siteledger::testing {
+
+inline storage::MasterKey TestMasterKey() {
+  return *storage::MasterKey::FromBytes(std::string(32, '\x42'));
+}
+
+struct Rig {
+  TempDir dir;
+  storage::TestClock clock{storage::TimestampFromMillis(1'790'000'000'000)};
+  storage::MasterKey master = TestMasterKey();
+  std::unique_ptr<storage::internal::Database> db;
+  std::unique_ptr<storage::KeyStore> keys;
+  std::unique_ptr<storage::TenantRegistry> registry;
+  std::unique_ptr<storage::EventLog> log;
+
+  explicit Rig(std::shared_ptr<rocksdb::FileSystem> fs = nullptr) { Open(fs); }
+  ~Rig() { Close(); }
+
+  std::filesystem::path data_path() const { return dir / "us"; }
+  std::filesystem::path keys_path() const { return dir / "us.keys"; }
+
+  void Open(std::shared_ptr<rocksdb::FileSystem> fs = nullptr,
+            storage::EventLog::Options options = {}) {
+    storage::internal::DatabaseOptions o;
+    o.path = data_path();
+    o.clock = &clock;
+    o.file_system = std::move(fs);
+    auto opened = storage::internal::Database::Open(o);
+    REQUIRE(opened.has_value());
+    db = std::move(*opened);
+    auto k = storage::KeyStore::Open(keys_path(), master);
+    REQUIRE(k.has_value());
+    keys = std::move(*k);
+    registry = std::make_unique<storage::TenantRegistry>(*db, *keys, master,
+                                                         clock, "us");
+    log = std::make_unique<storage::EventLog>(*db, *keys, clock, options);
+  }
+
+  void Close() {
+    log.reset();
+    registry.reset();
+    keys.reset();
+    db.reset();
+  }
+
+  void Reopen() {
+    Close();
+    Open();
+  }
+
+  storage::TenantId NewTenant(const std::string& client_key) {
+    auto installed = registry->Install(
+        {client_key, "https://" + client_key + ".atlassian.net", "secret"});
+    REQUIRE(installed.has_value());
+    return installed->record.id;
+  }
+};
+
+inline storage::NewEvent Ev(std::string type, std::string payload,
+                            std::string actor = "p-1") {
+  return storage::NewEvent{std::move(type), std::move(actor),
+                           std::move(payload)};
+}
+
+}  // namespace siteledger::testing
