@@ -137,6 +137,31 @@ TEST_CASE("A retry with the same idempotency key returns the first result",
     CHECK_FALSE(late->replayed);
     CHECK(late->first == Sequence(3));
   }
+  SECTION("compaction drops keys older than 24 hours, and only those") {
+    AppendRequest recent = r;
+    rig.clock.Advance(std::chrono::hours(23));
+    recent.idempotency_key = "req-recent";
+    REQUIRE(rig.log->Append(recent).has_value());
+    rig.clock.Advance(std::chrono::hours(2));  // req-42 is now 25 h old
+    REQUIRE(rig.db->db()
+                ->CompactRange(rocksdb::CompactRangeOptions(),
+                               rig.db->cf(Family::kTenants), nullptr, nullptr)
+                .ok());
+    auto idempotency_rows = [&] {
+      int n = 0;
+      std::unique_ptr<rocksdb::Iterator> it(rig.db->db()->NewIterator(
+          rocksdb::ReadOptions(), rig.db->cf(Family::kTenants)));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        const auto key = it->key().ToStringView();
+        if (key.size() > 8 &&
+            key[8] == static_cast<char>(internal::TenantRow::kIdempotency)) {
+          ++n;
+        }
+      }
+      return n;
+    };
+    CHECK(idempotency_rows() == 1);
+  }
   SECTION("concurrent retries write once") {
     AppendRequest fresh = r;
     fresh.idempotency_key = "req-43";
