@@ -12,6 +12,10 @@
 //   replay             read and decode --replay_events events of one tenant
 //   rocksdb_put_sync   the same writers doing plain synced Puts on raw
 //                      RocksDB: the baseline for append_concurrent
+//   rebuild            fold --rebuild_events events of mixed kinds into
+//                      views, next to a raw replay of the same log
+//   as_of              views at random times of a --as_of_events tenant
+//                      with snapshots every 1,000 events
 
 #include <rocksdb/db.h>
 
@@ -28,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "projections/events.h"
+#include "projections/projector.h"
 #include "storage/clock.h"
 #include "storage/event_log.h"
 #include "storage/internal/database.h"
@@ -41,14 +47,16 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Flags {
-  std::vector<std::string> benchmarks = {"append_one", "append_concurrent",
-                                         "append_batch", "rocksdb_put_sync",
-                                         "replay"};
+  std::vector<std::string> benchmarks = {
+      "append_one", "append_concurrent", "append_batch", "rocksdb_put_sync",
+      "replay",     "rebuild",           "as_of"};
   std::filesystem::path db;
   double seconds = 3;
   int threads = 16;
   int tenants = 1000;
   uint64_t replay_events = 1'000'000;
+  uint64_t rebuild_events = 1'000'000;
+  uint64_t as_of_events = 100'000;
   size_t value_size = 200;
 };
 
@@ -75,6 +83,10 @@ Flags ParseFlags(int argc, char** argv) {
       f.tenants = std::atoi(v5);
     } else if (const char* v6 = value("replay_events")) {
       f.replay_events = std::strtoull(v6, nullptr, 10);
+    } else if (const char* v8 = value("rebuild_events")) {
+      f.rebuild_events = std::strtoull(v8, nullptr, 10);
+    } else if (const char* v9 = value("as_of_events")) {
+      f.as_of_events = std::strtoull(v9, nullptr, 10);
     } else if (const char* v7 = value("value_size")) {
       f.value_size = std::strtoull(v7, nullptr, 10);
     } else {
@@ -298,6 +310,197 @@ void Replay(const Flags& f) {
          "read+decrypt+decode, batches of 10000 (latency per batch)");
 }
 
+// Valid events of mixed kinds, as a busy tenant would have: sites with
+// domains and spaces, menus, themes, layouts, announcements, promoted
+// results, feedback and users.
+class MixedEvents {
+ public:
+  sl::NewEvent Next(uint64_t n) {
+    namespace ev = siteledger::projections::event;
+    const std::string site = "s_" + std::to_string(n % 50);
+    const std::string num = std::to_string(n);
+    switch (n % 12) {
+      case 0:
+        return Make(ev::kSiteCreated, R"({"v":1,"siteId":")" + site +
+                                          R"(","name":"Site )" + num + "\"}");
+      case 1:
+        return Make(ev::kSiteDomainAdded,
+                    R"({"v":1,"siteId":")" + site + R"(","domain":"d)" +
+                        std::to_string(n % 7) + ".example.com\"}");
+      case 2:
+        return Make(ev::kSiteSpaceAdded, R"({"v":1,"siteId":")" + site +
+                                             R"(","spaceKey":"SP)" +
+                                             std::to_string(n % 13) + "\"}");
+      case 3:
+        return Make(
+            ev::kNavigationReplaced,
+            R"({"v":1,"siteId":")" + site +
+                R"(","items":[{"id":"a","label":"Home","link":{"url":"https://e.example/"}},)"
+                R"({"id":"b","label":"Docs","link":{"spaceKey":"DOCS"},"children":[)"
+                R"({"id":"c","label":"Guide","link":{"contentId":"12345"}}]}]})");
+      case 4:
+        return Make(
+            ev::kThemeCreated,
+            R"({"v":1,"themeId":"t_)" + std::to_string(n % 20) +
+                R"(","name":"Theme","colors":{"primary":"#0052cc","text":"#172b4d"},"fonts":{"body":"Inter"},"media":{}})");
+      case 5:
+        return Make(
+            ev::kLayoutSaved,
+            R"({"v":1,"layoutId":"l_)" + std::to_string(n % 30) +
+                R"(","name":"Home","sections":[{"id":"s1","columns":[{"id":"c1","width":12,"modules":[{"id":"m1","type":"text","props":{"text":"Welcome to the intranet"}}]}]}]})");
+      case 6:
+        return Make(
+            ev::kAnnouncementPublished,
+            R"({"v":1,"announcementId":"a_)" + std::to_string(n % 40) +
+                R"(","text":"Maintenance window tonight","severity":"info","startsAt":"2026-11-25T21:00:00Z","audience":{"all":true}})");
+      case 7:
+        return Make(
+            ev::kPromotedSet,
+            R"({"v":1,"keyword":"topic )" + std::to_string(n % 25) +
+                R"(","results":[{"contentId":"42"},{"url":"https://e.example/x","title":"Handbook"}]})");
+      case 8:
+        return Make(
+            ev::kFeedbackSubmitted,
+            R"({"v":1,"feedbackId":"b_)" + num +
+                R"(","text":"The new landing page is great","rating":5,"submitter":"u_0123456789abcdef0123"})");
+      case 9:
+        return Make(ev::kUserSeen, R"({"v":1,"user":"u_0123456789abcdef)" +
+                                       Hex4(n % 500) +
+                                       R"(","day":"2026-11-25"})");
+      case 10:
+        return Make(ev::kSiteRenamed, R"({"v":1,"siteId":")" + site +
+                                          R"(","name":"Renamed )" + num +
+                                          "\"}");
+      default:
+        return Make(ev::kFeaturedSet, R"({"v":1,"contentId":")" +
+                                          std::to_string(1000 + n % 60) +
+                                          R"(","text":"Read this first"})");
+    }
+  }
+
+ private:
+  static std::string Hex4(uint64_t v) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04llx",
+                  static_cast<unsigned long long>(v));
+    return buf;
+  }
+  static sl::NewEvent Make(std::string_view type, std::string payload) {
+    return {std::string(type), "u_0123456789abcdef0123", std::move(payload)};
+  }
+};
+
+// Appends `n` mixed events to a new tenant (large unsynced-cost appends of
+// 1,000 events each; not timed).
+sl::TenantId Populate(Region& region, uint64_t n) {
+  const sl::TenantId tenant = region.MakeTenants(1)[0];
+  MixedEvents mixed;
+  for (uint64_t done = 0; done < n; done += 1000) {
+    std::vector<sl::NewEvent> events;
+    for (uint64_t k = done; k < std::min(n, done + 1000); ++k) {
+      events.push_back(mixed.Next(k));
+    }
+    if (!region.log->Append(tenant, std::nullopt, std::move(events))) {
+      std::fprintf(stderr, "populate failed\n");
+      std::exit(1);
+    }
+  }
+  return tenant;
+}
+
+void Rebuild(const Flags& f) {
+  Region region(f.db);
+  const sl::TenantId tenant = Populate(region, f.rebuild_events);
+  siteledger::projections::Projector::Options options;
+  options.snapshot_every = 0;
+  siteledger::projections::Projector projector(*region.log, region.clock,
+                                               options);
+  for (int round = 0; round < 2; ++round) {
+    // The raw replay of the same log, in the same run: read, decrypt and
+    // decode every event.
+    std::vector<Recorder> raw(1);
+    auto start = Clock::now();
+    sl::Sequence from(1);
+    for (;;) {
+      auto batch = region.log->Read(tenant, from, 4096);
+      if (!batch || batch->empty()) break;
+      raw[0].events += batch->size();
+      from = batch->back().seq.next();
+    }
+    const double raw_s =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    raw[0].latencies_us.push_back(raw_s * 1e6);
+
+    std::vector<Recorder> fold(1);
+    start = Clock::now();
+    auto state = projector.StateAt(tenant, sl::Sequence(f.rebuild_events),
+                                   /*use_snapshots=*/false);
+    const double fold_s =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    if (!state) {
+      std::fprintf(stderr, "rebuild: %s\n", state.error().ToString().c_str());
+      std::exit(1);
+    }
+    fold[0].events = f.rebuild_events;
+    fold[0].latencies_us.push_back(fold_s * 1e6);
+    char note[160];
+    std::snprintf(
+        note, sizeof note,
+        "raw replay %.0f events/s in the same run; ratio %.2f; %zu views",
+        raw[0].events / raw_s,
+        (f.rebuild_events / fold_s) / (raw[0].events / raw_s), state->size());
+    Report("rebuild", fold, fold_s, note);
+  }
+}
+
+void AsOf(const Flags& f) {
+  Region region(f.db);
+  const sl::TenantId tenant = region.MakeTenants(1)[0];
+  siteledger::projections::Projector::Options options;
+  options.snapshot_every = 1000;
+  siteledger::projections::Projector projector(*region.log, region.clock,
+                                               options);
+  // Append with distinct times, and write a snapshot every 1,000 events as
+  // the projector does after its own appends.
+  MixedEvents mixed;
+  const auto t0 = region.clock.Now();
+  for (uint64_t done = 0; done < f.as_of_events; done += 100) {
+    std::vector<sl::NewEvent> events;
+    for (uint64_t k = done; k < done + 100; ++k)
+      events.push_back(mixed.Next(k));
+    sl::AppendRequest request;
+    request.tenant = tenant;
+    request.events = std::move(events);
+    request.time = t0 + std::chrono::milliseconds(done);
+    auto r = region.log->Append(std::move(request));
+    if (!r) std::exit(1);
+    if ((done + 100) % 1000 == 0) {
+      auto state = projector.StateAt(tenant, r->last, true);
+      if (!state ||
+          !region.log->PutSnapshot(tenant, r->last, state->Serialize()).ok()) {
+        std::exit(1);
+      }
+    }
+  }
+  std::vector<Recorder> recorders(1);
+  std::mt19937_64 rng(42);
+  const auto start = Clock::now();
+  for (int i = 0; i < 300; ++i) {
+    const auto t = t0 + std::chrono::milliseconds(rng() % f.as_of_events);
+    const auto q0 = Clock::now();
+    auto state = projector.StateAtTime(tenant, t);
+    if (!state) std::exit(1);
+    recorders[0].latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - q0).count());
+    recorders[0].events += 1;
+  }
+  const double elapsed =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  Report("as_of", recorders, elapsed,
+         std::to_string(f.as_of_events) +
+             "-event tenant, snapshots every 1000; events/s = reads/s");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,6 +516,10 @@ int main(int argc, char** argv) {
       RocksDbPutSync(f);
     } else if (b == "replay") {
       Replay(f);
+    } else if (b == "rebuild") {
+      Rebuild(f);
+    } else if (b == "as_of") {
+      AsOf(f);
     } else {
       std::fprintf(stderr, "unknown benchmark %s\n", b.c_str());
       return 2;

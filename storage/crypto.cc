@@ -26,6 +26,19 @@ EVP_CIPHER_CTX* ThreadCipherCtx() {
   return ctx.get();
 }
 
+// OpenSSL 3 looks an algorithm up by name on every implicit fetch (what
+// Aes256Gcm() and Sha256Md() lead to); fetch each once.
+const EVP_CIPHER* Aes256Gcm() {
+  static const EVP_CIPHER* cipher =
+      EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 const uint8_t* U8(std::string_view s) {
   return reinterpret_cast<const uint8_t*>(s.data());
 }
@@ -35,12 +48,12 @@ const uint8_t* U8(std::string_view s) {
 Hash Sha256(std::string_view data) {
   Hash out;
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), out.data(), &len, Sha256Md(), nullptr);
   return out;
 }
 
 Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Sha256Md(), nullptr);
 }
 
 Sha256Hasher::~Sha256Hasher() {
@@ -61,7 +74,7 @@ Hash Sha256Hasher::Finish() {
 Hash HmacSha256(std::string_view key, std::string_view data) {
   Hash out;
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), U8(data),
+  HMAC(Sha256Md(), key.data(), static_cast<int>(key.size()), U8(data),
        data.size(), out.data(), &len);
   return out;
 }
@@ -164,8 +177,7 @@ Status AeadKey::SealAppend(std::string_view plaintext, std::string_view aad,
   int len = 0;
   bool ok =
       ctx != nullptr &&
-      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, U8(key_), nonce) ==
-          1 &&
+      EVP_EncryptInit_ex(ctx, Aes256Gcm(), nullptr, U8(key_), nonce) == 1 &&
       (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, U8(aad),
                                         static_cast<int>(aad.size())) == 1) &&
       (plaintext.empty() ||
@@ -197,8 +209,7 @@ Result<std::string> AeadKey::Open(std::string_view sealed,
   int len = 0;
   bool ok =
       ctx != nullptr &&
-      EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, U8(key_), nonce) ==
-          1 &&
+      EVP_DecryptInit_ex(ctx, Aes256Gcm(), nullptr, U8(key_), nonce) == 1 &&
       (aad.empty() || EVP_DecryptUpdate(ctx, nullptr, &len, U8(aad),
                                         static_cast<int>(aad.size())) == 1) &&
       (ct_len == 0 ||

@@ -61,6 +61,7 @@ struct IdempotencyRecord {
   int64_t used_ms = 0;
   AppendResult result;
   Hash fingerprint{};
+  std::string sealed_response;  // sealed with the tenant's key; may be empty
 };
 
 std::string EncodeIdempotency(const IdempotencyRecord& rec) {
@@ -70,6 +71,7 @@ std::string EncodeIdempotency(const IdempotencyRecord& rec) {
   internal::PutU64(out, rec.result.last.value());
   internal::PutI64(out, MillisOf(rec.result.time));
   out.append(reinterpret_cast<const char*>(rec.fingerprint.data()), 32);
+  out += rec.sealed_response;
   return out;
 }
 
@@ -80,7 +82,7 @@ Result<IdempotencyRecord> DecodeIdempotency(std::string_view value) {
   auto last = r.U64();
   auto time = r.U64();
   auto fp = r.Bytes(32);
-  if (r.failed() || !r.done()) {
+  if (r.failed()) {
     return Err(Status::Corruption("an idempotency row is malformed"));
   }
   IdempotencyRecord rec;
@@ -89,15 +91,32 @@ Result<IdempotencyRecord> DecodeIdempotency(std::string_view value) {
   rec.result.last = Sequence(*last);
   rec.result.time = TimestampFromMillis(static_cast<int64_t>(*time));
   std::copy(fp->begin(), fp->end(), rec.fingerprint.begin());
+  rec.sealed_response = std::string(r.Rest());
   return rec;
 }
 
-Hash Fingerprint(const AppendRequest& request) {
-  if (!request.idempotency_fingerprint.empty()) {
-    return Sha256(request.idempotency_fingerprint);
-  }
+Hash Fingerprint(std::string_view explicit_fingerprint,
+                 const std::vector<NewEvent>& events);
+
+std::string IdempotencyRowKey(TenantId tenant, std::string_view key) {
+  const Hash h = Sha256(key);
+  return TenantRowKey(
+      tenant, TenantRow::kIdempotency,
+      std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+}
+
+std::string ResponseAad(std::string_view row_key) {
+  std::string aad = "idempotency response";
+  aad.push_back('\0');
+  aad += row_key;
+  return aad;
+}
+
+Hash Fingerprint(std::string_view explicit_fingerprint,
+                 const std::vector<NewEvent>& events) {
+  if (!explicit_fingerprint.empty()) return Sha256(explicit_fingerprint);
   Sha256Hasher hasher;
-  for (const NewEvent& e : request.events) {
+  for (const NewEvent& e : events) {
     std::string lens;
     internal::PutU32(lens, static_cast<uint32_t>(e.type.size()));
     internal::PutU32(lens, static_cast<uint32_t>(e.actor.size()));
@@ -391,11 +410,9 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
   std::string idempotency_row;
   Hash fingerprint{};
   if (!request.idempotency_key.empty()) {
-    const Hash h = Sha256(request.idempotency_key);
-    idempotency_row = TenantRowKey(
-        request.tenant, TenantRow::kIdempotency,
-        std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-    fingerprint = Fingerprint(request);
+    idempotency_row =
+        IdempotencyRowKey(request.tenant, request.idempotency_key);
+    fingerprint = Fingerprint(request.idempotency_fingerprint, request.events);
     std::optional<IdempotencyRecord> previous;
     if (auto it = group.idempotency.find(idempotency_row);
         it != group.idempotency.end()) {
@@ -425,6 +442,15 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
       }
       AppendResult replay = previous->result;
       replay.replayed = true;
+      if (!previous->sealed_response.empty()) {
+        auto response = key.value()->Open(previous->sealed_response,
+                                          ResponseAad(idempotency_row));
+        if (!response) {
+          pending.result = Err(response.error());
+          return;
+        }
+        replay.response = std::move(*response);
+      }
       pending.result = replay;
       return;
     }
@@ -446,7 +472,13 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     pending.result = Err(std::move(s));
   };
 
-  const Timestamp time = std::max(group.now, head.time);
+  if (request.time && *request.time < head.time) {
+    pending.result = Err(Status::InvalidArgument(
+        "an append's time may not be earlier than the tenant's last event"));
+    return;
+  }
+  const Timestamp time =
+      request.time ? *request.time : std::max(group.now, head.time);
   AppendResult result;
   result.first = head.seq.next();
   result.time = time;
@@ -512,6 +544,16 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     rec.used_ms = MillisOf(group.now);
     rec.result = result;
     rec.fingerprint = fingerprint;
+    if (!request.idempotency_response.empty()) {
+      if (Status s = key.value()->SealAppend(request.idempotency_response,
+                                             ResponseAad(idempotency_row),
+                                             rec.sealed_response);
+          !s.ok()) {
+        fail(std::move(s));
+        return;
+      }
+    }
+    rec.result.response = request.idempotency_response;
     batch.Put(db_.cf(Family::kTenants), idempotency_row, EncodeIdempotency(rec))
         .PermitUncheckedError();
     group.idempotency[idempotency_row] = rec;
@@ -563,6 +605,51 @@ EventLog::Stats EventLog::stats() const {
         stat_histogram_[i].load(std::memory_order_relaxed);
   }
   return s;
+}
+
+Result<std::optional<AppendResult>> EventLog::LookupIdempotency(
+    TenantId tenant, std::string_view idempotency_key,
+    std::string_view fingerprint) const {
+  const std::string row_key = IdempotencyRowKey(tenant, idempotency_key);
+  auto value = db_.Get(Family::kTenants, row_key);
+  if (!value) {
+    if (value.error().code() == StatusCode::kNotFound) {
+      return std::optional<AppendResult>();
+    }
+    return Err(value.error());
+  }
+  auto rec = DecodeIdempotency(*value);
+  if (!rec) return Err(rec.error());
+  if (rec->used_ms + kIdempotencyWindowMs < MillisOf(clock_.Now())) {
+    return std::optional<AppendResult>();
+  }
+  if (rec->fingerprint != Sha256(fingerprint)) {
+    return Err(Status::Conflict(
+        "this idempotency key was already used for a different request"));
+  }
+  AppendResult result = rec->result;
+  result.replayed = true;
+  if (!rec->sealed_response.empty()) {
+    auto key = KeyFor(tenant);
+    if (!key) return Err(key.error());
+    auto response = (*key)->Open(rec->sealed_response, ResponseAad(row_key));
+    if (!response) return Err(response.error());
+    result.response = std::move(*response);
+  }
+  return std::optional<AppendResult>(std::move(result));
+}
+
+Result<Hash> EventLog::TenantHmac(TenantId tenant, std::string_view purpose,
+                                  std::string_view data) const {
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  std::string label = "siteledger tenant hmac ";
+  label += purpose;
+  const Hash derived = HmacSha256((*key)->bytes(), label);
+  return HmacSha256(
+      std::string_view(reinterpret_cast<const char*>(derived.data()),
+                       derived.size()),
+      data);
 }
 
 Result<Head> EventLog::GetHead(TenantId tenant) const {

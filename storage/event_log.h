@@ -71,6 +71,14 @@ struct AppendRequest {
   // for a different request is a Conflict rather than a silent replay.
   // Empty: the log hashes the events.
   std::string idempotency_fingerprint;
+  // Kept (sealed) with the idempotency record and handed back on a replay:
+  // what the caller answered the first time.
+  std::string idempotency_response;
+  // The events' time. When unset the log uses its clock (never earlier than
+  // the tenant's last event). When set it must not be earlier than the
+  // tenant's last event (InvalidArgument otherwise): callers that fold views
+  // before the append (they need the time) decide it themselves.
+  std::optional<Timestamp> time;
 };
 
 struct AppendResult {
@@ -78,6 +86,7 @@ struct AppendResult {
   Sequence last;          // seq of the last event appended: the new version
   Timestamp time{};       // the events' time
   bool replayed = false;  // a retry answered from the idempotency record
+  std::string response;   // on a replay: the first request's response
 };
 
 // The newest snapshot at or before a seq.
@@ -147,6 +156,19 @@ class EventLog {
   void AppendAsync(AppendRequest request, AppendCallback done);
 
   Result<Head> GetHead(TenantId tenant) const;
+
+  // The recorded result of `idempotency_key` if it was used within 24 h
+  // (with its response), or nullopt. Conflict if it was used for a request
+  // with another fingerprint (see AppendRequest).
+  Result<std::optional<AppendResult>> LookupIdempotency(
+      TenantId tenant, std::string_view idempotency_key,
+      std::string_view fingerprint) const;
+
+  // HMAC-SHA-256 of `data` under a key derived from the tenant's data key for
+  // `purpose`: stands in for plaintext identifiers (keywords, account ids) in
+  // keys. NotFound once the data key is destroyed.
+  Result<Hash> TenantHmac(TenantId tenant, std::string_view purpose,
+                          std::string_view data) const;
 
   // Up to `max_events` (capped by Options::max_read_events) of the tenant's
   // events from seq `from` on, payloads decrypted. Empty past the head.

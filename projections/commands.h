@@ -1,0 +1,113 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "projections/json.h"
+#include "projections/views.h"
+
+namespace siteledger::projections {
+
+// What a client may ask for. Each command turns into zero or more events.
+enum class CommandType : uint8_t {
+  kCreateSite,            // body {name}
+  kUpdateSite,            // id; body {name?, themeId?, homeLayoutId?}
+  kDeleteSite,            // id
+  kAddDomain,             // id, item = domain
+  kRemoveDomain,          // id, item = domain
+  kAddSpace,              // id, item = space key
+  kRemoveSpace,           // id, item = space key
+  kReplaceNavigation,     // id = site; body {items}
+  kAddNavigationItem,     // id = site; body {parentId?, index?, item}
+  kMoveNavigationItem,    // id = site, item = item id; body {parentId, index}
+  kRemoveNavigationItem,  // id = site, item = item id
+  kCreateTheme,           // body {name, colors?, fonts?, media?}
+  kUpdateTheme,           // id; body as create (replaces the theme)
+  kDeleteTheme,           // id
+  kCreateLayout,          // body {name, siteId?, sections}
+  kSaveLayout,            // id; body as create (replaces the draft)
+  kPublishLayout,         // id
+  kDeleteLayout,          // id
+  kCreateAnnouncement,    // body {text, severity, startsAt, endsAt?, audience}
+  kUpdateAnnouncement,    // id; body as create
+  kDeleteAnnouncement,    // id
+  kSetPromoted,           // id = keyword; body {results}
+  kClearPromoted,         // id = keyword
+  kSetFeatured,           // id = content id; body {mediaId?, text?}
+  kClearFeatured,         // id = content id
+  kSubmitFeedback,        // body {text, rating?, contentId?}; needs an actor
+  kResolveFeedback,       // id
+  kDeleteFeedback,        // id
+  kSeeUser,               // body {day}; needs an actor
+  kAttachMedia,           // id = media id; body {kind?, type?, size?, ...}
+  kDetachMedia,           // id = media id
+  kRestore,               // body {toSeq} or {asOf}
+};
+
+struct Command {
+  CommandType type;
+  std::string id;    // the entity named by the path, if any
+  std::string item;  // a second path part (domain, space key, item id)
+  Json body;         // the request body (an object), or null
+  // The entity's version the client expects (If-Match): PreconditionFailed,
+  // writing nothing, if it differs.
+  std::optional<Sequence> if_match;
+  // A retry with the same key returns the first result (24 h).
+  std::string idempotency_key;
+  // What makes two requests "the same" for the idempotency key (the HTTP
+  // layer passes method, path and body). Empty: the body's canonical form.
+  std::string fingerprint;
+  // The acting user's Atlassian account id (the JWT's sub); empty for the
+  // system or an operator. Stored only as a pseudonym.
+  std::string actor;
+};
+
+// The outcome of a command.
+struct CommandResult {
+  Sequence first;  // events appended; both 0 when nothing changed
+  Sequence last;
+  bool replayed = false;          // answered from the idempotency record
+  std::optional<ViewKey> entity;  // what the command was about
+  std::optional<ViewDoc> view;    // its view afterwards; unset when deleted
+
+  // A compact JSON form kept with the idempotency record, and back.
+  std::string Serialize() const;
+  static Result<CommandResult> Deserialize(std::string_view text);
+};
+
+// An event a command decided on, before the log gives it a seq.
+struct DecidedEvent {
+  std::string type;
+  Json payload;
+};
+
+// Everything Decide needs besides the views.
+struct DecideContext {
+  std::string actor_pseudonym;  // set when the command has an actor
+  Timestamp now{};
+  Sequence head;  // the tenant's version before the command
+  // Resolves a time to the seq of the last event at or before it.
+  std::function<Result<Sequence>(Timestamp)> seq_at;
+};
+
+struct Decision {
+  std::vector<DecidedEvent> events;
+  std::optional<ViewKey> entity;
+};
+
+// The schema of a command's body is that of its event, with the ids the
+// server sets (from the path, or generated) refused in the body.
+// Validates `command` against the current views in `store` and decides its
+// events. Errors (nothing is written): InvalidArgument (bad body, named by
+// JSON path), NotFound (the entity does not exist), PreconditionFailed
+// (If-Match), Conflict (e.g. deleting a theme a site uses).
+// kRestore returns its event without applying anything: the engine handles
+// restores.
+Result<Decision> Decide(const Command& command, ViewStore& store,
+                        const DecideContext& context);
+
+// A new random entity id with `prefix`, e.g. "s_3f9c0a6d1b2e4f58".
+std::string NewId(std::string_view prefix);
+
+}  // namespace siteledger::projections

@@ -1,0 +1,154 @@
+#pragma once
+
+#include <compare>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/json.h"
+#include "storage/ids.h"
+
+namespace siteledger::projections {
+
+using storage::Hash;
+using storage::Sequence;
+using storage::Timestamp;
+
+// The kinds of view the projections maintain. The character is the kind's
+// prefix in a view row's key.
+enum class ViewKind : char {
+  kSite = 's',
+  kTheme = 't',
+  kNavigation = 'n',  // one per site, keyed by site id
+  kLayout = 'l',
+  kAnnouncement = 'a',
+  kPromoted = 'p',  // keyed by normalized keyword
+  kFeatured = 'f',  // keyed by Confluence content id
+  kFeedback = 'b',
+  kUser = 'u',   // keyed by pseudonym
+  kMedia = 'm',  // keyed by media id: attachment and references
+};
+
+// "site", "theme", ...; and back (nullopt for an unknown name).
+std::string_view ViewKindName(ViewKind kind);
+std::optional<ViewKind> ViewKindFromChar(char c);
+
+struct ViewKey {
+  ViewKind kind;
+  std::string id;
+  auto operator<=>(const ViewKey&) const = default;
+  bool operator==(const ViewKey&) const = default;
+};
+
+// A view document and its version: the seq of the last event that changed
+// it (the HTTP layer's ETag).
+struct ViewDoc {
+  Json doc;
+  Sequence version;
+  bool operator==(const ViewDoc&) const = default;
+};
+
+// What a fold reads and writes. Implementations: the in-memory TenantState
+// (rebuilds, as-of reads) and the engine's row store (inline updates).
+class ViewStore {
+ public:
+  virtual ~ViewStore() = default;
+  // The current document, or nullptr when absent. The pointer is valid until
+  // the next Put or Delete.
+  virtual Result<const ViewDoc*> Get(const ViewKey& key) = 0;
+  virtual void Put(const ViewKey& key, ViewDoc doc) = 0;
+  virtual void Delete(const ViewKey& key) = 0;
+  // Every key of `kind`, in order.
+  virtual Result<std::vector<ViewKey>> Keys(ViewKind kind) = 0;
+  // The document, for the caller to change and Put (or Delete) back: an
+  // in-memory state moves it out, others copy it. nullopt when absent.
+  virtual Result<std::optional<ViewDoc>> Take(const ViewKey& key);
+};
+
+// One event as a fold sees it.
+struct EventRef {
+  Sequence seq;
+  Timestamp time;
+  std::string_view type;
+  std::string_view actor;
+  const Json& payload;
+};
+
+// Applies one event to the views in `store`: pure and deterministic, the
+// same for an inline update, a rebuild and an as-of read. Events naming an
+// entity that does not exist change nothing. REQUIRES: the payload is valid
+// for its type, and the type is not tenant.restored (see RestoreTo).
+Status Apply(ViewStore& store, const EventRef& event);
+
+// The whole projected state of a tenant at `seq`. Documents are kept as
+// their canonical JSON text and parsed only when a fold or a reader touches
+// them, so that loading a snapshot or the stored views costs little more
+// than copying bytes.
+class TenantState final : public ViewStore {
+ public:
+  Result<const ViewDoc*> Get(const ViewKey& key) override;
+  void Put(const ViewKey& key, ViewDoc doc) override;
+  void Delete(const ViewKey& key) override;
+  Result<std::vector<ViewKey>> Keys(ViewKind kind) override;
+  // Moves the document out; the row is unusable until Put or Delete.
+  Result<std::optional<ViewDoc>> Take(const ViewKey& key) override;
+
+  // Adds a row from its stored form (canonical JSON text), unparsed.
+  void PutText(const ViewKey& key, Sequence version, std::string text);
+
+  Sequence seq() const { return seq_; }
+  void set_seq(Sequence seq) { seq_ = seq; }
+  size_t size() const { return rows_.size(); }
+  bool Contains(const ViewKey& key) const { return rows_.contains(key); }
+
+  // Every row, parsed, in key order (a copy: for tests and tools).
+  std::map<ViewKey, ViewDoc> rows() const;
+  // The canonical text and version of a row; nullptr when absent.
+  const std::string* Text(const ViewKey& key, Sequence* version) const;
+  // Visits rows in key order with their canonical text.
+  void ForEachText(const std::function<void(const ViewKey&, Sequence,
+                                            const std::string&)>& visit) const;
+
+  // SHA-256 over the canonical views (kind, id and document; versions left
+  // out, so that a restored state digests like the state it restored).
+  Hash Digest() const;
+
+  // A binary serialization for snapshots, and back:
+  //   "SLS1" | u64 seq | u64 rows | rows of
+  //   (u8 kind | u32 id length | id | u64 version | u32 text length | text)
+  std::string Serialize() const;
+  static Result<TenantState> Deserialize(std::string_view bytes);
+
+  bool operator==(const TenantState& other) const;
+
+ private:
+  struct Row {
+    Sequence version;
+    // Canonical JSON of the document; empty while `doc` holds a change not
+    // yet written out.
+    mutable std::string text;
+    mutable std::optional<ViewDoc> doc;  // parsed on demand
+  };
+  static const std::string& TextOf(const Row& row);
+
+  std::map<ViewKey, Row> rows_;
+  Sequence seq_;
+};
+
+// Makes `store`, whose full current content is `current`, equal to `target`:
+// rows absent from `target` are deleted, rows whose document differs take
+// the target's document with version `seq`, identical rows are untouched.
+void RestoreTo(ViewStore& store, const TenantState& current,
+               const TenantState& target, Sequence seq);
+
+// The key under which a promoted-results view is kept for `keyword`:
+// lowercase, trimmed, inner runs of spaces collapsed.
+std::string NormalizeKeyword(std::string_view keyword);
+
+// Media ids an entity document references (themes, layouts, featured).
+std::vector<std::string> MediaReferences(ViewKind kind, const Json& doc);
+
+}  // namespace siteledger::projections
