@@ -68,6 +68,15 @@ std::string NormalizeKeyword(std::string_view keyword) {
   return out;
 }
 
+bool AnnouncementActiveAt(const Json& doc, Timestamp t) {
+  auto starts = storage::ParseRfc3339(doc.GetString("startsAt"));
+  if (!starts || *starts > t) return false;
+  const Json* ends = doc.Find("endsAt");
+  if (ends == nullptr || !ends->is_string()) return true;
+  auto end = storage::ParseRfc3339(ends->as_string());
+  return !end || *end > t;
+}
+
 std::vector<std::string> MediaReferences(ViewKind kind, const Json& doc) {
   std::set<std::string> refs;
   auto add = [&](const Json* v) {

@@ -148,6 +148,10 @@ void RestoreTo(ViewStore& store, const TenantState& current,
 // lowercase, trimmed, inner runs of spaces collapsed.
 std::string NormalizeKeyword(std::string_view keyword);
 
+// Whether an announcement document is active at `t`: started (startsAt at
+// or before t) and not ended (no endsAt, or endsAt after t).
+bool AnnouncementActiveAt(const Json& doc, Timestamp t);
+
 // Media ids an entity document references (themes, layouts, featured).
 std::vector<std::string> MediaReferences(ViewKind kind, const Json& doc);
 
