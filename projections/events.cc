@@ -8,6 +8,28 @@ namespace {
 
 using namespace schema;
 
+Json Ref(std::string_view name) {
+  Json j = Json::MakeObject();
+  j.Set("$ref", "#/components/schemas/" + std::string(name));
+  return j;
+}
+
+Json ArrayOfRef(std::string_view name, int64_t max) {
+  Json j = Json::MakeObject();
+  j.Set("type", "array");
+  j.Set("items", Ref(name));
+  j.Set("maxItems", max);
+  return j;
+}
+
+Json OneOfSchemas(std::vector<Json> options) {
+  Json j = Json::MakeObject();
+  Json list = Json::MakeArray();
+  for (Json& o : options) list.Push(std::move(o));
+  j.Set("oneOf", std::move(list));
+  return j;
+}
+
 V Id() { return String(Str::kId, 1, 64); }
 V Name() { return String(Str::kText, 1, 200); }
 V MediaId() { return String(Str::kMediaId, 64, 64); }
@@ -22,12 +44,18 @@ V MakeLink() {
 }
 
 // Counts items and depth of a navigation tree while validating each item.
+V NavigationItemFields() {
+  return Object({Req("id", Id()), Req("label", Name()), Req("link", MakeLink()),
+                 Opt("children",
+                     Custom(
+                         [](const Json&, std::string&) {
+                           return Status::Ok();  // checked by the walk below
+                         },
+                         ArrayOfRef("NavigationItem", kMaxNavigationItems)))});
+}
+
 V MakeNavigationItem() {
-  V fields =
-      Object({Req("id", Id()), Req("label", Name()), Req("link", MakeLink()),
-              Opt("children", Custom([](const Json&, std::string&) {
-                    return Status::Ok();  // checked by the walk below
-                  }))});
+  V fields = NavigationItemFields();
   auto walk = std::make_shared<
       std::function<Status(const Json&, std::string&, size_t, size_t&)>>();
   *walk = [fields, walk](const Json& item, std::string& path, size_t depth,
@@ -57,47 +85,51 @@ V MakeNavigationItem() {
     }
     return Status::Ok();
   };
-  return Custom([walk](const Json& item, std::string& path) {
-    size_t count = 0;
-    return (*walk)(item, path, 1, count);
-  });
+  return Custom(
+      [walk](const Json& item, std::string& path) {
+        size_t count = 0;
+        return (*walk)(item, path, 1, count);
+      },
+      Ref("NavigationItem"));
 }
 
 // A whole tree: ids unique, at most kMaxNavigationItems in all.
 V MakeNavigationTree() {
-  return Custom([](const Json& items, std::string& path) -> Status {
-    if (!items.is_array())
-      return Status::InvalidArgument(path + ": expected an array");
-    size_t total = 0;
-    std::map<std::string, int> ids;
-    std::function<void(const Json&)> count = [&](const Json& item) {
-      ++total;
-      ++ids[std::string(item.GetString("id"))];
-      if (const Json* c = item.Find("children"); c && c->is_array()) {
-        for (const Json& child : c->as_array()) count(child);
-      }
-    };
-    for (size_t i = 0; i < items.as_array().size(); ++i) {
-      const size_t mark = path.size();
-      path += "[" + std::to_string(i) + "]";
-      SL_RETURN_IF_ERROR(
-          NavigationItemSchema()->Check(items.as_array()[i], path));
-      path.resize(mark);
-      count(items.as_array()[i]);
-    }
-    if (total > kMaxNavigationItems) {
-      return Status::InvalidArgument(path + ": navigation has more than " +
-                                     std::to_string(kMaxNavigationItems) +
-                                     " items");
-    }
-    for (const auto& [id, n] : ids) {
-      if (n > 1) {
-        return Status::InvalidArgument(path + ": item id '" + id +
-                                       "' appears more than once");
-      }
-    }
-    return Status::Ok();
-  });
+  return Custom(
+      [](const Json& items, std::string& path) -> Status {
+        if (!items.is_array())
+          return Status::InvalidArgument(path + ": expected an array");
+        size_t total = 0;
+        std::map<std::string, int> ids;
+        std::function<void(const Json&)> count = [&](const Json& item) {
+          ++total;
+          ++ids[std::string(item.GetString("id"))];
+          if (const Json* c = item.Find("children"); c && c->is_array()) {
+            for (const Json& child : c->as_array()) count(child);
+          }
+        };
+        for (size_t i = 0; i < items.as_array().size(); ++i) {
+          const size_t mark = path.size();
+          path += "[" + std::to_string(i) + "]";
+          SL_RETURN_IF_ERROR(
+              NavigationItemSchema()->Check(items.as_array()[i], path));
+          path.resize(mark);
+          count(items.as_array()[i]);
+        }
+        if (total > kMaxNavigationItems) {
+          return Status::InvalidArgument(path + ": navigation has more than " +
+                                         std::to_string(kMaxNavigationItems) +
+                                         " items");
+        }
+        for (const auto& [id, n] : ids) {
+          if (n > 1) {
+            return Status::InvalidArgument(path + ": item id '" + id +
+                                           "' appears more than once");
+          }
+        }
+        return Status::Ok();
+      },
+      ArrayOfRef("NavigationItem", kMaxNavigationItems));
 }
 
 V MakeModule() {
@@ -125,21 +157,44 @@ V MakeModule() {
   V base = Object({Req("id", Id()),
                    Req("type", Enum({"text", "image", "hero", "links", "spaces",
                                      "pages", "search", "announcements"})),
-                   Req("props", Custom([](const Json& v, std::string& path) {
-                         return v.is_object()
-                                    ? Status::Ok()
-                                    : Status::InvalidArgument(
-                                          path + ": expected an object");
-                       }))});
-  return Custom([base, props](const Json& v, std::string& path) -> Status {
-    SL_RETURN_IF_ERROR(base->Check(v, path));
-    const auto it = props.find(v.GetString("type"));
-    const size_t mark = path.size();
-    path += ".props";
-    SL_RETURN_IF_ERROR(it->second->Check(*v.Find("props"), path));
-    path.resize(mark);
-    return Status::Ok();
-  });
+                   Req("props", Custom(
+                                    [](const Json& v, std::string& path) {
+                                      return v.is_object()
+                                                 ? Status::Ok()
+                                                 : Status::InvalidArgument(
+                                                       path +
+                                                       ": expected an object");
+                                    },
+                                    Json::MakeObject()))});
+  // Published as one object shape per module type.
+  std::vector<Json> shapes;
+  for (const auto& [type, prop_schema] : props) {
+    Json shape = Json::MakeObject();
+    shape.Set("type", "object");
+    Json properties = Json::MakeObject();
+    properties.Set("id", Id()->ToJsonSchema());
+    Json type_schema = Json::MakeObject();
+    type_schema.Set("const", type);
+    properties.Set("type", std::move(type_schema));
+    properties.Set("props", prop_schema->ToJsonSchema());
+    shape.Set("properties", std::move(properties));
+    Json required = Json::MakeArray();
+    for (const char* r : {"id", "type", "props"}) required.Push(r);
+    shape.Set("required", std::move(required));
+    shape.Set("additionalProperties", false);
+    shapes.push_back(std::move(shape));
+  }
+  return Custom(
+      [base, props](const Json& v, std::string& path) -> Status {
+        SL_RETURN_IF_ERROR(base->Check(v, path));
+        const auto it = props.find(v.GetString("type"));
+        const size_t mark = path.size();
+        path += ".props";
+        SL_RETURN_IF_ERROR(it->second->Check(*v.Find("props"), path));
+        path.resize(mark);
+        return Status::Ok();
+      },
+      OneOfSchemas(std::move(shapes)));
 }
 
 V Sections() {
@@ -170,13 +225,18 @@ V ThemeBody(bool with_version) {
 }
 
 V AnnouncementBody() {
-  V audience = OneOf({Req("all", Custom([](const Json& v, std::string& path) {
-                            return v.is_bool() && v.as_bool()
-                                       ? Status::Ok()
-                                       : Status::InvalidArgument(
-                                             path + ": expected true");
-                          })),
-                      Req("spaceKeys", ArrayOf(SpaceKey(), 1, 100, true))});
+  Json true_only = Json::MakeObject();
+  true_only.Set("const", true);
+  V audience =
+      OneOf({Req("all", Custom(
+                            [](const Json& v, std::string& path) {
+                              return v.is_bool() && v.as_bool()
+                                         ? Status::Ok()
+                                         : Status::InvalidArgument(
+                                               path + ": expected true");
+                            },
+                            true_only)),
+             Req("spaceKeys", ArrayOf(SpaceKey(), 1, 100, true))});
   return Object({Req("v", Version()), Req("announcementId", Id()),
                  Req("text", String(Str::kText, 1, 2000)),
                  Req("severity", Enum({"info", "warning", "critical"})),
@@ -185,13 +245,15 @@ V AnnouncementBody() {
 }
 
 V PromotedResult() {
-  return Custom([](const Json& v, std::string& path) -> Status {
-    static const V kUrl =
-        Object({Req("url", String(Str::kUrl, 8, 2048)), Req("title", Name())});
-    static const V kContent = Object({Req("contentId", ContentId())});
-    if (v.Find("contentId") != nullptr) return kContent->Check(v, path);
-    return kUrl->Check(v, path);
-  });
+  static const V kUrl =
+      Object({Req("url", String(Str::kUrl, 8, 2048)), Req("title", Name())});
+  static const V kContent = Object({Req("contentId", ContentId())});
+  return Custom(
+      [](const Json& v, std::string& path) -> Status {
+        if (v.Find("contentId") != nullptr) return kContent->Check(v, path);
+        return kUrl->Check(v, path);
+      },
+      OneOfSchemas({kUrl->ToJsonSchema(), kContent->ToJsonSchema()}));
 }
 
 struct Catalogue {
@@ -313,6 +375,10 @@ const Catalogue& TheCatalogue() {
 const schema::V& LinkSchema() {
   static const V* v = new V(MakeLink());
   return *v;
+}
+
+Json NavigationItemJsonSchema() {
+  return NavigationItemFields()->ToJsonSchema();
 }
 
 const schema::V& NavigationItemSchema() {

@@ -70,5 +70,8 @@ Status ValidatePayload(std::string_view type, const Json& payload);
 // The schemas of parts shared with commands.
 const schema::V& NavigationItemSchema();
 const schema::V& LinkSchema();
+// The JSON Schema of one navigation item (children refer to it as
+// #/components/schemas/NavigationItem).
+Json NavigationItemJsonSchema();
 
 }  // namespace siteledger::projections

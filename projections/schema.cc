@@ -125,6 +125,49 @@ class StringV final : public Validator {
     }
     return CheckString(kind_, s, path);
   }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "string");
+    if (min_ > 0) j.Set("minLength", static_cast<int64_t>(min_));
+    j.Set("maxLength", static_cast<int64_t>(max_));
+    switch (kind_) {
+      case Str::kText:
+        break;
+      case Str::kId:
+        j.Set("pattern", "^[A-Za-z0-9_-]+$");
+        break;
+      case Str::kUrl:
+        j.Set("format", "uri");
+        j.Set("pattern", "^https?://[^\\s]+$");
+        break;
+      case Str::kSpaceKey:
+        j.Set("pattern", "^[A-Za-z0-9_~]+$");
+        break;
+      case Str::kContentId:
+        j.Set("pattern", "^[0-9]+$");
+        break;
+      case Str::kMediaId:
+        j.Set("pattern", "^[0-9a-f]{64}$");
+        break;
+      case Str::kColor:
+        j.Set("pattern", "^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$");
+        break;
+      case Str::kTime:
+        j.Set("format", "date-time");
+        break;
+      case Str::kDay:
+        j.Set("format", "date");
+        break;
+      case Str::kDomain:
+        j.Set("format", "hostname");
+        j.Set("pattern", "^[a-z0-9-]+(\\.[a-z0-9-]+)+$");
+        break;
+      case Str::kPseudonym:
+        j.Set("pattern", "^u_[0-9a-f]{20}$");
+        break;
+    }
+    return j;
+  }
 
  private:
   Str kind_;
@@ -142,6 +185,13 @@ class IntV final : public Validator {
     }
     return Status::Ok();
   }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "integer");
+    j.Set("minimum", min_);
+    j.Set("maximum", max_);
+    return j;
+  }
 
  private:
   int64_t min_, max_;
@@ -152,12 +202,22 @@ class BoolV final : public Validator {
   Status Check(const Json& v, std::string& path) const override {
     return v.is_bool() ? Status::Ok() : Fail(path, "expected true or false");
   }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "boolean");
+    return j;
+  }
 };
 
 class NullV final : public Validator {
  public:
   Status Check(const Json& v, std::string& path) const override {
     return v.is_null() ? Status::Ok() : Fail(path, "expected null");
+  }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "null");
+    return j;
   }
 };
 
@@ -178,6 +238,14 @@ class EnumV final : public Validator {
     }
     return Fail(path, "expected one of: " + list);
   }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "string");
+    Json values = Json::MakeArray();
+    for (const auto& v : values_) values.Push(v);
+    j.Set("enum", std::move(values));
+    return j;
+  }
 
  private:
   std::vector<std::string> values_;
@@ -191,6 +259,14 @@ class AnyOfV final : public Validator {
     if (first.ok()) return first;
     if (b_->Check(v, path).ok()) return Status::Ok();
     return first;
+  }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    Json any = Json::MakeArray();
+    any.Push(a_->ToJsonSchema());
+    any.Push(b_->ToJsonSchema());
+    j.Set("anyOf", std::move(any));
+    return j;
   }
 
  private:
@@ -221,6 +297,15 @@ class ArrayV final : public Validator {
       path.resize(mark);
     }
     return Status::Ok();
+  }
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "array");
+    j.Set("items", item_->ToJsonSchema());
+    if (min_ > 0) j.Set("minItems", static_cast<int64_t>(min_));
+    j.Set("maxItems", static_cast<int64_t>(max_));
+    if (unique_) j.Set("uniqueItems", true);
+    return j;
   }
 
  private:
@@ -268,6 +353,25 @@ class ObjectV final : public Validator {
     return Status::Ok();
   }
 
+  Json ToJsonSchema() const override {
+    Json j = Json::MakeObject();
+    j.Set("type", "object");
+    Json props = Json::MakeObject();
+    Json required = Json::MakeArray();
+    for (const Field& f : fields_) {
+      props.Set(std::string(f.name), f.validator->ToJsonSchema());
+      if (f.required && !one_of_) required.Push(std::string(f.name));
+    }
+    j.Set("properties", std::move(props));
+    if (!required.as_array().empty()) j.Set("required", std::move(required));
+    j.Set("additionalProperties", false);
+    if (one_of_) {
+      j.Set("minProperties", 1);
+      j.Set("maxProperties", 1);
+    }
+    return j;
+  }
+
  private:
   bool Known(std::string_view key) const {
     for (const Field& f : fields_) {
@@ -281,14 +385,16 @@ class ObjectV final : public Validator {
 
 class CustomV final : public Validator {
  public:
-  explicit CustomV(std::function<Status(const Json&, std::string&)> f)
-      : f_(std::move(f)) {}
+  CustomV(std::function<Status(const Json&, std::string&)> f, Json schema)
+      : f_(std::move(f)), schema_(std::move(schema)) {}
   Status Check(const Json& v, std::string& path) const override {
     return f_(v, path);
   }
+  Json ToJsonSchema() const override { return schema_; }
 
  private:
   std::function<Status(const Json&, std::string&)> f_;
+  Json schema_;
 };
 
 std::string Normalize(std::string_view name) {
@@ -445,8 +551,9 @@ V Object(std::vector<Field> fields) {
 V OneOf(std::vector<Field> fields) {
   return std::make_shared<ObjectV>(std::move(fields), true);
 }
-V Custom(std::function<Status(const Json&, std::string&)> check) {
-  return std::make_shared<CustomV>(std::move(check));
+V Custom(std::function<Status(const Json&, std::string&)> check,
+         Json json_schema) {
+  return std::make_shared<CustomV>(std::move(check), std::move(json_schema));
 }
 
 Status CheckForbiddenContent(const Json& payload) {

@@ -18,6 +18,9 @@ class Validator {
  public:
   virtual ~Validator() = default;
   virtual Status Check(const Json& value, std::string& path) const = 0;
+  // The same shape as a JSON Schema (2020-12, as OpenAPI 3.1 uses it), for
+  // the API's published contract.
+  virtual Json ToJsonSchema() const = 0;
 };
 using V = std::shared_ptr<const Validator>;
 
@@ -63,8 +66,10 @@ inline Field Opt(std::string_view name, V v) {
 V Object(std::vector<Field> fields);
 // An object with exactly one of these fields (the rest refused).
 V OneOf(std::vector<Field> fields);
-// A validator defined by a function (for recursive and custom shapes).
-V Custom(std::function<Status(const Json&, std::string&)> check);
+// A validator defined by a function (for recursive and custom shapes), with
+// the JSON Schema that describes what it accepts.
+V Custom(std::function<Status(const Json&, std::string&)> check,
+         Json json_schema);
 
 // Checks a whole payload for what siteledger never stores, before any schema
 // so that the answer says why: credentials (fields named like password,

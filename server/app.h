@@ -1,21 +1,37 @@
 #pragma once
 
+#include <memory>
+#include <string_view>
+
 #include "server/config.h"
 #include "server/http_server.h"
+#include "server/router.h"
 #include "storage/store.h"
 
 namespace siteledger::server {
 
-// App routes requests to their handlers. `store` must outlive it.
+// App is siteledgerd's request handling: routing, authentication (Atlassian
+// Connect JWTs, lifecycle tokens), the tenant API over the projections, the
+// lifecycle callbacks, and the operational routes. `store` must outlive it.
+// Safe for concurrent use.
 class App {
  public:
-  App(storage::Store& store, const Config& config);
+  App(storage::Store& store, Config config);
+  ~App();
 
   void Handle(HttpRequest request, Responder respond);
 
+  // The body limit for a request: 1 MiB for JSON (413 beyond).
+  size_t BodyLimit(std::string_view method, std::string_view target) const;
+
+  // Ends live event streams; call before the HTTP server drains.
+  void Shutdown();
+
+  const Router& router() const;
+
  private:
-  storage::Store& store_;
-  const Config config_;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace siteledger::server

@@ -16,6 +16,12 @@ Usage: siteledgerd [flags]
                           (default ./data/<region>)
   --master-key-file PATH  the region's master key; created (mode 0600) if
                           absent (default master-<region>.key beside --data)
+  --base-url URL          the app's public base URL (default
+                          http://<listen address>)
+  --install-keys-url URL  where lifecycle signing keys are fetched by kid
+                          (default https://connect-install-keys.atlassian.com)
+  --trusted-proxy CIDR    believe X-Forwarded-For from this network
+                          (repeatable)
   --threads N             HTTP worker threads (default 2)
   --help                  print this text
 
@@ -109,6 +115,27 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       config.data = value;
     } else if (name == "--master-key-file") {
       config.master_key_file = value;
+    } else if (name == "--base-url") {
+      if (!(value.starts_with("http://") || value.starts_with("https://"))) {
+        return Err(Status::InvalidArgument(
+            "--base-url: expected an http:// or https:// URL"));
+      }
+      while (value.size() > 1 && value.back() == '/') value.pop_back();
+      config.base_url = value;
+    } else if (name == "--install-keys-url") {
+      if (!(value.starts_with("http://") || value.starts_with("https://"))) {
+        return Err(Status::InvalidArgument(
+            "--install-keys-url: expected an http:// or https:// URL"));
+      }
+      while (!value.empty() && value.back() == '/') value.pop_back();
+      config.install_keys_url = value;
+    } else if (name == "--trusted-proxy") {
+      auto cidr = Cidr::Parse(value);
+      if (!cidr) {
+        return Err(Status::InvalidArgument(
+            "--trusted-proxy: expected a network such as 10.0.0.0/8"));
+      }
+      config.trusted_proxies.push_back(*cidr);
     } else if (name == "--threads") {
       auto n = ParseInt(name, value, 1, 256);
       if (!n) return Err(n.error());
@@ -119,6 +146,10 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
     }
   }
   if (config.data.empty()) config.data = "data/" + config.region;
+  if (config.base_url.empty()) {
+    config.base_url = "http://" + config.http.address + ":" +
+                      std::to_string(config.http.port);
+  }
   return config;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "server/cidr.h"
 #include "server/http_server.h"
 #include "storage/status.h"
 
@@ -15,6 +16,14 @@ struct Config {
   std::string region = "us";
   std::filesystem::path data;             // default ./data/<region>
   std::filesystem::path master_key_file;  // default beside data
+  // The app's public base URL (the descriptor's baseUrl and the audience of
+  // lifecycle tokens). Default: http://<listen address>.
+  std::string base_url;
+  // Where Atlassian's install (lifecycle) signing keys are fetched from:
+  // <url>/<kid> answers a PEM public key.
+  std::string install_keys_url = "https://connect-install-keys.atlassian.com";
+  // Proxies whose X-Forwarded-For is believed.
+  std::vector<Cidr> trusted_proxies;
   bool help = false;
 };
 

@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -44,6 +45,13 @@ void Responder::operator()(HttpResponse response) {
   if (!sink_) return;
   auto sink = std::move(sink_);
   sink->Send(std::move(response));
+}
+
+std::shared_ptr<StreamWriter> Responder::Stream(
+    HttpResponse head, std::function<void()> on_close) {
+  if (!sink_) return nullptr;
+  auto sink = std::move(sink_);
+  return sink->Stream(std::move(head), std::move(on_close));
 }
 
 namespace {
@@ -110,7 +118,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = endpoint.address().to_string();
   }
-  ~Session() { server_.Unregister(this); }
+  ~Session() {
+    EndStream();
+    server_.Unregister(this);
+  }
 
   void Start() {
     asio::dispatch(
@@ -123,8 +134,43 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void Drain() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->draining_ = true;
-      if (!self->busy_) self->Close();
+      if (!self->busy_ || self->streaming_) self->Close();
     });
+  }
+
+  // Streaming responses (Server-Sent Events).
+  class Writer final : public StreamWriter {
+   public:
+    explicit Writer(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+    bool Write(std::string data) override {
+      if (closed()) return false;
+      asio::dispatch(session_->stream_.get_executor(),
+                     [s = session_, d = std::move(data)]() mutable {
+                       s->QueueStreamWrite(std::move(d));
+                     });
+      return true;
+    }
+    void Close() override {
+      asio::dispatch(session_->stream_.get_executor(),
+                     [s = session_] { s->Close(); });
+    }
+    bool closed() const override {
+      return session_->stream_closed_.load(std::memory_order_acquire);
+    }
+
+   private:
+    std::shared_ptr<Session> session_;
+  };
+
+  std::shared_ptr<StreamWriter> StartStream(HttpResponse head,
+                                            std::function<void()> on_close) {
+    auto writer = std::make_shared<Writer>(shared_from_this());
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this(), h = std::move(head),
+                    cb = std::move(on_close)]() mutable {
+                     self->BeginStream(std::move(h), std::move(cb));
+                   });
+    return writer;
   }
 
   void Send(HttpResponse response) {
@@ -140,6 +186,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     explicit Sink(std::shared_ptr<Session> s) : session_(std::move(s)) {}
     void Send(HttpResponse response) override {
       session_->Send(std::move(response));
+    }
+    std::shared_ptr<StreamWriter> Stream(
+        HttpResponse head, std::function<void()> on_close) override {
+      return session_->StartStream(std::move(head), std::move(on_close));
     }
 
    private:
@@ -164,6 +214,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void OnReadHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnReadError(ec);
     busy_ = true;
+    if (server_.options_.body_limit) {
+      const auto& header = parser_->get();
+      parser_->body_limit(
+          server_.options_.body_limit(std::string_view(header.method_string()),
+                                      std::string_view(header.target())));
+    }
     stream_.expires_after(server_.options_.limits.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -239,7 +295,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     const bool keep = keep_alive_ && !draining_ &&
                       !server_.draining_.load(std::memory_order_relaxed);
     res->keep_alive(keep);
-    res->prepare_payload();
+    if (r.head_only) {
+      res->content_length(res->body().size());
+      res->body().clear();
+    } else {
+      res->prepare_payload();
+    }
     stream_.expires_after(server_.options_.limits.write_timeout);
     http::async_write(
         stream_, *res,
@@ -259,6 +320,55 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
+    EndStream();
+  }
+
+  void BeginStream(HttpResponse head, std::function<void()> on_close) {
+    if (wrote_response_) return;
+    wrote_response_ = true;
+    streaming_ = true;
+    on_stream_close_ = std::move(on_close);
+    if (draining_ || !stream_.socket().is_open()) return Close();
+    std::string out = "HTTP/1.1 " + std::to_string(head.status) + " " +
+                      std::string(http::obsolete_reason(
+                          static_cast<http::status>(head.status))) +
+                      "\r\n";
+    for (const auto& [k, v] : head.headers) out += k + ": " + v + "\r\n";
+    // The body ends when the connection does.
+    out += "Server: siteledgerd\r\nConnection: close\r\n\r\n";
+    stream_.expires_never();
+    // Watch for the client going away: it sends nothing more.
+    stream_.socket().async_read_some(
+        asio::buffer(peek_, sizeof peek_),
+        [self = shared_from_this()](beast::error_code, std::size_t) {
+          self->Close();
+        });
+    QueueStreamWrite(std::move(out));
+  }
+
+  void QueueStreamWrite(std::string data) {
+    if (stream_closed_.load(std::memory_order_acquire)) return;
+    stream_queue_.push_back(std::move(data));
+    if (stream_queue_.size() == 1) DoStreamWrite();
+  }
+
+  void DoStreamWrite() {
+    asio::async_write(
+        stream_.socket(), asio::buffer(stream_queue_.front()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) return self->Close();
+          self->stream_queue_.pop_front();
+          if (!self->stream_queue_.empty()) self->DoStreamWrite();
+        });
+  }
+
+  void EndStream() {
+    if (!streaming_ || stream_closed_.exchange(true)) return;
+    stream_queue_.clear();
+    if (on_stream_close_) {
+      auto cb = std::move(on_stream_close_);
+      cb();
+    }
   }
 
   beast::tcp_stream stream_;
@@ -270,6 +380,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool draining_ = false;
   bool wrote_response_ = false;
+  bool streaming_ = false;
+  std::atomic<bool> stream_closed_{false};
+  std::deque<std::string> stream_queue_;
+  std::function<void()> on_stream_close_;
+  char peek_[64];
 };
 
 Status HttpServer::Impl::Listen() {

@@ -33,6 +33,10 @@ struct HttpOptions {
   uint16_t port = 8080;
   int threads = 2;
   HttpLimits limits;
+  // The body limit for a request, from its method and target, read once the
+  // headers are in; unset: limits.body_bytes for every request.
+  std::function<size_t(std::string_view method, std::string_view target)>
+      body_limit;
 };
 
 // A request as handlers see it: Beast stays inside the server.
@@ -52,11 +56,25 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // An answer to HEAD: the headers (Content-Length included) but no body.
+  bool head_only = false;
 
   HttpResponse& Set(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }
+};
+
+// The body of a response written over time (Server-Sent Events). The
+// connection closes when the writer is closed, the client goes away or the
+// server drains. Safe to use from any thread.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Queues `data`; false once the connection is gone.
+  virtual bool Write(std::string data) = 0;
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
 };
 
 // Sends the one response to a request. May be called from any thread, once;
@@ -67,6 +85,8 @@ class Responder {
    public:
     virtual ~Sink() = default;
     virtual void Send(HttpResponse response) = 0;
+    virtual std::shared_ptr<StreamWriter> Stream(
+        HttpResponse head, std::function<void()> on_close) = 0;
   };
   explicit Responder(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
   Responder(Responder&&) noexcept = default;
@@ -76,6 +96,12 @@ class Responder {
   ~Responder();
 
   void operator()(HttpResponse response);
+
+  // Answers with `head` (status and headers; its body is ignored) and keeps
+  // the connection for the body, written through the returned writer.
+  // `on_close` runs once, on any thread, when the connection ends.
+  std::shared_ptr<StreamWriter> Stream(HttpResponse head,
+                                       std::function<void()> on_close);
 
  private:
   std::shared_ptr<Sink> sink_;

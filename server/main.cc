@@ -7,6 +7,7 @@
 
 #include "server/app.h"
 #include "server/config.h"
+#include "server/http_client.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "storage/clock.h"
@@ -53,8 +54,10 @@ int main(int argc, char** argv) {
                     {{"region", config->region},
                      {"data", config->data.string()},
                      {"address", config->http.address},
+                     {"base_url", config->base_url},
                      {"port", static_cast<int>(http.port())}});
     http.Run();
+    app.Shutdown();
     sl::server::Log("info", "stopped");
     return 0;
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "storage/internal/database.h"
 
 #include <roaring/roaring.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
@@ -123,9 +124,11 @@ class ExpireIdempotencyFilter final : public rocksdb::CompactionFilter {
   const Clock* clock_;
 };
 
-rocksdb::ColumnFamilyOptions FamilyOptions(Family family) {
+rocksdb::ColumnFamilyOptions FamilyOptions(
+    Family family, const std::shared_ptr<rocksdb::Cache>& block_cache) {
   rocksdb::ColumnFamilyOptions o;
   rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   o.compression = rocksdb::kLZ4Compression;
@@ -193,12 +196,15 @@ Result<std::unique_ptr<Database>> Database::Open(
   }
   if (options.secondary) db_options.max_open_files = -1;
 
+  // One block cache for every family, so memory is bounded as a whole.
+  const std::shared_ptr<rocksdb::Cache> block_cache =
+      rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
                            rocksdb::ColumnFamilyOptions());
   std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters;
   for (Family family : kAllFamilies) {
-    rocksdb::ColumnFamilyOptions cf = FamilyOptions(family);
+    rocksdb::ColumnFamilyOptions cf = FamilyOptions(family, block_cache);
     if (family == Family::kTenants) {
       filters.push_back(
           std::make_unique<ExpireIdempotencyFilter>(options.clock));

@@ -42,16 +42,49 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
       options.region);
   store->log_ = std::make_unique<EventLog>(*store->db_, *store->keys_,
                                            *options.clock, options.log);
+  store->audit_ = std::make_unique<AuditLog>(*store->db_, *options.clock);
+  store->access_log_ = std::make_unique<AccessLog>(*store->db_, *options.clock);
   store->options_ = std::move(options);
   return store;
 }
 
 Store::~Store() {
   // The log's commit thread drains first; then what it writes to goes.
+  access_log_.reset();
+  audit_.reset();
   log_.reset();
   registry_.reset();
   keys_.reset();
   db_.reset();
+}
+
+std::vector<std::pair<std::string, uint64_t>> Store::DatabaseFigures() const {
+  static const std::pair<const char*, const char*> kProperties[] = {
+      {"estimate_num_keys", "rocksdb.estimate-num-keys"},
+      {"live_sst_files_size_bytes", "rocksdb.live-sst-files-size"},
+      {"total_blob_file_size_bytes", "rocksdb.total-blob-file-size"},
+      {"memtable_size_bytes", "rocksdb.cur-size-all-mem-tables"},
+      {"pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
+      {"running_compactions", "rocksdb.num-running-compactions"},
+      {"running_flushes", "rocksdb.num-running-flushes"},
+  };
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [name, property] : kProperties) {
+    uint64_t total = 0;
+    for (Family family : kAllFamilies) {
+      uint64_t value = 0;
+      if (db_->db()->GetIntProperty(db_->cf(family), property, &value)) {
+        total += value;
+      }
+    }
+    out.emplace_back(name, total);
+  }
+  uint64_t cache = 0;
+  if (db_->db()->GetIntProperty(db_->cf(Family::kEvents),
+                                "rocksdb.block-cache-usage", &cache)) {
+    out.emplace_back("block_cache_usage_bytes", cache);  // shared by all
+  }
+  return out;
 }
 
 bool Store::Healthy() const {

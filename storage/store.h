@@ -3,7 +3,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "storage/access_log.h"
+#include "storage/audit_log.h"
 #include "storage/clock.h"
 #include "storage/event_log.h"
 #include "storage/key_store.h"
@@ -43,11 +47,16 @@ class Store {
   TenantRegistry& registry() { return *registry_; }
   EventLog& log() { return *log_; }
   KeyStore& keys() { return *keys_; }
+  AuditLog& audit() { return *audit_; }
+  AccessLog& access_log() { return *access_log_; }
   const Clock& clock() const { return *clock_; }
   const StoreOptions& options() const { return options_; }
 
   // True when the database answers reads (for /readyz).
   bool Healthy() const;
+
+  // RocksDB's own figures for /metrics: name -> value (sizes in bytes).
+  std::vector<std::pair<std::string, uint64_t>> DatabaseFigures() const;
 
  private:
   Store() = default;
@@ -59,6 +68,8 @@ class Store {
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<TenantRegistry> registry_;
   std::unique_ptr<EventLog> log_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<AccessLog> access_log_;
 };
 
 }  // namespace siteledger::storage

@@ -33,6 +33,8 @@ struct DatabaseOptions {
   // `secondary_path` holds its own info log.
   bool secondary = false;
   std::filesystem::path secondary_path;
+  // Shared by every column family.
+  size_t block_cache_bytes = size_t{128} << 20;
 };
 
 class Database {

@@ -59,6 +59,7 @@ enum class TenantRow : char {
   kRecord = 'r',       // installation record (sealed with the master key)
   kHead = 'h',         // head seq, time and hash of the tenant's log
   kIdempotency = 'i',  // SHA-256(idempotency key) -> first append's result
+  kAuditHead = 'A',    // tenant 0: last audit record's id, time and hash
 };
 
 inline std::string TenantRowKey(TenantId tenant, TenantRow row,

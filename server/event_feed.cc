@@ -1,0 +1,109 @@
+#include "server/event_feed.h"
+
+#include <algorithm>
+
+namespace siteledger::server {
+namespace {
+// Keeps idle connections (and proxies in between) from timing out, and
+// finds closed ones.
+constexpr auto kHeartbeat = std::chrono::seconds(15);
+constexpr size_t kBatch = 200;
+}  // namespace
+
+EventFeed::EventFeed(storage::EventLog& log, const storage::Clock& clock,
+                     Formatter format)
+    : log_(log), clock_(clock), format_(std::move(format)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+EventFeed::~EventFeed() { Shutdown(); }
+
+void EventFeed::Subscribe(storage::TenantId tenant, storage::Sequence after,
+                          std::shared_ptr<StreamWriter> writer,
+                          storage::Timestamp expires) {
+  auto s = std::make_shared<Subscriber>(
+      Subscriber{tenant, after.next(), std::move(writer), expires});
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      s->writer->Close();
+      return;
+    }
+    subscribers_.push_back(std::move(s));
+    dirty_.insert(tenant);  // send what it missed at once
+  }
+  cv_.notify_all();
+}
+
+void EventFeed::Notify(storage::TenantId tenant) {
+  {
+    std::lock_guard lock(mu_);
+    if (subscribers_.empty()) return;
+    dirty_.insert(tenant);
+  }
+  cv_.notify_all();
+}
+
+void EventFeed::Shutdown() {
+  std::vector<std::shared_ptr<Subscriber>> all;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    all.swap(subscribers_);
+  }
+  cv_.notify_all();
+  for (auto& s : all) s->writer->Close();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t EventFeed::subscribers() const {
+  std::lock_guard lock(mu_);
+  return subscribers_.size();
+}
+
+void EventFeed::Pump(Subscriber& s) {
+  for (;;) {
+    auto events = log_.Read(s.tenant, s.next, kBatch);
+    if (!events) {
+      s.writer->Close();
+      return;
+    }
+    for (const storage::Event& e : *events) {
+      if (!s.writer->Write(format_(e))) return;
+      s.next = e.seq.next();
+    }
+    if (events->size() < kBatch) return;
+  }
+}
+
+void EventFeed::Loop() {
+  auto next_heartbeat = std::chrono::steady_clock::now() + kHeartbeat;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_until(lock, next_heartbeat,
+                   [&] { return stopping_ || !dirty_.empty(); });
+    if (stopping_) break;
+    std::set<storage::TenantId> dirty;
+    dirty.swap(dirty_);
+    std::vector<std::shared_ptr<Subscriber>> subs = subscribers_;
+    lock.unlock();
+    const bool heartbeat = std::chrono::steady_clock::now() >= next_heartbeat;
+    const storage::Timestamp now = clock_.Now();
+    for (auto& s : subs) {
+      if (s->expires < now) {
+        s->writer->Close();  // the token it was opened with has expired
+        continue;
+      }
+      if (dirty.contains(s->tenant)) Pump(*s);
+      if (heartbeat) s->writer->Write(": keep-alive\n\n");
+    }
+    if (heartbeat)
+      next_heartbeat = std::chrono::steady_clock::now() + kHeartbeat;
+    lock.lock();
+    std::erase_if(subscribers_,
+                  [](const auto& s) { return s->writer->closed(); });
+  }
+}
+
+}  // namespace siteledger::server

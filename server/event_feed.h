@@ -1,0 +1,68 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "server/http_server.h"
+#include "storage/clock.h"
+#include "storage/event_log.h"
+
+namespace siteledger::server {
+
+// EventFeed serves live Server-Sent Events subscriptions: each subscriber
+// gets its tenant's events after a seq, as they are appended. One thread
+// reads and writes for all subscribers, so the commit path only leaves a
+// note. Safe for concurrent use.
+class EventFeed {
+ public:
+  // Formats one event as an SSE frame ("id: ...\nevent: ...\ndata: ...\n\n").
+  using Formatter = std::function<std::string(const storage::Event&)>;
+
+  // `log` and `clock` must outlive the feed.
+  EventFeed(storage::EventLog& log, const storage::Clock& clock,
+            Formatter format);
+  ~EventFeed();
+
+  // Streams the tenant's events after `after` to `writer` until it closes
+  // or `expires` passes (the token's expiry).
+  void Subscribe(storage::TenantId tenant, storage::Sequence after,
+                 std::shared_ptr<StreamWriter> writer,
+                 storage::Timestamp expires);
+
+  // The tenant's log grew.
+  void Notify(storage::TenantId tenant);
+
+  // Closes every stream and stops.
+  void Shutdown();
+
+  size_t subscribers() const;
+
+ private:
+  struct Subscriber {
+    storage::TenantId tenant;
+    storage::Sequence next;
+    std::shared_ptr<StreamWriter> writer;
+    storage::Timestamp expires;
+  };
+  void Loop();
+  void Pump(Subscriber& s);
+
+  storage::EventLog& log_;
+  const storage::Clock& clock_;
+  const Formatter format_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Subscriber>> subscribers_;  // GUARDED_BY(mu_)
+  std::set<storage::TenantId> dirty_;                     // GUARDED_BY(mu_)
+  bool stopping_ = false;                                 // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace siteledger::server

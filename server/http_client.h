@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/status.h"
+
+namespace siteledger::server {
+
+using storage::Result;
+using storage::Status;
+
+struct OutboundRequest {
+  std::string method = "GET";
+  std::string url;  // http:// or https:// only
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{5000};
+  size_t max_response_bytes = 1 << 20;
+};
+
+struct OutboundResponse {
+  long status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+// Makes one HTTP(S) request (libcurl; TLS verified against the system's
+// CAs, no redirects followed). Unavailable when the peer cannot be reached
+// or answers too slowly; TooLarge when the answer exceeds its limit.
+// Thread-safe; call InitHttpClient() once at start.
+Result<OutboundResponse> Fetch(const OutboundRequest& request);
+void InitHttpClient();
+
+}  // namespace siteledger::server

@@ -1,0 +1,230 @@
+// The app descriptor and Atlassian's lifecycle callbacks.
+
+#include <chrono>
+
+#include "server/http_client.h"
+#include "server/internal/app_impl.h"
+#include "server/log.h"
+
+namespace siteledger::server {
+namespace {
+
+constexpr std::chrono::seconds kJwtLeeway{30};
+constexpr auto kKeyCacheTtl = std::chrono::hours(1);
+
+bool ValidKid(std::string_view kid) {
+  if (kid.empty() || kid.size() > 200) return false;
+  for (char c : kid) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool AudienceMatches(const Json* aud, std::string_view base_url) {
+  if (aud == nullptr) return false;
+  if (aud->is_string()) return aud->as_string() == base_url;
+  if (aud->is_array()) {
+    for (const Json& a : aud->as_array()) {
+      if (a.is_string() && a.as_string() == base_url) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpResponse App::Impl::Descriptor() const {
+  Json d = Json::MakeObject();
+  d.Set("key", "siteledger");
+  d.Set("name", "Site builder");
+  d.Set("description",
+        "Landing pages, themes and navigation for Confluence and Jira sites");
+  d.Set("baseUrl", config_.base_url);
+  Json vendor = Json::MakeObject();
+  vendor.Set("name", "siteledger");
+  vendor.Set("url", config_.base_url);
+  d.Set("vendor", std::move(vendor));
+  Json auth = Json::MakeObject();
+  auth.Set("type", "jwt");
+  d.Set("authentication", std::move(auth));
+  Json lifecycle = Json::MakeObject();
+  lifecycle.Set("installed", "/lifecycle/installed");
+  lifecycle.Set("uninstalled", "/lifecycle/uninstalled");
+  lifecycle.Set("enabled", "/lifecycle/enabled");
+  lifecycle.Set("disabled", "/lifecycle/disabled");
+  d.Set("lifecycle", std::move(lifecycle));
+  Json migrations = Json::MakeObject();
+  migrations.Set("signed-install", true);
+  migrations.Set("context-qsh", true);
+  migrations.Set("gdpr", true);
+  d.Set("apiMigrations", std::move(migrations));
+  Json scopes = Json::MakeArray();
+  scopes.Push("READ");
+  d.Set("scopes", std::move(scopes));
+  d.Set("apiVersion", 1);
+  HttpResponse r = JsonResponse(200, d);
+  return r;
+}
+
+void App::Impl::HandleLifecycle(const CallPtr& call) {
+  auto audit = [&](std::string action, const storage::TenantRecord* record,
+                   std::string outcome, std::string detail = {}) {
+    storage::AuditRecord a;
+    a.actor = "atlassian";
+    a.action = std::move(action);
+    if (record != nullptr) {
+      a.tenant = record->id;
+      a.client_key = record->client_key;
+    }
+    a.outcome = std::move(outcome);
+    a.route = call->route_label;
+    a.detail = std::move(detail);
+    if (auto id = store_.audit().Append(std::move(a)); !id) {
+      Log("error", "writing the audit log failed",
+          {{"error", id.error().ToString()}});
+    }
+  };
+  const int handler = call->route->handler;
+
+  if (call->route->access == Access::kTenantSigned) {
+    // enabled / disabled: the installation's own HS256 token, real qsh.
+    if (Status s = AuthenticateTenant(*call, /*allow_context_qsh=*/false);
+        !s.ok() && s.code() != StatusCode::kPermissionDenied) {
+      return Fail(call, s);
+    }
+    if (call->record == nullptr) {
+      return Fail(call, Status::PermissionDenied("the app is uninstalled"));
+    }
+    storage::TenantRecord record = *call->record;
+    record.enabled = handler == kEnabled;
+    if (Status s = store_.registry().Update(record); !s.ok()) {
+      return Fail(call, s);
+    }
+    ForgetTenant(record.client_key);
+    audit(handler == kEnabled ? "lifecycle.enabled" : "lifecycle.disabled",
+          &record, "ok");
+    HttpResponse r;
+    r.status = 204;
+    return Finish(call, std::move(r));
+  }
+
+  // installed / uninstalled: an RS256 token signed with Atlassian's install
+  // key, fetched by kid.
+  auto fail = [&](std::string detail) {
+    Log("warn", "lifecycle callback refused",
+        {{"route", call->route_label}, {"reason", detail}});
+    Fail(call, Status::Unauthenticated(std::move(detail)));
+  };
+  auto token = TokenOf(*call, "JWT");
+  if (!token) return fail(token.error().message());
+  auto jwt = ParseJwt(*token);
+  if (!jwt) return fail(jwt.error().message());
+  if (jwt->alg() != "RS256") {
+    return fail(
+        "a lifecycle token's alg must be RS256 (Atlassian's install "
+        "keys)");
+  }
+  const std::string kid(jwt->header.GetString("kid"));
+  if (!ValidKid(kid)) return fail("the token's kid is missing or malformed");
+
+  std::string pem;
+  {
+    std::lock_guard lock(keys_mu_);
+    auto it = install_keys_.find(kid);
+    if (it != install_keys_.end() &&
+        std::chrono::steady_clock::now() - it->second.fetched < kKeyCacheTtl) {
+      pem = it->second.pem;
+    }
+  }
+  if (pem.empty()) {
+    OutboundRequest request;
+    request.url = config_.install_keys_url + "/" + kid;
+    request.max_response_bytes = 16384;
+    auto fetched = Fetch(request);
+    if (!fetched) {
+      return Fail(call, Status::Unavailable(
+                            "the install key server could not be reached"));
+    }
+    if (fetched->status != 200) {
+      return fail("no install key for the token's kid");
+    }
+    pem = fetched->body;
+    std::lock_guard lock(keys_mu_);
+    install_keys_[kid] = {pem, std::chrono::steady_clock::now()};
+  }
+  if (Status s = VerifyRs256(*jwt, pem); !s.ok()) return fail(s.message());
+
+  auto body = projections::ParseJson(call->request.body);
+  if (!body || !body->is_object()) {
+    return Fail(call, Status::InvalidArgument(
+                          "the lifecycle body must be a JSON object"));
+  }
+  const std::string client_key(body->GetString("clientKey"));
+  if (client_key.empty()) {
+    return Fail(call, Status::InvalidArgument("$.clientKey: is required"));
+  }
+  const Json* iss = jwt->claims.Find("iss");
+  if (iss == nullptr || !iss->is_string() || iss->as_string() != client_key) {
+    return fail("the token's iss is not the body's clientKey");
+  }
+  if (!AudienceMatches(jwt->claims.Find("aud"), config_.base_url)) {
+    return fail("the token's aud is not this app's base URL");
+  }
+  const Json* exp = jwt->claims.Find("exp");
+  if (exp == nullptr || !exp->is_int()) return fail("the token has no exp");
+  if (store_.clock().Now() >
+      storage::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
+    return fail("the token has expired");
+  }
+  const Json* qsh = jwt->claims.Find("qsh");
+  if (qsh == nullptr || !qsh->is_string()) return fail("the token has no qsh");
+  if (qsh->as_string() == "context-qsh") {
+    return fail("a context-qsh token is not accepted on lifecycle callbacks");
+  }
+  if (!storage::ConstantTimeEquals(
+          qsh->as_string(), QueryStringHash(call->request.method, call->path,
+                                            call->query, base_path_))) {
+    return fail("the token's qsh does not match this request");
+  }
+
+  if (handler == kInstalled) {
+    storage::Installation installation;
+    installation.client_key = client_key;
+    installation.base_url = std::string(body->GetString("baseUrl"));
+    installation.shared_secret = std::string(body->GetString("sharedSecret"));
+    auto installed = store_.registry().Install(installation);
+    if (!installed) return Fail(call, installed.error());
+    ForgetTenant(client_key);
+    projector_.Forget(installed->record.id);
+    call->tenant = installed->record.id;
+    audit("lifecycle.installed", &installed->record, "ok",
+          installed->created    ? "new installation"
+          : installed->restored ? "reinstalled: data restored"
+                                : "installation updated");
+    HttpResponse r;
+    r.status = 204;
+    return Finish(call, std::move(r));
+  }
+
+  // uninstalled
+  auto record = store_.registry().GetByClientKey(client_key);
+  if (!record) return Fail(call, record.error());
+  call->tenant = record->id;
+  if (record->state == storage::LifecycleState::kInstalled) {
+    record->state = storage::LifecycleState::kUninstalled;
+    record->uninstalled_at = store_.clock().Now();
+    if (Status s = store_.registry().Update(*record); !s.ok()) {
+      return Fail(call, s);
+    }
+  }
+  ForgetTenant(client_key);
+  audit("lifecycle.uninstalled", &*record, "ok",
+        "data kept; requests refused until installed again");
+  HttpResponse r;
+  r.status = 204;
+  Finish(call, std::move(r));
+}
+
+}  // namespace siteledger::server

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace siteledger::server {
+
+// Request counters and latency histograms by route template, method and
+// status, rendered in Prometheus' text format. Labels never carry a tenant
+// id or any value from a request beyond its route template. Thread-safe.
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+
+  void Observe(const std::string& route, const std::string& method, int status,
+               double seconds);
+
+  // Appends the request metrics to `out`.
+  void Render(std::string& out) const;
+
+ private:
+  struct Series {
+    uint64_t count = 0;
+    double sum = 0;
+    std::array<uint64_t, kBuckets.size()> buckets{};
+  };
+  mutable std::mutex mu_;
+  // (route, method, status) -> counters
+  std::map<std::tuple<std::string, std::string, int>, Series>
+      series_;  // GUARDED_BY(mu_)
+};
+
+// Appends one Prometheus sample line: name{labels} value.
+void AppendSample(std::string& out, std::string_view name,
+                  std::string_view labels, double value);
+
+}  // namespace siteledger::server

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace siteledger::server {
+
+// Who may call a route.
+enum class Access : uint8_t {
+  kPublic,         // no credential
+  kTenant,         // Atlassian Connect JWT (HS256, the tenant's secret)
+  kInstallSigned,  // lifecycle: RS256 JWT from Atlassian's install keys
+  kTenantSigned,   // lifecycle: HS256 JWT, real qsh only
+  kOperator,       // operator bearer token
+  kSignedUrl,      // the URL's own signature is the credential
+};
+
+struct Route {
+  std::string method;
+  std::string pattern;  // "/api/v1/sites/{id}"
+  int handler = 0;      // the caller's handler number
+  Access access = Access::kPublic;
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;  // null: no route for this method and path
+  bool path_known = false;       // some method serves this path (405)
+  std::string allow;             // e.g. "GET, HEAD, PUT" when path_known
+  std::map<std::string, std::string> params;  // decoded path parameters
+};
+
+// Router matches a method and path against route patterns made of literal
+// segments and {name} parameters. Immutable after the routes are added.
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, int handler, Access access);
+  // HEAD matches GET routes. Parameters are percent-decoded.
+  RouteMatch Match(std::string_view method, std::string_view path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  static bool MatchPattern(std::string_view pattern, std::string_view path,
+                           std::map<std::string, std::string>* params);
+  std::vector<Route> routes_;
+};
+
+// Percent-decodes a path segment (no '+' handling). Fails (returns false) on
+// a malformed escape or an encoded '/' or NUL.
+bool DecodePathSegment(std::string_view in, std::string& out);
+
+}  // namespace siteledger::server

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/clock.h"
+#include "storage/ids.h"
+#include "storage/status.h"
+
+namespace siteledger::storage::internal {
+class Database;
+}
+
+namespace siteledger::storage {
+
+// One request, as the access log keeps it. The client IP is the only
+// personal data siteledger keeps outside account ids, and only here, for 14
+// days. `route` is a template ("/api/v1/sites/{id}"), never the raw path or
+// query, which may carry a token or an id.
+struct AccessEntry {
+  Timestamp time{};
+  TenantId tenant;  // 0 when the request named no tenant
+  std::string client_ip;
+  std::string method;
+  std::string route;
+  int status = 0;
+  uint32_t latency_us = 0;
+};
+
+// AccessLog writes entries to the `access_log` family, keyed by day, time
+// and a counter. Entries are buffered and written every 100 ms (or when
+// 4,096 are waiting): an access log is not acknowledged data, and the
+// request path must not wait for it. Safe for concurrent use.
+class AccessLog {
+ public:
+  // `database` and `clock` must outlive the log.
+  AccessLog(internal::Database& database, const Clock& clock);
+  // Writes what is buffered.
+  ~AccessLog();
+
+  void Record(AccessEntry entry);
+  // Writes what is buffered now.
+  Status Flush();
+
+  // Entries from `since` on, oldest first, at most `limit`.
+  Result<std::vector<AccessEntry>> Read(Timestamp since, size_t limit) const;
+
+  // Deletes every entry older than `cutoff` and compacts the range so the
+  // bytes leave the files.
+  Status DeleteBefore(Timestamp cutoff);
+
+ private:
+  void FlushLoop();
+  Status WriteLocked(std::vector<AccessEntry>& entries);
+
+  internal::Database& db_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<AccessEntry> buffer_;  // GUARDED_BY(mu_)
+  uint64_t counter_ = 0;             // GUARDED_BY(mu_)
+  bool stopping_ = false;            // GUARDED_BY(mu_)
+  std::mutex write_mu_;              // one writer at a time
+  std::thread flusher_;
+};
+
+}  // namespace siteledger::storage

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/clock.h"
+#include "storage/ids.h"
+#include "storage/status.h"
+
+namespace siteledger::storage::internal {
+class Database;
+}
+
+namespace siteledger::storage {
+
+// One audit record: who did what to which tenant, why, and how it ended.
+// Never holds tenant content, secrets or client IPs.
+struct AuditRecord {
+  Timestamp time{};        // set by Append
+  std::string actor;       // "atlassian", an operator's name, "system"
+  std::string action;      // e.g. "lifecycle.installed", "operator.read"
+  TenantId tenant;         // 0: no tenant
+  std::string client_key;  // the tenant's clientKey when known
+  std::string outcome;     // "ok", or what failed
+  std::string reason;      // the operator's stated reason, if any
+  std::string route;       // route template, for operator requests
+  std::string detail;      // free text without personal data
+};
+
+struct AuditEntry {
+  uint64_t id = 0;  // position in the chain, from 1
+  AuditRecord record;
+  Hash prev_hash{};
+  Hash hash{};
+};
+
+struct AuditFilter {
+  std::optional<TenantId> tenant;
+  std::optional<std::string> actor;
+  std::optional<Timestamp> since;  // inclusive
+  std::optional<Timestamp> until;  // exclusive
+};
+
+// AuditLog is the region's append-only, hash-chained record of lifecycle,
+// operator and purge actions (the `audit` family, ordered by time). Each
+// record carries the SHA-256 of the one before, so a removed, reordered or
+// altered record is found by Verify. Safe for concurrent use.
+class AuditLog {
+ public:
+  // `database` and `clock` must outlive the log.
+  AuditLog(internal::Database& database, const Clock& clock);
+
+  // Appends `record` (its time set now) with a synced write; returns its id.
+  Result<uint64_t> Append(AuditRecord record);
+
+  // Records matching `filter`, oldest first, with ids after `after_id`, at
+  // most `limit`.
+  Result<std::vector<AuditEntry>> Query(const AuditFilter& filter,
+                                        uint64_t after_id, size_t limit) const;
+
+  struct VerifyReport {
+    bool ok = true;
+    uint64_t records = 0;
+    uint64_t first_bad = 0;  // id of the first record that breaks the chain
+    std::string problem;
+  };
+  // Walks the whole chain.
+  Result<VerifyReport> Verify() const;
+
+ private:
+  internal::Database& db_;
+  const Clock& clock_;
+  std::mutex mu_;  // serialises appends: the chain has one head
+};
+
+// The stored form of an audit record (exposed for tests that tamper with it).
+std::string EncodeAuditEntry(const AuditEntry& entry);
+Result<AuditEntry> DecodeAuditEntry(std::string_view value);
+
+}  // namespace siteledger::storage
