@@ -146,10 +146,6 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
     }
   }
   if (config.data.empty()) config.data = "data/" + config.region;
-  if (config.base_url.empty()) {
-    config.base_url = "http://" + config.http.address + ":" +
-                      std::to_string(config.http.port);
-  }
   return config;
 }
 

@@ -2,11 +2,13 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "server/app.h"
 #include "server/config.h"
+#include "server/http_client.h"
 #include "server/http_client.h"
 #include "server/http_server.h"
 #include "server/log.h"
@@ -40,16 +42,28 @@ int main(int argc, char** argv) {
                       {{"error", store.error().ToString()}});
       return 1;
     }
-    sl::server::App app(**store, *config);
+    sl::server::InitHttpClient();
+    // The server binds first: the default base URL names the bound port. No
+    // request is accepted before Run(), by which time `app` exists.
+    std::unique_ptr<sl::server::App> app;
+    config->http.body_limit = [&app](std::string_view method,
+                                     std::string_view target) {
+      return app->BodyLimit(method, target);
+    };
     sl::server::HttpServer http(
         config->http,
         [&app](sl::server::HttpRequest request, sl::server::Responder respond) {
-          app.Handle(std::move(request), std::move(respond));
+          app->Handle(std::move(request), std::move(respond));
         });
     if (auto s = http.Listen(); !s.ok()) {
       sl::server::Log("error", "cannot listen", {{"error", s.message()}});
       return 1;
     }
+    if (config->base_url.empty()) {
+      config->base_url = "http://" + config->http.address + ":" +
+                         std::to_string(http.port());
+    }
+    app = std::make_unique<sl::server::App>(**store, *config);
     sl::server::Log("info", "serving",
                     {{"region", config->region},
                      {"data", config->data.string()},
@@ -57,7 +71,7 @@ int main(int argc, char** argv) {
                      {"base_url", config->base_url},
                      {"port", static_cast<int>(http.port())}});
     http.Run();
-    app.Shutdown();
+    app->Shutdown();
     sl::server::Log("info", "stopped");
     return 0;
   } catch (const std::exception& e) {
