@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <charconv>
+#include <set>
 #include <string_view>
 
 namespace siteledger::server {
@@ -87,6 +88,15 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
     if (!arg.starts_with("--")) {
       return Err(Status::InvalidArgument("unexpected argument '" +
                                          std::string(arg) + "' (see --help)"));
+    }
+    static const std::set<std::string, std::less<>> kFlags = {
+        "--listen",           "--region",       "--data",
+        "--master-key-file",  "--threads",      "--base-url",
+        "--install-keys-url", "--trusted-proxy"};
+    if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
+      return Err(Status::InvalidArgument(
+          "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
+          " (see --help)"));
     }
     std::string name;
     std::string value;

@@ -10,7 +10,8 @@ TEST_CASE("qsh matches the examples of the Connect specification", "[jwt]") {
   CHECK(QueryStringHash("GET", "/path", "") ==
         "799be84a7fa35570087163c0cd9af3abff7ac05c2c12ba0bb1d7eebc984b3ac2");
   const std::string query =
-      "zee_last=param&repeated=parameter%201&first=param&repeated=parameter%202";
+      "zee_last=param&repeated=parameter%201&first=param&repeated=parameter%"
+      "202";
   CHECK(CanonicalRequest("GET", "/path/to/service", query) ==
         "GET&/path/to/service&first=param&repeated=parameter%201,parameter%"
         "202&zee_last=param");
@@ -42,8 +43,9 @@ TEST_CASE("The canonical request follows every rule", "[jwt]") {
 }
 
 TEST_CASE("Base64url round-trips without padding", "[jwt]") {
-  for (std::string s : std::initializer_list<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                        std::string("\xff\xfe\x00\x01", 4)}) {
+  for (std::string s : std::initializer_list<std::string>{
+           "", "f", "fo", "foo", "foob", "fooba", "foobar",
+           std::string("\xff\xfe\x00\x01", 4)}) {
     const std::string encoded = Base64UrlEncode(s);
     CHECK(encoded.find('=') == std::string::npos);
     CHECK(*Base64UrlDecode(encoded) == s);
@@ -76,9 +78,9 @@ TEST_CASE("Malformed tokens are refused with a reason", "[jwt]") {
   CHECK(ParseJwt("a.b").error().code() ==
         storage::StatusCode::kUnauthenticated);
   CHECK_FALSE(ParseJwt("a.b.c.d").has_value());
-  CHECK_FALSE(ParseJwt(Base64UrlEncode("[]") + "." + Base64UrlEncode("{}") +
-                       ".sig")
-                  .has_value());
+  CHECK_FALSE(
+      ParseJwt(Base64UrlEncode("[]") + "." + Base64UrlEncode("{}") + ".sig")
+          .has_value());
   CHECK_FALSE(ParseJwt(std::string(9000, 'a')).has_value());
 }
 
