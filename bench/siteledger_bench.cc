@@ -16,6 +16,9 @@
 //                      views, next to a raw replay of the same log
 //   as_of              views at random times of a --as_of_events tenant
 //                      with snapshots every 1,000 events
+//   http_setup         prepares --db (a region folder) for bench/http_bench.sh:
+//                      installs a tenant, creates a site, and prints the
+//                      site id and signed tokens for the HTTP workloads
 
 #include <rocksdb/db.h>
 
@@ -34,11 +37,13 @@
 
 #include "projections/events.h"
 #include "projections/projector.h"
+#include "server/jwt.h"
 #include "storage/clock.h"
 #include "storage/event_log.h"
 #include "storage/internal/database.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
+#include "storage/store.h"
 #include "storage/tenant_registry.h"
 
 namespace sl = siteledger::storage;
@@ -501,6 +506,50 @@ void AsOf(const Flags& f) {
              "-event tenant, snapshots every 1000; events/s = reads/s");
 }
 
+// Prepares a region for the HTTP workloads and prints, one per line:
+//   site=<id>
+//   read_token=<JWT for GET /api/v1/sites/<id>>
+//   append_token=<JWT for PUT /api/v1/sites/<id>/navigation>
+void HttpSetup(const Flags& f) {
+  sl::SystemClock clock;
+  sl::StoreOptions options;
+  options.data = f.db;
+  options.clock = &clock;
+  auto store = sl::Store::Open(options);
+  if (!store) {
+    std::fprintf(stderr, "open: %s\n", store.error().ToString().c_str());
+    std::exit(1);
+  }
+  const std::string secret = "bench-secret-0123456789abcdef0123456789";
+  auto installed = (*store)->registry().Install(
+      {"bench-client", "https://bench.example", secret});
+  if (!installed) std::exit(1);
+  siteledger::projections::Projector projector((*store)->log(), clock);
+  siteledger::projections::Command create;
+  create.type = siteledger::projections::CommandType::kCreateSite;
+  create.body = *siteledger::projections::ParseJson(R"({"name":"Bench site"})");
+  auto site = projector.ExecuteSync(installed->record.id, create);
+  if (!site) std::exit(1);
+  const std::string id = site->entity->id;
+  auto token = [&](const std::string& method, const std::string& path) {
+    siteledger::projections::Json claims =
+        siteledger::projections::Json::MakeObject();
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    claims.Set("iss", "bench-client");
+    claims.Set("iat", now);
+    claims.Set("exp", now + 3600);
+    claims.Set("sub", "5b10ac8d82e05b22cc7d4ef5");
+    claims.Set("qsh", siteledger::server::QueryStringHash(method, path, ""));
+    return siteledger::server::SignHs256(claims, secret);
+  };
+  std::printf("site=%s\n", id.c_str());
+  std::printf("read_token=%s\n", token("GET", "/api/v1/sites/" + id).c_str());
+  std::printf("append_token=%s\n",
+              token("PUT", "/api/v1/sites/" + id + "/navigation").c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -520,6 +569,9 @@ int main(int argc, char** argv) {
       Rebuild(f);
     } else if (b == "as_of") {
       AsOf(f);
+    } else if (b == "http_setup") {
+      HttpSetup(f);
+      return 0;  // keeps --db: the server runs on it next
     } else {
       std::fprintf(stderr, "unknown benchmark %s\n", b.c_str());
       return 2;

@@ -82,8 +82,21 @@ class Projector::Impl {
       uint64_t seq;                      // the append that wrote it
     };
     std::map<std::pair<Family, std::string>, Pending> overlay;
-    std::set<std::string> idempotency_keys;                   // in flight
-    std::unordered_map<std::string, std::string> seen_today;  // account -> day
+    std::set<std::string> idempotency_keys;  // in flight
+    // Decoded views as of the session's head (in-flight appends included),
+    // so that a busy tenant's commands do not read and parse the same rows
+    // again and again; nullptr: the row is known to be absent. Only this
+    // session writes the tenant's views (anything else calls Forget).
+    std::map<ViewKey, std::shared_ptr<const ViewDoc>> docs;
+    // account id -> pseudonym, for the same reason.
+    std::unordered_map<std::string, std::string> pseudonyms;
+    static constexpr size_t kMaxCached = 4096;
+
+    void Reset() {
+      overlay.clear();
+      docs.clear();
+      pseudonyms.clear();
+    }
   };
 
   class RowStore;
@@ -322,8 +335,11 @@ class Projector::Impl {
   }
 
   void Forget(TenantId tenant) {
-    std::lock_guard lock(sessions_mu_);
-    sessions_.erase(tenant);
+    {
+      std::lock_guard lock(sessions_mu_);
+      sessions_.erase(tenant);
+    }
+    InvalidateTenant(tenant);
   }
 
   Result<std::optional<std::string>> PseudonymOf(Session* session,
@@ -341,6 +357,24 @@ class Projector::Impl {
   Result<std::string> ResolvePseudonym(Session& session, TenantId tenant,
                                        std::string_view account_id,
                                        std::vector<ExtraWrite>& writes) {
+    if (auto it = session.pseudonyms.find(std::string(account_id));
+        it != session.pseudonyms.end()) {
+      return it->second;
+    }
+    auto resolved =
+        ResolvePseudonymUncached(session, tenant, account_id, writes);
+    if (resolved) {
+      if (session.pseudonyms.size() >= Session::kMaxCached) {
+        session.pseudonyms.clear();
+      }
+      session.pseudonyms.emplace(std::string(account_id), *resolved);
+    }
+    return resolved;
+  }
+
+  Result<std::string> ResolvePseudonymUncached(
+      Session& session, TenantId tenant, std::string_view account_id,
+      std::vector<ExtraWrite>& writes) {
     auto h = log_.TenantHmac(tenant, "pseudonym", account_id);
     if (!h) return Err(h.error());
     const std::string forward = PseudonymForwardKey(*h);
@@ -394,6 +428,85 @@ class Projector::Impl {
     snap_cv_.wait(lock, [&] { return snap_queue_.empty() && !snap_busy_; });
   }
 
+  // Recently read views, by tenant and row key. An append's callback drops
+  // the rows it wrote (before its caller hears of it) and bumps the
+  // tenant's generation; a reader caches what it read only if the
+  // generation did not move meanwhile, so no stale row survives an append.
+  struct CachedTenant {
+    uint64_t generation = 0;
+    std::unordered_map<std::string,
+                       std::shared_ptr<const Projector::StoredView>>
+        rows;
+  };
+  static constexpr size_t kMaxCachedRows = 200000;
+  std::mutex cache_mu_;
+  std::unordered_map<TenantId, CachedTenant> cache_;  // GUARDED_BY(cache_mu_)
+  size_t cached_rows_ = 0;                            // GUARDED_BY(cache_mu_)
+
+  void Invalidate(TenantId tenant, const std::vector<std::string>& row_keys) {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(tenant);
+    if (it == cache_.end()) return;
+    ++it->second.generation;
+    for (const std::string& key : row_keys) {
+      cached_rows_ -= it->second.rows.erase(key);
+    }
+  }
+
+  void InvalidateTenant(TenantId tenant) {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(tenant);
+    if (it == cache_.end()) return;
+    ++it->second.generation;
+    cached_rows_ -= it->second.rows.size();
+    it->second.rows.clear();
+  }
+
+  Result<std::shared_ptr<const Projector::StoredView>> GetStored(
+      TenantId tenant, const ViewKey& key) {
+    auto row_key = RowKey(tenant, key);
+    if (!row_key) return Err(row_key.error());
+    uint64_t generation;
+    {
+      std::lock_guard lock(cache_mu_);
+      CachedTenant& t = cache_[tenant];
+      auto it = t.rows.find(*row_key);
+      if (it != t.rows.end()) return it->second;
+      generation = t.generation;
+    }
+    auto value = log_.GetRow(tenant, Family::kViews, *row_key);
+    if (!value) return Err(value.error());
+    std::shared_ptr<const Projector::StoredView> stored;
+    if (*value) {
+      if ((*value)->size() < 8) {
+        return Err(Status::Corruption("view row is truncated"));
+      }
+      uint64_t version = 0;
+      for (int i = 0; i < 8; ++i) {
+        version = (version << 8) | static_cast<uint8_t>((**value)[i]);
+      }
+      stored = std::make_shared<const Projector::StoredView>(
+          Projector::StoredView{Sequence(version), (*value)->substr(8)});
+    }
+    std::lock_guard lock(cache_mu_);
+    CachedTenant& t = cache_[tenant];
+    if (t.generation == generation) {
+      if (cached_rows_ >= kMaxCachedRows) {
+        // Crude but bounded: start over rather than track recency. Every
+        // generation moves on, so no read in flight fills the new cache
+        // with what it read before.
+        for (auto& [id, cached] : cache_) {
+          ++cached.generation;
+          cached.rows.clear();
+        }
+        cached_rows_ = 0;
+      } else if (t.rows.emplace(*row_key, stored).second) {
+        ++cached_rows_;
+      }
+    }
+    return stored;
+  }
+
   storage::EventLog& log_;
   const storage::Clock& clock_;
   const Options options_;
@@ -422,28 +535,39 @@ class Projector::Impl::RowStore final : public ViewStore {
   Result<const ViewDoc*> Get(const ViewKey& key) override {
     auto it = cache_.find(key);
     if (it == cache_.end()) {
-      auto row_key = impl_.RowKey(tenant_, key);
-      if (!row_key) return Err(row_key.error());
-      auto value = impl_.ReadRow(&session_, tenant_, Family::kViews, *row_key);
-      if (!value) return Err(value.error());
-      std::optional<ViewDoc> doc;
-      if (*value) {
-        auto decoded = DecodeRow(**value);
-        if (!decoded) return Err(decoded.error());
-        doc = std::move(*decoded);
+      std::shared_ptr<const ViewDoc> doc;
+      if (auto cached = session_.docs.find(key);
+          cached != session_.docs.end()) {
+        doc = cached->second;
+      } else {
+        auto row_key = impl_.RowKey(tenant_, key);
+        if (!row_key) return Err(row_key.error());
+        auto value =
+            impl_.ReadRow(&session_, tenant_, Family::kViews, *row_key);
+        if (!value) return Err(value.error());
+        if (*value) {
+          auto decoded = DecodeRow(**value);
+          if (!decoded) return Err(decoded.error());
+          doc = std::make_shared<const ViewDoc>(std::move(*decoded));
+        }
+        if (session_.docs.size() >= Projector::Impl::Session::kMaxCached) {
+          session_.docs.clear();
+        }
+        session_.docs.emplace(key, doc);
       }
       it = cache_.emplace(key, std::move(doc)).first;
     }
-    return it->second ? &*it->second : nullptr;
+    return it->second.get();
   }
 
   void Put(const ViewKey& key, ViewDoc doc) override {
-    cache_.insert_or_assign(key, std::optional<ViewDoc>(std::move(doc)));
+    cache_.insert_or_assign(key,
+                            std::make_shared<const ViewDoc>(std::move(doc)));
     dirty_.insert(key);
   }
 
   void Delete(const ViewKey& key) override {
-    cache_.insert_or_assign(key, std::optional<ViewDoc>());
+    cache_.insert_or_assign(key, nullptr);
     dirty_.insert(key);
   }
 
@@ -485,7 +609,7 @@ class Projector::Impl::RowStore final : public ViewStore {
       }
     }
     for (const auto& [key, doc] : cache_) {
-      if (key.kind != kind) continue;
+      if (key.kind != kind || !dirty_.contains(key)) continue;
       if (doc) {
         keys.insert(key);
       } else {
@@ -495,8 +619,12 @@ class Projector::Impl::RowStore final : public ViewStore {
     return std::vector<ViewKey>(keys.begin(), keys.end());
   }
 
-  // The rows this command changed, as writes for the append.
+  // The rows this command changed, as writes for the append; they become
+  // the session's decoded rows.
   Status Writes(std::vector<ExtraWrite>& out) {
+    for (const ViewKey& key : dirty_) {
+      session_.docs.insert_or_assign(key, cache_.at(key));
+    }
     for (const ViewKey& key : dirty_) {
       auto row_key = impl_.RowKey(tenant_, key);
       if (!row_key) return row_key.error();
@@ -521,7 +649,7 @@ class Projector::Impl::RowStore final : public ViewStore {
   Projector::Impl& impl_;
   Projector::Impl::Session& session_;
   TenantId tenant_;
-  std::map<ViewKey, std::optional<ViewDoc>> cache_;
+  std::map<ViewKey, std::shared_ptr<const ViewDoc>> cache_;
   std::set<ViewKey> dirty_;
 };
 
@@ -538,7 +666,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
       return fail(Status::Unavailable(
           "an earlier change of this tenant failed to commit; retry"));
     }
-    session->overlay.clear();
+    session->Reset();
     session->loaded = false;
     session->poisoned = false;
   }
@@ -649,6 +777,10 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
                                  : std::optional<std::string>(w.value),
         seq.value()};
   }
+  std::vector<std::string> written_views;
+  for (const ExtraWrite& w : writes) {
+    if (w.family == Family::kViews) written_views.push_back(w.key);
+  }
   request.extra_writes = std::move(writes);
   session->head = seq;
   session->head_time = ctx.now;
@@ -665,8 +797,11 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   log_.AppendAsync(
       std::move(request),
       [this, tenant, session, key = command.idempotency_key, snapshot_due,
-       result = std::move(result),
+       written_views = std::move(written_views), result = std::move(result),
        done = std::move(done)](Result<storage::AppendResult> appended) mutable {
+        // Before anyone hears of the append: readers must not be served
+        // the rows it replaced.
+        if (appended && !appended->replayed) Invalidate(tenant, written_views);
         {
           std::lock_guard session_lock(session->mu);
           --session->in_flight;
@@ -676,7 +811,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
             // fail at the log (wrong expected version). Start again from
             // what is durable once they have.
             session->poisoned = true;
-            session->overlay.clear();
+            session->Reset();
           } else {
             for (auto it = session->overlay.begin();
                  it != session->overlay.end();) {
@@ -736,14 +871,17 @@ Result<CommandResult> Projector::ExecuteSync(TenantId tenant, Command command) {
 
 Result<std::optional<ViewDoc>> Projector::Get(TenantId tenant,
                                               const ViewKey& key) {
-  auto row_key = impl_->RowKey(tenant, key);
-  if (!row_key) return Err(row_key.error());
-  auto value = impl_->log_.GetRow(tenant, Family::kViews, *row_key);
-  if (!value) return Err(value.error());
-  if (!*value) return std::optional<ViewDoc>();
-  auto row = DecodeRow(**value);
-  if (!row) return Err(row.error());
-  return std::optional<ViewDoc>(std::move(*row));
+  auto stored = impl_->GetStored(tenant, key);
+  if (!stored) return Err(stored.error());
+  if (*stored == nullptr) return std::optional<ViewDoc>();
+  auto doc = ParseJson((*stored)->json, TrustedJsonLimits());
+  if (!doc) return Err(Status::Corruption("view row does not parse"));
+  return std::optional<ViewDoc>(ViewDoc{std::move(*doc), (*stored)->version});
+}
+
+Result<std::shared_ptr<const Projector::StoredView>> Projector::GetStored(
+    TenantId tenant, const ViewKey& key) {
+  return impl_->GetStored(tenant, key);
 }
 
 Result<Projector::Page> Projector::List(TenantId tenant, ViewKind kind,

@@ -55,6 +55,16 @@ class Projector {
   // The committed view of an entity, or nullopt.
   Result<std::optional<ViewDoc>> Get(TenantId tenant, const ViewKey& key);
 
+  // A committed view as stored: its version and canonical JSON, unparsed.
+  struct StoredView {
+    Sequence version;
+    std::string json;
+  };
+  // As Get, without parsing, from a cache of recently read views (kept in
+  // step with every append this projector makes). nullptr when absent.
+  Result<std::shared_ptr<const StoredView>> GetStored(TenantId tenant,
+                                                      const ViewKey& key);
+
   struct Page {
     std::vector<std::pair<ViewKey, ViewDoc>> items;
     std::string next_cursor;  // empty on the last page

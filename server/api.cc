@@ -37,6 +37,22 @@ HttpResponse ViewResponse(int status, const ViewDoc& view) {
   return r;
 }
 
+// A stored view as the API answers it, without parsing: the document's
+// canonical JSON with its version added as the last member.
+HttpResponse StoredViewResponse(const projections::Projector::StoredView& v) {
+  HttpResponse r;
+  r.status = 200;
+  r.Set("Content-Type", "application/json");
+  r.Set("Cache-Control", "no-store");
+  r.Set("ETag", "\"" + std::to_string(v.version.value()) + "\"");
+  const std::string& json = v.json;
+  r.body.reserve(json.size() + 24);
+  r.body.append(json, 0, json.size() - 1);  // without the closing brace
+  if (json.size() > 2) r.body.push_back(',');
+  r.body += "\"version\":" + std::to_string(v.version.value()) + "}";
+  return r;
+}
+
 HttpResponse NoContent() {
   HttpResponse r;
   r.status = 204;
@@ -246,6 +262,16 @@ void App::Impl::HandleApi(const CallPtr& call) {
     return projector_.Get(tenant, key);
   };
   auto serve_view = [&](const ViewKey& key) {
+    if (!as_of->set) {
+      auto stored = projector_.GetStored(tenant, key);
+      if (!stored) return Fail(call, stored.error());
+      if (*stored == nullptr) {
+        return Finish(call,
+                      Problem(404, std::string(ViewKindName(key.kind)) + " '" +
+                                       key.id + "' does not exist"));
+      }
+      return Finish(call, StoredViewResponse(**stored));
+    }
     auto view = get_view(key);
     if (!view) return Fail(call, view.error());
     if (!*view) {
@@ -413,7 +439,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
       head.Set("X-Accel-Buffering", "no");
       // The stream is the response: count it now.
       call->finished = true;
-      metrics_.Observe(call->route_label, call->request.method, 200, 0);
+      metrics_->Observe(call->route_index, call->request.method, 200, 0);
       storage::AccessEntry entry;
       entry.time = store_.clock().Now();
       entry.tenant = tenant;

@@ -198,6 +198,9 @@ App::Impl::Impl(storage::Store& store, Config config)
   r.Add("GET", "/api/v1/events", kListEvents, t);
   r.Add("GET", "/api/v1/events/stream", kStreamEvents, t);
   openapi_ = BuildOpenApi(router_, config_.base_url).Dump();
+  std::vector<std::string> names;
+  for (const Route& route : router_.routes()) names.push_back(route.pattern);
+  metrics_ = std::make_unique<Metrics>(std::move(names));
 }
 
 App::Impl::~Impl() { feed_.Shutdown(); }
@@ -234,8 +237,8 @@ void App::Impl::Finish(const CallPtr& call, HttpResponse response) {
   call->finished = true;
   const auto elapsed = std::chrono::steady_clock::now() - call->start;
   const double seconds = std::chrono::duration<double>(elapsed).count();
-  metrics_.Observe(call->route_label, call->request.method, response.status,
-                   seconds);
+  metrics_->Observe(call->route_index, call->request.method, response.status,
+                    seconds);
   storage::AccessEntry entry;
   entry.time = store_.clock().Now();
   entry.tenant = call->tenant;
@@ -275,6 +278,7 @@ void App::Impl::Handle(HttpRequest request, Responder respond) {
   }
   call->route = match.route;
   call->route_label = match.route->pattern;
+  call->route_index = match.route->index;
   call->params = std::move(match.params);
   Dispatch(call);
 }
@@ -337,13 +341,35 @@ App::Impl::TenantByClientKey(const std::string& client_key) {
 }
 
 void App::Impl::ForgetTenant(const std::string& client_key) {
-  std::lock_guard lock(tenants_mu_);
-  tenants_.erase(client_key);
+  {
+    std::lock_guard lock(tenants_mu_);
+    tenants_.erase(client_key);
+  }
+  std::lock_guard lock(verified_mu_);
+  verified_.clear();
 }
 
 Status App::Impl::AuthenticateTenant(Call& call, bool allow_context_qsh) {
   auto token = TokenOf(call, "JWT");
   if (!token) return token.error();
+  // A token verified before for exactly this request and still in date.
+  std::string cache_key = *token;
+  cache_key += '\n';
+  cache_key += allow_context_qsh ? 'a' : 'l';
+  cache_key += call.request.method;
+  cache_key += ' ';
+  cache_key += call.request.target;
+  {
+    std::lock_guard lock(verified_mu_);
+    auto it = verified_.find(cache_key);
+    if (it != verified_.end() && store_.clock().Now() <= it->second.expires) {
+      call.tenant = it->second.record->id;
+      call.record = it->second.record;
+      call.actor = it->second.actor;
+      call.token_expires = it->second.expires;
+      return Status::Ok();
+    }
+  }
   auto jwt = ParseJwt(*token);
   if (!jwt) return jwt.error();
   if (jwt->alg() != "HS256") {
@@ -412,6 +438,10 @@ Status App::Impl::AuthenticateTenant(Call& call, bool allow_context_qsh) {
   call.tenant = (*record)->id;
   call.record = *record;
   call.token_expires = expires + kJwtLeeway;
+  std::lock_guard lock(verified_mu_);
+  if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
+  verified_.emplace(std::move(cache_key),
+                    VerifiedToken{call.record, call.actor, call.token_expires});
   return Status::Ok();
 }
 

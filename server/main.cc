@@ -9,7 +9,6 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http_client.h"
-#include "server/http_client.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "storage/clock.h"
@@ -60,8 +59,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (config->base_url.empty()) {
-      config->base_url = "http://" + config->http.address + ":" +
-                         std::to_string(http.port());
+      config->base_url =
+          "http://" + config->http.address + ":" + std::to_string(http.port());
     }
     app = std::make_unique<sl::server::App>(**store, *config);
     sl::server::Log("info", "serving",

@@ -17,10 +17,20 @@ void AppendSample(std::string& out, std::string_view name,
   out += buf;
 }
 
-void Metrics::Observe(const std::string& route, const std::string& method,
-                      int status, double seconds) {
+Metrics::Metrics(std::vector<std::string> routes)
+    : routes_(std::move(routes)) {}
+
+void Metrics::Observe(size_t route, std::string_view method, int status,
+                      double seconds) {
+  size_t m = kMethods.size() - 1;
+  for (size_t i = 0; i + 1 < kMethods.size(); ++i) {
+    if (kMethods[i] == method) m = i;
+  }
+  const uint64_t key =
+      (static_cast<uint64_t>(std::min(route, routes_.size())) << 24) |
+      (m << 16) | static_cast<uint64_t>(status & 0xffff);
   std::lock_guard lock(mu_);
-  Series& s = series_[{route, method, status}];
+  Series& s = series_[key];
   ++s.count;
   s.sum += seconds;
   for (size_t i = 0; i < kBuckets.size(); ++i) {
@@ -33,17 +43,25 @@ void Metrics::Render(std::string& out) const {
   out +=
       "# HELP siteledger_http_requests_total HTTP requests by route template, "
       "method and status.\n# TYPE siteledger_http_requests_total counter\n";
+  auto route_name = [&](uint64_t key) -> const std::string& {
+    static const std::string kUnmatched = "unmatched";
+    const size_t r = key >> 24;
+    return r < routes_.size() ? routes_[r] : kUnmatched;
+  };
+  auto method_name = [](uint64_t key) {
+    return std::string(kMethods[(key >> 16) & 0xff]);
+  };
   for (const auto& [key, s] : series_) {
-    const auto& [route, method, status] = key;
     AppendSample(out, "siteledger_http_requests_total",
-                 "route=\"" + route + "\",method=\"" + method + "\",status=\"" +
-                     std::to_string(status) + "\"",
+                 "route=\"" + route_name(key) + "\",method=\"" +
+                     method_name(key) + "\",status=\"" +
+                     std::to_string(key & 0xffff) + "\"",
                  static_cast<double>(s.count));
   }
   // Latency by route and method (statuses merged).
   std::map<std::pair<std::string, std::string>, Series> merged;
   for (const auto& [key, s] : series_) {
-    Series& m = merged[{std::get<0>(key), std::get<1>(key)}];
+    Series& m = merged[{route_name(key), method_name(key)}];
     m.count += s.count;
     m.sum += s.sum;
     for (size_t i = 0; i < kBuckets.size(); ++i) m.buckets[i] += s.buckets[i];

@@ -21,7 +21,10 @@ class Metrics {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
       0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 
-  void Observe(const std::string& route, const std::string& method, int status,
+  // Names the routes; route index routes.size() is "unmatched".
+  explicit Metrics(std::vector<std::string> routes);
+
+  void Observe(size_t route, std::string_view method, int status,
                double seconds);
 
   // Appends the request metrics to `out`.
@@ -33,10 +36,12 @@ class Metrics {
     double sum = 0;
     std::array<uint64_t, kBuckets.size()> buckets{};
   };
+  static constexpr std::array<std::string_view, 8> kMethods = {
+      "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
+  const std::vector<std::string> routes_;
   mutable std::mutex mu_;
-  // (route, method, status) -> counters
-  std::map<std::tuple<std::string, std::string, int>, Series>
-      series_;  // GUARDED_BY(mu_)
+  // (route index, method index, status) packed -> counters
+  std::map<uint64_t, Series> series_;  // GUARDED_BY(mu_)
 };
 
 // Appends one Prometheus sample line: name{labels} value.

@@ -6,7 +6,7 @@ namespace siteledger::server {
 
 std::string App::Impl::RenderMetrics() const {
   std::string out;
-  metrics_.Render(out);
+  metrics_->Render(out);
   const storage::EventLog::Stats stats = store_.log().stats();
   out +=
       "# HELP siteledger_append_requests_total Appends committed.\n"

@@ -34,44 +34,56 @@ bool DecodePathSegment(std::string_view in, std::string& out) {
 
 void Router::Add(std::string method, std::string pattern, int handler,
                  Access access) {
-  routes_.push_back(
-      Route{std::move(method), std::move(pattern), handler, access});
-}
-
-bool Router::MatchPattern(std::string_view pattern, std::string_view path,
-                          std::map<std::string, std::string>* params) {
-  while (!pattern.empty() || !path.empty()) {
-    if (pattern.empty() || path.empty()) return false;
-    if (pattern[0] != '/' || path[0] != '/') return false;
-    pattern.remove_prefix(1);
-    path.remove_prefix(1);
-    const size_t pe = pattern.find('/');
-    const size_t se = path.find('/');
-    const std::string_view pseg = pattern.substr(0, pe);
-    const std::string_view sseg = path.substr(0, se);
-    if (pseg.size() > 2 && pseg.front() == '{' && pseg.back() == '}') {
-      std::string decoded;
-      if (sseg.empty() || !DecodePathSegment(sseg, decoded)) return false;
-      if (params != nullptr) {
-        (*params)[std::string(pseg.substr(1, pseg.size() - 2))] = decoded;
-      }
-    } else if (pseg != sseg) {
-      return false;
+  Route route{std::move(method), std::move(pattern),
+              handler,           access,
+              routes_.size(),    {}};
+  std::string_view rest(route.pattern);
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // '/'
+    const size_t end = rest.find('/');
+    const std::string_view seg = rest.substr(0, end);
+    if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+      route.segments.push_back(
+          {std::string(seg.substr(1, seg.size() - 2)), true});
+    } else {
+      route.segments.push_back({std::string(seg), false});
     }
-    pattern =
-        pe == std::string_view::npos ? std::string_view() : pattern.substr(pe);
-    path = se == std::string_view::npos ? std::string_view() : path.substr(se);
+    rest =
+        end == std::string_view::npos ? std::string_view() : rest.substr(end);
   }
-  return true;
+  routes_.push_back(std::move(route));
 }
 
 RouteMatch Router::Match(std::string_view method, std::string_view path) const {
   RouteMatch m;
+  // Split the path once; a path must start with '/'.
+  std::vector<std::string_view> segments;
+  if (path.empty() || path[0] != '/') return m;
+  for (std::string_view rest = path; !rest.empty();) {
+    rest.remove_prefix(1);
+    const size_t end = rest.find('/');
+    segments.push_back(rest.substr(0, end));
+    rest =
+        end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  }
   const std::string_view want = method == "HEAD" ? "GET" : method;
-  std::set<std::string> allowed;
+  std::set<std::string_view> allowed;
   for (const Route& r : routes_) {
+    if (r.segments.size() != segments.size()) continue;
+    bool match = true;
+    for (size_t i = 0; i < segments.size() && match; ++i) {
+      const Route::Segment& s = r.segments[i];
+      match = s.param ? !segments[i].empty() : s.text == segments[i];
+    }
+    if (!match) continue;
     std::map<std::string, std::string> params;
-    if (!MatchPattern(r.pattern, path, &params)) continue;
+    for (size_t i = 0; i < segments.size() && match; ++i) {
+      if (!r.segments[i].param) continue;
+      std::string decoded;
+      match = DecodePathSegment(segments[i], decoded);
+      params[r.segments[i].text] = std::move(decoded);
+    }
+    if (!match) continue;
     m.path_known = true;
     allowed.insert(r.method);
     if (r.method == "GET") allowed.insert("HEAD");
@@ -80,7 +92,7 @@ RouteMatch Router::Match(std::string_view method, std::string_view path) const {
       m.params = std::move(params);
     }
   }
-  for (const std::string& a : allowed) {
+  for (std::string_view a : allowed) {
     if (!m.allow.empty()) m.allow += ", ";
     m.allow += a;
   }

@@ -22,6 +22,14 @@ struct Route {
   std::string pattern;  // "/api/v1/sites/{id}"
   int handler = 0;      // the caller's handler number
   Access access = Access::kPublic;
+  size_t index = 0;  // position in Router::routes()
+  // The pattern split once: literal segments, and parameter names (with
+  // `param` set).
+  struct Segment {
+    std::string text;
+    bool param = false;
+  };
+  std::vector<Segment> segments;
 };
 
 struct RouteMatch {
@@ -41,8 +49,6 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
-  static bool MatchPattern(std::string_view pattern, std::string_view path,
-                           std::map<std::string, std::string>* params);
   std::vector<Route> routes_;
 };
 

@@ -206,6 +206,16 @@ struct EventLog::Pending {
 
 struct EventLog::GroupState {
   rocksdb::WriteBatch batch;
+  // Row writes staged by the group's appends, the last per key; sealed and
+  // added to the batch by WriteGroup.
+  struct Row {
+    Family family;
+    std::string key;  // empty once in `rows` (the map key holds it)
+    bool deleted = false;
+    std::string value;  // plaintext
+  };
+  std::map<std::pair<Family, std::string>, Row> rows;
+  std::unordered_map<TenantId, std::shared_ptr<const AeadKey>> keys;
   // Heads after this group's staged appends.
   std::unordered_map<TenantId, Head> heads;
   // Idempotency results staged in this group, by idempotency row key.
@@ -467,6 +477,7 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
 
   rocksdb::WriteBatch& batch = group.batch;
   batch.SetSavePoint();
+  std::vector<GroupState::Row> staged_rows;
   auto fail = [&](Status s) {
     batch.RollbackToSavePoint().PermitUncheckedError();
     pending.result = Err(std::move(s));
@@ -512,31 +523,18 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
   }
   result.last = head.seq;
 
+  // Puts and deletes of rows wait in the group, the last write of a key
+  // winning, and are sealed and batched once in WriteGroup: a tenant's
+  // busy row (a menu many users save at once) costs one seal and one
+  // memtable entry per group, not one per append. Merges keep their order.
   for (const ExtraWrite& w : request.extra_writes) {
-    const std::string row_key = internal::TenantKey(request.tenant, w.key);
-    rocksdb::ColumnFamilyHandle* cf = db_.cf(w.family);
-    switch (w.op) {
-      case WriteOp::kDelete:
-        batch.Delete(cf, row_key).PermitUncheckedError();
-        break;
-      case WriteOp::kMerge:
-        batch.Merge(cf, row_key, w.value).PermitUncheckedError();
-        break;
-      case WriteOp::kPut:
-        if (IsEncryptedFamily(w.family)) {
-          std::string sealed;
-          if (Status s = key.value()->SealAppend(
-                  w.value, RowAad(w.family, row_key), sealed);
-              !s.ok()) {
-            fail(std::move(s));
-            return;
-          }
-          batch.Put(cf, row_key, sealed).PermitUncheckedError();
-        } else {
-          batch.Put(cf, row_key, w.value).PermitUncheckedError();
-        }
-        break;
+    std::string row_key = internal::TenantKey(request.tenant, w.key);
+    if (w.op == WriteOp::kMerge) {
+      batch.Merge(db_.cf(w.family), row_key, w.value).PermitUncheckedError();
+      continue;
     }
+    staged_rows.push_back(
+        {w.family, std::move(row_key), w.op == WriteOp::kDelete, w.value});
   }
 
   if (!idempotency_row.empty()) {
@@ -559,6 +557,13 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     group.idempotency[idempotency_row] = rec;
   }
   batch.PopSavePoint().PermitUncheckedError();
+  for (GroupState::Row& row : staged_rows) {
+    auto key_pair = std::make_pair(row.family, row.key);
+    group.rows.insert_or_assign(
+        std::move(key_pair),
+        GroupState::Row{row.family, {}, row.deleted, std::move(row.value)});
+  }
+  group.keys[request.tenant] = *key;
   group.heads[request.tenant] = head;
   pending.result = result;
   pending.needs_batch = true;
@@ -567,6 +572,22 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
 
 void EventLog::WriteGroup(std::vector<std::unique_ptr<Pending>>& group,
                           GroupState& state) {
+  Status sealed;
+  for (auto& [family_key, row] : state.rows) {
+    const auto& [family, row_key] = family_key;
+    rocksdb::ColumnFamilyHandle* cf = db_.cf(family);
+    if (row.deleted) {
+      state.batch.Delete(cf, row_key).PermitUncheckedError();
+    } else if (IsEncryptedFamily(family)) {
+      const auto& key = state.keys.at(internal::TenantOfKey(row_key));
+      std::string value;
+      sealed = key->SealAppend(row.value, RowAad(family, row_key), value);
+      if (!sealed.ok()) break;
+      state.batch.Put(cf, row_key, value).PermitUncheckedError();
+    } else {
+      state.batch.Put(cf, row_key, row.value).PermitUncheckedError();
+    }
+  }
   // One head row per tenant per group, however many appends it had.
   for (const auto& [tenant, head] : state.heads) {
     state.batch
@@ -574,8 +595,10 @@ void EventLog::WriteGroup(std::vector<std::unique_ptr<Pending>>& group,
              EncodeHead(head))
         .PermitUncheckedError();
   }
-  Status written;
-  if (state.batch.Count() > 0) written = db_.WriteSynced(state.batch);
+  Status written = sealed;
+  if (written.ok() && state.batch.Count() > 0) {
+    written = db_.WriteSynced(state.batch);
+  }
   uint64_t events = 0;
   if (written.ok()) {
     for (auto& [tenant, head] : state.heads) heads_[tenant] = head;

@@ -99,7 +99,8 @@ struct Call {
   std::string query;  // raw query, without '?'
   std::vector<std::pair<std::string, std::string>> query_params;  // decoded
   const Route* route = nullptr;
-  std::string route_label;  // the route template, or "unmatched"
+  std::string route_label;        // the route template, or "unmatched"
+  size_t route_index = SIZE_MAX;  // for metrics; SIZE_MAX when unmatched
   std::map<std::string, std::string> params;
   Responder respond{nullptr};
   std::chrono::steady_clock::time_point start;
@@ -174,7 +175,19 @@ class App::Impl {
   std::string base_path_;  // the path part of --base-url ("" for none)
   projections::Projector projector_;
   Router router_;
-  Metrics metrics_;
+  std::unique_ptr<Metrics> metrics_;  // made once the routes are known
+
+  // Tokens already verified for a request (token and method and target):
+  // verifying costs base64, two JSON parses, an HMAC and a hash, and clients
+  // reuse tokens. Cleared whenever an installation changes.
+  struct VerifiedToken {
+    std::shared_ptr<const storage::TenantRecord> record;
+    std::string actor;
+    Timestamp expires{};
+  };
+  static constexpr size_t kMaxVerifiedTokens = 10000;
+  std::mutex verified_mu_;
+  std::unordered_map<std::string, VerifiedToken> verified_;  // GUARDED_BY
   EventFeed feed_;
 
   mutable std::mutex tenants_mu_;
