@@ -4,6 +4,7 @@
 #include "server/internal/app_impl.h"
 #include "server/log.h"
 #include "server/openapi.h"
+#include "storage/clock.h"
 #include "storage/crypto.h"
 
 namespace siteledger::server {
@@ -124,9 +125,11 @@ HttpResponse JsonResponse(int status, const Json& body) {
   return r;
 }
 
-App::Impl::Impl(storage::Store& store, Config config)
+App::Impl::Impl(storage::Store& store, Config config,
+                storage::TestClock* test_clock)
     : store_(store),
       config_(std::move(config)),
+      test_clock_(test_clock),
       projector_(store.log(), store.clock()),
       feed_(store.log(), store.clock(),
             [this](const storage::Event& e) { return FormatEvent(e); }) {
@@ -197,6 +200,38 @@ App::Impl::Impl(storage::Store& store, Config config)
   r.Add("GET", "/api/v1/users/{id}", kGetUser, t);
   r.Add("GET", "/api/v1/events", kListEvents, t);
   r.Add("GET", "/api/v1/events/stream", kStreamEvents, t);
+
+  // Operators. Every route under /admin/tenants/{clientKey} touches a
+  // tenant's data: it needs a reason and is audited.
+  const Access o = Access::kOperator;
+  r.Add("GET", "/admin/tenants", kAdminTenants, o);
+  r.Add("GET", "/admin/usage", kAdminUsage, o);
+  r.Add("GET", "/admin/audit", kAdminAudit, o);
+  if (test_clock_ != nullptr) r.Add("POST", "/admin/clock", kAdminClock, o);
+  const std::string tenant_prefix = "/admin/tenants/{clientKey}";
+  for (const auto& [pattern, handler] :
+       std::vector<std::pair<std::string, int>>{
+           {"/sites", kListSites},
+           {"/sites/{id}", kGetSite},
+           {"/sites/{id}/navigation", kGetNavigation},
+           {"/themes", kListThemes},
+           {"/themes/{id}", kGetTheme},
+           {"/layouts", kListLayouts},
+           {"/layouts/{id}", kGetLayout},
+           {"/announcements", kListAnnouncements},
+           {"/announcements/{id}", kGetAnnouncement},
+           {"/search/promoted", kListPromoted},
+           {"/search/promoted/{keyword}", kGetPromoted},
+           {"/pages/{contentId}/featured", kGetFeatured},
+           {"/feedback", kListFeedback},
+           {"/feedback/{id}", kGetFeedback},
+           {"/users", kListUsers},
+           {"/users/{id}", kGetUser},
+           {"/events", kListEvents},
+       }) {
+    r.Add("GET", tenant_prefix + pattern, handler, o);
+  }
+  r.Add("POST", tenant_prefix + "/restore", kAdminRestore, o);
   openapi_ = BuildOpenApi(router_, config_.base_url).Dump();
   std::vector<std::string> names;
   for (const Route& route : router_.routes()) names.push_back(route.pattern);
@@ -235,6 +270,26 @@ std::string App::Impl::ClientIp(const HttpRequest& request) const {
 void App::Impl::Finish(const CallPtr& call, HttpResponse response) {
   if (call->finished) return;
   call->finished = true;
+  if (call->audit_access) {
+    // No operator access to a tenant's data without a trace: the record is
+    // durable before anything is answered.
+    storage::AuditRecord a;
+    a.actor = call->op->name;
+    a.action =
+        call->request.method == "GET" ? "operator.read" : "operator.write";
+    a.tenant = call->tenant;
+    if (call->record) a.client_key = call->record->client_key;
+    a.outcome = std::to_string(response.status);
+    a.reason = call->reason;
+    a.route = call->route_label;
+    if (auto id = store_.audit().Append(std::move(a)); !id) {
+      Log("error", "writing the audit log failed",
+          {{"error", id.error().ToString()}});
+      response = Problem(500,
+                         "the access could not be recorded; nothing is "
+                         "returned");
+    }
+  }
   const auto elapsed = std::chrono::steady_clock::now() - call->start;
   const double seconds = std::chrono::duration<double>(elapsed).count();
   metrics_->Observe(call->route_index, call->request.method, response.status,
@@ -301,6 +356,8 @@ void App::Impl::Dispatch(const CallPtr& call) {
       RecordUserSeen(*call);
       return HandleApi(call);
     }
+    case Access::kOperator:
+      return HandleAdmin(call);
     default:
       return Finish(call, Problem(404, "no route for this path"));
   }
@@ -445,8 +502,10 @@ Status App::Impl::AuthenticateTenant(Call& call, bool allow_context_qsh) {
   return Status::Ok();
 }
 
-App::App(storage::Store& store, Config config)
-    : impl_(std::make_unique<Impl>(store, std::move(config))) {}
+App::App(storage::Store& store, Config config, storage::TestClock* test_clock)
+    : impl_(std::make_unique<Impl>(store, std::move(config), test_clock)) {}
+
+Status App::ReloadOperators() { return impl_->ReloadOperators(); }
 
 App::~App() = default;
 

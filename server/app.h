@@ -16,7 +16,13 @@ namespace siteledger::server {
 // Safe for concurrent use.
 class App {
  public:
-  App(storage::Store& store, Config config);
+  // `test_clock` (nullptr unless --test-clock) is the store's clock, which
+  // POST /admin/clock moves forward; it must outlive the app.
+  App(storage::Store& store, Config config,
+      storage::TestClock* test_clock = nullptr);
+
+  // Re-reads the operators file (SIGHUP); keeps the old operators on error.
+  Status ReloadOperators();
   ~App();
 
   void Handle(HttpRequest request, Responder respond);

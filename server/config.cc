@@ -23,6 +23,9 @@ Usage: siteledgerd [flags]
                           (default https://connect-install-keys.atlassian.com)
   --trusted-proxy CIDR    believe X-Forwarded-For from this network
                           (repeatable)
+  --operators-file PATH   operators and their token hashes (re-read on SIGHUP)
+  --test-clock            lets operators move the clock forward (testing
+                          only; needs --operators-file)
   --threads N             HTTP worker threads (default 2)
   --help                  print this text
 
@@ -90,13 +93,18 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
                                          std::string(arg) + "' (see --help)"));
     }
     static const std::set<std::string, std::less<>> kFlags = {
-        "--listen",           "--region",       "--data",
-        "--master-key-file",  "--threads",      "--base-url",
-        "--install-keys-url", "--trusted-proxy"};
+        "--listen",           "--region",        "--data",
+        "--master-key-file",  "--threads",       "--base-url",
+        "--install-keys-url", "--trusted-proxy", "--operators-file",
+        "--test-clock"};
     if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
       return Err(Status::InvalidArgument(
           "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
           " (see --help)"));
+    }
+    if (arg == "--test-clock") {
+      config.test_clock = true;
+      continue;
     }
     std::string name;
     std::string value;
@@ -146,6 +154,8 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
             "--trusted-proxy: expected a network such as 10.0.0.0/8"));
       }
       config.trusted_proxies.push_back(*cidr);
+    } else if (name == "--operators-file") {
+      config.operators_file = value;
     } else if (name == "--threads") {
       auto n = ParseInt(name, value, 1, 256);
       if (!n) return Err(n.error());
@@ -156,6 +166,11 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
     }
   }
   if (config.data.empty()) config.data = "data/" + config.region;
+  if (config.test_clock && config.operators_file.empty()) {
+    return Err(Status::InvalidArgument(
+        "--test-clock needs --operators-file: only an operator may move the "
+        "clock"));
+  }
   return config;
 }
 

@@ -24,6 +24,11 @@ struct Config {
   std::string install_keys_url = "https://connect-install-keys.atlassian.com";
   // Proxies whose X-Forwarded-For is believed.
   std::vector<Cidr> trusted_proxies;
+  // The operators file (re-read on SIGHUP); without it /admin answers 401.
+  std::filesystem::path operators_file;
+  // Enables POST /admin/clock, which moves the server's clock forward (for
+  // testing retention windows). Never on by default; needs operators_file.
+  bool test_clock = false;
   bool help = false;
 };
 

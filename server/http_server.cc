@@ -99,6 +99,7 @@ class HttpServer::Impl {
 
   Status Listen();
   void Run();
+  void WaitForSignal();
   void Shutdown();
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -462,14 +463,24 @@ void HttpServer::Impl::Unregister(Session* s) {
   sessions_.erase(s);
 }
 
-void HttpServer::Impl::Run() {
-  signals_.add(SIGINT);
-  signals_.add(SIGTERM);
+void HttpServer::Impl::WaitForSignal() {
   signals_.async_wait([this](beast::error_code ec, int signo) {
     if (ec) return;
+    if (signo == SIGHUP) {
+      Log("info", "SIGHUP received; reloading");
+      if (options_.on_reload) options_.on_reload();
+      return WaitForSignal();
+    }
     Log("info", "signal received; draining", {{"signal", signo}});
     Shutdown();
   });
+}
+
+void HttpServer::Impl::Run() {
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
+  WaitForSignal();
   DoAccept();
   // Worker contexts other than the first have no work of their own until a
   // connection arrives: keep them running until shutdown.

@@ -37,6 +37,8 @@ struct HttpOptions {
   // headers are in; unset: limits.body_bytes for every request.
   std::function<size_t(std::string_view method, std::string_view target)>
       body_limit;
+  // Called (on a server thread) on SIGHUP.
+  std::function<void()> on_reload;
 };
 
 // A request as handlers see it: Beast stays inside the server.

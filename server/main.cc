@@ -29,7 +29,17 @@ int main(int argc, char** argv) {
       std::fputs(sl::server::Usage().c_str(), stdout);
       return 0;
     }
-    sl::storage::SystemClock clock;
+    // The clock: the system's, or one operators can move forward.
+    sl::storage::SystemClock system_clock;
+    sl::storage::TestClock test_clock;
+    const sl::storage::Clock& clock =
+        config->test_clock ? static_cast<const sl::storage::Clock&>(test_clock)
+                           : system_clock;
+    if (config->test_clock) {
+      sl::server::Log("warn",
+                      "--test-clock: operators with the clock scope can move "
+                      "time forward; never use this in production");
+    }
     sl::storage::StoreOptions store_options;
     store_options.data = config->data;
     store_options.master_key_file = config->master_key_file;
@@ -45,6 +55,10 @@ int main(int argc, char** argv) {
     // The server binds first: the default base URL names the bound port. No
     // request is accepted before Run(), by which time `app` exists.
     std::unique_ptr<sl::server::App> app;
+    config->http.on_reload = [&app] {
+      // A bad file keeps the old operators; ReloadOperators logs why.
+      app->ReloadOperators().IgnoreError();
+    };
     config->http.body_limit = [&app](std::string_view method,
                                      std::string_view target) {
       return app->BodyLimit(method, target);
@@ -62,7 +76,15 @@ int main(int argc, char** argv) {
       config->base_url =
           "http://" + config->http.address + ":" + std::to_string(http.port());
     }
-    app = std::make_unique<sl::server::App>(**store, *config);
+    app = std::make_unique<sl::server::App>(
+        **store, *config, config->test_clock ? &test_clock : nullptr);
+    if (!config->operators_file.empty()) {
+      if (auto s = app->ReloadOperators(); !s.ok()) {
+        sl::server::Log("error", "cannot load the operators file",
+                        {{"error", s.message()}});
+        return 1;
+      }
+    }
     sl::server::Log("info", "serving",
                     {{"region", config->region},
                      {"data", config->data.string()},

@@ -337,6 +337,42 @@ std::map<int, Operation> Operations() {
                  "Last-Event-ID)",
                  Int()));
   ops[kStreamEvents] = stream;
+
+  ops[kAdminTenants] = {
+      "List the region's tenants (scope usage)", {}, 200, "TenantList"};
+  ops[kAdminUsage] = {
+      "Usage per customer, with totals (scope usage)", {}, 200, "Usage"};
+  ops[kAdminUsage].description =
+      "JSON, or CSV with Accept: text/csv. Counts sites, themes, custom "
+      "domains and Confluence spaces; nothing about individual users.";
+  Operation audit{"Page the audit log (scope audit)", {}, 200, "Audit", true};
+  audit.query.push_back(QueryParam("tenant", "Only this clientKey's records"));
+  audit.query.push_back(QueryParam("operator", "Only this actor's records"));
+  audit.query.push_back(
+      QueryParam("since", "From this time (RFC 3339)", Time()));
+  audit.query.push_back(
+      QueryParam("until", "Before this time (RFC 3339)", Time()));
+  ops[kAdminAudit] = audit;
+  ops[kAdminClock] = {
+      "Move the server's clock forward (scope clock; --test-clock only)",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"advance", Obj({{"type", "string"},
+                                  {"pattern", "^[0-9]+[smhd]$"},
+                                  {"examples", Arr({"31d"})}})}})},
+           {"required", Arr({"advance"})},
+           {"additionalProperties", false}}),
+      200, ""};
+  ops[kAdminRestore] = {
+      "Restore a tenant to an earlier seq or time (scope restore)",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"toSeq", Obj({{"type", "integer"}, {"minimum", 0}})},
+                 {"asOf", Time()}})},
+           {"minProperties", 1},
+           {"maxProperties", 1},
+           {"additionalProperties", false}}),
+      200, ""};
   return ops;
 }
 
@@ -452,8 +488,45 @@ Json Components() {
                                {"actor", NullableStr()},
                                {"payload", Obj({{"type", "object"}})}})},
            {"required", Arr({"seq", "time", "type", "actor", "payload"})}}));
-  for (const char* name : {"Site", "Theme", "Layout", "Announcement",
-                           "Promoted", "Feedback", "User", "Event"}) {
+  schemas.Set("Tenant",
+              Obj({{"type", "object"},
+                   {"properties", Obj({{"clientKey", Str()},
+                                       {"state", Str()},
+                                       {"homeRegion", Str()},
+                                       {"events", Int()},
+                                       {"bytes", Int()},
+                                       {"lastChange", NullableStr()},
+                                       {"installedAt", Time()}})},
+                   {"required", Arr({"clientKey", "state", "homeRegion",
+                                     "events", "bytes"})}}));
+  const Json counts = Obj({{"type", "object"},
+                           {"properties", Obj({{"clientKey", Str()},
+                                               {"sites", Int()},
+                                               {"themes", Int()},
+                                               {"customDomains", Int()},
+                                               {"spaces", Int()}})}});
+  schemas.Set("Usage",
+              Obj({{"type", "object"},
+                   {"properties",
+                    Obj({{"items", Obj({{"type", "array"}, {"items", counts}})},
+                         {"totals", counts}})},
+                   {"required", Arr({"items", "totals"})}}));
+  schemas.Set(
+      "Audit",
+      Obj({{"type", "object"},
+           {"properties", Obj({{"id", Int()},
+                               {"time", Time()},
+                               {"actor", Str()},
+                               {"action", Str()},
+                               {"tenant", NullableStr()},
+                               {"outcome", Str()},
+                               {"reason", NullableStr()},
+                               {"route", NullableStr()},
+                               {"detail", NullableStr()}})},
+           {"required", Arr({"id", "time", "actor", "action", "outcome"})}}));
+  for (const char* name :
+       {"Site", "Theme", "Layout", "Announcement", "Promoted", "Feedback",
+        "User", "Event", "Tenant", "Audit"}) {
     schemas.Set(std::string(name) + "List", ListOf(name));
   }
 
@@ -473,6 +546,12 @@ Json Components() {
                                        {"description",
                                         "The same token as ?jwt= (for "
                                         "EventSource and links)."}}));
+  security.Set("operatorBearer",
+               Obj({{"type", "http"},
+                    {"scheme", "bearer"},
+                    {"description",
+                     "An operator token from the operators file; each route "
+                     "needs a scope."}}));
   security.Set("installJwt",
                Obj({{"type", "apiKey"},
                     {"in", "header"},
@@ -554,6 +633,18 @@ Json BuildOpenApi(const Router& router, const std::string& base_url) {
                 "first answer"},
                {"schema", Obj({{"type", "string"}, {"maxLength", 128}})}}));
     }
+    if (route.access == Access::kOperator &&
+        route.pattern.starts_with("/admin/tenants/{clientKey}")) {
+      params.Push(Obj(
+          {{"name", "X-Access-Reason"},
+           {"in", "header"},
+           {"required", true},
+           {"description",
+            "Why the operator reads this tenant's data; written "
+            "to the audit log before anything is answered"},
+           {"schema",
+            Obj({{"type", "string"}, {"minLength", 1}, {"maxLength", 500}})}}));
+    }
     if (route.handler == kStreamEvents) {
       params.Push(Obj({{"name", "Last-Event-ID"},
                        {"in", "header"},
@@ -591,6 +682,11 @@ Json BuildOpenApi(const Router& router, const std::string& base_url) {
       responses.Set("400", ProblemResponse("Malformed request or body"));
       responses.Set("401", ProblemResponse("Missing or invalid token"));
     }
+    if (route.access == Access::kOperator) {
+      responses.Set("403",
+                    ProblemResponse("The token lacks this route's scope"));
+      responses.Set("404", ProblemResponse("No such tenant or entity"));
+    }
     if (route.access == Access::kTenant) {
       responses.Set("403", ProblemResponse("The app is uninstalled"));
       responses.Set("404", ProblemResponse("No such entity"));
@@ -614,6 +710,9 @@ Json BuildOpenApi(const Router& router, const std::string& base_url) {
         break;
       case Access::kTenantSigned:
         o.Set("security", Arr({Obj({{"connectJwt", Json::MakeArray()}})}));
+        break;
+      case Access::kOperator:
+        o.Set("security", Arr({Obj({{"operatorBearer", Json::MakeArray()}})}));
         break;
       default:
         o.Set("security", Json::MakeArray());

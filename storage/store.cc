@@ -1,6 +1,7 @@
 #include "storage/store.h"
 
 #include "storage/internal/database.h"
+#include "storage/internal/keys.h"
 
 namespace siteledger::storage {
 
@@ -85,6 +86,27 @@ std::vector<std::pair<std::string, uint64_t>> Store::DatabaseFigures() const {
     out.emplace_back("block_cache_usage_bytes", cache);  // shared by all
   }
   return out;
+}
+
+uint64_t Store::TenantBytes(TenantId tenant) const {
+  const std::string begin = internal::TenantPrefix(tenant);
+  const std::string end = internal::TenantRangeEnd(tenant);
+  uint64_t total = 0;
+  for (Family family :
+       {Family::kEvents, Family::kViews, Family::kSnapshots, Family::kTenants,
+        Family::kBlobs, Family::kPseudonyms, Family::kIndex}) {
+    rocksdb::Range range(begin, end);
+    uint64_t size = 0;
+    rocksdb::SizeApproximationOptions options;
+    options.include_memtables = true;
+    options.include_files = true;
+    if (db_->db()
+            ->GetApproximateSizes(options, db_->cf(family), &range, 1, &size)
+            .ok()) {
+      total += size;
+    }
+  }
+  return total;
 }
 
 bool Store::Healthy() const {

@@ -55,6 +55,10 @@ class Store {
   // True when the database answers reads (for /readyz).
   bool Healthy() const;
 
+  // Approximately how many bytes the tenant's rows take on disk, over every
+  // tenant family.
+  uint64_t TenantBytes(TenantId tenant) const;
+
   // RocksDB's own figures for /metrics: name -> value (sizes in bytes).
   std::vector<std::pair<std::string, uint64_t>> DatabaseFigures() const;
 

@@ -21,6 +21,7 @@
 #include "server/event_feed.h"
 #include "server/jwt.h"
 #include "server/metrics.h"
+#include "server/operators.h"
 #include "server/router.h"
 #include "storage/rfc3339.h"
 
@@ -89,6 +90,11 @@ enum Handler : int {
   kGetUser,
   kListEvents,
   kStreamEvents,
+  kAdminTenants,
+  kAdminUsage,
+  kAdminAudit,
+  kAdminClock,
+  kAdminRestore,
 };
 
 // One request on its way through the app. Shared, because a write answers
@@ -114,6 +120,12 @@ struct Call {
   std::string actor;  // the token's sub: an Atlassian account id
   Timestamp token_expires{};
 
+  // Set by operator authentication.
+  const Operator* op = nullptr;  // valid while `operators` is held
+  std::shared_ptr<const Operators> operators;
+  std::string reason;         // X-Access-Reason
+  bool audit_access = false;  // written to the audit log when answered
+
   const std::string& Param(const std::string& name) const {
     static const std::string kEmpty;
     auto it = params.find(name);
@@ -138,7 +150,7 @@ HttpResponse JsonResponse(int status, const Json& body);
 
 class App::Impl {
  public:
-  Impl(storage::Store& store, Config config);
+  Impl(storage::Store& store, Config config, storage::TestClock* test_clock);
   ~Impl();
 
   void Handle(HttpRequest request, Responder respond);
@@ -165,13 +177,23 @@ class App::Impl {
   void HandleLifecycle(const CallPtr& call);
   HttpResponse Descriptor() const;
 
+  // admin.cc
+  void HandleAdmin(const CallPtr& call);
+  Status AuthenticateOperator(Call& call);
+  Status ReloadOperators();
+  std::shared_ptr<const Operators> CurrentOperators() const;
+
   // ops.cc
   void HandleOps(const CallPtr& call);
   std::string RenderMetrics() const;
 
   storage::Store& store_;
   const Config config_;
-  std::string openapi_;    // built once from the routes
+  storage::TestClock* test_clock_;  // set only with --test-clock
+
+  mutable std::mutex operators_mu_;
+  std::shared_ptr<const Operators> operators_;  // GUARDED_BY(operators_mu_)
+  std::string openapi_;                         // built once from the routes
   std::string base_path_;  // the path part of --base-url ("" for none)
   projections::Projector projector_;
   Router router_;

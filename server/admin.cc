@@ -1,0 +1,370 @@
+// Operator routes (/admin): bearer tokens from the operators file, a scope
+// per route, and for every access to a tenant's data a stated reason and an
+// audit record written before anything is answered.
+
+#include <charconv>
+
+#include "projections/commands.h"
+#include "server/internal/app_impl.h"
+#include "server/log.h"
+
+namespace siteledger::server {
+namespace {
+
+constexpr size_t kMaxReasonBytes = 500;
+constexpr size_t kDefaultAuditLimit = 100;
+constexpr size_t kMaxAuditLimit = 1000;
+
+// A 401 for an operator route: the challenge names the Bearer scheme.
+HttpResponse OperatorUnauthenticated(std::string_view detail) {
+  HttpResponse r = Problem(401, detail);
+  r.Set("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+Scope ScopeFor(int handler) {
+  switch (handler) {
+    case kAdminTenants:
+    case kAdminUsage:
+      return Scope::kUsage;
+    case kAdminAudit:
+      return Scope::kAudit;
+    case kAdminClock:
+      return Scope::kClock;
+    case kAdminRestore:
+      return Scope::kRestore;
+    default:
+      return Scope::kReadTenantData;  // the mirrored tenant reads
+  }
+}
+
+// "31d", "12h", "90m", "15s": a whole number and a unit.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  if (text.size() < 2) {
+    return storage::Err(Status::InvalidArgument(
+        "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
+  }
+  int64_t n = 0;
+  const char unit = text.back();
+  const std::string_view digits = text.substr(0, text.size() - 1);
+  auto [ptr, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  const int64_t per = unit == 's'   ? 1000
+                      : unit == 'm' ? 60'000
+                      : unit == 'h' ? 3'600'000
+                      : unit == 'd' ? 86'400'000
+                                    : 0;
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 0 ||
+      per == 0 || n > 3650LL * 86'400'000 / per) {
+    return storage::Err(Status::InvalidArgument(
+        "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
+  }
+  return std::chrono::milliseconds(n * per);
+}
+
+Json CountsJson(const std::string& client_key, int64_t sites, int64_t themes,
+                int64_t domains, int64_t spaces) {
+  Json row = Json::MakeObject();
+  if (!client_key.empty()) row.Set("clientKey", client_key);
+  row.Set("sites", sites);
+  row.Set("themes", themes);
+  row.Set("customDomains", domains);
+  row.Set("spaces", spaces);
+  return row;
+}
+
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::shared_ptr<const Operators> App::Impl::CurrentOperators() const {
+  std::lock_guard lock(operators_mu_);
+  return operators_;
+}
+
+Status App::Impl::ReloadOperators() {
+  if (config_.operators_file.empty()) return Status::Ok();
+  auto loaded = Operators::Load(config_.operators_file);
+  if (!loaded) {
+    Log("error", "operators file not reloaded; the old one stays",
+        {{"error", loaded.error().message()}});
+    return loaded.error();
+  }
+  auto shared = std::make_shared<const Operators>(std::move(*loaded));
+  Log("info", "operators loaded",
+      {{"operators", static_cast<long long>(shared->operators().size())}});
+  std::lock_guard lock(operators_mu_);
+  operators_ = std::move(shared);
+  return Status::Ok();
+}
+
+Status App::Impl::AuthenticateOperator(Call& call) {
+  std::string_view auth = call.request.Header("authorization");
+  if (auth.empty()) {
+    return Status::Unauthenticated(
+        "no token: send 'Authorization: Bearer <operator token>'");
+  }
+  if (!auth.starts_with("Bearer ") || auth.size() <= 7) {
+    return Status::Unauthenticated(
+        "operator routes take 'Authorization: Bearer <operator token>'");
+  }
+  call.operators = CurrentOperators();
+  if (!call.operators) {
+    return Status::Unauthenticated("no operators are configured");
+  }
+  call.op = call.operators->Authenticate(auth.substr(7));
+  if (call.op == nullptr) {
+    return Status::Unauthenticated("the operator token is not known");
+  }
+  return Status::Ok();
+}
+
+void App::Impl::HandleAdmin(const CallPtr& call) {
+  if (Status s = AuthenticateOperator(*call); !s.ok()) {
+    return Finish(call, OperatorUnauthenticated(s.message()));
+  }
+  const int handler = call->route->handler;
+  const Scope scope = ScopeFor(handler);
+  if (!call->op->scopes.contains(scope)) {
+    return Finish(call, Problem(403, "this route needs the scope '" +
+                                         std::string(ScopeName(scope)) + "'"));
+  }
+
+  // Routes under /admin/tenants/{clientKey}: a reason, the tenant, an audit
+  // record.
+  if (call->params.contains("clientKey")) {
+    std::string_view reason = call->request.Header("x-access-reason");
+    while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+    if (reason.empty()) {
+      return Finish(call, Problem(400,
+                                  "access to a tenant's data needs a reason: "
+                                  "send X-Access-Reason"));
+    }
+    if (reason.size() > kMaxReasonBytes) {
+      return Finish(call, Problem(400, "X-Access-Reason: at most 500 bytes"));
+    }
+    call->reason = std::string(reason);
+    call->audit_access = true;  // from here on, whatever the outcome
+    auto record = store_.registry().GetByClientKey(call->Param("clientKey"));
+    if (!record) return Fail(call, record.error());
+    call->tenant = record->id;
+    call->record =
+        std::make_shared<const storage::TenantRecord>(std::move(*record));
+    if (handler == kAdminRestore) {
+      auto body = projections::ParseJson(call->request.body);
+      if (!body || !body->is_object()) {
+        return Fail(call,
+                    Status::InvalidArgument(
+                        "the body must be a JSON object: {\"toSeq\":N} or "
+                        "{\"asOf\":\"<RFC 3339 time>\"}"));
+      }
+      projections::Command c;
+      c.type = projections::CommandType::kRestore;
+      c.body = std::move(*body);
+      projector_.Execute(
+          call->tenant, std::move(c),
+          [this, call](Result<projections::CommandResult> result) {
+            if (!result) return Fail(call, result.error());
+            feed_.Notify(call->tenant);
+            Json answer = Json::MakeObject();
+            answer.Set("seq", result->last.value());
+            Finish(call, JsonResponse(200, answer));
+          });
+      return;
+    }
+    return HandleApi(call);  // the same reads as the tenant API
+  }
+
+  switch (handler) {
+    case kAdminTenants: {
+      auto tenants = store_.registry().List(storage::TenantId(0), SIZE_MAX);
+      if (!tenants) return Fail(call, tenants.error());
+      Json items = Json::MakeArray();
+      for (const auto& t : *tenants) {
+        auto head = store_.log().GetHead(t.id);
+        Json item = Json::MakeObject();
+        item.Set("clientKey", t.client_key);
+        item.Set("state", storage::LifecycleStateName(t.state));
+        item.Set("homeRegion", t.home_region);
+        item.Set("events", head ? head->seq.value() : uint64_t{0});
+        item.Set("bytes", store_.TenantBytes(t.id));
+        item.Set("lastChange", head && head->seq.value() > 0
+                                   ? Json(storage::FormatRfc3339(head->time))
+                                   : Json());
+        item.Set("installedAt", storage::FormatRfc3339(t.created));
+        items.Push(std::move(item));
+      }
+      Json body = Json::MakeObject();
+      body.Set("items", std::move(items));
+      body.Set("nextCursor", nullptr);
+      return Finish(call, JsonResponse(200, body));
+    }
+    case kAdminUsage: {
+      auto tenants = store_.registry().List(storage::TenantId(0), SIZE_MAX);
+      if (!tenants) return Fail(call, tenants.error());
+      Json items = Json::MakeArray();
+      int64_t total_sites = 0, total_themes = 0, total_domains = 0,
+              total_spaces = 0;
+      std::string csv = "clientKey,sites,themes,customDomains,spaces\n";
+      for (const auto& t : *tenants) {
+        if (t.state == storage::LifecycleState::kPurged) continue;
+        int64_t sites = 0, themes = 0, domains = 0, spaces = 0;
+        for (auto kind :
+             {projections::ViewKind::kSite, projections::ViewKind::kTheme}) {
+          std::string cursor;
+          do {
+            auto page = projector_.List(t.id, kind, cursor, 500);
+            if (!page) return Fail(call, page.error());
+            for (const auto& [key, view] : page->items) {
+              if (kind == projections::ViewKind::kTheme) {
+                ++themes;
+                continue;
+              }
+              ++sites;
+              domains += static_cast<int64_t>(
+                  view.doc.Find("domains")->as_array().size());
+              spaces += static_cast<int64_t>(
+                  view.doc.Find("spaceKeys")->as_array().size());
+            }
+            cursor = page->next_cursor;
+          } while (!cursor.empty());
+        }
+        items.Push(CountsJson(t.client_key, sites, themes, domains, spaces));
+        csv += CsvField(t.client_key) + "," + std::to_string(sites) + "," +
+               std::to_string(themes) + "," + std::to_string(domains) + "," +
+               std::to_string(spaces) + "\n";
+        total_sites += sites;
+        total_themes += themes;
+        total_domains += domains;
+        total_spaces += spaces;
+      }
+      std::string_view accept = call->request.Header("accept");
+      if (accept.find("text/csv") != std::string_view::npos) {
+        csv += "TOTAL," + std::to_string(total_sites) + "," +
+               std::to_string(total_themes) + "," +
+               std::to_string(total_domains) + "," +
+               std::to_string(total_spaces) + "\n";
+        HttpResponse r;
+        r.status = 200;
+        r.Set("Content-Type", "text/csv; charset=utf-8");
+        r.Set("Cache-Control", "no-store");
+        r.body = std::move(csv);
+        return Finish(call, std::move(r));
+      }
+      Json body = Json::MakeObject();
+      body.Set("items", std::move(items));
+      body.Set("totals", CountsJson("", total_sites, total_themes,
+                                    total_domains, total_spaces));
+      return Finish(call, JsonResponse(200, body));
+    }
+    case kAdminAudit: {
+      storage::AuditFilter filter;
+      if (auto tenant = call->Query("tenant")) {
+        auto id = store_.registry().Find(*tenant);
+        // A purged tenant's clientKey is gone; its records keep their id.
+        filter.tenant = id ? *id : storage::TenantId(UINT64_MAX);
+      }
+      if (auto op = call->Query("operator")) filter.actor = *op;
+      for (const auto& [name, slot] : {std::pair{"since", &filter.since},
+                                       std::pair{"until", &filter.until}}) {
+        if (auto text = call->Query(name)) {
+          auto t = storage::ParseRfc3339(*text);
+          if (!t) {
+            return Fail(call, Status::InvalidArgument(std::string(name) + ": " +
+                                                      t.error().message()));
+          }
+          *slot = *t;
+        }
+      }
+      size_t limit = kDefaultAuditLimit;
+      if (auto text = call->Query("limit")) {
+        auto [ptr, ec] =
+            std::from_chars(text->data(), text->data() + text->size(), limit);
+        if (ec != std::errc() || ptr != text->data() + text->size() ||
+            limit == 0 || limit > kMaxAuditLimit) {
+          return Fail(call,
+                      Status::InvalidArgument("limit: expected 1 to 1000"));
+        }
+      }
+      uint64_t after = 0;
+      if (auto cursor = call->Query("cursor"); cursor && !cursor->empty()) {
+        auto decoded = Base64UrlDecode(*cursor);
+        auto [ptr, ec] =
+            decoded
+                ? std::from_chars(decoded->data(),
+                                  decoded->data() + decoded->size(), after)
+                : std::from_chars_result{nullptr, std::errc::invalid_argument};
+        if (!decoded || ec != std::errc()) {
+          return Fail(call, Status::InvalidArgument(
+                                "cursor: not a cursor this API returned"));
+        }
+        (void)ptr;
+      }
+      auto entries = store_.audit().Query(filter, after, limit);
+      if (!entries) return Fail(call, entries.error());
+      Json items = Json::MakeArray();
+      for (const auto& e : *entries) {
+        Json item = Json::MakeObject();
+        item.Set("id", e.id);
+        item.Set("time", storage::FormatRfc3339(e.record.time));
+        item.Set("actor", e.record.actor);
+        item.Set("action", e.record.action);
+        item.Set("tenant", e.record.client_key.empty()
+                               ? Json()
+                               : Json(e.record.client_key));
+        item.Set("outcome", e.record.outcome);
+        item.Set("reason",
+                 e.record.reason.empty() ? Json() : Json(e.record.reason));
+        item.Set("route",
+                 e.record.route.empty() ? Json() : Json(e.record.route));
+        item.Set("detail",
+                 e.record.detail.empty() ? Json() : Json(e.record.detail));
+        items.Push(std::move(item));
+      }
+      Json body = Json::MakeObject();
+      const bool more = entries->size() == limit;
+      body.Set("items", std::move(items));
+      body.Set("nextCursor",
+               more ? Json(Base64UrlEncode(std::to_string(entries->back().id)))
+                    : Json());
+      return Finish(call, JsonResponse(200, body));
+    }
+    case kAdminClock: {
+      auto body = projections::ParseJson(call->request.body);
+      const Json* advance =
+          body && body->is_object() ? body->Find("advance") : nullptr;
+      if (advance == nullptr || !advance->is_string() ||
+          body->as_object().size() != 1) {
+        return Fail(call, Status::InvalidArgument(
+                              "the body must be {\"advance\":\"31d\"}"));
+      }
+      auto delta = ParseDuration(advance->as_string());
+      if (!delta) return Fail(call, delta.error());
+      test_clock_->Advance(*delta);
+      storage::AuditRecord a;
+      a.actor = call->op->name;
+      a.action = "operator.clock";
+      a.outcome = "ok";
+      a.route = call->route_label;
+      a.detail = "clock advanced by " + advance->as_string();
+      if (auto id = store_.audit().Append(std::move(a)); !id) {
+        return Fail(call, id.error());
+      }
+      Json out = Json::MakeObject();
+      out.Set("now", storage::FormatRfc3339(store_.clock().Now()));
+      return Finish(call, JsonResponse(200, out));
+    }
+    default:
+      return Finish(call, Problem(404, "no route for this path"));
+  }
+}
+
+}  // namespace siteledger::server

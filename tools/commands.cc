@@ -1,0 +1,249 @@
+#include "tools/commands.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "projections/json.h"
+#include "server/http_client.h"
+#include "server/jwt.h"
+#include "server/operators.h"
+#include "storage/crypto.h"
+
+namespace siteledger::tools {
+namespace {
+
+using projections::Json;
+
+constexpr char kUsage[] =
+    R"(siteledger: tools over siteledger's storage
+
+Usage:
+  siteledger operators add --file PATH --name NAME --scopes LIST
+      Adds an operator to an operators file (created with mode 0600) and
+      prints its new token, once, on stdout. Scopes: read-tenant-data,
+      restore, migrate, purge, erase-users, usage, audit, clock.
+  siteledger tenants [server flags]
+      Lists the region's tenants (scope usage).
+  siteledger usage [server flags] [--csv]
+      Usage figures per customer (scope usage).
+  siteledger audit-log [server flags] [--tenant CLIENTKEY] [--operator NAME]
+                       [--since TIME] [--until TIME]
+      The audit log (scope audit).
+
+Server flags:
+  --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
+  --token-file PATH   the operator token (default: $SITELEDGER_TOKEN)
+  --reason TEXT       why: required for every access to a tenant's data
+)";
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "siteledger: %s\n", message.c_str());
+  return 1;
+}
+
+// --flag value and --flag=value; bare --flag is "true".
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> positional;
+  std::optional<std::string> error;
+
+  std::string Get(const std::string& name, const std::string& fallback = "") {
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+  bool Has(const std::string& name) const { return values.contains(name); }
+};
+
+Flags ParseFlags(const std::vector<std::string>& args, size_t from,
+                 const std::vector<std::string>& booleans) {
+  Flags f;
+  for (size_t i = from; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!a.starts_with("--")) {
+      f.positional.push_back(a);
+      continue;
+    }
+    const size_t eq = a.find('=');
+    const std::string name = a.substr(2, eq == std::string::npos ? eq : eq - 2);
+    if (eq != std::string::npos) {
+      f.values[name] = a.substr(eq + 1);
+    } else if (std::find(booleans.begin(), booleans.end(), name) !=
+               booleans.end()) {
+      f.values[name] = "true";
+    } else if (i + 1 < args.size()) {
+      f.values[name] = args[++i];
+    } else {
+      f.error = "--" + name + " needs a value";
+    }
+  }
+  return f;
+}
+
+// Appends one line to the operators file under an exclusive lock, creating
+// it with mode 0600.
+int OperatorsAdd(Flags& f) {
+  const std::string file = f.Get("file");
+  const std::string name = f.Get("name");
+  const std::string scopes = f.Get("scopes");
+  if (file.empty() || name.empty() || scopes.empty()) {
+    return Fail("operators add needs --file, --name and --scopes");
+  }
+  auto bytes = storage::RandomBytes(32);
+  if (!bytes) return Fail(bytes.error().message());
+  const std::string token = "slop_" + server::Base64UrlEncode(*bytes);
+  auto line = server::OperatorLine(name, scopes, token);
+  if (!line) return Fail(line.error().message());
+
+  const int fd =
+      ::open(file.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail("cannot open " + file + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX) != 0) {
+    ::close(fd);
+    return Fail("cannot lock " + file);
+  }
+  // Refuse a second operator of the same name.
+  std::ifstream in(file);
+  std::stringstream existing;
+  existing << in.rdbuf();
+  auto current = server::Operators::Parse(existing.str());
+  if (!current) {
+    ::close(fd);
+    return Fail(current.error().message());
+  }
+  for (const auto& op : current->operators()) {
+    if (op.name == name) {
+      ::close(fd);
+      return Fail("an operator named " + name + " already exists in " + file);
+    }
+  }
+  std::string text = *line;
+  if (!existing.str().empty() && existing.str().back() != '\n') {
+    text.insert(text.begin(), '\n');
+  }
+  const bool ok = ::write(fd, text.data(), text.size()) ==
+                      static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Fail("cannot write " + file + ": " + std::strerror(errno));
+  std::printf("%s\n", token.c_str());
+  return 0;
+}
+
+struct ServerFlags {
+  std::string server;
+  std::string token;
+  std::string reason;
+};
+
+std::optional<ServerFlags> LoadServerFlags(Flags& f, std::string& error) {
+  ServerFlags s;
+  s.server = f.Get("server", "http://127.0.0.1:8080");
+  while (!s.server.empty() && s.server.back() == '/') s.server.pop_back();
+  s.reason = f.Get("reason");
+  if (f.Has("token-file")) {
+    std::ifstream in(f.Get("token-file"));
+    if (!in) {
+      error = "cannot read the token file " + f.Get("token-file");
+      return std::nullopt;
+    }
+    std::getline(in, s.token);
+  } else if (const char* env = std::getenv("SITELEDGER_TOKEN")) {
+    s.token = env;
+  }
+  while (!s.token.empty() &&
+         (s.token.back() == '\n' || s.token.back() == '\r' ||
+          s.token.back() == ' ')) {
+    s.token.pop_back();
+  }
+  if (s.token.empty()) {
+    error = "no operator token: pass --token-file or set SITELEDGER_TOKEN";
+    return std::nullopt;
+  }
+  return s;
+}
+
+// GETs `path` from the server; prints the body; non-zero on an error answer.
+int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
+  server::OutboundRequest request;
+  request.url = s.server + path;
+  request.headers.push_back({"Authorization", "Bearer " + s.token});
+  if (!s.reason.empty())
+    request.headers.push_back({"X-Access-Reason", s.reason});
+  if (csv) request.headers.push_back({"Accept", "text/csv"});
+  request.timeout = std::chrono::seconds(60);
+  request.max_response_bytes = size_t{256} << 20;
+  auto response = server::Fetch(request);
+  if (!response) return Fail(response.error().message());
+  if (response->status < 200 || response->status >= 300) {
+    auto problem = projections::ParseJson(response->body);
+    std::string detail =
+        problem ? std::string(problem->GetString("detail")) : response->body;
+    return Fail("the server answered " + std::to_string(response->status) +
+                ": " + detail);
+  }
+  std::fwrite(response->body.data(), 1, response->body.size(), stdout);
+  if (!response->body.empty() && response->body.back() != '\n') {
+    std::fputc('\n', stdout);
+  }
+  return 0;
+}
+
+std::string QueryParam(const std::string& name, const std::string& value) {
+  return name + "=" + server::EncodeRfc3986(value);
+}
+
+}  // namespace
+
+int Run(const std::vector<std::string>& args) {
+  server::InitHttpClient();
+  if (args.empty() || args[0] == "--help" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string& command = args[0];
+  if (command == "operators") {
+    if (args.size() < 2 || args[1] != "add") {
+      return Fail(
+          "usage: siteledger operators add --file PATH --name NAME "
+          "--scopes LIST");
+    }
+    Flags f = ParseFlags(args, 2, {});
+    if (f.error) return Fail(*f.error);
+    return OperatorsAdd(f);
+  }
+  if (command == "tenants" || command == "usage" || command == "audit-log") {
+    Flags f = ParseFlags(args, 1, {"csv"});
+    if (f.error) return Fail(*f.error);
+    std::string error;
+    auto s = LoadServerFlags(f, error);
+    if (!s) return Fail(error);
+    if (command == "tenants") return Get(*s, "/admin/tenants");
+    if (command == "usage") return Get(*s, "/admin/usage", f.Has("csv"));
+    std::string query;
+    for (const auto& [flag, param] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"tenant", "tenant"},
+             {"operator", "operator"},
+             {"since", "since"},
+             {"until", "until"}}) {
+      if (!f.Has(flag)) continue;
+      query += query.empty() ? "?" : "&";
+      query += QueryParam(param, f.Get(flag));
+    }
+    return Get(*s, "/admin/audit" + query);
+  }
+  return Fail("unknown command " + command + " (see siteledger --help)");
+}
+
+}  // namespace siteledger::tools
