@@ -75,7 +75,34 @@ class Decider {
 
   Status Emit(std::string_view type, Json payload) {
     SL_RETURN_IF_ERROR(ValidatePayload(type, payload));
+    SL_RETURN_IF_ERROR(CheckMediaReferences(type, payload));
     decision_.events.push_back({std::string(type), std::move(payload)});
+    return Status::Ok();
+  }
+
+  // Themes, layouts and featured pages may reference only media the tenant
+  // has uploaded (or attached).
+  Status CheckMediaReferences(std::string_view type, const Json& payload) {
+    std::vector<std::string> refs;
+    if (type == event::kThemeCreated || type == event::kThemeUpdated) {
+      refs = MediaReferences(ViewKind::kTheme, payload);
+    } else if (type == event::kLayoutSaved) {
+      Json wrapped = Json::MakeObject();
+      wrapped.Set("draft", payload);
+      refs = MediaReferences(ViewKind::kLayout, wrapped);
+    } else if (type == event::kFeaturedSet) {
+      refs = MediaReferences(ViewKind::kFeatured, payload);
+    }
+    for (const std::string& media : refs) {
+      auto row = store_.Get({ViewKind::kMedia, media});
+      if (!row) return row.error();
+      const Json* attached = *row ? (*row)->doc.Find("attached") : nullptr;
+      if (attached == nullptr || !attached->as_bool()) {
+        return Status::InvalidArgument(
+            "media '" + media +
+            "' is not one of this site's images: upload it first");
+      }
+    }
     return Status::Ok();
   }
 
@@ -534,10 +561,32 @@ Status Decider::Other() {
     case CommandType::kAttachMedia:
       decision_.entity = ViewKey{ViewKind::kMedia, c_.id};
       return EmitFromBody(event::kMediaAttached, {{"mediaId", Json(c_.id)}});
+    case CommandType::kUploadMedia: {
+      decision_.entity = ViewKey{ViewKind::kMedia, c_.id};
+      auto media = Maybe(ViewKind::kMedia, c_.id);
+      if (!media) return media.error();
+      if (*media && (*media)->doc.Find("attached")->as_bool()) {
+        return Status::Ok();  // the same bytes again: nothing to store
+      }
+      auto totals = Maybe(ViewKind::kTotals, "media");
+      if (!totals) return totals.error();
+      const int64_t used = *totals ? (*totals)->doc.GetInt("bytes") : 0;
+      const int64_t size = c_.body.GetInt("size");
+      if (used + size > ctx_.media_quota_bytes) {
+        return Status::QuotaExceeded(
+            "this site's media would take " + std::to_string(used + size) +
+            " bytes; its quota is " + std::to_string(ctx_.media_quota_bytes));
+      }
+      return EmitFromBody(event::kMediaUploaded, {{"mediaId", Json(c_.id)}});
+    }
+    case CommandType::kDeleteMedia:
     case CommandType::kDetachMedia: {
       decision_.entity = ViewKey{ViewKind::kMedia, c_.id};
       auto media = Need(ViewKind::kMedia, c_.id);
       if (!media) return media.error();
+      if (!(*media)->doc.Find("attached")->as_bool()) {
+        return Status::NotFound("media '" + c_.id + "' does not exist");
+      }
       const Json* refs = (*media)->doc.Find("references");
       if (refs != nullptr && !refs->as_array().empty()) {
         return Status::Conflict("media '" + c_.id + "' is still used by " +

@@ -6,6 +6,7 @@
 
 #include "projections/json.h"
 #include "projections/views.h"
+#include "storage/event_log.h"
 
 namespace siteledger::projections {
 
@@ -42,7 +43,11 @@ enum class CommandType : uint8_t {
   kSeeUser,               // body {day}; needs an actor
   kAttachMedia,           // id = media id; body {kind?, type?, size?, ...}
   kDetachMedia,           // id = media id
-  kRestore,               // body {toSeq} or {asOf}
+  kUploadMedia,  // id = media id; body {kind, type, size, width?, height?}
+                 // built by the server from the bytes, which come as an
+                 // extra write
+  kDeleteMedia,  // id = media id: detached, and its bytes deleted
+  kRestore,      // body {toSeq} or {asOf}
 };
 
 struct Command {
@@ -61,6 +66,8 @@ struct Command {
   // The acting user's Atlassian account id (the JWT's sub); empty for the
   // system or an operator. Stored only as a pseudonym.
   std::string actor;
+  // Rows written with the command's events, if it has any (media bytes).
+  std::vector<storage::ExtraWrite> extra_writes;
 };
 
 // The outcome of a command.
@@ -89,6 +96,8 @@ struct DecideContext {
   Sequence head;  // the tenant's version before the command
   // Resolves a time to the seq of the last event at or before it.
   std::function<Result<Sequence>(Timestamp)> seq_at;
+  // The most bytes of media a tenant may keep (QuotaExceeded beyond).
+  int64_t media_quota_bytes = int64_t{1} << 30;
 };
 
 struct Decision {

@@ -348,15 +348,21 @@ struct Catalogue {
     Add(event::kUserSeen, Object({Req("v", Version()),
                                   Req("user", String(Str::kPseudonym, 22, 22)),
                                   Req("day", String(Str::kDay, 10, 10))}));
+    const V kind =
+        Enum({"layout-image", "theme-image", "logo", "favicon", "app-icon"});
+    const V type = Enum({"image/png", "image/jpeg", "image/gif", "image/webp",
+                         "image/x-icon", "image/svg+xml"});
     Add(event::kMediaAttached,
         Object(
-            {Req("v", Version()), Req("mediaId", MediaId()),
-             Opt("kind", Enum({"layout-image", "theme-image", "logo", "favicon",
-                               "app-icon"})),
-             Opt("type", Enum({"image/png", "image/jpeg", "image/gif",
-                               "image/webp", "image/x-icon", "image/svg+xml"})),
-             Opt("size", Int(0, int64_t{1} << 40)),
+            {Req("v", Version()), Req("mediaId", MediaId()), Opt("kind", kind),
+             Opt("type", type), Opt("size", Int(0, int64_t{1} << 40)),
              Opt("width", Int(0, 1 << 20)), Opt("height", Int(0, 1 << 20))}));
+    // An upload: the bytes were stored with the event.
+    Add(event::kMediaUploaded,
+        Object(
+            {Req("v", Version()), Req("mediaId", MediaId()), Req("kind", kind),
+             Req("type", type), Req("size", Int(0, int64_t{1} << 40)),
+             Opt("width", Int(0, 1 << 24)), Opt("height", Int(0, 1 << 24))}));
     Add(event::kMediaDetached,
         Object({Req("v", Version()), Req("mediaId", MediaId())}));
     Add(event::kTenantRestored,

@@ -47,6 +47,7 @@ inline constexpr std::string_view kFeedbackResolved = "feedback.resolved";
 inline constexpr std::string_view kFeedbackDeleted = "feedback.deleted";
 inline constexpr std::string_view kUserSeen = "user.seen";
 inline constexpr std::string_view kMediaAttached = "media.attached";
+inline constexpr std::string_view kMediaUploaded = "media.uploaded";
 inline constexpr std::string_view kMediaDetached = "media.detached";
 inline constexpr std::string_view kTenantRestored = "tenant.restored";
 }  // namespace event

@@ -705,6 +705,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   ctx.seq_at = [this, tenant](Timestamp t) {
     return log_.SequenceAt(tenant, t);
   };
+  ctx.media_quota_bytes = options_.media_quota_bytes;
   if (!command.actor.empty()) {
     if (Status s = schema::CheckAccountId(command.actor); !s.ok()) {
       return fail(s.WithContext("the acting user"));
@@ -755,6 +756,8 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
     events.push_back({e.type, ctx.actor_pseudonym, e.payload.Dump()});
   }
   if (Status s = store.Writes(writes); !s.ok()) return fail(s);
+  // Media bytes are not part of the overlay: no command reads them.
+  std::vector<ExtraWrite> bytes_writes = std::move(command.extra_writes);
   result.first = session->head.next();
   result.last = seq;
   if (result.entity) result.view = store.Current(*result.entity);
@@ -782,6 +785,9 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
     if (w.family == Family::kViews) written_views.push_back(w.key);
   }
   request.extra_writes = std::move(writes);
+  for (ExtraWrite& w : bytes_writes) {
+    request.extra_writes.push_back(std::move(w));
+  }
   session->head = seq;
   session->head_time = ctx.now;
   ++session->in_flight;

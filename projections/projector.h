@@ -33,6 +33,8 @@ class Projector {
     uint64_t snapshot_every = 1000;
     // Tenants whose in-flight state is kept between commands.
     size_t max_sessions = 10000;
+    // The most bytes of media one tenant may keep.
+    int64_t media_quota_bytes = int64_t{1} << 30;
   };
 
   // `log` and `clock` must outlive the projector.

@@ -31,6 +31,8 @@ std::string_view ViewKindName(ViewKind kind) {
       return "user";
     case ViewKind::kMedia:
       return "media";
+    case ViewKind::kTotals:
+      return "totals";
   }
   return "unknown";
 }
@@ -47,6 +49,7 @@ std::optional<ViewKind> ViewKindFromChar(char c) {
     case 'b':
     case 'u':
     case 'm':
+    case 'z':
       return static_cast<ViewKind>(c);
     default:
       return std::nullopt;
@@ -206,7 +209,9 @@ class Folder {
       return DeleteEntity({ViewKind::kFeedback, Id("feedbackId")});
     }
     if (t == event::kUserSeen) return UserSeen();
-    if (t == event::kMediaAttached) return MediaAttached(true);
+    if (t == event::kMediaAttached || t == event::kMediaUploaded) {
+      return MediaAttached(true);
+    }
     if (t == event::kMediaDetached) return MediaAttached(false);
     return Status::InvalidArgument("no fold for event type '" + std::string(t) +
                                    "'");
@@ -647,11 +652,30 @@ class Folder {
       doc.Set("id", key.id);
       doc.Set("references", Json::MakeArray());
     }
+    const Json* was = doc.Find("attached");
+    const bool was_attached =
+        was != nullptr && was->is_bool() && was->as_bool();
+    const int64_t old_size = doc.GetInt("size");
     doc.Set("attached", attached);
     if (attached) {
       for (const char* field : {"kind", "type", "size", "width", "height"}) {
         if (const Json* v = e_.payload.Find(field)) doc.Set(field, *v);
       }
+    }
+    // The tenant's media totals: what its quota counts.
+    if (was_attached != attached ||
+        (attached && doc.GetInt("size") != old_size)) {
+      const ViewKey totals{ViewKind::kTotals, "media"};
+      auto total = Load(totals);
+      if (!total) return total.error();
+      Json t = *total ? std::move((*total)->doc) : Json::MakeObject();
+      int64_t bytes = t.GetInt("bytes") - (was_attached ? old_size : 0) +
+                      (attached ? doc.GetInt("size") : 0);
+      int64_t count =
+          t.GetInt("count") + (attached ? 1 : 0) - (was_attached ? 1 : 0);
+      t.Set("bytes", bytes);
+      t.Set("count", count);
+      Save(totals, std::move(t));
     }
     SaveMedia(key, std::move(doc));
     return Status::Ok();

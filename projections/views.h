@@ -28,8 +28,9 @@ enum class ViewKind : char {
   kPromoted = 'p',  // keyed by normalized keyword
   kFeatured = 'f',  // keyed by Confluence content id
   kFeedback = 'b',
-  kUser = 'u',   // keyed by pseudonym
-  kMedia = 'm',  // keyed by media id: attachment and references
+  kUser = 'u',    // keyed by pseudonym
+  kMedia = 'm',   // keyed by media id: attachment and references
+  kTotals = 'z',  // running totals, keyed by what they count ("media")
 };
 
 // "site", "theme", ...; and back (nullopt for an unknown name).

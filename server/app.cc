@@ -126,11 +126,15 @@ HttpResponse JsonResponse(int status, const Json& body) {
 }
 
 App::Impl::Impl(storage::Store& store, Config config,
-                storage::TestClock* test_clock)
+                storage::TestClock* test_clock,
+                std::shared_ptr<const storage::MasterKey> media_url_key)
     : store_(store),
       config_(std::move(config)),
       test_clock_(test_clock),
-      projector_(store.log(), store.clock()),
+      media_url_key_(std::move(media_url_key)),
+      projector_(store.log(), store.clock(),
+                 projections::Projector::Options{
+                     .media_quota_bytes = config_.media_quota_bytes}),
       feed_(store.log(), store.clock(),
             [this](const storage::Event& e) { return FormatEvent(e); }) {
   // The path of the base URL: canonical requests drop it.
@@ -200,6 +204,12 @@ App::Impl::Impl(storage::Store& store, Config config,
   r.Add("GET", "/api/v1/users/{id}", kGetUser, t);
   r.Add("GET", "/api/v1/events", kListEvents, t);
   r.Add("GET", "/api/v1/events/stream", kStreamEvents, t);
+  r.Add("GET", "/api/v1/media", kListMedia, t);
+  r.Add("POST", "/api/v1/media", kUploadMedia, t);
+  r.Add("GET", "/api/v1/media/{id}", kGetMedia, t);
+  r.Add("DELETE", "/api/v1/media/{id}", kDeleteMedia, t);
+  r.Add("POST", "/api/v1/media/{id}/url", kMediaUrl, t);
+  r.Add("GET", "/media/{handle}", kSignedMedia, Access::kSignedUrl);
 
   // Operators. Every route under /admin/tenants/{clientKey} touches a
   // tenant's data: it needs a reason and is audited.
@@ -354,10 +364,13 @@ void App::Impl::Dispatch(const CallPtr& call) {
         return Fail(call, s);
       }
       RecordUserSeen(*call);
+      if (call->route->handler >= kListMedia) return HandleMedia(call);
       return HandleApi(call);
     }
     case Access::kOperator:
       return HandleAdmin(call);
+    case Access::kSignedUrl:
+      return HandleSignedMedia(call);
     default:
       return Finish(call, Problem(404, "no route for this path"));
   }
@@ -502,8 +515,10 @@ Status App::Impl::AuthenticateTenant(Call& call, bool allow_context_qsh) {
   return Status::Ok();
 }
 
-App::App(storage::Store& store, Config config, storage::TestClock* test_clock)
-    : impl_(std::make_unique<Impl>(store, std::move(config), test_clock)) {}
+App::App(storage::Store& store, Config config, storage::TestClock* test_clock,
+         std::shared_ptr<const storage::MasterKey> media_url_key)
+    : impl_(std::make_unique<Impl>(store, std::move(config), test_clock,
+                                   std::move(media_url_key))) {}
 
 Status App::ReloadOperators() { return impl_->ReloadOperators(); }
 
@@ -513,7 +528,17 @@ void App::Handle(HttpRequest request, Responder respond) {
   impl_->Handle(std::move(request), std::move(respond));
 }
 
-size_t App::BodyLimit(std::string_view, std::string_view) const {
+size_t App::BodyLimit(std::string_view method, std::string_view target) const {
+  // Uploads may be as large as the largest media kind allows, plus room for
+  // a multipart envelope; everything else is JSON.
+  if (method == "POST" &&
+      (target == "/api/v1/media" || target.starts_with("/api/v1/media?"))) {
+    size_t largest = 0;
+    for (const auto& [kind, limit] : impl_->config_.media_max_bytes) {
+      largest = std::max(largest, limit);
+    }
+    return largest + 64 * 1024;
+  }
   return kJsonBodyLimit;
 }
 

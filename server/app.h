@@ -18,8 +18,11 @@ class App {
  public:
   // `test_clock` (nullptr unless --test-clock) is the store's clock, which
   // POST /admin/clock moves forward; it must outlive the app.
+  // `media_url_key` (from --media-url-key-file) signs media URLs; without
+  // it, signed URLs are not offered (503).
   App(storage::Store& store, Config config,
-      storage::TestClock* test_clock = nullptr);
+      storage::TestClock* test_clock = nullptr,
+      std::shared_ptr<const storage::MasterKey> media_url_key = nullptr);
 
   // Re-reads the operators file (SIGHUP); keeps the old operators on error.
   Status ReloadOperators();

@@ -26,6 +26,14 @@ Usage: siteledgerd [flags]
   --operators-file PATH   operators and their token hashes (re-read on SIGHUP)
   --test-clock            lets operators move the clock forward (testing
                           only; needs --operators-file)
+  --media-url-key-file PATH
+                          the key that signs media URLs; share it between
+                          regions (default media-url.key beside --data)
+  --media-url-ttl SECONDS how long a signed media URL works (default 86400)
+  --media-max-bytes KIND=BYTES
+                          a media kind's size limit (repeatable; defaults:
+                          10 MiB images, logos; 1 MiB favicon, app-icon)
+  --media-quota-bytes N   the most media bytes a tenant keeps (default 1 GiB)
   --threads N             HTTP worker threads (default 2)
   --help                  print this text
 
@@ -93,10 +101,20 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
                                          std::string(arg) + "' (see --help)"));
     }
     static const std::set<std::string, std::less<>> kFlags = {
-        "--listen",           "--region",        "--data",
-        "--master-key-file",  "--threads",       "--base-url",
-        "--install-keys-url", "--trusted-proxy", "--operators-file",
-        "--test-clock"};
+        "--listen",
+        "--region",
+        "--data",
+        "--master-key-file",
+        "--threads",
+        "--base-url",
+        "--install-keys-url",
+        "--trusted-proxy",
+        "--operators-file",
+        "--test-clock",
+        "--media-url-key-file",
+        "--media-url-ttl",
+        "--media-max-bytes",
+        "--media-quota-bytes"};
     if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
       return Err(Status::InvalidArgument(
           "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
@@ -154,6 +172,32 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
             "--trusted-proxy: expected a network such as 10.0.0.0/8"));
       }
       config.trusted_proxies.push_back(*cidr);
+    } else if (name == "--media-url-key-file") {
+      config.media_url_key_file = value;
+    } else if (name == "--media-url-ttl") {
+      auto n = ParseInt(name, value, 60, 7 * 24 * 3600);
+      if (!n) return Err(n.error());
+      config.media_url_ttl = std::chrono::seconds(*n);
+    } else if (name == "--media-max-bytes") {
+      const size_t eq = value.find('=');
+      const std::string kind = value.substr(0, eq);
+      if (eq == std::string::npos || !config.media_max_bytes.contains(kind)) {
+        return Err(Status::InvalidArgument(
+            "--media-max-bytes: expected KIND=BYTES with a kind of "
+            "layout-image, theme-image, logo, favicon or app-icon"));
+      }
+      auto n = ParseInt(name, value.substr(eq + 1), 1, 64 << 20);
+      if (!n) return Err(n.error());
+      config.media_max_bytes[kind] = static_cast<size_t>(*n);
+    } else if (name == "--media-quota-bytes") {
+      int64_t n = 0;
+      auto [ptr, ec] =
+          std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
+        return Err(Status::InvalidArgument(
+            "--media-quota-bytes: expected a positive whole number"));
+      }
+      config.media_quota_bytes = n;
     } else if (name == "--operators-file") {
       config.operators_file = value;
     } else if (name == "--threads") {
@@ -166,6 +210,9 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
     }
   }
   if (config.data.empty()) config.data = "data/" + config.region;
+  if (config.media_url_key_file.empty()) {
+    config.media_url_key_file = config.data.parent_path() / "media-url.key";
+  }
   if (config.test_clock && config.operators_file.empty()) {
     return Err(Status::InvalidArgument(
         "--test-clock needs --operators-file: only an operator may move the "

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,18 @@ struct Config {
   // Enables POST /admin/clock, which moves the server's clock forward (for
   // testing retention windows). Never on by default; needs operators_file.
   bool test_clock = false;
+  // Media: the key that signs media URLs, shared by every region so that a
+  // URL keeps working after a residency migration (default
+  // media-url.key beside --data, created with mode 0600), how long a signed
+  // URL lives, each kind's size limit, and each tenant's quota.
+  std::filesystem::path media_url_key_file;
+  std::chrono::seconds media_url_ttl{24 * 3600};
+  std::map<std::string, size_t> media_max_bytes = {{"layout-image", 10 << 20},
+                                                   {"theme-image", 10 << 20},
+                                                   {"logo", 10 << 20},
+                                                   {"favicon", 1 << 20},
+                                                   {"app-icon", 1 << 20}};
+  int64_t media_quota_bytes = int64_t{1} << 30;
   bool help = false;
 };
 

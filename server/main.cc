@@ -76,8 +76,16 @@ int main(int argc, char** argv) {
       config->base_url =
           "http://" + config->http.address + ":" + std::to_string(http.port());
     }
+    auto media_key =
+        sl::storage::MasterKey::LoadOrCreate(config->media_url_key_file);
+    if (!media_key) {
+      sl::server::Log("error", "cannot load the media URL key",
+                      {{"error", media_key.error().message()}});
+      return 1;
+    }
     app = std::make_unique<sl::server::App>(
-        **store, *config, config->test_clock ? &test_clock : nullptr);
+        **store, *config, config->test_clock ? &test_clock : nullptr,
+        std::make_shared<const sl::storage::MasterKey>(std::move(*media_key)));
     if (!config->operators_file.empty()) {
       if (auto s = app->ReloadOperators(); !s.ok()) {
         sl::server::Log("error", "cannot load the operators file",

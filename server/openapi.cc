@@ -338,6 +338,56 @@ std::map<int, Operation> Operations() {
                  Int()));
   ops[kStreamEvents] = stream;
 
+  ops[kListMedia] = {"List the site's uploaded media", {}, 200, "MediaList"};
+  Operation upload{"Upload an image", {}, 201, "Media"};
+  upload.description =
+      "The body is the image itself (Content-Type: its image type) or "
+      "multipart/form-data with one file part. The id is the lowercase hex "
+      "SHA-256 of the bytes; the same bytes again answer 200 with the same "
+      "id. 413 beyond the kind's limit, 415 for an unknown format or a "
+      "declared type that disagrees with the bytes, 507 over the site's "
+      "quota; SVGs with scripts, event handlers or external references are "
+      "refused.";
+  upload.query.push_back(
+      Obj({{"name", "kind"},
+           {"in", "query"},
+           {"required", true},
+           {"schema", Obj({{"type", "string"},
+                           {"enum", Arr({"layout-image", "theme-image", "logo",
+                                         "favicon", "app-icon"})}})}}));
+  upload.write = true;
+  ops[kUploadMedia] = upload;
+  Operation get_media{"Download an image (byte ranges allowed)", {}, 200, ""};
+  get_media.description =
+      "The stored Content-Type, ETag = id, Cache-Control: private, "
+      "max-age=31536000, immutable; one byte range per request (206, or 416 "
+      "when outside the image).";
+  ops[kGetMedia] = get_media;
+  ops[kDeleteMedia] = {
+      "Delete an image (409 while a theme, layout or "
+      "featured page uses it)",
+      {},
+      204,
+      "",
+      false,
+      false,
+      true};
+  ops[kMediaUrl] = {"A signed URL that serves the image without a token",
+                    {},
+                    200,
+                    "MediaUrl"};
+  Operation signed_media{
+      "An image through a signed URL (no token)", {}, 200, ""};
+  signed_media.query.push_back(Obj({{"name", "exp"},
+                                    {"in", "query"},
+                                    {"required", true},
+                                    {"schema", Int()}}));
+  signed_media.query.push_back(Obj({{"name", "sig"},
+                                    {"in", "query"},
+                                    {"required", true},
+                                    {"schema", Str()}}));
+  ops[kSignedMedia] = signed_media;
+
   ops[kAdminTenants] = {
       "List the region's tenants (scope usage)", {}, 200, "TenantList"};
   ops[kAdminUsage] = {
@@ -488,6 +538,23 @@ Json Components() {
                                {"actor", NullableStr()},
                                {"payload", Obj({{"type", "object"}})}})},
            {"required", Arr({"seq", "time", "type", "actor", "payload"})}}));
+  schemas.Set(
+      "Media",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"id", Str()},
+                 {"kind", Str()},
+                 {"type", Str()},
+                 {"size", Int()},
+                 {"width", Obj({{"type", Arr({"integer", "null"})}})},
+                 {"height", Obj({{"type", Arr({"integer", "null"})}})}})},
+           {"required", Arr({"id", "type", "size", "width", "height"})}}));
+  schemas.Set(
+      "MediaUrl",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"url", Str()}, {"path", Str()}, {"expiresAt", Time()}})},
+           {"required", Arr({"url", "path", "expiresAt"})}}));
   schemas.Set("Tenant",
               Obj({{"type", "object"},
                    {"properties", Obj({{"clientKey", Str()},
@@ -526,7 +593,7 @@ Json Components() {
            {"required", Arr({"id", "time", "actor", "action", "outcome"})}}));
   for (const char* name :
        {"Site", "Theme", "Layout", "Announcement", "Promoted", "Feedback",
-        "User", "Event", "Tenant", "Audit"}) {
+        "User", "Event", "Tenant", "Audit", "Media"}) {
     schemas.Set(std::string(name) + "List", ListOf(name));
   }
 
@@ -652,6 +719,19 @@ Json BuildOpenApi(const Router& router, const std::string& base_url) {
                        {"schema", Str()}}));
     }
     if (!params.as_array().empty()) o.Set("parameters", std::move(params));
+    if (route.handler == kUploadMedia) {
+      const Json binary = Obj({{"type", "string"}, {"format", "binary"}});
+      Json content = Json::MakeObject();
+      for (const char* type : {"image/png", "image/jpeg", "image/gif",
+                               "image/webp", "image/x-icon", "image/svg+xml"}) {
+        content.Set(type, Obj({{"schema", binary}}));
+      }
+      content.Set(
+          "multipart/form-data",
+          Obj({{"schema", Obj({{"type", "object"},
+                               {"properties", Obj({{"file", binary}})}})}}));
+      o.Set("requestBody", Obj({{"required", true}, {"content", content}}));
+    }
     if (!op.body.is_null()) {
       o.Set("requestBody",
             Obj({{"required", true},
@@ -669,6 +749,9 @@ Json BuildOpenApi(const Router& router, const std::string& base_url) {
                Obj({{"ETag", Obj({{"description", "The entity's version"},
                                   {"schema", Str()}})}}));
       }
+    } else if (route.handler == kGetMedia || route.handler == kSignedMedia) {
+      const Json binary = Obj({{"type", "string"}, {"format", "binary"}});
+      ok.Set("content", Obj({{"image/*", Obj({{"schema", binary}})}}));
     } else if (route.handler == kStreamEvents) {
       ok.Set("content", Obj({{"text/event-stream", Obj({{"schema", Str()}})}}));
     } else if (route.handler == kMetrics) {
@@ -715,7 +798,7 @@ Json BuildOpenApi(const Router& router, const std::string& base_url) {
         o.Set("security", Arr({Obj({{"operatorBearer", Json::MakeArray()}})}));
         break;
       default:
-        o.Set("security", Json::MakeArray());
+        o.Set("security", Json::MakeArray());  // public, or a signed URL
     }
     o.Set("responses", std::move(responses));
     Json* path = paths.Find(route.pattern);

@@ -95,6 +95,12 @@ enum Handler : int {
   kAdminAudit,
   kAdminClock,
   kAdminRestore,
+  kListMedia,
+  kUploadMedia,
+  kGetMedia,
+  kDeleteMedia,
+  kMediaUrl,
+  kSignedMedia,
 };
 
 // One request on its way through the app. Shared, because a write answers
@@ -150,7 +156,8 @@ HttpResponse JsonResponse(int status, const Json& body);
 
 class App::Impl {
  public:
-  Impl(storage::Store& store, Config config, storage::TestClock* test_clock);
+  Impl(storage::Store& store, Config config, storage::TestClock* test_clock,
+       std::shared_ptr<const storage::MasterKey> media_url_key);
   ~Impl();
 
   void Handle(HttpRequest request, Responder respond);
@@ -183,6 +190,12 @@ class App::Impl {
   Status ReloadOperators();
   std::shared_ptr<const Operators> CurrentOperators() const;
 
+  // media.cc
+  void HandleMedia(const CallPtr& call);
+  void ServeMedia(const CallPtr& call, TenantId tenant,
+                  const std::string& media_id);
+  void HandleSignedMedia(const CallPtr& call);
+
   // ops.cc
   void HandleOps(const CallPtr& call);
   std::string RenderMetrics() const;
@@ -190,6 +203,8 @@ class App::Impl {
   storage::Store& store_;
   const Config config_;
   storage::TestClock* test_clock_;  // set only with --test-clock
+  // Signs media URLs and seals the tenant named in them.
+  std::shared_ptr<const storage::MasterKey> media_url_key_;
 
   mutable std::mutex operators_mu_;
   std::shared_ptr<const Operators> operators_;  // GUARDED_BY(operators_mu_)

@@ -179,6 +179,17 @@ TEST_CASE("Media references follow themes, layouts and featured pages",
           "[projector]") {
   World w;
   const std::string m1(64, 'a'), m2(64, 'b');
+  SECTION("only media the tenant has can be referenced") {
+    auto refused = w.Run(CommandType::kCreateTheme, "",
+                         R"({"name":"T","media":{"logo":")" + m1 + "\"}}");
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code() == StatusCode::kInvalidArgument);
+    CHECK(refused.error().message().find("upload it first") !=
+          std::string::npos);
+    CHECK(w.Head() == Sequence(0));
+  }
+  REQUIRE(w.Run(CommandType::kAttachMedia, m1, R"({"kind":"logo"})"));
+  REQUIRE(w.Run(CommandType::kAttachMedia, m2, R"({"kind":"logo"})"));
   auto theme = w.Run(CommandType::kCreateTheme, "",
                      R"({"name":"T","media":{"logo":")" + m1 + "\"}}");
   REQUIRE(theme.has_value());
@@ -190,12 +201,11 @@ TEST_CASE("Media references follow themes, layouts and featured pages",
   CHECK(refs(m1) == "[\"theme:" + theme->entity->id + "\"]");
   REQUIRE(w.Run(CommandType::kUpdateTheme, theme->entity->id,
                 R"({"name":"T","media":{"favicon":")" + m2 + "\"}}"));
-  CHECK(refs(m1) == "none");
+  CHECK(refs(m1) == "[]");  // still uploaded, no longer used
   CHECK(refs(m2) == "[\"theme:" + theme->entity->id + "\"]");
   REQUIRE(w.Run(CommandType::kSetFeatured, "42",
                 R"({"mediaId":")" + m2 + R"(","text":"Start here"})"));
   CHECK(refs(m2) == "[\"featured:42\",\"theme:" + theme->entity->id + "\"]");
-  REQUIRE(w.Run(CommandType::kAttachMedia, m2, R"({"kind":"logo"})"));
   auto detach = w.Run(CommandType::kDetachMedia, m2);
   REQUIRE_FALSE(detach.has_value());
   CHECK(detach.error().code() == StatusCode::kConflict);
@@ -572,6 +582,10 @@ TEST_CASE(
   INFO("seed " << seed);
   World w(/*snapshot_every=*/97);
   Generator gen(seed);
+  for (char c : std::string("abcdef")) {
+    REQUIRE(w.Run(CommandType::kAttachMedia, std::string(64, c),
+                  R"({"kind":"layout-image","size":1000})"));
+  }
   struct Observation {
     storage::Timestamp time;
     Sequence seq;

@@ -18,9 +18,9 @@ void Fold(TenantState& state, uint64_t seq, std::string_view type,
           std::string_view payload) {
   const Json p = P(payload);
   REQUIRE(ValidatePayload(type, p).ok());
-  REQUIRE(Apply(state, EventRef{Sequence(seq),
-                                storage::TimestampFromMillis(1000 * seq), type,
-                                "", p})
+  REQUIRE(Apply(state,
+                EventRef{Sequence(seq),
+                         storage::TimestampFromMillis(1000 * seq), type, "", p})
               .ok());
   state.set_seq(Sequence(seq));
 }
@@ -68,8 +68,7 @@ TEST_CASE("A state survives serialization byte for byte", "[views]") {
         storage::StatusCode::kCorruption);
 }
 
-TEST_CASE("Restoring keeps identical rows and versions the rest",
-          "[views]") {
+TEST_CASE("Restoring keeps identical rows and versions the rest", "[views]") {
   TenantState before;
   Fold(before, 1, event::kSiteCreated, R"({"v":1,"siteId":"a","name":"A"})");
   Fold(before, 2, event::kSiteCreated, R"({"v":1,"siteId":"b","name":"B"})");
@@ -88,8 +87,7 @@ TEST_CASE("Restoring keeps identical rows and versions the rest",
   CHECK_FALSE(restored.rows() == before.rows());
 }
 
-TEST_CASE("Announcements are active between their start and end",
-          "[views]") {
+TEST_CASE("Announcements are active between their start and end", "[views]") {
   const Json doc = P(R"({"startsAt":"2026-11-25T10:00:00Z",
                          "endsAt":"2026-11-25T12:00:00Z"})");
   auto at = [](const char* t) { return *storage::ParseRfc3339(t); };

@@ -1,0 +1,435 @@
+// Media: uploads (raw or multipart), downloads with byte ranges, signed URLs
+// that work without a token, and deletion.
+
+#include "projections/media.h"
+
+#include <charconv>
+
+#include "projections/commands.h"
+#include "server/internal/app_impl.h"
+#include "storage/crypto.h"
+
+namespace siteledger::server {
+namespace {
+
+using projections::MediaInfo;
+using projections::MediaType;
+
+// The raw SHA-256 of a media id: the blob's key (after the tenant id).
+std::string BlobKey(const std::string& media_id) {
+  auto bytes = storage::FromHex(media_id);
+  return bytes ? *bytes : std::string();
+}
+
+bool ValidMediaId(std::string_view id) {
+  if (id.size() != 64) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+struct Upload {
+  std::string_view bytes;
+  std::string declared_type;
+};
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// The boundary parameter of a multipart Content-Type.
+std::string Boundary(std::string_view content_type) {
+  const size_t at = content_type.find("boundary=");
+  if (at == std::string_view::npos) return {};
+  std::string_view b = content_type.substr(at + 9);
+  b = b.substr(0, b.find(';'));
+  b = Trim(b);
+  if (b.size() >= 2 && b.front() == '"' && b.back() == '"') {
+    b = b.substr(1, b.size() - 2);
+  }
+  return std::string(b);
+}
+
+// The single file part of a multipart/form-data body (any field name).
+Result<Upload> ParseMultipart(std::string_view body,
+                              const std::string& boundary) {
+  auto bad = [](std::string why) {
+    return storage::Err(Status::InvalidArgument("multipart body: " + why));
+  };
+  if (boundary.empty() || boundary.size() > 200) return bad("no boundary");
+  const std::string delimiter = "--" + boundary;
+  size_t at = body.find(delimiter);
+  if (at == std::string_view::npos) return bad("the boundary never appears");
+  std::optional<Upload> file;
+  for (;;) {
+    at += delimiter.size();
+    if (body.substr(at, 2) == "--") break;  // the closing delimiter
+    if (body.substr(at, 2) != "\r\n") return bad("malformed delimiter line");
+    at += 2;
+    const size_t headers_end = body.find("\r\n\r\n", at);
+    if (headers_end == std::string_view::npos) return bad("a part has no body");
+    const std::string_view headers = body.substr(at, headers_end - at);
+    const size_t content_start = headers_end + 4;
+    const size_t next = body.find("\r\n" + delimiter, content_start);
+    if (next == std::string_view::npos) return bad("a part never ends");
+    std::string type;
+    bool is_file = false;
+    for (size_t line_start = 0; line_start < headers.size();) {
+      const size_t line_end = headers.find("\r\n", line_start);
+      const std::string_view line =
+          headers.substr(line_start, line_end == std::string_view::npos
+                                         ? std::string_view::npos
+                                         : line_end - line_start);
+      const size_t colon = line.find(':');
+      if (colon != std::string_view::npos) {
+        std::string name(Trim(line.substr(0, colon)));
+        for (char& c : name) c = static_cast<char>(std::tolower(c));
+        const std::string_view value = Trim(line.substr(colon + 1));
+        if (name == "content-type") type = std::string(value);
+        if (name == "content-disposition" &&
+            value.find("filename") != std::string_view::npos) {
+          is_file = true;
+        }
+      }
+      if (line_end == std::string_view::npos) break;
+      line_start = line_end + 2;
+    }
+    if (is_file) {
+      if (file) return bad("expected exactly one file part");
+      file = Upload{body.substr(content_start, next - content_start), type};
+    }
+    at = next + 2;
+  }
+  if (!file) return bad("no file part (a part with a filename)");
+  return *file;
+}
+
+// "bytes=a-b", "bytes=a-", "bytes=-n": one range, as [first, last]. nullopt
+// for none (or anything this server does not honour, which is then ignored
+// as RFC 9110 allows); `unsatisfiable` for a range past the end.
+std::optional<std::pair<uint64_t, uint64_t>> ParseRange(std::string_view h,
+                                                        uint64_t size,
+                                                        bool& unsatisfiable) {
+  unsatisfiable = false;
+  if (!h.starts_with("bytes=")) return std::nullopt;
+  h.remove_prefix(6);
+  if (h.find(',') != std::string_view::npos) return std::nullopt;
+  const size_t dash = h.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view s, uint64_t& out) {
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
+  };
+  uint64_t first = 0, last = 0;
+  const std::string_view a = h.substr(0, dash), b = h.substr(dash + 1);
+  if (a.empty()) {
+    uint64_t suffix = 0;
+    if (!number(b, suffix)) return std::nullopt;
+    if (suffix == 0 || size == 0) {
+      unsatisfiable = true;
+      return std::nullopt;
+    }
+    first = suffix >= size ? 0 : size - suffix;
+    last = size - 1;
+  } else {
+    if (!number(a, first)) return std::nullopt;
+    if (b.empty()) {
+      last = size == 0 ? 0 : size - 1;
+    } else if (!number(b, last) || last < first) {
+      return std::nullopt;
+    }
+    if (first >= size) {
+      unsatisfiable = true;
+      return std::nullopt;
+    }
+    last = std::min(last, size - 1);
+  }
+  return std::make_pair(first, last);
+}
+
+Json MediaJson(const Json& doc) {
+  Json out = Json::MakeObject();
+  out.Set("id", doc.GetString("id"));
+  if (const Json* kind = doc.Find("kind")) out.Set("kind", *kind);
+  out.Set("type", doc.GetString("type"));
+  out.Set("size", doc.GetInt("size"));
+  const Json* w = doc.Find("width");
+  const Json* h = doc.Find("height");
+  out.Set("width", w ? *w : Json());
+  out.Set("height", h ? *h : Json());
+  return out;
+}
+
+}  // namespace
+
+void App::Impl::ServeMedia(const CallPtr& call, TenantId tenant,
+                           const std::string& media_id) {
+  if (!ValidMediaId(media_id)) {
+    return Finish(call,
+                  Problem(404, "media '" + media_id + "' does not exist"));
+  }
+  auto view = projector_.Get(tenant, {projections::ViewKind::kMedia, media_id});
+  if (!view) return Fail(call, view.error());
+  const Json* attached = *view ? (*view)->doc.Find("attached") : nullptr;
+  if (attached == nullptr || !attached->as_bool()) {
+    return Finish(call,
+                  Problem(404, "media '" + media_id + "' does not exist"));
+  }
+  const std::string etag = "\"" + media_id + "\"";
+  auto common = [&](HttpResponse& r) {
+    r.Set("ETag", etag);
+    r.Set("Cache-Control", "private, max-age=31536000, immutable");
+    r.Set("X-Content-Type-Options", "nosniff");
+    r.Set("Accept-Ranges", "bytes");
+    const std::string type((*view)->doc.GetString("type"));
+    // An SVG is a document: opened directly, it must not run anything.
+    if (type == "image/svg+xml") r.Set("Content-Security-Policy", "sandbox");
+  };
+  if (call->request.Header("if-none-match") == etag) {
+    HttpResponse r;
+    r.status = 304;
+    common(r);
+    return Finish(call, std::move(r));
+  }
+  auto bytes =
+      store_.log().GetRow(tenant, storage::Family::kBlobs, BlobKey(media_id));
+  if (!bytes) return Fail(call, bytes.error());
+  if (!*bytes) {
+    return Fail(call, Status::Corruption("media " + media_id +
+                                         " has a view but no bytes"));
+  }
+  HttpResponse r;
+  common(r);
+  r.Set("Content-Type", std::string((*view)->doc.GetString("type")));
+  const uint64_t size = (*bytes)->size();
+  bool unsatisfiable = false;
+  auto range = ParseRange(call->request.Header("range"), size, unsatisfiable);
+  if (unsatisfiable) {
+    HttpResponse bad = Problem(416, "the range lies outside the " +
+                                        std::to_string(size) + "-byte image");
+    bad.Set("Content-Range", "bytes */" + std::to_string(size));
+    return Finish(call, std::move(bad));
+  }
+  if (range) {
+    r.status = 206;
+    r.Set("Content-Range", "bytes " + std::to_string(range->first) + "-" +
+                               std::to_string(range->second) + "/" +
+                               std::to_string(size));
+    r.body = (*bytes)->substr(range->first, range->second - range->first + 1);
+  } else {
+    r.status = 200;
+    r.body = std::move(**bytes);
+  }
+  Finish(call, std::move(r));
+}
+
+void App::Impl::HandleMedia(const CallPtr& call) {
+  const TenantId tenant = call->tenant;
+  switch (call->route->handler) {
+    case kGetMedia:
+      return ServeMedia(call, tenant, call->Param("id"));
+    case kListMedia: {
+      Json items = Json::MakeArray();
+      std::string cursor;
+      do {
+        auto page =
+            projector_.List(tenant, projections::ViewKind::kMedia, cursor, 500);
+        if (!page) return Fail(call, page.error());
+        for (const auto& [key, view] : page->items) {
+          const Json* attached = view.doc.Find("attached");
+          if (attached != nullptr && attached->as_bool()) {
+            items.Push(MediaJson(view.doc));
+          }
+        }
+        cursor = page->next_cursor;
+      } while (!cursor.empty());
+      Json body = Json::MakeObject();
+      body.Set("items", std::move(items));
+      body.Set("nextCursor", nullptr);
+      return Finish(call, JsonResponse(200, body));
+    }
+    case kUploadMedia: {
+      auto kind_name = call->Query("kind");
+      auto kind =
+          kind_name ? projections::MediaKindFromName(*kind_name) : std::nullopt;
+      if (!kind) {
+        return Fail(call, Status::InvalidArgument(
+                              "kind: expected layout-image, theme-image, "
+                              "logo, favicon or app-icon"));
+      }
+      Upload upload;
+      const std::string content_type(call->request.Header("content-type"));
+      if (content_type.starts_with("multipart/form-data")) {
+        auto parsed =
+            ParseMultipart(call->request.body, Boundary(content_type));
+        if (!parsed) return Fail(call, parsed.error());
+        upload = *parsed;
+      } else {
+        upload = Upload{call->request.body, content_type};
+      }
+      const size_t limit = config_.media_max_bytes.at(std::string(*kind_name));
+      if (upload.bytes.size() > limit) {
+        return Fail(call,
+                    Status::TooLarge("a " + *kind_name + " may be at most " +
+                                     std::to_string(limit) + " bytes"));
+      }
+      auto info = projections::InspectMedia(upload.bytes);
+      if (!info) return Fail(call, info.error());
+      auto declared = projections::MediaTypeFromName(upload.declared_type);
+      if (!declared) {
+        return Fail(call, Status::Unsupported(
+                              "declare the image's type (Content-Type such "
+                              "as image/png); '" +
+                              upload.declared_type + "' is not an image type"));
+      }
+      if (*declared != info->type) {
+        return Fail(call,
+                    Status::Unsupported(
+                        "the declared type " +
+                        std::string(projections::MediaTypeName(*declared)) +
+                        " disagrees with the bytes, which are " +
+                        std::string(projections::MediaTypeName(info->type))));
+      }
+      const std::string id = projections::MediaId(upload.bytes);
+      projections::Command c;
+      c.type = projections::CommandType::kUploadMedia;
+      c.id = id;
+      c.actor = call->actor;
+      c.body = Json::MakeObject();
+      c.body.Set("kind", *kind_name);
+      c.body.Set("type", projections::MediaTypeName(info->type));
+      c.body.Set("size", static_cast<int64_t>(upload.bytes.size()));
+      if (info->width) c.body.Set("width", static_cast<int64_t>(*info->width));
+      if (info->height) {
+        c.body.Set("height", static_cast<int64_t>(*info->height));
+      }
+      c.idempotency_key = std::string(call->request.Header("idempotency-key"));
+      c.fingerprint = "POST media " + id;
+      c.extra_writes.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
+                                BlobKey(id), std::string(upload.bytes)});
+      projector_.Execute(
+          tenant, std::move(c),
+          [this, call, id](Result<projections::CommandResult> result) {
+            if (!result) return Fail(call, result.error());
+            if (!result->view) {
+              return Fail(call, Status::Internal("upload left no media view"));
+            }
+            const bool created = result->last.value() > 0;
+            if (created) feed_.Notify(call->tenant);
+            HttpResponse r =
+                JsonResponse(created ? 201 : 200, MediaJson(result->view->doc));
+            r.Set("Location", "/api/v1/media/" + id);
+            r.Set("ETag", "\"" + id + "\"");
+            Finish(call, std::move(r));
+          });
+      return;
+    }
+    case kDeleteMedia: {
+      const std::string id = call->Param("id");
+      if (!ValidMediaId(id)) {
+        return Finish(call, Problem(404, "media '" + id + "' does not exist"));
+      }
+      projections::Command c;
+      c.type = projections::CommandType::kDeleteMedia;
+      c.id = id;
+      c.actor = call->actor;
+      c.extra_writes.push_back({storage::Family::kBlobs,
+                                storage::WriteOp::kDelete, BlobKey(id), ""});
+      projector_.Execute(
+          tenant, std::move(c),
+          [this, call](Result<projections::CommandResult> result) {
+            if (!result) return Fail(call, result.error());
+            feed_.Notify(call->tenant);
+            HttpResponse r;
+            r.status = 204;
+            Finish(call, std::move(r));
+          });
+      return;
+    }
+    case kMediaUrl: {
+      const std::string id = call->Param("id");
+      if (media_url_key_ == nullptr) {
+        return Fail(call, Status::Unavailable("signed media URLs are off"));
+      }
+      auto view = projector_.Get(tenant, {projections::ViewKind::kMedia, id});
+      if (!view) return Fail(call, view.error());
+      const Json* attached = *view ? (*view)->doc.Find("attached") : nullptr;
+      if (!ValidMediaId(id) || attached == nullptr || !attached->as_bool()) {
+        return Finish(call, Problem(404, "media '" + id + "' does not exist"));
+      }
+      // The handle names the tenant by its clientKey, sealed with the key
+      // every region shares: never by this region's internal id, so the URL
+      // keeps working after a residency migration.
+      auto sealed = media_url_key_->DeriveAead("media-url-tenant")
+                        .Seal(call->record->client_key, "media url handle");
+      if (!sealed) return Fail(call, sealed.error());
+      const std::string handle = Base64UrlEncode(*sealed) + "." + id;
+      const int64_t expires =
+          std::chrono::duration_cast<std::chrono::seconds>(
+              (store_.clock().Now() + config_.media_url_ttl).time_since_epoch())
+              .count();
+      const std::string signed_part = handle + "\n" + std::to_string(expires);
+      const std::string sig = storage::ToHex(storage::HmacSha256(
+          media_url_key_->Derive("media-url-signature"), signed_part));
+      const std::string path = "/media/" + handle +
+                               "?exp=" + std::to_string(expires) +
+                               "&sig=" + sig;
+      Json body = Json::MakeObject();
+      body.Set("url", config_.base_url + path);
+      body.Set("path", path);
+      body.Set("expiresAt", storage::FormatRfc3339(
+                                storage::TimestampFromMillis(expires * 1000)));
+      return Finish(call, JsonResponse(200, body));
+    }
+    default:
+      return Finish(call, Problem(404, "no route for this path"));
+  }
+}
+
+void App::Impl::HandleSignedMedia(const CallPtr& call) {
+  auto denied = [&](std::string_view why) { Finish(call, Problem(403, why)); };
+  if (media_url_key_ == nullptr) {
+    return Fail(call, Status::Unavailable("signed media URLs are off"));
+  }
+  const std::string& handle = call->Param("handle");
+  auto exp = call->Query("exp");
+  auto sig = call->Query("sig");
+  if (!exp || !sig) return denied("a media URL needs exp and sig");
+  const std::string expected = storage::ToHex(storage::HmacSha256(
+      media_url_key_->Derive("media-url-signature"), handle + "\n" + *exp));
+  if (!storage::ConstantTimeEquals(expected, *sig)) {
+    return denied("the URL's signature does not verify");
+  }
+  int64_t expires = 0;
+  auto [ptr, ec] =
+      std::from_chars(exp->data(), exp->data() + exp->size(), expires);
+  if (ec != std::errc() || ptr != exp->data() + exp->size() ||
+      storage::TimestampFromMillis(expires * 1000) < store_.clock().Now()) {
+    return denied("the URL has expired");
+  }
+  const size_t dot = handle.rfind('.');
+  if (dot == std::string::npos) return denied("a malformed media URL");
+  auto sealed = Base64UrlDecode(std::string_view(handle).substr(0, dot));
+  if (!sealed) return denied("a malformed media URL");
+  auto client_key = media_url_key_->DeriveAead("media-url-tenant")
+                        .Open(*sealed, "media url handle");
+  if (!client_key) return denied("a malformed media URL");
+  auto record = TenantByClientKey(*client_key);
+  if (!record) {
+    return Finish(call, Problem(404, "this site's media is not served here"));
+  }
+  if ((*record)->state != storage::LifecycleState::kInstalled) {
+    return denied("the app is uninstalled from this site");
+  }
+  call->tenant = (*record)->id;
+  ServeMedia(call, call->tenant, handle.substr(dot + 1));
+}
+
+}  // namespace siteledger::server
