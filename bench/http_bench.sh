@@ -64,6 +64,10 @@ out=$(wrk -t2 -c32 -d"${secs}s" --latency -s "$work/put.lua" \
 report http_append "$out"
 non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out"); [ -n "$non2xx" ] && echo "  (non-2xx answers: $non2xx)"
 
+# --- media: 1 MiB images up and down, next to the disk's own write speed -------
+"$build/bench/siteledger-bench" --benchmarks=http_media --threads=4 \
+  --seconds="$secs" --server="http://127.0.0.1:$port" --db="$work/disk"
+
 # --- nginx, static 1 KiB JSON ---------------------------------------------------
 mkdir -p "$work/www"
 head -c 1024 /dev/zero | tr '\0' 'x' | sed 's/^/{"pad":"/; s/$/"}/' | head -c 1024 >"$work/www/site.json"

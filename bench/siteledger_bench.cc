@@ -19,8 +19,16 @@
 //   http_setup         prepares --db (a region folder) for bench/http_bench.sh:
 //                      installs a tenant, creates a site, and prints the
 //                      site id and signed tokens for the HTTP workloads
+//   http_media         against --server (prepared by http_setup): uploads
+//                      distinct 1 MiB images from --threads clients, then
+//                      downloads them, in MB/s; next to the disk's own
+//                      sequential write speed (1 MiB writes each followed by
+//                      fdatasync, and 256 MiB written then synced once)
 
+#include <curl/curl.h>
+#include <fcntl.h>
 #include <rocksdb/db.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,6 +44,7 @@
 #include <vector>
 
 #include "projections/events.h"
+#include "projections/media.h"
 #include "projections/projector.h"
 #include "server/jwt.h"
 #include "storage/clock.h"
@@ -62,6 +71,7 @@ struct Flags {
   uint64_t replay_events = 1'000'000;
   uint64_t rebuild_events = 1'000'000;
   uint64_t as_of_events = 100'000;
+  std::string server;
   size_t value_size = 200;
 };
 
@@ -92,6 +102,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.rebuild_events = std::strtoull(v8, nullptr, 10);
     } else if (const char* v9 = value("as_of_events")) {
       f.as_of_events = std::strtoull(v9, nullptr, 10);
+    } else if (const char* v10 = value("server")) {
+      f.server = v10;
     } else if (const char* v7 = value("value_size")) {
       f.value_size = std::strtoull(v7, nullptr, 10);
     } else {
@@ -506,6 +518,193 @@ void AsOf(const Flags& f) {
              "-event tenant, snapshots every 1000; events/s = reads/s");
 }
 
+constexpr char kBenchClient[] = "bench-client";
+constexpr char kBenchSecret[] = "bench-secret-0123456789abcdef0123456789";
+
+std::string BenchToken(const std::string& method, const std::string& path,
+                       const std::string& query = "") {
+  siteledger::projections::Json claims =
+      siteledger::projections::Json::MakeObject();
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  claims.Set("iss", kBenchClient);
+  claims.Set("iat", now);
+  claims.Set("exp", now + 3600);
+  claims.Set("sub", "5b10ac8d82e05b22cc7d4ef5");
+  claims.Set("qsh", siteledger::server::QueryStringHash(method, path, query));
+  return siteledger::server::SignHs256(claims, kBenchSecret);
+}
+
+size_t CurlSink(char* data, size_t size, size_t n, void* user) {
+  auto* total = static_cast<size_t*>(user);
+  *total += size * n;
+  (void)data;
+  return size * n;
+}
+
+// One HTTP request with libcurl on a reused handle; returns the status.
+long CurlRequest(CURL* c, const std::string& method, const std::string& url,
+                 const std::string& auth, const std::string* body,
+                 size_t* received) {
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &CurlSink);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, received);
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, ("Authorization: JWT " + auth).c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  if (body != nullptr) {
+    headers = curl_slist_append(headers, "Content-Type: image/png");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(body->size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  const CURLcode code = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  return code == CURLE_OK ? status : -1;
+}
+
+// A 1 MiB "PNG": a real PNG header, then bytes unique to (thread, n).
+std::string BenchImage(int thread, uint64_t n) {
+  std::string img = "\x89PNG\r\n\x1a\n";
+  img += std::string("\0\0\0\x0dIHDR\0\0\x04\0\0\0\x04\0\x08\x06\0\0\0", 25);
+  std::mt19937_64 rng(static_cast<uint64_t>(thread) * 1'000'003 + n);
+  while (img.size() < (1 << 20)) {
+    const uint64_t v = rng();
+    img.append(reinterpret_cast<const char*>(&v), 8);
+  }
+  img.resize(1 << 20);
+  return img;
+}
+
+void DiskBaseline(const Flags& f) {
+  std::filesystem::create_directories(f.db);
+  const auto path = f.db / "disk-baseline";
+  std::string block(1 << 20, 'd');
+  // 1 MiB, fdatasync, repeated: what one synced upload costs the disk.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<Recorder> synced(1);
+  auto start = Clock::now();
+  while (Clock::now() - start < std::chrono::duration<double>(f.seconds)) {
+    const auto t0 = Clock::now();
+    if (::write(fd, block.data(), block.size()) < 0 || ::fdatasync(fd) != 0) {
+      std::exit(1);
+    }
+    synced[0].latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    synced[0].events += 1;
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  ::close(fd);
+  std::printf(
+      "%-18s : %10.1f MB/s; p50 %8.3f ms; p99 %8.3f ms (1 MiB writes, "
+      "each fdatasync'd)\n",
+      "disk_write_synced", synced[0].events / secs,
+      [&] {
+        auto v = synced[0].latencies_us;
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0 : v[v.size() / 2] / 1000;
+      }(),
+      [&] {
+        auto v = synced[0].latencies_us;
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0 : v[v.size() * 99 / 100] / 1000;
+      }());
+  // 256 MiB then one fdatasync: the disk's sequential bandwidth.
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  start = Clock::now();
+  for (int i = 0; i < 256; ++i) {
+    if (::write(fd, block.data(), block.size()) < 0) std::exit(1);
+  }
+  ::fdatasync(fd);
+  secs = std::chrono::duration<double>(Clock::now() - start).count();
+  ::close(fd);
+  std::filesystem::remove(path);
+  std::printf("%-18s : %10.1f MB/s (256 MiB, one fdatasync)\n",
+              "disk_write_bulk", 256 / secs);
+}
+
+void HttpMedia(const Flags& f) {
+  if (f.server.empty()) {
+    std::fprintf(stderr, "http_media needs --server\n");
+    std::exit(2);
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  const std::string upload_token =
+      BenchToken("POST", "/api/v1/media", "kind=layout-image");
+  std::mutex ids_mu;
+  std::vector<std::string> ids;
+  std::vector<Recorder> up;
+  double up_s =
+      RunTimed(f.threads, f.seconds, up, [&](int t, uint64_t i) -> uint64_t {
+        thread_local CURL* c = curl_easy_init();
+        const std::string img = BenchImage(t, i);
+        size_t received = 0;
+        const long status =
+            CurlRequest(c, "POST", f.server + "/api/v1/media?kind=layout-image",
+                        upload_token, &img, &received);
+        if (status != 201) {
+          std::fprintf(stderr, "upload answered %ld\n", status);
+          std::exit(1);
+        }
+        std::lock_guard lock(ids_mu);
+        ids.push_back(siteledger::projections::MediaId(img));
+        return 1;
+      });
+  std::vector<double> up_lat;
+  for (auto& r : up)
+    up_lat.insert(up_lat.end(), r.latencies_us.begin(), r.latencies_us.end());
+  std::sort(up_lat.begin(), up_lat.end());
+  uint64_t uploads = 0;
+  for (auto& r : up) uploads += r.events;
+  std::printf(
+      "%-18s : %10.1f MB/s; p50 %8.3f ms; p99 %8.3f ms; %llu images "
+      "of 1 MiB, %d clients\n",
+      "http_media_upload", uploads / up_s, up_lat[up_lat.size() / 2] / 1000,
+      up_lat[up_lat.size() * 99 / 100] / 1000,
+      static_cast<unsigned long long>(uploads), f.threads);
+
+  std::vector<std::string> tokens;
+  for (const auto& id : ids)
+    tokens.push_back(BenchToken("GET", "/api/v1/media/" + id));
+  std::vector<Recorder> down;
+  std::atomic<size_t> bytes{0};
+  double down_s =
+      RunTimed(f.threads, f.seconds, down, [&](int t, uint64_t i) -> uint64_t {
+        thread_local CURL* c = curl_easy_init();
+        const size_t k = (static_cast<size_t>(t) * 7919 + i) % ids.size();
+        size_t received = 0;
+        const long status =
+            CurlRequest(c, "GET", f.server + "/api/v1/media/" + ids[k],
+                        tokens[k], nullptr, &received);
+        if (status != 200 || received != (1 << 20)) {
+          std::fprintf(stderr, "download answered %ld (%zu bytes)\n", status,
+                       received);
+          std::exit(1);
+        }
+        bytes += received;
+        return 1;
+      });
+  std::vector<double> down_lat;
+  for (auto& r : down)
+    down_lat.insert(down_lat.end(), r.latencies_us.begin(),
+                    r.latencies_us.end());
+  std::sort(down_lat.begin(), down_lat.end());
+  std::printf("%-18s : %10.1f MB/s; p50 %8.3f ms; p99 %8.3f ms; %d clients\n",
+              "http_media_download", bytes / down_s / (1 << 20),
+              down_lat[down_lat.size() / 2] / 1000,
+              down_lat[down_lat.size() * 99 / 100] / 1000, f.threads);
+  DiskBaseline(f);
+}
+
 // Prepares a region for the HTTP workloads and prints, one per line:
 //   site=<id>
 //   read_token=<JWT for GET /api/v1/sites/<id>>
@@ -569,6 +768,8 @@ int main(int argc, char** argv) {
       Rebuild(f);
     } else if (b == "as_of") {
       AsOf(f);
+    } else if (b == "http_media") {
+      HttpMedia(f);
     } else if (b == "http_setup") {
       HttpSetup(f);
       return 0;  // keeps --db: the server runs on it next
