@@ -64,6 +64,11 @@ class Decider {
   // If-Match against the entity's version (0 when it does not exist).
   Status CheckIfMatch(const ViewDoc* doc) const {
     if (!c_.if_match) return Status::Ok();
+    if (*c_.if_match == kAnyVersion) {
+      return doc != nullptr ? Status::Ok()
+                            : Status::PreconditionFailed(
+                                  "If-Match: * needs the entity to exist");
+    }
     const Sequence actual = doc != nullptr ? doc->version : Sequence(0);
     if (actual != *c_.if_match) {
       return Status::PreconditionFailed(
@@ -175,7 +180,9 @@ Status Decider::Site() {
           theme && *theme != *doc.Find("themeId")) {
         if (theme->is_string()) {
           auto t = Need(ViewKind::kTheme, theme->as_string());
-          if (!t) return t.error().WithContext("$.themeId");
+          if (!t) {
+            return Status::InvalidArgument("$.themeId: " + t.error().message());
+          }
         }
         Json p = Json::MakeObject();
         p.Set("v", kPayloadVersion);
@@ -187,7 +194,10 @@ Status Decider::Site() {
           layout && *layout != *doc.Find("homeLayoutId")) {
         if (layout->is_string()) {
           auto l = Need(ViewKind::kLayout, layout->as_string());
-          if (!l) return l.error().WithContext("$.homeLayoutId");
+          if (!l) {
+            return Status::InvalidArgument("$.homeLayoutId: " +
+                                           l.error().message());
+          }
         }
         Json p = Json::MakeObject();
         p.Set("v", kPayloadVersion);
@@ -454,6 +464,16 @@ Status Decider::Layout() {
 }
 
 Status Decider::Announcement() {
+  if (const Json* ends = c_.body.Find("endsAt"); ends && ends->is_string()) {
+    const Json* starts = c_.body.Find("startsAt");
+    auto end = storage::ParseRfc3339(ends->as_string());
+    auto start = starts && starts->is_string()
+                     ? storage::ParseRfc3339(starts->as_string())
+                     : Result<Timestamp>(storage::Err(Status::NotFound("")));
+    if (end && start && *end <= *start) {
+      return Status::InvalidArgument("$.endsAt: must be after startsAt");
+    }
+  }
   switch (c_.type) {
     case CommandType::kCreateAnnouncement: {
       const std::string id = NewId("a_");

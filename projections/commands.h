@@ -50,6 +50,10 @@ enum class CommandType : uint8_t {
   kRestore,      // body {toSeq} or {asOf}
 };
 
+// As Command::if_match: any current version (If-Match: *), that is, the
+// entity must exist.
+inline constexpr Sequence kAnyVersion{UINT64_MAX};
+
 struct Command {
   CommandType type;
   std::string id;    // the entity named by the path, if any

@@ -904,6 +904,7 @@ Result<Projector::Page> Projector::List(TenantId tenant, ViewKind kind,
     if (!row) return Err(row.error());
     page.items.emplace_back(Impl::KeyOfRow((*rows)[i].first, *row),
                             std::move(*row));
+    page.cursors.push_back((*rows)[i].first.substr(1));
   }
   if (rows->size() > limit && limit > 0) {
     page.next_cursor = (*rows)[limit - 1].first.substr(1);

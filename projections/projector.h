@@ -69,6 +69,8 @@ class Projector {
 
   struct Page {
     std::vector<std::pair<ViewKey, ViewDoc>> items;
+    // cursors[i] continues a listing right after items[i].
+    std::vector<std::string> cursors;
     std::string next_cursor;  // empty on the last page
   };
   // Entities of `kind` in key order, after `cursor` (from a previous page).

@@ -57,8 +57,10 @@ Status CheckString(Str kind, std::string_view s, const std::string& path) {
       }
       return Status::Ok();
     case Str::kContentId:
-      if (!AllOf(s, IsDigit)) {
-        return Fail(path, "a Confluence content id is made of digits");
+      if (!AllOf(s, IsDigit) || (s.size() > 1 && s[0] == '0')) {
+        return Fail(path,
+                    "a Confluence content id is a number (digits, no leading "
+                    "zero)");
       }
       return Status::Ok();
     case Str::kMediaId:
@@ -420,11 +422,19 @@ bool IsCredentialName(std::string_view name) {
          n.ends_with("token") || n.ends_with("apikey");
 }
 
+// Names that only ever mean a Confluence page's content.
 bool IsPageContentName(std::string_view name) {
   static const std::set<std::string, std::less<>> kNames = {
-      "body",      "pagebody",    "excerpt", "pageexcerpt",
-      "pagetitle", "pagecontent", "storage", "atlasdocformat",
-      "bodyhtml",  "html",        "adf",     "pagetext"};
+      "pagebody",       "excerpt",  "pageexcerpt", "pagetitle", "pagecontent",
+      "atlasdocformat", "bodyhtml", "bodystorage", "adf",       "pagetext"};
+  return kNames.contains(Normalize(name));
+}
+
+// Names that mean page content when they sit next to a page reference (a
+// contentId): elsewhere "body" may be a font and "title" a heading.
+bool IsPageFieldNextToContentId(std::string_view name) {
+  static const std::set<std::string, std::less<>> kNames = {
+      "body", "title", "content", "storage", "html"};
   return kNames.contains(Normalize(name));
 }
 
@@ -512,7 +522,8 @@ Status Walk(const Json& v, std::string& path) {
                   "credentials are never stored (passwords, tokens, secrets, "
                   "keys): remove this field");
     }
-    if (IsPageContentName(key) || (references_page && key == "title")) {
+    if (IsPageContentName(key) ||
+        (references_page && IsPageFieldNextToContentId(key))) {
       return Fail(where,
                   "Confluence page content is never stored (bodies, titles, "
                   "excerpts): reference the page by contentId only");

@@ -112,7 +112,9 @@ Status App::Impl::AuthenticateOperator(Call& call) {
     return Status::Unauthenticated(
         "no token: send 'Authorization: Bearer <operator token>'");
   }
-  if (!auth.starts_with("Bearer ") || auth.size() <= 7) {
+  std::string scheme(auth.substr(0, 7));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(c));
+  if (scheme != "bearer " || auth.size() <= 7) {
     return Status::Unauthenticated(
         "operator routes take 'Authorization: Bearer <operator token>'");
   }

@@ -139,6 +139,8 @@ Json ListBody(Json items, const std::string& next) {
 Result<std::optional<Sequence>> IfMatchOf(const Call& call) {
   std::string_view h = call.request.Header("if-match");
   if (h.empty()) return std::optional<Sequence>();
+  // "*": any current version, that is, the entity must exist.
+  if (h == "*") return std::optional<Sequence>(projections::kAnyVersion);
   if (h.size() < 3 || h.front() != '"' || h.back() != '"') {
     return storage::Err(Status::InvalidArgument(
         "If-Match: expected the entity's ETag, such as \"42\""));
@@ -174,9 +176,11 @@ Result<Json> BodyOf(const Call& call, bool required) {
     }
     return Json();
   }
-  std::string_view type = call.request.Header("content-type");
-  const std::string_view media = type.substr(0, type.find(';'));
-  if (media != "application/json") {
+  std::string type(call.request.Header("content-type"));
+  type = type.substr(0, type.find(';'));
+  for (char& c : type) c = static_cast<char>(std::tolower(c));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  if (type != "application/json") {
     return storage::Err(Status::Unsupported(
         "the body must be JSON (Content-Type: application/json)"));
   }
@@ -227,11 +231,15 @@ void App::Impl::RecordUserSeen(const Call& call) {
   c.actor = call.actor;
   // Fire and forget: the request does not wait for it, and a failure only
   // loses one line of the users view.
-  projector_.Execute(call.tenant, std::move(c), [](Result<CommandResult> r) {
-    if (!r) {
-      Log("warn", "recording a user failed", {{"error", r.error().ToString()}});
-    }
-  });
+  projector_.Execute(call.tenant, std::move(c),
+                     [this, tenant = call.tenant](Result<CommandResult> r) {
+                       if (!r) {
+                         Log("warn", "recording a user failed",
+                             {{"error", r.error().ToString()}});
+                       } else if (r->last.value() > 0) {
+                         feed_.Notify(tenant);
+                       }
+                     });
 }
 
 void App::Impl::HandleApi(const CallPtr& call) {
@@ -245,6 +253,14 @@ void App::Impl::HandleApi(const CallPtr& call) {
   std::optional<TenantState> state;
   auto load_state = [&]() -> Status {
     if (!as_of->set || state) return Status::Ok();
+    if (as_of->seq) {
+      auto head = store_.log().GetHead(tenant);
+      if (!head) return head.error();
+      if (*as_of->seq > head->seq) {
+        return Status::InvalidArgument("as_of: the log is only at seq " +
+                                       std::to_string(head->seq.value()));
+      }
+    }
     auto s = as_of->seq ? projector_.StateAt(tenant, *as_of->seq)
                         : projector_.StateAtTime(tenant, *as_of->time);
     if (!s) return s.error();
@@ -291,33 +307,45 @@ void App::Impl::HandleApi(const CallPtr& call) {
       if (Status s = load_state(); !s.ok()) return Fail(call, s);
       auto keys = state->Keys(spec.kind);
       if (!keys) return Fail(call, keys.error());
+      bool more = false;
       for (const ViewKey& key : *keys) {
         if (!cursor->empty() && key.id <= *cursor) continue;
         auto doc = state->Get(key);
         if (!doc) return Fail(call, doc.error());
         if (spec.keep && !spec.keep((*doc)->doc)) continue;
         if (items.as_array().size() == *limit) {
+          more = true;  // a further item exists: the page is not the last
           break;
         }
         items.Push(ViewBody(**doc));
         next = key.id;
       }
-      if (items.as_array().size() < *limit) next.clear();
+      if (!more) next.clear();
       return Finish(call, JsonResponse(200, ListBody(std::move(items), next)));
     }
+    // Read pages until `limit` items pass the filter; the cursor continues
+    // right after the last item answered, whichever page it came from.
     std::string position = *cursor;
+    bool more = false;
     for (;;) {
       auto page = projector_.List(tenant, spec.kind, position, *limit);
       if (!page) return Fail(call, page.error());
-      for (auto& [key, view] : page->items) {
+      for (size_t i = 0; i < page->items.size(); ++i) {
+        const ViewDoc& view = page->items[i].second;
         if (spec.keep && !spec.keep(view.doc)) continue;
+        if (items.as_array().size() == *limit) {
+          more = true;
+          break;
+        }
         items.Push(ViewBody(view));
+        next = page->cursors[i];
       }
+      if (more) break;
       position = page->next_cursor;
-      if (position.empty() || items.as_array().size() >= *limit) break;
+      if (position.empty()) break;
     }
-    if (items.as_array().size() > *limit) items.as_array().resize(*limit);
-    Finish(call, JsonResponse(200, ListBody(std::move(items), position)));
+    if (!more) next.clear();
+    Finish(call, JsonResponse(200, ListBody(std::move(items), next)));
   };
 
   switch (handler) {
@@ -448,7 +476,10 @@ void App::Impl::HandleApi(const CallPtr& call) {
       entry.route = call->route_label;
       entry.status = 200;
       store_.access_log().Record(std::move(entry));
-      auto writer = call->respond.Stream(std::move(head), nullptr);
+      // When the client goes (or the server drains), wake the feed so it
+      // lets go of the stream at once.
+      auto writer = call->respond.Stream(
+          std::move(head), [this, tenant] { feed_.Notify(tenant); });
       if (writer) {
         writer->Write("retry: 2000\n\n");
         feed_.Subscribe(tenant, after, writer, call->token_expires);

@@ -369,19 +369,28 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (stream_queue_.size() == 1) DoStreamWrite();
   }
 
+  // The front of the queue is the buffer being written: it stays until its
+  // write completes, even if the stream closes meanwhile.
   void DoStreamWrite() {
     asio::async_write(
         stream_.socket(), asio::buffer(stream_queue_.front()),
         [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) return self->Close();
           self->stream_queue_.pop_front();
+          if (ec) return self->Close();
+          if (self->stream_closed_.load(std::memory_order_acquire)) {
+            self->stream_queue_.clear();
+            return;
+          }
           if (!self->stream_queue_.empty()) self->DoStreamWrite();
         });
   }
 
   void EndStream() {
     if (!streaming_ || stream_closed_.exchange(true)) return;
-    stream_queue_.clear();
+    // Only frames not yet started may go; see DoStreamWrite.
+    if (stream_queue_.size() > 1) {
+      stream_queue_.erase(stream_queue_.begin() + 1, stream_queue_.end());
+    }
     if (on_stream_close_) {
       auto cb = std::move(on_stream_close_);
       cb();

@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -88,9 +89,13 @@ inline size_t CurlHeader(char* data, size_t size, size_t n, void* user) {
 inline Response Http(const std::string& method, const std::string& url,
                      const std::vector<std::string>& headers = {},
                      const std::string& body = "", long timeout_ms = 10000) {
-  CURL* c = curl_easy_init();
-  REQUIRE(c != nullptr);
   Response r;
+  // No Catch2 assertion here: tests call Http from several threads.
+  CURL* c = curl_easy_init();
+  if (c == nullptr) {
+    r.status = -1;
+    return r;
+  }
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &CurlBody);
@@ -293,6 +298,13 @@ class KeyServer {
 // ---------------------------------------------------------------------------
 // A siteledgerd process.
 
+// The binary under test: $SITELEDGERD_BIN when set (to run the suite against
+// another build), else the one built with the tests.
+inline const char* SiteledgerdPath() {
+  const char* env = std::getenv("SITELEDGERD_BIN");
+  return env != nullptr && *env != '\0' ? env : SITELEDGERD_PATH;
+}
+
 class Server {
  public:
   // Starts siteledgerd on a free loopback port with its data in `dir`.
@@ -300,13 +312,9 @@ class Server {
          std::vector<std::string> extra = {})
       : dir_(dir) {
     log_ = dir / ("siteledgerd-" + std::to_string(++starts_) + ".log");
-    args_ = {SITELEDGERD_PATH,
-             "--listen",
-             "127.0.0.1:0",
-             "--data",
-             (dir / "us").string(),
-             "--install-keys-url",
-             keys_url};
+    args_ = {
+        SiteledgerdPath(),     "--listen",           "127.0.0.1:0", "--data",
+        (dir / "us").string(), "--install-keys-url", keys_url};
     for (auto& e : extra) args_.push_back(std::move(e));
     Start();
   }
@@ -317,10 +325,12 @@ class Server {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    // Its stdout too: a child must not hold the test's output open.
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
     std::vector<char*> argv;
     for (auto& a : args_) argv.push_back(a.data());
     argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&pid_, SITELEDGERD_PATH, &actions, nullptr,
+    REQUIRE(::posix_spawn(&pid_, SiteledgerdPath(), &actions, nullptr,
                           argv.data(), environ) == 0);
     posix_spawn_file_actions_destroy(&actions);
     // Wait for the "serving" line, which names the port.
@@ -351,6 +361,35 @@ class Server {
     pid_ = 0;
     port_ = 0;
     return status;
+  }
+
+  // Sends `signal` and waits at most `timeout` for the process to exit,
+  // then kills it (SIGKILL). Returns the wait status and whether the
+  // process exited by itself in time.
+  std::pair<int, bool> StopWithin(int signal,
+                                  std::chrono::milliseconds timeout) {
+    if (pid_ == 0) return {-1, false};
+    ::kill(pid_, signal);
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    bool in_time = false;
+    for (;;) {
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        in_time = true;
+        break;
+      }
+      if (done < 0) break;
+      if (std::chrono::steady_clock::now() >= until) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pid_ = 0;
+    port_ = 0;
+    return {status, in_time};
   }
 
   std::string Log() const {
@@ -443,7 +482,7 @@ struct World {
   Tenant Install(const std::string& client_key) {
     Tenant t{client_key, "secret-of-" + client_key + "-0123456789abcdef"};
     Response r = Lifecycle("installed", t.client_key, t.secret);
-    INFO(r.body);
+    INFO(r.body << "\nsiteledgerd's log:\n" << server->Log());
     REQUIRE(r.status == 204);
     return t;
   }
@@ -456,6 +495,334 @@ struct World {
     if (!body.empty()) headers.push_back("Content-Type: application/json");
     return Http(method, server->url(target), headers, body);
   }
+};
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the e2e tests.
+
+// Whether `r` is an RFC 9457 problem answer with HTTP status `status`.
+inline bool IsProblem(const Response& r, long status) {
+  if (r.status != status) return false;
+  if (r.header("content-type").rfind("application/problem+json", 0) != 0) {
+    return false;
+  }
+  auto j = projections::ParseJson(r.body, projections::TrustedJsonLimits());
+  return j && j->is_object() && j->GetInt("status") == status &&
+         !j->GetString("title").empty() && j->Find("detail") != nullptr;
+}
+
+// The problem's detail text (empty if the body is not a problem).
+inline std::string DetailOf(const Response& r) {
+  auto j = projections::ParseJson(r.body, projections::TrustedJsonLimits());
+  return j && j->is_object() ? std::string(j->GetString("detail"))
+                             : std::string();
+}
+
+// The ids of the items of a list answer ({"items":[...],"nextCursor":...}).
+inline std::vector<std::string> IdsOf(const Json& list,
+                                      std::string_view field = "id") {
+  std::vector<std::string> ids;
+  const Json* items = list.Find("items");
+  if (items == nullptr || !items->is_array()) return ids;
+  for (const Json& item : items->as_array()) {
+    ids.emplace_back(item.GetString(field));
+  }
+  return ids;
+}
+
+// The claims of a tenant token for `method target`, to alter before
+// signing.
+inline Json TokenClaims(const Tenant& t, const std::string& method,
+                        const std::string& target,
+                        const std::string& sub = "5b10ac8d82e05b22cc7d4ef5",
+                        int64_t exp_offset = 300) {
+  const size_t q = target.find('?');
+  Json claims = Json::MakeObject();
+  claims.Set("iss", t.client_key);
+  claims.Set("iat", NowSeconds());
+  claims.Set("exp", NowSeconds() + exp_offset);
+  claims.Set("qsh", server::QueryStringHash(
+                        method, target.substr(0, q),
+                        q == std::string::npos ? "" : target.substr(q + 1)));
+  if (!sub.empty()) claims.Set("sub", sub);
+  return claims;
+}
+
+// Every event of the tenant after `after`, paging through GET /api/v1/events.
+inline std::vector<Json> EventsAfter(World& w, const Tenant& t,
+                                     uint64_t after = 0) {
+  std::vector<Json> out;
+  for (;;) {
+    const std::string target =
+        "/api/v1/events?after=" + std::to_string(after) + "&limit=1000";
+    Response r = w.Call(t, "GET", target);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    const Json page = r.json();
+    const auto& items = page.Find("items")->as_array();
+    for (const Json& e : items) {
+      after = static_cast<uint64_t>(e.GetInt("seq"));
+      out.push_back(e);
+    }
+    if (items.size() < 1000) return out;
+  }
+}
+
+// The events after `after` that a request of a user changed something with:
+// everything but user.seen (which any authenticated request of a user not
+// seen yet today appends).
+inline std::vector<Json> ChangesAfter(World& w, const Tenant& t,
+                                      uint64_t after) {
+  std::vector<Json> out;
+  for (Json& e : EventsAfter(w, t, after)) {
+    if (e.GetString("type") != "user.seen") out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// The seq of the tenant's last event (0 for none).
+inline uint64_t LastSeq(World& w, const Tenant& t) {
+  auto events = EventsAfter(w, t, 0);
+  return events.empty() ? 0
+                        : static_cast<uint64_t>(events.back().GetInt("seq"));
+}
+
+// Waits until `done()` holds (polling), at most `timeout`.
+template <typename F>
+bool Eventually(F done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// ---------------------------------------------------------------------------
+// A Server-Sent Events client: a libcurl transfer on its own thread that
+// collects what arrives until Stop().
+
+struct SseFrame {
+  std::string id;
+  std::string event;
+  std::string data;
+};
+
+// The frames of an event stream that carry an id (comments and the retry
+// hint are left out). A frame still arriving (no blank line yet) is not
+// included.
+inline std::vector<SseFrame> ParseFrames(const std::string& text) {
+  std::vector<SseFrame> frames;
+  size_t at = 0;
+  for (;;) {
+    const size_t end = text.find("\n\n", at);
+    if (end == std::string::npos) break;
+    std::string block = text.substr(at, end - at);
+    at = end + 2;
+    SseFrame f;
+    std::istringstream lines(block);
+    std::string line;
+    bool has_id = false;
+    while (std::getline(lines, line)) {
+      if (line.rfind("id: ", 0) == 0) {
+        f.id = line.substr(4);
+        has_id = true;
+      } else if (line.rfind("event: ", 0) == 0) {
+        f.event = line.substr(7);
+      } else if (line.rfind("data: ", 0) == 0) {
+        if (!f.data.empty()) f.data += "\n";
+        f.data += line.substr(6);
+      }
+    }
+    if (has_id) frames.push_back(std::move(f));
+  }
+  return frames;
+}
+
+class SseClient {
+ public:
+  SseClient(const std::string& url, std::vector<std::string> headers)
+      : url_(url), headers_(std::move(headers)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SseClient() { Stop(); }
+  SseClient(const SseClient&) = delete;
+  SseClient& operator=(const SseClient&) = delete;
+
+  // Waits until the text received so far satisfies `pred`, or the transfer
+  // ends, or `timeout` passes. Returns whether `pred` holds.
+  template <typename P>
+  bool WaitFor(P pred,
+               std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return pred(text_) || ended_; });
+    return pred(text_);
+  }
+  bool WaitForFrames(
+      size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    return WaitFor(
+        [n](const std::string& t) { return ParseFrames(t).size() >= n; },
+        timeout);
+  }
+  std::string text() const {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+  std::vector<SseFrame> frames() const { return ParseFrames(text()); }
+  bool ended() const {
+    std::lock_guard lock(mu_);
+    return ended_;
+  }
+  long status() const {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+  std::string header(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    auto it = response_headers_.find(name);
+    return it == response_headers_.end() ? std::string() : it->second;
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  static size_t OnBody(char* data, size_t size, size_t n, void* user) {
+    auto* self = static_cast<SseClient*>(user);
+    {
+      std::lock_guard lock(self->mu_);
+      self->text_.append(data, size * n);
+    }
+    self->cv_.notify_all();
+    return size * n;
+  }
+  static size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+    auto* self = static_cast<SseClient*>(user);
+    std::lock_guard lock(self->mu_);
+    return CurlHeader(data, size, n, &self->response_headers_);
+  }
+
+  void Run() {
+    CURL* c = curl_easy_init();
+    CURLM* m = curl_multi_init();
+    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &SseClient::OnBody);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &SseClient::OnHeader);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_slist* list = nullptr;
+    for (const auto& h : headers_) list = curl_slist_append(list, h.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_multi_add_handle(m, c);
+    int running = 1;
+    while (running > 0 && !stop_) {
+      curl_multi_perform(m, &running);
+      if (running > 0) curl_multi_poll(m, nullptr, 0, 20, nullptr);
+    }
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(m, c);
+    curl_easy_cleanup(c);
+    curl_multi_cleanup(m);
+    curl_slist_free_all(list);
+    {
+      std::lock_guard lock(mu_);
+      status_ = status;
+      ended_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  std::string url_;
+  std::vector<std::string> headers_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;
+  std::map<std::string, std::string> response_headers_;
+  long status_ = 0;
+  bool ended_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------
+// A raw TCP connection to the server, for requests libcurl will not send the
+// way a test needs (slow uploads, a body that never comes).
+
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& base_url) {
+    const size_t colon = base_url.rfind(':');
+    const int port = std::stoi(base_url.substr(colon + 1));
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) ==
+            0);
+    timeval tv{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  // Sends all of `data`; false if the connection failed.
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads one response (Content-Length framed, or until the server closes).
+  Response Read() {
+    Response r;
+    std::string in;
+    char buf[16384];
+    size_t header_end = std::string::npos;
+    size_t want = std::string::npos;
+    for (;;) {
+      if (header_end == std::string::npos) {
+        header_end = in.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          std::istringstream head(in.substr(0, header_end));
+          std::string line;
+          std::getline(head, line);
+          if (line.size() > 12) r.status = std::stol(line.substr(9, 3));
+          while (std::getline(head, line)) {
+            CurlHeader(line.data(), 1, line.size(), &r.headers);
+          }
+          if (!r.header("content-length").empty()) {
+            want = header_end + 4 + std::stoul(r.header("content-length"));
+          }
+        }
+      }
+      if (want != std::string::npos && in.size() >= want) break;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    if (header_end != std::string::npos) {
+      r.body = in.substr(header_end + 4, want == std::string::npos
+                                             ? std::string::npos
+                                             : want - header_end - 4);
+    }
+    return r;
+  }
+
+ private:
+  int fd_ = -1;
 };
 
 }  // namespace siteledger::e2e

@@ -8,7 +8,8 @@ namespace {
 TEST_CASE("A signed install, then a site created and read back", "[e2e]") {
   World w;
   Tenant t = w.Install("client-smoke");
-  Response created = w.Call(t, "POST", "/api/v1/sites", R"({"name":"Intranet"})");
+  Response created =
+      w.Call(t, "POST", "/api/v1/sites", R"({"name":"Intranet"})");
   INFO(created.body);
   REQUIRE(created.status == 201);
   const Json site = created.json();

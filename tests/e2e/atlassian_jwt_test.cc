@@ -1,0 +1,127 @@
+// Tokens made by Atlassian's own JWT library (npm atlassian-jwt) are
+// accepted: the server's query string hash agrees with theirs.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "tests/e2e/harness.h"
+
+namespace siteledger::e2e {
+namespace {
+
+// Runs argv[0] (looked up on PATH) and returns its exit status and output
+// (stdout and stderr together).
+std::pair<int, std::string> Run(const std::vector<std::string>& args) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned =
+      ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string out;
+  if (spawned == 0) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fds[0]);
+  if (spawned != 0) return {-1, args[0] + ": cannot run it"};
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+          out};
+}
+
+// Installs atlassian-jwt@2 under E2E_NODE_PREFIX unless it is there.
+std::string NodePrefix() {
+  const std::filesystem::path prefix = E2E_NODE_PREFIX;
+  if (!std::filesystem::exists(prefix / "node_modules" / "atlassian-jwt" /
+                               "package.json")) {
+    std::filesystem::create_directories(prefix);
+    auto [code, out] = Run({"npm", "install", "--no-audit", "--no-fund",
+                            "--prefix", prefix.string(), "atlassian-jwt@2"});
+    INFO(out);
+    REQUIRE(code == 0);
+  }
+  return prefix.string();
+}
+
+TEST_CASE(
+    "Requests signed by Atlassian's atlassian-jwt library are accepted, tricky "
+    "query strings included",
+    "[e2e]") {
+  const std::string prefix = NodePrefix();
+  const std::string script =
+      std::string(E2E_SOURCE_DIR) + "/atlassian_jwt_client.js";
+  World w;
+  Tenant t = w.Install("client-atlassian-jwt");
+  REQUIRE(w.Call(t, "PUT", "/api/v1/search/promoted/HR%20Portal",
+                 R"({"results":[{"contentId":"1"}]})")
+              .status == 200);
+
+  struct Case {
+    std::string method, target, body;
+    long status;
+  };
+  const std::vector<Case> cases = {
+      // Repeated names (sorted values), '+' and %20 for spaces, '*' and
+      // '~' raw and encoded, UTF-8 (two-, three- and four-byte), an empty
+      // value, a name without '=', encoded '&', '=' and ',', upper case
+      // names, a name that needs encoding, and an RFC 3339 time.
+      {"GET",
+       "/api/v1/sites?limit=50&tag=b&tag=a&tag=a%20b&q=hello+world&star=*"
+       "&tilde=~home&tilde2=%7Euser&uni=%C3%A9t%C3%A9%20%E6%97%A5%E6%9C%AC"
+       "&emoji=%F0%9F%98%80&empty=&flag&amp=%26&eq=a%3Db&comma=a%2Cb"
+       "&Upper=X&na%20me=v&as_of=2999-01-01T00:00:00Z",
+       "", 200},
+      {"GET", "/api/v1/search/promoted/HR%20Portal?x=%2a&x=%2A&y=%7e", "", 200},
+      {"GET", "/api/v1/events?limit=10&after=0", "", 200},
+      {"POST", "/api/v1/sites?list=2&list=10&note=x%2By",
+       R"({"name":"Signed by atlassian-jwt"})", 201},
+  };
+  for (const Case& c : cases) {
+    INFO(c.method << " " << c.target);
+    auto [code, out] =
+        Run({"node", script, prefix, w.server->base_url(), c.method, c.target,
+             t.client_key, t.secret, "5b10ac8d82e05b22cc7d4ef5", c.body});
+    INFO(out);
+    REQUIRE(code == 0);
+    const Json result = ParseOrFail(out);
+    // The same canonical request on both sides.
+    const size_t q = c.target.find('?');
+    CHECK(result.GetString("canonical") ==
+          server::CanonicalRequest(c.method, c.target.substr(0, q),
+                                   c.target.substr(q + 1)));
+    CHECK(result.GetInt("status") == c.status);
+  }
+  // The POST made a site.
+  Response sites = w.Call(t, "GET", "/api/v1/sites");
+  REQUIRE(sites.status == 200);
+  REQUIRE(sites.json().Find("items")->as_array().size() == 1);
+  CHECK(sites.json().Find("items")->as_array()[0].GetString("name") ==
+        "Signed by atlassian-jwt");
+
+  // And the library's token with a wrong secret is refused.
+  auto [code, out] =
+      Run({"node", script, prefix, w.server->base_url(), "GET",
+           "/api/v1/sites?a=1", t.client_key, "not-the-secret-0123456789"});
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(ParseOrFail(out).GetInt("status") == 401);
+}
+
+}  // namespace
+}  // namespace siteledger::e2e
