@@ -135,6 +135,14 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
   }
   const int handler = call->route->handler;
   const Scope scope = ScopeFor(handler);
+  const bool tenant_route = call->params.contains("clientKey");
+  std::string_view reason = call->request.Header("x-access-reason");
+  while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+  if (tenant_route) {
+    // Every attempt at a tenant's data leaves a record, refused ones too.
+    call->reason = std::string(reason.substr(0, kMaxReasonBytes));
+    call->audit_access = true;
+  }
   if (!call->op->scopes.contains(scope)) {
     return Finish(call, Problem(403, "this route needs the scope '" +
                                          std::string(ScopeName(scope)) + "'"));
@@ -142,9 +150,7 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
 
   // Routes under /admin/tenants/{clientKey}: a reason, the tenant, an audit
   // record.
-  if (call->params.contains("clientKey")) {
-    std::string_view reason = call->request.Header("x-access-reason");
-    while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+  if (tenant_route) {
     if (reason.empty()) {
       return Finish(call, Problem(400,
                                   "access to a tenant's data needs a reason: "
@@ -153,8 +159,6 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
     if (reason.size() > kMaxReasonBytes) {
       return Finish(call, Problem(400, "X-Access-Reason: at most 500 bytes"));
     }
-    call->reason = std::string(reason);
-    call->audit_access = true;  // from here on, whatever the outcome
     auto record = store_.registry().GetByClientKey(call->Param("clientKey"));
     if (!record) return Fail(call, record.error());
     call->tenant = record->id;
@@ -310,8 +314,11 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
         }
         (void)ptr;
       }
-      auto entries = store_.audit().Query(filter, after, limit);
+      // One more than asked: a next page exists only if it has a record.
+      auto entries = store_.audit().Query(filter, after, limit + 1);
       if (!entries) return Fail(call, entries.error());
+      const bool more = entries->size() > limit;
+      if (more) entries->resize(limit);
       Json items = Json::MakeArray();
       for (const auto& e : *entries) {
         Json item = Json::MakeObject();
@@ -332,7 +339,6 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
         items.Push(std::move(item));
       }
       Json body = Json::MakeObject();
-      const bool more = entries->size() == limit;
       body.Set("items", std::move(items));
       body.Set("nextCursor",
                more ? Json(Base64UrlEncode(std::to_string(entries->back().id)))

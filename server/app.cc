@@ -100,7 +100,7 @@ HttpResponse Problem(int status, std::string_view detail) {
 
 HttpResponse ProblemFor(const Status& status) {
   const int code = HttpStatusOf(status.code());
-  if (code >= 500) {
+  if (code >= 500 && code != 507) {
     // Internal details stay in the log; the client learns only that it
     // failed.
     Log("error", "request failed", {{"error", status.ToString()}});
@@ -288,7 +288,9 @@ void App::Impl::Finish(const CallPtr& call, HttpResponse response) {
     a.action =
         call->request.method == "GET" ? "operator.read" : "operator.write";
     a.tenant = call->tenant;
-    if (call->record) a.client_key = call->record->client_key;
+    // The clientKey asked for, known or not.
+    a.client_key =
+        call->record ? call->record->client_key : call->Param("clientKey");
     a.outcome = std::to_string(response.status);
     a.reason = call->reason;
     a.route = call->route_label;

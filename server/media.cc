@@ -336,12 +336,13 @@ void App::Impl::HandleMedia(const CallPtr& call) {
       if (!ValidMediaId(id)) {
         return Finish(call, Problem(404, "media '" + id + "' does not exist"));
       }
+      // The bytes stay with the tenant's history: a restore to before the
+      // deletion brings the image back, bytes and all. They go with the
+      // tenant's data when it is purged.
       projections::Command c;
       c.type = projections::CommandType::kDeleteMedia;
       c.id = id;
       c.actor = call->actor;
-      c.extra_writes.push_back({storage::Family::kBlobs,
-                                storage::WriteOp::kDelete, BlobKey(id), ""});
       projector_.Execute(
           tenant, std::move(c),
           [this, call](Result<projections::CommandResult> result) {

@@ -173,8 +173,10 @@ std::optional<ServerFlags> LoadServerFlags(Flags& f, std::string& error) {
   return s;
 }
 
-// GETs `path` from the server; prints the body; non-zero on an error answer.
-int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
+// GETs `path` from the server into `body`; non-zero (and a message) on an
+// error answer.
+int GetBody(const ServerFlags& s, const std::string& path, std::string& body,
+            bool csv = false) {
   server::OutboundRequest request;
   request.url = s.server + path;
   request.headers.push_back({"Authorization", "Bearer " + s.token});
@@ -192,10 +194,16 @@ int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
     return Fail("the server answered " + std::to_string(response->status) +
                 ": " + detail);
   }
-  std::fwrite(response->body.data(), 1, response->body.size(), stdout);
-  if (!response->body.empty() && response->body.back() != '\n') {
-    std::fputc('\n', stdout);
-  }
+  body = std::move(response->body);
+  return 0;
+}
+
+// GETs `path` and prints the body.
+int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
+  std::string body;
+  if (int rc = GetBody(s, path, body, csv); rc != 0) return rc;
+  std::fwrite(body.data(), 1, body.size(), stdout);
+  if (!body.empty() && body.back() != '\n') std::fputc('\n', stdout);
   return 0;
 }
 
@@ -241,7 +249,31 @@ int Run(const std::vector<std::string>& args) {
       query += query.empty() ? "?" : "&";
       query += QueryParam(param, f.Get(flag));
     }
-    return Get(*s, "/admin/audit" + query);
+    // Every page: follow nextCursor, and print all the records as one list.
+    std::string cursor;
+    Json all = Json::MakeArray();
+    for (;;) {
+      std::string path = "/admin/audit" + query;
+      path += query.empty() ? "?" : "&";
+      path += "limit=1000";
+      if (!cursor.empty()) path += "&" + QueryParam("cursor", cursor);
+      std::string body;
+      if (int rc = GetBody(*s, path, body); rc != 0) return rc;
+      auto page =
+          projections::ParseJson(body, projections::TrustedJsonLimits());
+      if (!page || !page->Find("items")) {
+        return Fail("the server's answer is not an audit page");
+      }
+      for (const Json& item : page->Find("items")->as_array()) all.Push(item);
+      const Json* next = page->Find("nextCursor");
+      if (next == nullptr || !next->is_string()) break;
+      cursor = next->as_string();
+    }
+    Json out = Json::MakeObject();
+    out.Set("items", std::move(all));
+    out.Set("nextCursor", nullptr);
+    std::printf("%s\n", out.Dump().c_str());
+    return 0;
   }
   return Fail("unknown command " + command + " (see siteledger --help)");
 }

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -824,5 +825,179 @@ class RawConnection {
  private:
   int fd_ = -1;
 };
+
+// The lowercase hex SHA-256 of `data` (OpenSSL's, not the server's).
+inline std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xF];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Child processes run to completion: the siteledger tool, or a siteledgerd
+// expected to refuse its flags.
+
+struct ProcessResult {
+  int exit_code = -1;  // -1: killed by a signal or not done in time
+  std::string out;
+  std::string err;
+};
+
+inline std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs argv[0] with `argv` and our environment, less SITELEDGER_TOKEN, plus
+// `env` (NAME=VALUE entries); waits at most `timeout` (then kills it).
+inline ProcessResult RunProcess(
+    std::vector<std::string> argv, const std::vector<std::string>& env = {},
+    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  ProcessResult result;
+  testing::TempDir io;
+  const std::string out_path = (io / "stdout").string();
+  const std::string err_path = (io / "stderr").string();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                   O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  auto name_of = [](std::string_view entry) {
+    return entry.substr(0, entry.find('='));
+  };
+  std::vector<std::string> environment;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    bool replaced = name_of(entry) == "SITELEDGER_TOKEN";
+    for (const auto& extra : env) {
+      if (name_of(extra) == name_of(entry)) replaced = true;
+    }
+    if (!replaced) environment.emplace_back(entry);
+  }
+  for (const auto& extra : env) environment.push_back(extra);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr,
+                                    args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    result.err = "cannot start " + argv[0];
+    return result;
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 || std::chrono::steady_clock::now() >= until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      status = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+// The siteledger tool: $SITELEDGER_TOOL_BIN when set, else the one built
+// with the tests.
+inline const char* SiteledgerToolPath() {
+  const char* env = std::getenv("SITELEDGER_TOOL_BIN");
+  return env != nullptr && *env != '\0' ? env : SITELEDGER_TOOL_PATH;
+}
+
+inline ProcessResult RunTool(std::vector<std::string> args,
+                             const std::vector<std::string>& env = {}) {
+  args.insert(args.begin(), SiteledgerToolPath());
+  return RunProcess(std::move(args), env);
+}
+
+// ---------------------------------------------------------------------------
+// Operators.
+
+// An operators file in a folder of its own, made before the World whose
+// server reads it, filled with `siteledger operators add`.
+struct OperatorsFile {
+  testing::TempDir dir;
+
+  std::filesystem::path path() const { return dir / "operators"; }
+
+  // The server flags naming this file.
+  std::vector<std::string> Flags() const {
+    return {"--operators-file", path().string()};
+  }
+
+  // Adds an operator with the tool; returns the token it printed.
+  std::string Add(const std::string& name, const std::string& scopes) {
+    ProcessResult r = RunTool({"operators", "add", "--file", path().string(),
+                               "--name", name, "--scopes", scopes});
+    INFO("siteledger operators add " << name << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    std::string token = r.out;
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) {
+      token.pop_back();
+    }
+    REQUIRE(!token.empty());
+    return token;
+  }
+};
+
+// A request to an /admin route with an operator token, and the reason when
+// one is given.
+inline Response Admin(World& w, const std::string& token,
+                      const std::string& method, const std::string& target,
+                      const std::string& reason = "",
+                      const std::string& body = "",
+                      std::vector<std::string> headers = {}) {
+  headers.push_back("Authorization: Bearer " + token);
+  if (!reason.empty()) headers.push_back("X-Access-Reason: " + reason);
+  if (!body.empty()) headers.push_back("Content-Type: application/json");
+  return Http(method, w.server->url(target), headers, body);
+}
+
+// A signed tenant request whose token is still in date on a server whose
+// clock runs `ahead` of ours (after POST /admin/clock).
+inline Response CallAhead(World& w, const Tenant& t, std::chrono::seconds ahead,
+                          const std::string& method, const std::string& target,
+                          const std::string& body = "",
+                          std::vector<std::string> headers = {}) {
+  headers.push_back("Authorization: JWT " + t.Token(method, target,
+                                                    "5b10ac8d82e05b22cc7d4ef5",
+                                                    ahead.count() + 300));
+  if (!body.empty()) headers.push_back("Content-Type: application/json");
+  return Http(method, w.server->url(target), headers, body);
+}
+
+// Counts the lines of the server's log that contain `text`.
+inline int LogLinesWith(const Server& server, const std::string& text) {
+  std::istringstream log(server.Log());
+  std::string line;
+  int n = 0;
+  while (std::getline(log, line)) {
+    if (line.find(text) != std::string::npos) ++n;
+  }
+  return n;
+}
 
 }  // namespace siteledger::e2e
