@@ -16,18 +16,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 1;
 }
 
+namespace {
+std::string Bytes(std::initializer_list<int> b) {
+  std::string s;
+  for (int v : b) s.push_back(static_cast<char>(v));
+  return s;
+}
+}  // namespace
+
 std::vector<std::string> FuzzSeeds() {
-  std::string png(
-      "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x01\0\0\0\0\x80\x08\x06\0\0\0", 33);
-  std::string jpg(
-      "\xFF\xD8\xFF\xE0\x00\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0"
-      "\xFF\xC0\x00\x11\x08\x01\xE0\x02\x80\x03",
-      30);
-  std::string gif("GIF89a\x10\x00\x20\x00rest", 14);
-  std::string webp(
-      "RIFF\x28\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0\x7f\x02\0\xdf\x01\0", 30);
-  std::string ico =
-      std::string("\0\0\x01\0\x01\0\x10\x10\0\0\x01\0\x20\0", 14) +
+  const std::string png = "\x89PNG\r\n\x1a\n" + Bytes({0, 0, 0, 13}) + "IHDR" +
+                          Bytes({0, 0, 1, 0, 0, 0, 0, 0x80, 8, 6, 0, 0, 0});
+  const std::string jpg =
+      Bytes({0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10}) + "JFIF" +
+      Bytes({0, 1, 1, 0, 0, 1, 0, 1, 0, 0}) +
+      Bytes({0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x03});
+  const std::string gif = "GIF89a" + Bytes({0x10, 0x00, 0x20, 0x00}) + "rest";
+  const std::string webp =
+      "RIFF" + Bytes({0x28, 0, 0, 0}) + "WEBPVP8X" +
+      Bytes({0x0a, 0, 0, 0, 0, 0, 0, 0, 0x7f, 0x02, 0, 0xdf, 0x01, 0});
+  const std::string ico =
+      Bytes({0, 0, 1, 0, 1, 0, 0x10, 0x10, 0, 0, 1, 0, 0x20, 0}) +
       std::string(10, 'i');
   return {png,
           jpg,
