@@ -201,7 +201,11 @@ struct ListSpec {
 
 }  // namespace
 
-std::string App::Impl::FormatEvent(const storage::Event& e) const {
+namespace {
+
+// One event as the API shows it: seq, time, type, actor (a pseudonym),
+// payload.
+Json EventItem(const storage::Event& e) {
   Json item = Json::MakeObject();
   item.Set("seq", e.seq.value());
   item.Set("time", storage::FormatRfc3339(e.time));
@@ -210,6 +214,13 @@ std::string App::Impl::FormatEvent(const storage::Event& e) const {
   auto payload =
       projections::ParseJson(e.payload, projections::TrustedJsonLimits());
   item.Set("payload", payload ? std::move(*payload) : Json());
+  return item;
+}
+
+}  // namespace
+
+std::string App::Impl::FormatEvent(const storage::Event& e) const {
+  const Json item = EventItem(e);
   std::string out = "id: " + std::to_string(e.seq.value()) +
                     "\nevent: " + e.type + "\ndata: " + item.Dump() + "\n\n";
   return out;
@@ -430,17 +441,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
       auto events = store_.log().Read(tenant, after.next(), *limit);
       if (!events) return Fail(call, events.error());
       Json items = Json::MakeArray();
-      for (const storage::Event& e : *events) {
-        Json item = Json::MakeObject();
-        item.Set("seq", e.seq.value());
-        item.Set("time", storage::FormatRfc3339(e.time));
-        item.Set("type", e.type);
-        item.Set("actor", e.actor.empty() ? Json() : Json(e.actor));
-        auto payload =
-            projections::ParseJson(e.payload, projections::TrustedJsonLimits());
-        item.Set("payload", payload ? std::move(*payload) : Json());
-        items.Push(std::move(item));
-      }
+      for (const storage::Event& e : *events) items.Push(EventItem(e));
       const std::string next = events->size() == *limit && !events->empty()
                                    ? std::to_string(events->back().seq.value())
                                    : std::string();

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "projections/json.h"
 #include "storage/clock.h"
 #include "storage/rfc3339.h"
 
@@ -18,36 +19,7 @@ LogField::LogField(std::string_view k, double v) : key(k), is_number(true) {
 }
 
 void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
+  projections::WriteJsonString(out, s);
 }
 
 void Log(std::string_view level, std::string_view msg,
