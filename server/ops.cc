@@ -4,25 +4,29 @@
 
 namespace siteledger::server {
 
+namespace {
+
+// One unlabelled sample with its HELP and TYPE lines.
+void AppendFamily(std::string& out, std::string_view name,
+                  std::string_view help, std::string_view type,
+                  uint64_t value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  AppendSample(out, name, "", static_cast<double>(value));
+}
+
+}  // namespace
+
 std::string App::Impl::RenderMetrics() const {
   std::string out;
   metrics_->Render(out);
   const storage::EventLog::Stats stats = store_.log().stats();
-  out +=
-      "# HELP siteledger_append_requests_total Appends committed.\n"
-      "# TYPE siteledger_append_requests_total counter\n";
-  AppendSample(out, "siteledger_append_requests_total", "",
-               static_cast<double>(stats.requests));
-  out +=
-      "# HELP siteledger_events_appended_total Events written.\n"
-      "# TYPE siteledger_events_appended_total counter\n";
-  AppendSample(out, "siteledger_events_appended_total", "",
-               static_cast<double>(stats.events));
-  out +=
-      "# HELP siteledger_group_commits_total Synced writes of the commit "
-      "path.\n# TYPE siteledger_group_commits_total counter\n";
-  AppendSample(out, "siteledger_group_commits_total", "",
-               static_cast<double>(stats.groups));
+  AppendFamily(out, "siteledger_append_requests_total", "Appends committed.",
+               "counter", stats.requests);
+  AppendFamily(out, "siteledger_events_appended_total", "Events written.",
+               "counter", stats.events);
+  AppendFamily(out, "siteledger_group_commits_total",
+               "Synced writes of the commit path.", "counter", stats.groups);
   out +=
       "# HELP siteledger_group_commit_size Appends per synced write.\n"
       "# TYPE siteledger_group_commit_size histogram\n";
@@ -41,11 +45,8 @@ std::string App::Impl::RenderMetrics() const {
                static_cast<double>(stats.groups));
   AppendSample(out, "siteledger_group_commit_size_sum", "",
                static_cast<double>(stats.requests));
-  out +=
-      "# HELP siteledger_sse_subscribers Live event streams.\n"
-      "# TYPE siteledger_sse_subscribers gauge\n";
-  AppendSample(out, "siteledger_sse_subscribers", "",
-               static_cast<double>(feed_.subscribers()));
+  AppendFamily(out, "siteledger_sse_subscribers", "Live event streams.",
+               "gauge", feed_.subscribers());
   for (const auto& [name, value] : store_.DatabaseFigures()) {
     const std::string metric = "siteledger_rocksdb_" + name;
     out += "# TYPE " + metric + " gauge\n";
