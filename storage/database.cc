@@ -11,6 +11,7 @@
 
 #include "storage/internal/coding.h"
 #include "storage/internal/keys.h"
+#include "storage/internal/wal_file_system.h"
 
 namespace siteledger::storage {
 
@@ -190,7 +191,15 @@ Result<std::unique_ptr<Database>> Database::Open(
   rocksdb::DBOptions db_options = HardenedDbOptions();
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
-  if (options.file_system) {
+  if (!options.secondary) {
+    // Synced WAL writes overwrite zeros laid ahead of them: see
+    // wal_file_system.h.
+    database->env_ =
+        rocksdb::NewCompositeEnv(std::make_shared<WalZeroFillFileSystem>(
+            options.file_system ? options.file_system
+                                : rocksdb::FileSystem::Default()));
+    db_options.env = database->env_.get();
+  } else if (options.file_system) {
     database->env_ = rocksdb::NewCompositeEnv(options.file_system);
     db_options.env = database->env_.get();
   }
