@@ -4,7 +4,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <array>
+#include <cstring>
 #include <memory>
 
 namespace siteledger::storage {
@@ -19,11 +22,49 @@ struct CipherCtxDeleter {
 };
 
 // One cipher context per thread: creating one costs more than sealing a
-// small value.
-EVP_CIPHER_CTX* ThreadCipherCtx() {
-  thread_local std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(
-      EVP_CIPHER_CTX_new());
-  return ctx.get();
+// small value. It remembers the key it was last given, so that sealing or
+// opening many values under one tenant's key (a replay, a group's rows)
+// expands the key once rather than per value.
+struct ThreadCipher {
+  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx{EVP_CIPHER_CTX_new()};
+  std::array<uint8_t, 32> key{};
+  int enc = -1;  // -1: no key set
+  ~ThreadCipher() { OPENSSL_cleanse(key.data(), key.size()); }
+};
+
+// Initialises the thread's context for `enc` (1 seal, 0 open) under `key`
+// with `nonce`. Returns null on failure.
+EVP_CIPHER_CTX* ThreadCipherCtx(const std::string& key, const uint8_t* nonce,
+                                int enc);
+
+// Nonces come from the CSPRNG in blocks: one RAND_bytes call costs more
+// than sealing a small value. A forked child drops its copy of the block
+// (see the atfork handler), so no nonce is ever used twice.
+struct NonceBlock {
+  std::array<uint8_t, kNonceBytes * 64> bytes{};
+  size_t used = sizeof(bytes);
+};
+thread_local NonceBlock t_nonces;
+
+void ForgetNoncesInChild() { t_nonces.used = sizeof(t_nonces.bytes); }
+
+bool NextNonce(uint8_t* nonce) {
+  static const bool registered = [] {
+    return ::pthread_atfork(nullptr, nullptr, ForgetNoncesInChild) == 0;
+  }();
+  if (!registered) return RAND_bytes(nonce, kNonceBytes) == 1;
+  NonceBlock& block = t_nonces;
+  if (block.used + kNonceBytes > block.bytes.size()) {
+    if (RAND_bytes(block.bytes.data(), static_cast<int>(block.bytes.size())) !=
+        1) {
+      return false;
+    }
+    block.used = 0;
+  }
+  std::memcpy(nonce, block.bytes.data() + block.used, kNonceBytes);
+  OPENSSL_cleanse(block.bytes.data() + block.used, kNonceBytes);
+  block.used += kNonceBytes;
+  return true;
 }
 
 // OpenSSL 3 looks an algorithm up by name on every implicit fetch (what
@@ -41,6 +82,27 @@ const EVP_MD* Sha256Md() {
 
 const uint8_t* U8(std::string_view s) {
   return reinterpret_cast<const uint8_t*>(s.data());
+}
+
+EVP_CIPHER_CTX* ThreadCipherCtx(const std::string& key, const uint8_t* nonce,
+                                int enc) {
+  thread_local ThreadCipher t;
+  if (t.ctx == nullptr || key.size() != t.key.size()) return nullptr;
+  const bool same_key =
+      t.enc == enc && std::memcmp(t.key.data(), key.data(), t.key.size()) == 0;
+  const int ok = same_key ? EVP_CipherInit_ex(t.ctx.get(), nullptr, nullptr,
+                                              nullptr, nonce, enc)
+                          : EVP_CipherInit_ex(t.ctx.get(), Aes256Gcm(), nullptr,
+                                              U8(key), nonce, enc);
+  if (ok != 1) {
+    t.enc = -1;
+    return nullptr;
+  }
+  if (!same_key) {
+    std::memcpy(t.key.data(), key.data(), t.key.size());
+    t.enc = enc;
+  }
+  return t.ctx.get();
 }
 
 }  // namespace
@@ -169,15 +231,14 @@ Status AeadKey::SealAppend(std::string_view plaintext, std::string_view aad,
   uint8_t* nonce = p + 1;
   uint8_t* ct = nonce + kNonceBytes;
   uint8_t* tag = ct + plaintext.size();
-  if (RAND_bytes(nonce, kNonceBytes) != 1) {
+  if (!NextNonce(nonce)) {
     out.resize(start);
     return Status::Internal("the system's random generator failed");
   }
-  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx(key_, nonce, 1);
   int len = 0;
   bool ok =
       ctx != nullptr &&
-      EVP_EncryptInit_ex(ctx, Aes256Gcm(), nullptr, U8(key_), nonce) == 1 &&
       (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, U8(aad),
                                         static_cast<int>(aad.size())) == 1) &&
       (plaintext.empty() ||
@@ -205,11 +266,10 @@ Result<std::string> AeadKey::Open(std::string_view sealed,
   const auto* ct = nonce + kNonceBytes;
   std::string tag(sealed.substr(1 + kNonceBytes + ct_len, kTagBytes));
   std::string out(ct_len, '\0');
-  EVP_CIPHER_CTX* ctx = ThreadCipherCtx();
+  EVP_CIPHER_CTX* ctx = ThreadCipherCtx(key_, nonce, 0);
   int len = 0;
   bool ok =
       ctx != nullptr &&
-      EVP_DecryptInit_ex(ctx, Aes256Gcm(), nullptr, U8(key_), nonce) == 1 &&
       (aad.empty() || EVP_DecryptUpdate(ctx, nullptr, &len, U8(aad),
                                         static_cast<int>(aad.size())) == 1) &&
       (ct_len == 0 ||

@@ -1,6 +1,7 @@
 #include "storage/event_log.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <sys/syscall.h>
@@ -226,7 +227,10 @@ struct EventLog::GroupState {
 EventLog::EventLog(internal::Database& database, KeyStore& keys,
                    const Clock& clock, Options options)
     : db_(database), keys_(keys), clock_(clock), options_(options) {
-  committer_ = std::thread([this] { CommitLoop(); });
+  committer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sl-commit");
+    CommitLoop();
+  });
 }
 
 EventLog::~EventLog() {

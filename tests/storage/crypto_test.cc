@@ -1,6 +1,11 @@
 #include "storage/crypto.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <set>
+#include <string>
 
 namespace siteledger::storage {
 namespace {
@@ -73,6 +78,85 @@ TEST_CASE("An empty plaintext seals and opens", "[crypto]") {
   auto sealed = key->Seal("", "");
   REQUIRE(sealed.has_value());
   CHECK(key->Open(*sealed, "")->empty());
+}
+
+}  // namespace
+}  // namespace siteledger::storage
+
+// Nonces come from the CSPRNG in blocks, and each thread remembers its last
+// key: neither may ever repeat a nonce or mix up keys.
+namespace siteledger::storage {
+namespace {
+
+std::string NonceOf(const std::string& sealed) { return sealed.substr(1, 12); }
+
+TEST_CASE("Nonces never repeat, across blocks and interleaved keys",
+          "[crypto]") {
+  auto a = AeadKey::Generate();
+  auto b = AeadKey::Generate();
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {  // many blocks of buffered nonces
+    const AeadKey& key = (i % 3 == 0) ? *b : *a;
+    auto sealed = key.Seal("value " + std::to_string(i), "aad");
+    REQUIRE(sealed.has_value());
+    REQUIRE(seen.insert(NonceOf(*sealed)).second);
+    // Interleaved keys and directions still open under the right key only.
+    auto opened = key.Open(*sealed, "aad");
+    REQUIRE(opened.has_value());
+    REQUIRE(*opened == "value " + std::to_string(i));
+    const AeadKey& other = (i % 3 == 0) ? *a : *b;
+    REQUIRE_FALSE(other.Open(*sealed, "aad").has_value());
+  }
+}
+
+TEST_CASE("A forked child never reuses its parent's buffered nonces",
+          "[crypto]") {
+  auto key = AeadKey::Generate();
+  REQUIRE(key.has_value());
+  // The parent has a block of nonces buffered after this seal.
+  REQUIRE(key->Seal("warm", "").has_value());
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+      auto sealed = key->Seal("child", "");
+      if (!sealed) ::_exit(2);
+      out += NonceOf(*sealed);
+    }
+    const bool ok = ::write(fds[1], out.data(), out.size()) ==
+                    static_cast<ssize_t>(out.size());
+    ::_exit(ok ? 0 : 3);
+  }
+  ::close(fds[1]);
+  std::string child(8 * 12, '\0');
+  size_t got = 0;
+  while (got < child.size()) {
+    const ssize_t n = ::read(fds[0], child.data() + got, child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(got == child.size());
+  std::set<std::string> parent;
+  for (int i = 0; i < 8; ++i) {
+    auto sealed = key->Seal("parent", "");
+    REQUIRE(sealed.has_value());
+    parent.insert(NonceOf(*sealed));
+  }
+  for (size_t i = 0; i < 8; ++i) {
+    INFO("child nonce " << i);
+    CHECK(parent.count(child.substr(i * 12, 12)) == 0);
+  }
 }
 
 }  // namespace
