@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace siteledger::projections {
 namespace {
@@ -189,7 +190,7 @@ class Converter {
         size_t i = 0;
         for (simdjson::dom::element item : arr) {
           const size_t mark = path_.size();
-          path_ += "[" + std::to_string(i++) + "]";
+          AppendIndex(i++);
           Json v;
           SL_RETURN_IF_ERROR(Convert(item, depth + 1, v));
           path_.resize(mark);
@@ -212,8 +213,8 @@ class Converter {
         members.reserve(obj.size());
         for (auto field : obj) {
           const size_t mark = path_.size();
-          path_ += ".";
-          path_ += field.key;
+          path_.push_back('.');
+          path_.append(field.key);
           if (field.key.size() > limits_.max_string_bytes) {
             return Fail("key longer than " +
                         std::to_string(limits_.max_string_bytes) + " bytes");
@@ -224,11 +225,12 @@ class Converter {
           members.emplace_back(std::string(field.key), std::move(v));
         }
         // Sort once rather than insert in order: most objects are small, but
-        // this is the hot path of every fold.
-        std::stable_sort(members.begin(), members.end(),
-                         [](const Json::Member& a, const Json::Member& b) {
-                           return a.first < b.first;
-                         });
+        // this is the hot path of every fold. Not a stable sort (which
+        // allocates a buffer): equal keys are refused below anyway.
+        std::sort(members.begin(), members.end(),
+                  [](const Json::Member& a, const Json::Member& b) {
+                    return a.first < b.first;
+                  });
         for (size_t i = 1; i < members.size(); ++i) {
           if (members[i].first == members[i - 1].first) {
             path_ += "." + members[i].first;
@@ -242,6 +244,16 @@ class Converter {
   }
 
  private:
+  // Appends "[i]" to the path without a temporary string: the path is kept
+  // for every value of every fold, and only read when something fails.
+  void AppendIndex(size_t i) {
+    char buf[24];
+    buf[0] = '[';
+    auto [end, ec] = std::to_chars(buf + 1, buf + sizeof buf - 1, i);
+    *end++ = ']';
+    path_.append(buf, end);
+  }
+
   Status Fail(const std::string& what) {
     return Status::InvalidArgument(path_ + ": " + what);
   }
