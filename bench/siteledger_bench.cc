@@ -181,6 +181,33 @@ struct Region {
     db.reset();
   }
 
+  // Flushes the memtables and waits until no flush or compaction runs or is
+  // pending, so that what a workload measures after loading its data is not
+  // shared with the loading's background work.
+  void WaitQuiet() {
+    rocksdb::DB* raw = db->db();
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    for (sl::Family f : sl::kAllFamilies) {
+      raw->Flush(fo, db->cf(f)).PermitUncheckedError();
+    }
+    for (;;) {
+      uint64_t pending = 0, compactions = 0, flushes = 0;
+      raw->GetIntProperty("rocksdb.num-running-compactions", &compactions);
+      raw->GetIntProperty("rocksdb.num-running-flushes", &flushes);
+      bool any_pending = false;
+      for (sl::Family f : sl::kAllFamilies) {
+        if (raw->GetIntProperty(db->cf(f), "rocksdb.compaction-pending",
+                                &pending) &&
+            pending > 0) {
+          any_pending = true;
+        }
+      }
+      if (compactions == 0 && flushes == 0 && !any_pending) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
   std::vector<sl::TenantId> MakeTenants(int n) {
     std::vector<sl::TenantId> out;
     for (int i = 0; i < n; ++i) {
@@ -303,6 +330,7 @@ void Replay(const Flags& f) {
       std::exit(1);
     }
   }
+  region.WaitQuiet();
   std::vector<Recorder> recorders(1);
   const auto start = Clock::now();
   sl::Sequence from(1);
@@ -428,6 +456,7 @@ sl::TenantId Populate(Region& region, uint64_t n) {
 void Rebuild(const Flags& f) {
   Region region(f.db);
   const sl::TenantId tenant = Populate(region, f.rebuild_events);
+  region.WaitQuiet();
   siteledger::projections::Projector::Options options;
   options.snapshot_every = 0;
   siteledger::projections::Projector projector(*region.log, region.clock,
@@ -499,6 +528,7 @@ void AsOf(const Flags& f) {
       }
     }
   }
+  region.WaitQuiet();
   std::vector<Recorder> recorders(1);
   std::mt19937_64 rng(42);
   const auto start = Clock::now();

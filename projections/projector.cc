@@ -1,5 +1,7 @@
 #include "projections/projector.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -208,6 +210,7 @@ class Projector::Impl {
       for (const storage::Event& e : *events) {
         SL_RETURN_IF_ERROR(FoldOne(tenant, state, e, use_snapshots));
       }
+      reader.Recycle(std::move(*events));
     }
     if (state.seq() < until) {
       return Status::NotFound("the log ends at seq " +
@@ -247,7 +250,10 @@ class Projector::Impl {
                 Sequence until)
         : log_(log), tenant_(tenant), next_(from), until_(until) {
       if (until.value() + 1 >= from.value() + kReadAheadFrom) {
-        thread_ = std::thread([this] { ReadAhead(); });
+        thread_ = std::thread([this] {
+          pthread_setname_np(pthread_self(), "sl-readahead");
+          ReadAhead();
+        });
       }
     }
     ~BatchReader() {
@@ -272,6 +278,15 @@ class Projector::Impl {
       return batch;
     }
 
+    // Hands a folded batch back to the reading thread, which frees it: the
+    // events were allocated there, and freeing them there keeps the folding
+    // thread off the reader's malloc arena.
+    void Recycle(std::vector<storage::Event> batch) {
+      if (!thread_.joinable()) return;
+      std::lock_guard lock(mu_);
+      spent_.push_back(std::move(batch));
+    }
+
    private:
     Result<std::vector<storage::Event>> ReadBatch() {
       if (next_ > until_) return std::vector<storage::Event>();
@@ -290,6 +305,12 @@ class Projector::Impl {
 
     void ReadAhead() {
       for (;;) {
+        std::deque<std::vector<storage::Event>> spent;
+        {
+          std::lock_guard lock(mu_);
+          spent.swap(spent_);
+        }
+        spent.clear();
         auto batch = ReadBatch();
         const bool last = !batch || batch->empty();
         std::unique_lock lock(mu_);
@@ -309,6 +330,7 @@ class Projector::Impl {
     std::condition_variable cv_;
     std::deque<Result<std::vector<storage::Event>>> queue_;  // GUARDED_BY(mu_)
     bool stop_ = false;                                      // GUARDED_BY(mu_)
+    std::deque<std::vector<storage::Event>> spent_;          // GUARDED_BY(mu_)
     std::thread thread_;
   };
 
