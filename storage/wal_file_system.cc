@@ -71,7 +71,7 @@ class ZeroFilledWal : public rocksdb::FSWritableFileOwnerWrapper {
   }
 
   // The zeros are the preallocation: fallocate's unwritten extents would
-  // cost a journal commit again when first written.
+  // cost a metadata write again when first written.
   void PrepareWrite(size_t, size_t, const rocksdb::IOOptions&,
                     rocksdb::IODebugContext*) override {}
   rocksdb::IOStatus Allocate(uint64_t, uint64_t, const rocksdb::IOOptions&,

@@ -2,14 +2,15 @@
 
 // A file system wrapper that makes a synced write-ahead log cheaper to sync.
 //
-// fdatasync of a file that grew must commit the new size to the file
-// system's journal, and on ext4 (data=ordered) that commit also waits for
-// every other file's newly written data: a WAL sync behind a memtable flush
-// pays for the flush. A sync of bytes written inside the file's existing,
-// already written extent flushes only those bytes. So each WAL file is
-// extended ahead of the log with zeros, in chunks that grow with the file
-// (64 KiB doubling to 4 MiB), and the log overwrites them: one journal
-// commit per chunk instead of one per synced write.
+// fdatasync of a file that grew must also make the new size durable: a
+// second, metadata write, or (with a journal) a journal commit that on ext4
+// (data=ordered) also waits for every other file's newly written data, so a
+// WAL sync behind a memtable flush pays for the flush. A sync of bytes
+// written inside the file's existing, already written extent flushes only
+// those bytes. So each WAL file is extended ahead of the log with zeros, in
+// chunks that grow with the file (64 KiB doubling to 4 MiB), and the log
+// overwrites them: one size change per chunk instead of one per synced
+// write.
 //
 // This is not RocksDB's recycle_log_file_num: no old log is reused, so no
 // earlier record (or key) survives in a log file. RocksDB's log reader takes
