@@ -55,10 +55,7 @@ void CheckSurvivors(Rig& rig, const std::multimap<uint64_t, Ack>& acks) {
     }
   }
   for (const auto& [tenant, events] : logs) {
-    auto report = rig.log->Verify(TenantId(tenant));
-    REQUIRE(report.has_value());
-    INFO(report->problem);
-    REQUIRE(report->ok);
+    testing::RequireChainVerifies(rig, TenantId(tenant));
   }
 }
 

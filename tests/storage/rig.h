@@ -73,6 +73,14 @@ struct Rig {
   }
 };
 
+// Walks the tenant's chain and requires it to verify, naming the problem.
+inline void RequireChainVerifies(Rig& rig, storage::TenantId tenant) {
+  auto report = rig.log->Verify(tenant);
+  REQUIRE(report.has_value());
+  INFO(report->problem);
+  REQUIRE(report->ok);
+}
+
 inline storage::NewEvent Ev(std::string type, std::string payload,
                             std::string actor = "p-1") {
   return storage::NewEvent{std::move(type), std::move(actor),

@@ -98,10 +98,7 @@ void CheckLogs(Rig& rig,
     for (size_t i = 0; i < payloads.size(); ++i) {
       REQUIRE((*read)[i].payload == payloads[i]);
     }
-    auto report = rig.log->Verify(TenantId(tenant));
-    REQUIRE(report.has_value());
-    INFO(report->problem);
-    REQUIRE(report->ok);
+    testing::RequireChainVerifies(rig, TenantId(tenant));
   }
 }
 
