@@ -75,6 +75,15 @@ struct Flags {
   size_t value_size = 200;
 };
 
+constexpr const char* kUsage =
+    "usage: siteledger-bench [--benchmarks=a,b,...] [--db=DIR] [--seconds=N]\n"
+    "         [--threads=16] [--tenants=1000] [--value_size=200]\n"
+    "         [--replay_events=1000000] [--rebuild_events=1000000]\n"
+    "         [--as_of_events=100000] [--server=URL]\n"
+    "workloads (default: all but http_*): append_one, append_concurrent,\n"
+    "  append_batch, rocksdb_put_sync, replay, rebuild, as_of, http_setup,\n"
+    "  http_media. Each prints events/s and p50/p99 latency per operation.\n";
+
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
   for (int i = 1; i < argc; ++i) {
@@ -106,8 +115,11 @@ Flags ParseFlags(int argc, char** argv) {
       f.server = v10;
     } else if (const char* v7 = value("value_size")) {
       f.value_size = std::strtoull(v7, nullptr, 10);
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
     } else {
-      std::fprintf(stderr, "unknown flag %s\n", argv[i]);
+      std::fprintf(stderr, "unknown flag %s (--help lists them)\n", argv[i]);
       std::exit(2);
     }
   }
