@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -256,13 +257,16 @@ class Projector::Impl {
           tenant_(tenant),
           next_(from),
           until_(until),
-          batch_(
-              std::clamp<uint64_t>(Span(from, until) / 4, kMinBatch, kBatch)) {
-      if (Span(from, until) >= kReadAheadFrom) {
+          batch_(kBatch) {
+      if (Span(from, until) < kReadAheadFrom) return;
+      batch_ = std::clamp<uint64_t>(Span(from, until) / 4, kMinBatch, kBatch);
+      try {
         thread_ = std::thread([this] {
           pthread_setname_np(pthread_self(), "sl-readahead");
           ReadAhead();
         });
+      } catch (const std::system_error&) {
+        batch_ = kBatch;  // no thread to spare: read in the caller's turn
       }
     }
     ~BatchReader() {
@@ -340,7 +344,7 @@ class Projector::Impl {
     const TenantId tenant_;
     Sequence next_;  // owned by the reading thread
     const Sequence until_;
-    const size_t batch_;
+    size_t batch_;  // set before the reading thread starts
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Result<std::vector<storage::Event>>> queue_;  // GUARDED_BY(mu_)

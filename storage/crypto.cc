@@ -88,8 +88,8 @@ EVP_CIPHER_CTX* ThreadCipherCtx(const std::string& key, const uint8_t* nonce,
                                 int enc) {
   thread_local ThreadCipher t;
   if (t.ctx == nullptr || key.size() != t.key.size()) return nullptr;
-  const bool same_key =
-      t.enc == enc && std::memcmp(t.key.data(), key.data(), t.key.size()) == 0;
+  const bool same_key = t.enc == enc && CRYPTO_memcmp(t.key.data(), key.data(),
+                                                      t.key.size()) == 0;
   const int ok = same_key ? EVP_CipherInit_ex(t.ctx.get(), nullptr, nullptr,
                                               nullptr, nonce, enc)
                           : EVP_CipherInit_ex(t.ctx.get(), Aes256Gcm(), nullptr,

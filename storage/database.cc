@@ -172,6 +172,10 @@ rocksdb::DBOptions HardenedDbOptions() {
   o.max_manifest_file_size = 1 << 20;
   o.recycle_log_file_num = 0;
   o.WAL_ttl_seconds = 0;
+  // Recovery stops at the first bad record of the WAL: after a crash that is
+  // the torn tail of writes never acknowledged (nothing synced is lost).
+  // Stricter modes refuse to open on such a tail.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   o.WAL_size_limit_MB = 0;
   // Bound the live WAL: flush the families holding it back once it grows.
   o.max_total_wal_size = 64 << 20;
@@ -191,7 +195,8 @@ Result<std::unique_ptr<Database>> Database::Open(
   rocksdb::DBOptions db_options = HardenedDbOptions();
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
-  if (!options.secondary) {
+  db_options.wal_recovery_mode = options.wal_recovery_mode;
+  if (!options.secondary && options.zero_fill_wal) {
     // Synced WAL writes overwrite zeros laid ahead of them: see
     // wal_file_system.h.
     database->env_ =

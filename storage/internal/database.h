@@ -30,11 +30,23 @@ struct DatabaseOptions {
   // outlive the database.
   const Clock* clock = nullptr;
   // Open as a RocksDB secondary instance that follows a live primary;
-  // `secondary_path` holds its own info log.
+  // `secondary_path` holds its own info log. A secondary tailing a live
+  // WAL takes the zeros laid ahead of it (wal_file_system.h) for padding
+  // and skips that space for good: follow only a primary opened with
+  // `zero_fill_wal` off.
   bool secondary = false;
   std::filesystem::path secondary_path;
   // Shared by every column family.
   size_t block_cache_bytes = size_t{128} << 20;
+  // Lay zeros ahead of each WAL file so that synced writes overwrite rather
+  // than grow it (wal_file_system.h).
+  bool zero_fill_wal = true;
+  // How recovery treats a damaged WAL tail. Point-in-time recovery (the
+  // default) stops at the first bad record: a crash's torn, unsynced tail
+  // is never an acknowledged write. Tests use kAbsoluteConsistency to show
+  // that zeros after the last record are read as padding, not damage.
+  rocksdb::WALRecoveryMode wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kPointInTimeRecovery;
 };
 
 class Database {

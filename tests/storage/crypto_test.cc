@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace siteledger::storage {
 namespace {
@@ -157,6 +158,44 @@ TEST_CASE("A forked child never reuses its parent's buffered nonces",
     INFO("child nonce " << i);
     CHECK(parent.count(child.substr(i * 12, 12)) == 0);
   }
+}
+
+}  // namespace
+}  // namespace siteledger::storage
+
+namespace siteledger::storage {
+namespace {
+
+TEST_CASE("One key sealing and opening in a row keeps its state right",
+          "[crypto]") {
+  // The thread's cipher context keeps the last key: runs of operations
+  // under one key take the fast path, and a failure must not leave it
+  // stale for the next value.
+  auto key = AeadKey::Generate();
+  REQUIRE(key.has_value());
+  std::vector<std::string> sealed;
+  for (int i = 0; i < 5; ++i) {
+    auto s = key->Seal("value " + std::to_string(i), "aad");
+    REQUIRE(s.has_value());
+    sealed.push_back(*s);
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto opened = key->Open(sealed[static_cast<size_t>(i)], "aad");
+    REQUIRE(opened.has_value());
+    CHECK(*opened == "value " + std::to_string(i));
+  }
+  std::string tampered = sealed[2];
+  tampered[tampered.size() / 2] ^= 0x01;
+  CHECK_FALSE(key->Open(tampered, "aad").has_value());
+  CHECK_FALSE(key->Open(sealed[3], "other aad").has_value());
+  auto again = key->Open(sealed[3], "aad");
+  REQUIRE(again.has_value());
+  CHECK(*again == "value 3");
+  auto fresh = key->Seal("after a failure", "aad");
+  REQUIRE(fresh.has_value());
+  auto reopened = key->Open(*fresh, "aad");
+  REQUIRE(reopened.has_value());
+  CHECK(*reopened == "after a failure");
 }
 
 }  // namespace

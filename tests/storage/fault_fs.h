@@ -1,16 +1,23 @@
 #pragma once
 
 // A file system that can simulate a power loss: after Crash(), every write
-// and sync fails, and DropUnsyncedData() cuts every file back to what was
-// synced. A SIGKILL leaves the page cache intact; this does not.
+// and sync fails, and DropUnsyncedData() loses every byte not synced: it
+// zeroes what was written since the last sync inside the synced length (a
+// WAL overwrites zeros laid ahead of it, so its length says nothing about
+// what was synced) and cuts each file back to its synced length. A SIGKILL
+// leaves the page cache intact; this does not.
 
 #include <rocksdb/file_system.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace siteledger::testing {
 
@@ -32,6 +39,15 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
     for (const auto& [name, state] : files_) {
       std::error_code ec;
       if (!std::filesystem::exists(name, ec)) continue;
+      std::fstream f(name, std::ios::in | std::ios::out | std::ios::binary);
+      for (const auto& [offset, length] : state.unsynced) {
+        if (offset >= state.synced) continue;  // cut off below
+        const uint64_t n = std::min(length, state.synced - offset);
+        const std::string zeros(n, '\0');
+        f.seekp(static_cast<std::streamoff>(offset));
+        f.write(zeros.data(), static_cast<std::streamsize>(n));
+      }
+      f.close();
       std::filesystem::resize_file(name, state.synced, ec);
     }
   }
@@ -40,7 +56,9 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
   uint64_t unsynced_bytes() {
     std::lock_guard lock(mu_);
     uint64_t n = 0;
-    for (const auto& [name, state] : files_) n += state.written - state.synced;
+    for (const auto& [name, state] : files_) {
+      for (const auto& [offset, length] : state.unsynced) n += length;
+    }
     return n;
   }
 
@@ -74,6 +92,7 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
       const uint64_t size = std::filesystem::file_size(name, ec);
       auto& state = files_[name];
       state.written = state.synced = ec ? 0 : size;
+      state.unsynced.clear();
     }
     r->reset(new File(std::move(file), name, *this));
     return s;
@@ -108,8 +127,10 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
 
  private:
   struct FileState {
-    uint64_t written = 0;
-    uint64_t synced = 0;
+    uint64_t written = 0;  // the file's length
+    uint64_t synced = 0;   // its length at the last sync
+    // (offset, length) of every write since the last sync.
+    std::vector<std::pair<uint64_t, uint64_t>> unsynced;
   };
 
   class File : public rocksdb::FSWritableFileOwnerWrapper {
@@ -143,7 +164,7 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
                                        rocksdb::IODebugContext* dbg) override {
       if (fs_.crashed_) return Lost();
       auto s = target()->PositionedAppend(data, offset, o, dbg);
-      if (s.ok()) fs_.GrowTo(name_, offset + data.size());
+      if (s.ok()) fs_.GrowTo(name_, offset, data.size());
       return s;
     }
     rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& o,
@@ -196,12 +217,15 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
 
   void Grow(const std::string& name, uint64_t n) {
     std::lock_guard lock(mu_);
-    files_[name].written += n;
+    auto& state = files_[name];
+    state.unsynced.emplace_back(state.written, n);
+    state.written += n;
   }
-  void GrowTo(const std::string& name, uint64_t end) {
+  void GrowTo(const std::string& name, uint64_t offset, uint64_t n) {
     std::lock_guard lock(mu_);
     auto& state = files_[name];
-    state.written = std::max(state.written, end);
+    state.unsynced.emplace_back(offset, n);
+    state.written = std::max(state.written, offset + n);
   }
   void TruncateTo(const std::string& name, uint64_t size) {
     std::lock_guard lock(mu_);
@@ -213,6 +237,7 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
     std::lock_guard lock(mu_);
     auto& state = files_[name];
     state.synced = state.written;
+    state.unsynced.clear();
   }
 
   std::atomic<bool> crashed_{false};

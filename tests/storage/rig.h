@@ -30,6 +30,10 @@ struct Rig {
   std::unique_ptr<storage::TenantRegistry> registry;
   std::unique_ptr<storage::EventLog> log;
 
+  // Applied by every Open.
+  rocksdb::WALRecoveryMode wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
   explicit Rig(std::shared_ptr<rocksdb::FileSystem> fs = nullptr) { Open(fs); }
   ~Rig() { Close(); }
 
@@ -42,6 +46,7 @@ struct Rig {
     o.path = data_path();
     o.clock = &clock;
     o.file_system = std::move(fs);
+    o.wal_recovery_mode = wal_recovery_mode;
     auto opened = storage::internal::Database::Open(o);
     REQUIRE(opened.has_value());
     db = std::move(*opened);

@@ -128,6 +128,19 @@ TEST_CASE("A live WAL runs ahead over zeros and is cut to its length on close",
   CheckLogs(rig, expected);
 }
 
+// Copies the files of `from`'s open database into `to` (closed), as a
+// machine that stopped now would leave them: every append was synced, the
+// zeros ahead too.
+void CopyImage(Rig& from, Rig& to) {
+  to.Close();
+  std::filesystem::remove_all(to.data_path());
+  std::filesystem::remove_all(to.keys_path());
+  std::filesystem::copy(from.data_path(), to.data_path(),
+                        std::filesystem::copy_options::recursive);
+  std::filesystem::copy(from.keys_path(), to.keys_path(),
+                        std::filesystem::copy_options::recursive);
+}
+
 TEST_CASE("A crash image whose WAL ends in zeros recovers every record",
           "[wal_file_system][crash]") {
   Rig rig;
@@ -135,16 +148,8 @@ TEST_CASE("A crash image whose WAL ends in zeros recovers every record",
                                    rig.NewTenant("z3")};
   auto expected = Fill(rig, tenants, 250);
 
-  // Copy the files of the open database, as a machine that stopped now
-  // would leave them: every append was synced, the zeros ahead too.
   Rig image;
-  image.Close();
-  std::filesystem::remove_all(image.data_path());
-  std::filesystem::remove_all(image.keys_path());
-  std::filesystem::copy(rig.data_path(), image.data_path(),
-                        std::filesystem::copy_options::recursive);
-  std::filesystem::copy(rig.keys_path(), image.keys_path(),
-                        std::filesystem::copy_options::recursive);
+  CopyImage(rig, image);
   auto wals = WalFiles(image.data_path());
   REQUIRE(!wals.empty());
   const std::string tail = ReadFile(wals.back());
@@ -156,6 +161,9 @@ TEST_CASE("A crash image whose WAL ends in zeros recovers every record",
     REQUIRE(entry.path().extension() != ".sst");
   }
 
+  // The strictest recovery: any damage in the WAL fails the open, so the
+  // zeros after the last record must read as padding.
+  image.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   image.Open();
   CheckLogs(image, expected);
   // The recovered database goes on appending and recovering.
@@ -165,6 +173,46 @@ TEST_CASE("A crash image whose WAL ends in zeros recovers every record",
     auto& all = expected[tenant];
     all.insert(all.end(), payloads.begin(), payloads.end());
   }
+  CheckLogs(image, expected);
+}
+
+TEST_CASE("Strict recovery refuses damage after the last record, not zeros",
+          "[wal_file_system][crash]") {
+  // The control for the test above: the strict mode does look at the tail.
+  Rig rig;
+  std::vector<TenantId> tenants = {rig.NewTenant("d1")};
+  auto expected = Fill(rig, tenants, 20);
+  Rig image;
+  CopyImage(rig, image);
+  auto wals = WalFiles(image.data_path());
+  REQUIRE(!wals.empty());
+  std::string wal = ReadFile(wals.back());
+  const size_t zeros = ZeroTail(wal);
+  REQUIRE(zeros > 64);
+  // Bytes that are neither a record nor padding, at the start of the log
+  // block after the last record (a zero header makes RocksDB's reader skip
+  // the rest of its block, so damage must start a block to be seen).
+  constexpr size_t kBlock = 32 * 1024;
+  const size_t next_block = (wal.size() - zeros + kBlock - 1) / kBlock * kBlock;
+  REQUIRE(next_block + 32 <= wal.size());
+  {
+    std::fstream f(wals.back(),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(next_block));
+    const std::string junk(32, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  internal::DatabaseOptions o;
+  o.path = image.data_path();
+  o.clock = &image.clock;
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  auto strict = internal::Database::Open(o);
+  REQUIRE_FALSE(strict.has_value());
+  INFO(strict.error().ToString());
+  CHECK(strict.error().code() == StatusCode::kCorruption);
+  // The default recovery stops at the damage, after every synced record.
+  image.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  image.Open();
   CheckLogs(image, expected);
 }
 
