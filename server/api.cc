@@ -197,7 +197,13 @@ struct ListSpec {
   ViewKind kind;
   // Optional filter on documents (announcements active at a time).
   std::function<bool(const Json&)> keep;
+  // How an item is answered; ViewBody when empty.
+  std::function<Json(const ViewDoc&)> render;
 };
+
+Json RenderItem(const ListSpec& spec, const ViewDoc& view) {
+  return spec.render ? spec.render(view) : ViewBody(view);
+}
 
 }  // namespace
 
@@ -328,7 +334,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
           more = true;  // a further item exists: the page is not the last
           break;
         }
-        items.Push(ViewBody(**doc));
+        items.Push(RenderItem(spec, **doc));
         next = key.id;
       }
       if (!more) next.clear();
@@ -348,7 +354,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
           more = true;
           break;
         }
-        items.Push(ViewBody(view));
+        items.Push(RenderItem(spec, view));
         next = page->cursors[i];
       }
       if (more) break;
@@ -361,7 +367,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
 
   switch (handler) {
     case kListSites:
-      return serve_list({ViewKind::kSite, nullptr});
+      return serve_list({ViewKind::kSite, nullptr, nullptr});
     case kGetSite:
       return serve_view({ViewKind::kSite, call->Param("id")});
     case kGetNavigation: {
@@ -383,11 +389,11 @@ void App::Impl::HandleApi(const CallPtr& call) {
                     ViewResponse(200, ViewDoc{std::move(doc), Sequence(0)}));
     }
     case kListThemes:
-      return serve_list({ViewKind::kTheme, nullptr});
+      return serve_list({ViewKind::kTheme, nullptr, nullptr});
     case kGetTheme:
       return serve_view({ViewKind::kTheme, call->Param("id")});
     case kListLayouts:
-      return serve_list({ViewKind::kLayout, nullptr});
+      return serve_list({ViewKind::kLayout, nullptr, nullptr});
     case kGetLayout:
       return serve_view({ViewKind::kLayout, call->Param("id")});
     case kListAnnouncements: {
@@ -402,23 +408,32 @@ void App::Impl::HandleApi(const CallPtr& call) {
           return projections::AnnouncementActiveAt(doc, t);
         };
       }
-      return serve_list({ViewKind::kAnnouncement, keep});
+      return serve_list({ViewKind::kAnnouncement, keep, nullptr});
     }
     case kGetAnnouncement:
       return serve_view({ViewKind::kAnnouncement, call->Param("id")});
     case kListPromoted:
-      return serve_list({ViewKind::kPromoted, nullptr});
+      return serve_list({ViewKind::kPromoted, nullptr, nullptr});
     case kGetPromoted:
       return serve_view({ViewKind::kPromoted, projections::NormalizeKeyword(
                                                   call->Param("keyword"))});
     case kGetFeatured:
       return serve_view({ViewKind::kFeatured, call->Param("contentId")});
     case kListFeedback:
-      return serve_list({ViewKind::kFeedback, nullptr});
+      return serve_list({ViewKind::kFeedback, nullptr, nullptr});
     case kGetFeedback:
       return serve_view({ViewKind::kFeedback, call->Param("id")});
     case kListUsers:
-      return serve_list({ViewKind::kUser, nullptr});
+      return serve_list({ViewKind::kUser, nullptr, nullptr});
+    case kListMedia:
+      // Media still referenced by history but detached is not listed.
+      return serve_list(
+          {ViewKind::kMedia,
+           [](const Json& doc) {
+             const Json* attached = doc.Find("attached");
+             return attached != nullptr && attached->as_bool();
+           },
+           [](const ViewDoc& view) { return MediaJson(view.doc); }});
     case kGetUser:
       return serve_view({ViewKind::kUser, call->Param("id")});
     case kListEvents: {

@@ -366,7 +366,7 @@ void App::Impl::Dispatch(const CallPtr& call) {
         return Fail(call, s);
       }
       RecordUserSeen(*call);
-      if (call->route->handler >= kListMedia) return HandleMedia(call);
+      if (call->route->handler > kListMedia) return HandleMedia(call);
       return HandleApi(call);
     }
     case Access::kOperator:

@@ -154,6 +154,8 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseRange(std::string_view h,
   return std::make_pair(first, last);
 }
 
+}  // namespace
+
 Json MediaJson(const Json& doc) {
   Json out = Json::MakeObject();
   out.Set("id", doc.GetString("id"));
@@ -166,8 +168,6 @@ Json MediaJson(const Json& doc) {
   out.Set("height", h ? *h : Json());
   return out;
 }
-
-}  // namespace
 
 void App::Impl::ServeMedia(const CallPtr& call, TenantId tenant,
                            const std::string& media_id) {
@@ -235,26 +235,6 @@ void App::Impl::HandleMedia(const CallPtr& call) {
   switch (call->route->handler) {
     case kGetMedia:
       return ServeMedia(call, tenant, call->Param("id"));
-    case kListMedia: {
-      Json items = Json::MakeArray();
-      std::string cursor;
-      do {
-        auto page =
-            projector_.List(tenant, projections::ViewKind::kMedia, cursor, 500);
-        if (!page) return Fail(call, page.error());
-        for (const auto& [key, view] : page->items) {
-          const Json* attached = view.doc.Find("attached");
-          if (attached != nullptr && attached->as_bool()) {
-            items.Push(MediaJson(view.doc));
-          }
-        }
-        cursor = page->next_cursor;
-      } while (!cursor.empty());
-      Json body = Json::MakeObject();
-      body.Set("items", std::move(items));
-      body.Set("nextCursor", nullptr);
-      return Finish(call, JsonResponse(200, body));
-    }
     case kUploadMedia: {
       auto kind_name = call->Query("kind");
       auto kind =

@@ -338,7 +338,8 @@ std::map<int, Operation> Operations() {
                  Int()));
   ops[kStreamEvents] = stream;
 
-  ops[kListMedia] = {"List the site's uploaded media", {}, 200, "MediaList"};
+  ops[kListMedia] = {
+      "List the site's uploaded media", {}, 200, "Media", true, true};
   Operation upload{"Upload an image", {}, 201, "Media"};
   upload.description =
       "The body is the image itself (Content-Type: its image type) or "

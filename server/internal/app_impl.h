@@ -103,6 +103,9 @@ enum Handler : int {
   kSignedMedia,
 };
 
+// A media view as the API answers it: id, kind, type, size, dimensions.
+Json MediaJson(const Json& doc);
+
 // One request on its way through the app. Shared, because a write answers
 // later, from the commit thread.
 struct Call {

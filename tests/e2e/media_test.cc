@@ -567,6 +567,54 @@ TEST_CASE("The same bytes uploaded twice are stored once", "[e2e][media]") {
   CheckServed(w, t, Sha256Hex(bytes), bytes, "image/png");
 }
 
+TEST_CASE("The media list pages with cursor and limit, and reads as of a point",
+          "[e2e][media]") {
+  World w;
+  Tenant t = w.Install("client-media-list");
+  const std::string a = Uploaded(w, t, Png(3, 3), "image/png");
+  const std::string b = Uploaded(w, t, Png(4, 4), "image/png");
+  const auto after_two = MediaEvents(w, t);
+  REQUIRE(after_two.size() == 2);
+  const std::string at_two =
+      "seq:" + std::to_string(after_two.back().GetInt("seq"));
+  const std::string c = Uploaded(w, t, Png(5, 5), "image/png");
+
+  // Two pages of two and one, each item shaped like an upload's answer.
+  Response first = w.Call(t, "GET", "/api/v1/media?limit=2");
+  INFO(first.body);
+  REQUIRE(first.status == 200);
+  const Json first_body = first.json();
+  const auto& items = first_body.Find("items")->as_array();
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].Find("width") != nullptr);
+  CHECK(items[0].GetString("type") == "image/png");
+  REQUIRE(first.json().Find("nextCursor")->is_string());
+  Response second = w.Call(t, "GET",
+                           "/api/v1/media?limit=2&cursor=" +
+                               first.json().Find("nextCursor")->as_string());
+  INFO(second.body);
+  REQUIRE(second.status == 200);
+  CHECK(second.json().Find("items")->as_array().size() == 1);
+  CHECK(second.json().Find("nextCursor")->is_null());
+  std::set<std::string> all;
+  for (const auto& id : IdsOf(first.json())) all.insert(id);
+  for (const auto& id : IdsOf(second.json())) all.insert(id);
+  CHECK(all == std::set<std::string>{a, b, c});
+
+  // Deleted media leaves the list; the list as of before the third upload
+  // holds the first two.
+  REQUIRE(w.Call(t, "DELETE", "/api/v1/media/" + b).status == 204);
+  CHECK(MediaIds(w, t) == std::set<std::string>{a, c});
+  Response then = w.Call(t, "GET", "/api/v1/media?as_of=" + at_two);
+  INFO(then.body);
+  REQUIRE(then.status == 200);
+  const auto then_ids = IdsOf(then.json());
+  CHECK(std::set<std::string>(then_ids.begin(), then_ids.end()) ==
+        std::set<std::string>{a, b});
+  CHECK(IsProblem(w.Call(t, "GET", "/api/v1/media?limit=0"), 400));
+  CHECK(IsProblem(w.Call(t, "GET", "/api/v1/media?cursor=%25%25"), 400));
+}
+
 TEST_CASE(
     "Themes layouts and featured pages reference only uploaded media which "
     "cannot be deleted while in use",
