@@ -838,6 +838,10 @@ TEST_CASE("Media downloads honour byte ranges and If-None-Match on both routes",
     Response stale = fetch("If-None-Match: \"something-else\"");
     CHECK(stale.status == 200);
     CHECK(stale.body == bytes);
+    // A list of tags, weak tags and "*" (RFC 9110) match too.
+    CHECK(fetch("If-None-Match: \"other\", W/\"" + id + "\"").status == 304);
+    CHECK(fetch("If-None-Match: *").status == 304);
+    CHECK(fetch("If-None-Match: \"a\", \"b\"").status == 200);
   }
 }
 
