@@ -5,14 +5,14 @@
 // keys, and real signed JWTs (HS256 with the tenant's secret, RS256 with a
 // test RSA key).
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -32,8 +33,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "server/jwt.h"
 #include "tests/common/temp_dir.h"
@@ -197,8 +196,9 @@ inline int64_t NowSeconds() {
 }
 
 // Signs `claims` with HS256 (or any header you give).
-inline std::string SignHs(const Json& claims, std::string_view secret,
-                          std::string header = R"({"alg":"HS256","typ":"JWT"})") {
+inline std::string SignHs(
+    const Json& claims, std::string_view secret,
+    std::string header = R"({"alg":"HS256","typ":"JWT"})") {
   const std::string input = B64(header) + "." + B64(claims.Dump());
   return input + "." + B64(HmacSha256(secret, input));
 }
@@ -261,9 +261,8 @@ class KeyServer {
       ++requests_;
       const size_t sp1 = req.find(' ');
       const size_t sp2 = req.find(' ', sp1 + 1);
-      std::string path = sp1 == std::string::npos
-                             ? ""
-                             : req.substr(sp1 + 1, sp2 - sp1 - 1);
+      std::string path =
+          sp1 == std::string::npos ? "" : req.substr(sp1 + 1, sp2 - sp1 - 1);
       std::string pem;
       {
         std::lock_guard lock(mu_);
