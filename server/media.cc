@@ -157,21 +157,12 @@ std::optional<std::pair<uint64_t, uint64_t>> ParseRange(std::string_view h,
 // If-None-Match (RFC 9110, 13.1.2): "*", or a comma-separated list of
 // entity tags compared weakly (W/"x" matches "x").
 bool IfNoneMatchHits(std::string_view header, std::string_view etag) {
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-      v.remove_prefix(1);
-    }
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
-      v.remove_suffix(1);
-    }
-    return v;
-  };
-  header = trim(header);
+  header = Trim(header);
   if (header.empty()) return false;
   if (header == "*") return true;
   while (!header.empty()) {
     const size_t comma = header.find(',');
-    std::string_view tag = trim(header.substr(0, comma));
+    std::string_view tag = Trim(header.substr(0, comma));
     if (tag.starts_with("W/")) tag.remove_prefix(2);
     if (tag == etag) return true;
     if (comma == std::string_view::npos) break;

@@ -32,11 +32,6 @@ struct ThreadCipher {
   ~ThreadCipher() { OPENSSL_cleanse(key.data(), key.size()); }
 };
 
-// Initialises the thread's context for `enc` (1 seal, 0 open) under `key`
-// with `nonce`. Returns null on failure.
-EVP_CIPHER_CTX* ThreadCipherCtx(const std::string& key, const uint8_t* nonce,
-                                int enc);
-
 // Nonces come from the CSPRNG in blocks: one RAND_bytes call costs more
 // than sealing a small value. A forked child drops its copy of the block
 // (see the atfork handler), so no nonce is ever used twice.
@@ -84,6 +79,8 @@ const uint8_t* U8(std::string_view s) {
   return reinterpret_cast<const uint8_t*>(s.data());
 }
 
+// Initialises the thread's context for `enc` (1 seal, 0 open) under `key`
+// with `nonce`. Returns null on failure.
 EVP_CIPHER_CTX* ThreadCipherCtx(const std::string& key, const uint8_t* nonce,
                                 int enc) {
   thread_local ThreadCipher t;

@@ -173,24 +173,11 @@ TEST_CASE("Lifecycle callbacks refuse forged, confused and context tokens",
 
   auto install_body = [&](const std::string& client_key,
                           const std::string& secret) {
-    Json body = Json::MakeObject();
-    body.Set("key", "siteledger");
-    body.Set("clientKey", client_key);
-    body.Set("sharedSecret", secret);
-    body.Set("baseUrl", "https://" + client_key + ".atlassian.net/wiki");
-    body.Set("productType", "confluence");
-    body.Set("eventType", "installed");
-    return body.Dump();
+    return LifecycleBody("installed", client_key, secret).Dump();
   };
   auto install_claims = [&](const std::string& client_key,
                             const std::string& path = "/lifecycle/installed") {
-    Json claims = Json::MakeObject();
-    claims.Set("iss", client_key);
-    claims.Set("aud", w.server->base_url());
-    claims.Set("iat", NowSeconds());
-    claims.Set("exp", NowSeconds() + 180);
-    claims.Set("qsh", server::QueryStringHash("POST", path, ""));
-    return claims;
+    return LifecycleClaims(w.server->base_url(), client_key, path);
   };
   auto post_installed = [&](const std::string& token, const std::string& body) {
     return Http("POST", w.server->url("/lifecycle/installed"),

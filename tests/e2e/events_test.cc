@@ -1,7 +1,9 @@
 // The tenant's event log: GET /api/v1/events and the Server-Sent Events
 // stream.
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "tests/e2e/harness.h"
 
@@ -20,6 +22,30 @@ std::vector<std::string> StreamHeaders(const Tenant& t,
                                        std::vector<std::string> extra = {}) {
   extra.push_back(t.Auth("GET", target));
   return extra;
+}
+
+// Two threads creating sites named `name` until `stop`, or until the
+// server is gone.
+std::vector<std::thread> KeepCreatingSites(World& w, const Tenant& t,
+                                           const std::string& name,
+                                           std::atomic<bool>& stop) {
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 2; ++i) {
+    writers.emplace_back([&w, &t, &stop, name] {
+      const std::string base = w.server->base_url();
+      const std::string body = R"({"name":")" + name + R"("})";
+      while (!stop) {
+        if (Http("POST", base + "/api/v1/sites",
+                 {t.Auth("POST", "/api/v1/sites"),
+                  "Content-Type: application/json"},
+                 body)
+                .status < 0) {
+          return;  // the server is gone
+        }
+      }
+    });
+  }
+  return writers;
 }
 
 TEST_CASE(
@@ -286,21 +312,7 @@ TEST_CASE(
   const std::string target = "/api/v1/events/stream";
   // Changes keep coming while clients come and go.
   std::atomic<bool> stop{false};
-  std::vector<std::thread> writers;
-  for (int i = 0; i < 2; ++i) {
-    writers.emplace_back([&] {
-      const std::string base = w.server->base_url();
-      while (!stop) {
-        if (Http("POST", base + "/api/v1/sites",
-                 {t.Auth("POST", "/api/v1/sites"),
-                  "Content-Type: application/json"},
-                 R"({"name":"More"})")
-                .status < 0) {
-          return;  // the server is gone
-        }
-      }
-    });
-  }
+  std::vector<std::thread> writers = KeepCreatingSites(w, t, "More", stop);
   int rounds = 0;
   for (; rounds < 40; ++rounds) {
     std::vector<std::unique_ptr<SseClient>> clients;
@@ -345,21 +357,7 @@ TEST_CASE(
                                  SignHs(claims, t.secret)}));
   }
   std::atomic<bool> stop{false};
-  std::vector<std::thread> writers;
-  for (int i = 0; i < 2; ++i) {
-    writers.emplace_back([&] {
-      const std::string base = w.server->base_url();
-      while (!stop) {
-        if (Http("POST", base + "/api/v1/sites",
-                 {t.Auth("POST", "/api/v1/sites"),
-                  "Content-Type: application/json"},
-                 R"({"name":"Tick"})")
-                .status < 0) {
-          return;
-        }
-      }
-    });
-  }
+  std::vector<std::thread> writers = KeepCreatingSites(w, t, "Tick", stop);
   for (auto& s : streams) {
     CHECK(s->WaitFor([](const std::string& text) {
       return text.find("site.created") != std::string::npos;

@@ -444,6 +444,33 @@ struct Tenant {
 
 // The world most tests need: a key server with one install key, a server,
 // and helpers to install tenants and make signed requests.
+// A lifecycle callback's body, as Atlassian sends it.
+inline Json LifecycleBody(const std::string& event,
+                          const std::string& client_key,
+                          const std::string& secret) {
+  Json body = Json::MakeObject();
+  body.Set("key", "siteledger");
+  body.Set("clientKey", client_key);
+  body.Set("sharedSecret", secret);
+  body.Set("baseUrl", "https://" + client_key + ".atlassian.net/wiki");
+  body.Set("productType", "confluence");
+  body.Set("eventType", event);
+  return body;
+}
+
+// The claims of Atlassian's signed lifecycle token for `path`.
+inline Json LifecycleClaims(const std::string& base_url,
+                            const std::string& client_key,
+                            const std::string& path) {
+  Json claims = Json::MakeObject();
+  claims.Set("iss", client_key);
+  claims.Set("aud", base_url);
+  claims.Set("iat", NowSeconds());
+  claims.Set("exp", NowSeconds() + 180);
+  claims.Set("qsh", server::QueryStringHash("POST", path, ""));
+  return claims;
+}
+
 struct World {
   testing::TempDir dir;
   KeyServer keys;
@@ -459,24 +486,14 @@ struct World {
   Response Lifecycle(const std::string& event, const std::string& client_key,
                      const std::string& secret,
                      const std::string& kid = "kid-1") {
-    Json body = Json::MakeObject();
-    body.Set("key", "siteledger");
-    body.Set("clientKey", client_key);
-    body.Set("sharedSecret", secret);
-    body.Set("baseUrl", "https://" + client_key + ".atlassian.net/wiki");
-    body.Set("productType", "confluence");
-    body.Set("eventType", event);
     const std::string path = "/lifecycle/" + event;
-    Json claims = Json::MakeObject();
-    claims.Set("iss", client_key);
-    claims.Set("aud", server->base_url());
-    claims.Set("iat", NowSeconds());
-    claims.Set("exp", NowSeconds() + 180);
-    claims.Set("qsh", server::QueryStringHash("POST", path, ""));
-    return Http("POST", server->url(path),
-                {"Authorization: JWT " + SignRs(claims, install_key, kid),
-                 "Content-Type: application/json"},
-                body.Dump());
+    return Http(
+        "POST", server->url(path),
+        {"Authorization: JWT " +
+             SignRs(LifecycleClaims(server->base_url(), client_key, path),
+                    install_key, kid),
+         "Content-Type: application/json"},
+        LifecycleBody(event, client_key, secret).Dump());
   }
 
   Tenant Install(const std::string& client_key) {
