@@ -47,7 +47,7 @@
 #include "projections/media.h"
 #include "projections/projector.h"
 #include "server/jwt.h"
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/event_log.h"
 #include "storage/internal/database.h"
 #include "storage/key_store.h"
@@ -168,7 +168,7 @@ std::string Payload(size_t size, uint64_t n) {
 
 // The storage of one region in a fresh directory.
 struct Region {
-  sl::SystemClock clock;
+  siteledger::SystemClock clock;
   sl::MasterKey master = *sl::MasterKey::FromBytes(std::string(32, '\x11'));
   std::unique_ptr<sl::internal::Database> db;
   std::unique_ptr<sl::KeyStore> keys;
@@ -220,8 +220,8 @@ struct Region {
     }
   }
 
-  std::vector<sl::TenantId> MakeTenants(int n) {
-    std::vector<sl::TenantId> out;
+  std::vector<siteledger::TenantId> MakeTenants(int n) {
+    std::vector<siteledger::TenantId> out;
     for (int i = 0; i < n; ++i) {
       auto r = registry->Install(
           {"bench-" + std::to_string(i), "https://b.example", "secret"});
@@ -280,7 +280,7 @@ void AppendWorkload(const Flags& f, const std::string& name, int threads,
   const double elapsed = RunTimed(
       threads, f.seconds, recorders, [&](int t, uint64_t i) -> uint64_t {
         thread_local std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 + 1);
-        const sl::TenantId tenant = ids[rng() % ids.size()];
+        const siteledger::TenantId tenant = ids[rng() % ids.size()];
         std::vector<sl::NewEvent> events;
         for (int k = 0; k < events_per_append; ++k) {
           events.push_back(
@@ -329,7 +329,7 @@ void RocksDbPutSync(const Flags& f) {
 
 void Replay(const Flags& f) {
   Region region(f.db);
-  const sl::TenantId tenant = region.MakeTenants(1)[0];
+  const siteledger::TenantId tenant = region.MakeTenants(1)[0];
   // Populate in large appends; not timed.
   const uint64_t per_append = 1000;
   for (uint64_t done = 0; done < f.replay_events; done += per_append) {
@@ -345,7 +345,7 @@ void Replay(const Flags& f) {
   region.WaitQuiet();
   std::vector<Recorder> recorders(1);
   const auto start = Clock::now();
-  sl::Sequence from(1);
+  siteledger::Sequence from(1);
   uint64_t read = 0;
   for (;;) {
     const auto t0 = Clock::now();
@@ -449,8 +449,8 @@ class MixedEvents {
 
 // Appends `n` mixed events to a new tenant (large unsynced-cost appends of
 // 1,000 events each; not timed).
-sl::TenantId Populate(Region& region, uint64_t n) {
-  const sl::TenantId tenant = region.MakeTenants(1)[0];
+siteledger::TenantId Populate(Region& region, uint64_t n) {
+  const siteledger::TenantId tenant = region.MakeTenants(1)[0];
   MixedEvents mixed;
   for (uint64_t done = 0; done < n; done += 1000) {
     std::vector<sl::NewEvent> events;
@@ -467,7 +467,7 @@ sl::TenantId Populate(Region& region, uint64_t n) {
 
 void Rebuild(const Flags& f) {
   Region region(f.db);
-  const sl::TenantId tenant = Populate(region, f.rebuild_events);
+  const siteledger::TenantId tenant = Populate(region, f.rebuild_events);
   region.WaitQuiet();
   siteledger::projections::Projector::Options options;
   options.snapshot_every = 0;
@@ -478,7 +478,7 @@ void Rebuild(const Flags& f) {
     // decode every event.
     std::vector<Recorder> raw(1);
     auto start = Clock::now();
-    sl::Sequence from(1);
+    siteledger::Sequence from(1);
     for (;;) {
       auto batch = region.log->Read(tenant, from, 4096);
       if (!batch || batch->empty()) break;
@@ -491,7 +491,7 @@ void Rebuild(const Flags& f) {
 
     std::vector<Recorder> fold(1);
     start = Clock::now();
-    auto state = projector.StateAt(tenant, sl::Sequence(f.rebuild_events),
+    auto state = projector.StateAt(tenant, siteledger::Sequence(f.rebuild_events),
                                    /*use_snapshots=*/false);
     const double fold_s =
         std::chrono::duration<double>(Clock::now() - start).count();
@@ -513,7 +513,7 @@ void Rebuild(const Flags& f) {
 
 void AsOf(const Flags& f) {
   Region region(f.db);
-  const sl::TenantId tenant = region.MakeTenants(1)[0];
+  const siteledger::TenantId tenant = region.MakeTenants(1)[0];
   siteledger::projections::Projector::Options options;
   options.snapshot_every = 1000;
   siteledger::projections::Projector projector(*region.log, region.clock,
@@ -752,7 +752,7 @@ void HttpMedia(const Flags& f) {
 //   read_token=<JWT for GET /api/v1/sites/<id>>
 //   append_token=<JWT for PUT /api/v1/sites/<id>/navigation>
 void HttpSetup(const Flags& f) {
-  sl::SystemClock clock;
+  siteledger::SystemClock clock;
   sl::StoreOptions options;
   options.data = f.db;
   options.clock = &clock;

@@ -2,12 +2,12 @@
 
 #include "projections/events.h"
 #include "storage/crypto.h"
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 namespace siteledger::projections {
 namespace {
 
-using storage::Err;
+using siteledger::Err;
 
 Status NotFound(ViewKind kind, std::string_view id) {
   return Status::NotFound(std::string(ViewKindName(kind)) + " '" +
@@ -466,10 +466,10 @@ Status Decider::Layout() {
 Status Decider::Announcement() {
   if (const Json* ends = c_.body.Find("endsAt"); ends && ends->is_string()) {
     const Json* starts = c_.body.Find("startsAt");
-    auto end = storage::ParseRfc3339(ends->as_string());
+    auto end = siteledger::ParseRfc3339(ends->as_string());
     auto start = starts && starts->is_string()
-                     ? storage::ParseRfc3339(starts->as_string())
-                     : Result<Timestamp>(storage::Err(Status::NotFound("")));
+                     ? siteledger::ParseRfc3339(starts->as_string())
+                     : Result<Timestamp>(siteledger::Err(Status::NotFound("")));
     if (end && start && *end <= *start) {
       return Status::InvalidArgument("$.endsAt: must be after startsAt");
     }
@@ -567,7 +567,7 @@ Status Decider::Other() {
       decision_.entity = ViewKey{ViewKind::kUser, ctx_.actor_pseudonym};
       auto user = Maybe(ViewKind::kUser, ctx_.actor_pseudonym);
       if (!user) return user.error();
-      const std::string day = storage::FormatRfc3339(ctx_.now).substr(0, 10);
+      const std::string day = siteledger::FormatRfc3339(ctx_.now).substr(0, 10);
       // At most once a day per user.
       if (*user && (*user)->doc.GetString("lastSeen") == day) {
         return Status::Ok();
@@ -627,7 +627,7 @@ Status Decider::Other() {
       p.Set("v", kPayloadVersion);
       Sequence to;
       if (const Json* as_of = c_.body.Find("asOf")) {
-        auto t = storage::ParseRfc3339(as_of->as_string());
+        auto t = siteledger::ParseRfc3339(as_of->as_string());
         if (!t) return t.error();
         auto seq = ctx_.seq_at(*t);
         if (!seq) return seq.error();

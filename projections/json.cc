@@ -266,7 +266,7 @@ class Converter {
 
 Result<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return storage::Err(Status::TooLarge("JSON document larger than " +
+    return siteledger::Err(Status::TooLarge("JSON document larger than " +
                                          std::to_string(limits.max_bytes) +
                                          " bytes"));
   }
@@ -284,7 +284,7 @@ Result<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
     } else if (error == simdjson::EMPTY) {
       detail = "the body is empty";
     }
-    return storage::Err(Status::InvalidArgument("malformed JSON: " + detail));
+    return siteledger::Err(Status::InvalidArgument("malformed JSON: " + detail));
   }
   Json out;
   Converter converter(limits);

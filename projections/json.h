@@ -7,12 +7,12 @@
 #include <variant>
 #include <vector>
 
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::projections {
 
-using storage::Result;
-using storage::Status;
+using siteledger::Result;
+using siteledger::Status;
 
 // A JSON value as siteledger stores it: null, bool, a 64-bit integer, a
 // string, an array, or an object whose members are kept sorted by key (so

@@ -28,7 +28,7 @@ uint32_t Le24(const unsigned char* p) {
 Result<MediaInfo> Png(std::string_view b) {
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
   if (b.size() < 24 || b.substr(12, 4) != "IHDR") {
-    return storage::Err(Unsupported("a PNG without its IHDR header"));
+    return siteledger::Err(Unsupported("a PNG without its IHDR header"));
   }
   return MediaInfo{MediaType::kPng, Be32(p + 16), Be32(p + 20)};
 }
@@ -37,7 +37,7 @@ Result<MediaInfo> Jpeg(std::string_view b) {
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
   size_t i = 2;
   while (i + 4 <= b.size()) {
-    if (p[i] != 0xFF) return storage::Err(Unsupported("a damaged JPEG"));
+    if (p[i] != 0xFF) return siteledger::Err(Unsupported("a damaged JPEG"));
     while (i < b.size() && p[i] == 0xFF) ++i;  // fill bytes
     if (i >= b.size()) break;
     const unsigned char marker = p[i++];
@@ -45,7 +45,7 @@ Result<MediaInfo> Jpeg(std::string_view b) {
     if (marker == 0xD9 || marker == 0xDA) break;  // end, or scan data
     if (i + 2 > b.size()) break;
     const uint32_t length = Be16(p + i);
-    if (length < 2) return storage::Err(Unsupported("a damaged JPEG"));
+    if (length < 2) return siteledger::Err(Unsupported("a damaged JPEG"));
     const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
                      marker != 0xC8 && marker != 0xCC;
     if (sof) {
@@ -54,28 +54,28 @@ Result<MediaInfo> Jpeg(std::string_view b) {
     }
     i += length;
   }
-  return storage::Err(Unsupported("a JPEG without a frame header"));
+  return siteledger::Err(Unsupported("a JPEG without a frame header"));
 }
 
 Result<MediaInfo> Gif(std::string_view b) {
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-  if (b.size() < 10) return storage::Err(Unsupported("a truncated GIF"));
+  if (b.size() < 10) return siteledger::Err(Unsupported("a truncated GIF"));
   return MediaInfo{MediaType::kGif, Le16(p + 6), Le16(p + 8)};
 }
 
 Result<MediaInfo> Webp(std::string_view b) {
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
-  if (b.size() < 30) return storage::Err(Unsupported("a truncated WebP"));
+  if (b.size() < 30) return siteledger::Err(Unsupported("a truncated WebP"));
   const std::string_view chunk = b.substr(12, 4);
   if (chunk == "VP8 ") {
     if (p[23] != 0x9D || p[24] != 0x01 || p[25] != 0x2A) {
-      return storage::Err(Unsupported("a damaged WebP"));
+      return siteledger::Err(Unsupported("a damaged WebP"));
     }
     return MediaInfo{MediaType::kWebp, Le16(p + 26) & 0x3FFF,
                      Le16(p + 28) & 0x3FFF};
   }
   if (chunk == "VP8L") {
-    if (p[20] != 0x2F) return storage::Err(Unsupported("a damaged WebP"));
+    if (p[20] != 0x2F) return siteledger::Err(Unsupported("a damaged WebP"));
     const uint32_t bits =
         p[21] | (p[22] << 8) | (p[23] << 16) | (uint32_t{p[24]} << 24);
     return MediaInfo{MediaType::kWebp, (bits & 0x3FFF) + 1,
@@ -84,13 +84,13 @@ Result<MediaInfo> Webp(std::string_view b) {
   if (chunk == "VP8X") {
     return MediaInfo{MediaType::kWebp, Le24(p + 24) + 1, Le24(p + 27) + 1};
   }
-  return storage::Err(Unsupported("a WebP of an unknown kind"));
+  return siteledger::Err(Unsupported("a WebP of an unknown kind"));
 }
 
 Result<MediaInfo> Ico(std::string_view b) {
   const auto* p = reinterpret_cast<const unsigned char*>(b.data());
   if (b.size() < 22 || Le16(p + 4) == 0) {
-    return storage::Err(Unsupported("an ICO without images"));
+    return siteledger::Err(Unsupported("an ICO without images"));
   }
   const uint32_t w = p[6] == 0 ? 256 : p[6];
   const uint32_t h = p[7] == 0 ? 256 : p[7];
@@ -220,7 +220,7 @@ Status CheckSvgSafety(const std::string& lower) {
 
 Result<MediaInfo> Svg(std::string_view b) {
   if (!simdjson::validate_utf8(b.data(), b.size())) {
-    return storage::Err(Unsupported("an SVG that is not UTF-8 text"));
+    return siteledger::Err(Unsupported("an SVG that is not UTF-8 text"));
   }
   if (b.starts_with("\xEF\xBB\xBF")) b.remove_prefix(3);
   const std::string lower = Lower(b);
@@ -241,7 +241,7 @@ Result<MediaInfo> Svg(std::string_view b) {
       const size_t end = lower.find('>', i);
       if (end == std::string::npos) break;
       if (lower.substr(i, end - i).find('[') != std::string::npos) {
-        return storage::Err(HostileSvg("its DOCTYPE declares entities"));
+        return siteledger::Err(HostileSvg("its DOCTYPE declares entities"));
       }
       i = end + 1;
     } else {
@@ -251,12 +251,12 @@ Result<MediaInfo> Svg(std::string_view b) {
   if (lower.compare(i, 4, "<svg") != 0 ||
       (i + 4 < lower.size() && !IsSpace(lower[i + 4]) && lower[i + 4] != '>' &&
        lower[i + 4] != '/')) {
-    return storage::Err(Unsupported("not an image format siteledger knows"));
+    return siteledger::Err(Unsupported("not an image format siteledger knows"));
   }
   SL_RETURN_ERR_IF_ERROR(CheckSvgSafety(lower));
   const size_t tag_end = lower.find('>', i);
   if (tag_end == std::string::npos) {
-    return storage::Err(Unsupported("an SVG whose root tag never closes"));
+    return siteledger::Err(Unsupported("an SVG whose root tag never closes"));
   }
   const std::string_view tag(lower.data() + i, tag_end - i);
   MediaInfo info{MediaType::kSvg, std::nullopt, std::nullopt};
@@ -322,7 +322,7 @@ std::optional<MediaType> MediaTypeFromName(std::string_view content_type) {
 
 Result<MediaInfo> InspectMedia(std::string_view b) {
   if (b.empty())
-    return storage::Err(Status::InvalidArgument("the image is empty"));
+    return siteledger::Err(Status::InvalidArgument("the image is empty"));
   if (b.starts_with("\x89PNG\r\n\x1a\n")) return Png(b);
   if (b.starts_with("\xFF\xD8\xFF")) return Jpeg(b);
   if (b.starts_with("GIF87a") || b.starts_with("GIF89a")) return Gif(b);

@@ -5,12 +5,12 @@
 #include <string>
 #include <string_view>
 
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::projections {
 
-using storage::Result;
-using storage::Status;
+using siteledger::Result;
+using siteledger::Status;
 
 // The image formats siteledger stores, recognised by their bytes.
 enum class MediaType : uint8_t { kPng, kJpeg, kGif, kWebp, kIco, kSvg };

@@ -18,7 +18,7 @@
 namespace siteledger::projections {
 namespace {
 
-using storage::Err;
+using siteledger::Err;
 using storage::ExtraWrite;
 using storage::Family;
 using storage::WriteOp;
@@ -104,7 +104,7 @@ class Projector::Impl {
 
   class RowStore;
 
-  Impl(storage::EventLog& log, const storage::Clock& clock, Options options)
+  Impl(storage::EventLog& log, const siteledger::Clock& clock, Options options)
       : log_(log), clock_(clock), options_(options) {
     snapshotter_ = std::thread([this] { SnapshotLoop(); });
   }
@@ -549,7 +549,7 @@ class Projector::Impl {
   }
 
   storage::EventLog& log_;
-  const storage::Clock& clock_;
+  const siteledger::Clock& clock_;
   const Options options_;
 
   std::mutex sessions_mu_;
@@ -887,7 +887,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
       });
 }
 
-Projector::Projector(storage::EventLog& log, const storage::Clock& clock,
+Projector::Projector(storage::EventLog& log, const siteledger::Clock& clock,
                      Options options)
     : impl_(std::make_unique<Impl>(log, clock, options)) {}
 

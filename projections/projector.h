@@ -9,12 +9,12 @@
 
 #include "projections/commands.h"
 #include "projections/views.h"
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/event_log.h"
 
 namespace siteledger::projections {
 
-using storage::TenantId;
+using siteledger::TenantId;
 
 // Projector turns commands into events and keeps the views in step with the
 // log: inline (the view rows an append changes are written in the same
@@ -38,9 +38,9 @@ class Projector {
   };
 
   // `log` and `clock` must outlive the projector.
-  Projector(storage::EventLog& log, const storage::Clock& clock,
+  Projector(storage::EventLog& log, const siteledger::Clock& clock,
             Options options);
-  Projector(storage::EventLog& log, const storage::Clock& clock)
+  Projector(storage::EventLog& log, const siteledger::Clock& clock)
       : Projector(log, clock, Options()) {}
   // Waits for queued snapshots to be written.
   ~Projector();

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 namespace siteledger::projections::schema {
 namespace {
@@ -77,13 +77,13 @@ Status CheckString(Str kind, std::string_view s, const std::string& path) {
       }
       return Status::Ok();
     case Str::kTime:
-      if (auto t = storage::ParseRfc3339(s); !t) {
+      if (auto t = siteledger::ParseRfc3339(s); !t) {
         return Fail(path, t.error().message());
       }
       return Status::Ok();
     case Str::kDay: {
       if (s.size() != 10 || s[4] != '-' || s[7] != '-' ||
-          !storage::ParseRfc3339(std::string(s) + "T00:00:00Z")) {
+          !siteledger::ParseRfc3339(std::string(s) + "T00:00:00Z")) {
         return Fail(path, "expected a day such as 2026-11-25");
       }
       return Status::Ok();

@@ -5,7 +5,7 @@
 
 #include "projections/events.h"
 #include "storage/crypto.h"
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 namespace siteledger::projections {
 
@@ -72,11 +72,11 @@ std::string NormalizeKeyword(std::string_view keyword) {
 }
 
 bool AnnouncementActiveAt(const Json& doc, Timestamp t) {
-  auto starts = storage::ParseRfc3339(doc.GetString("startsAt"));
+  auto starts = siteledger::ParseRfc3339(doc.GetString("startsAt"));
   if (!starts || *starts > t) return false;
   const Json* ends = doc.Find("endsAt");
   if (ends == nullptr || !ends->is_string()) return true;
-  auto end = storage::ParseRfc3339(ends->as_string());
+  auto end = siteledger::ParseRfc3339(ends->as_string());
   return !end || *end > t;
 }
 
@@ -125,7 +125,7 @@ std::vector<std::string> MediaReferences(ViewKind kind, const Json& doc) {
 
 namespace {
 
-std::string TimeText(Timestamp t) { return storage::FormatRfc3339(t); }
+std::string TimeText(Timestamp t) { return siteledger::FormatRfc3339(t); }
 
 // Adds or removes `item` in the sorted array member `key` of `doc`.
 void SetMember(Json& doc, std::string_view key, const std::string& item,
@@ -242,7 +242,7 @@ class Folder {
   // Whether an entity exists, without taking it.
   Result<bool> Exists(const ViewKey& key) {
     auto doc = store_.Get(key);
-    if (!doc) return storage::Err(doc.error());
+    if (!doc) return siteledger::Err(doc.error());
     return *doc != nullptr;
   }
   void Save(const ViewKey& key, Json doc) {
@@ -394,7 +394,7 @@ class Folder {
     stored = row->has_value();
     if (!*row) {
       auto site = Exists({ViewKind::kSite, key.id});
-      if (!site) return storage::Err(site.error());
+      if (!site) return siteledger::Err(site.error());
       if (!*site) return std::optional<ViewDoc>();
       Json doc = Json::MakeObject();
       doc.Set("siteId", key.id);
@@ -699,7 +699,7 @@ Result<const ViewDoc*> TenantState::Get(const ViewKey& key) {
   if (!row.doc) {
     auto doc = ParseJson(row.text, TrustedJsonLimits());
     if (!doc) {
-      return storage::Err(Status::Corruption(
+      return siteledger::Err(Status::Corruption(
           "view " + key.id + " does not parse: " + doc.error().message()));
     }
     row.doc = ViewDoc{std::move(*doc), row.version};
@@ -726,14 +726,14 @@ void TenantState::Delete(const ViewKey& key) { rows_.erase(key); }
 
 Result<std::optional<ViewDoc>> ViewStore::Take(const ViewKey& key) {
   auto doc = Get(key);
-  if (!doc) return storage::Err(doc.error());
+  if (!doc) return siteledger::Err(doc.error());
   if (*doc == nullptr) return std::optional<ViewDoc>();
   return std::optional<ViewDoc>(**doc);
 }
 
 Result<std::optional<ViewDoc>> TenantState::Take(const ViewKey& key) {
   auto doc = Get(key);  // parses if needed
-  if (!doc) return storage::Err(doc.error());
+  if (!doc) return siteledger::Err(doc.error());
   if (*doc == nullptr) return std::optional<ViewDoc>();
   Row& row = rows_.find(key)->second;
   std::optional<ViewDoc> out = std::move(row.doc);
@@ -877,7 +877,7 @@ std::string TenantState::Serialize() const {
 
 Result<TenantState> TenantState::Deserialize(std::string_view bytes) {
   auto bad = [] {
-    return storage::Err(Status::Corruption("snapshot is malformed"));
+    return siteledger::Err(Status::Corruption("snapshot is malformed"));
   };
   if (!bytes.starts_with(kSnapshotMagic)) return bad();
   ByteReader r(bytes.substr(kSnapshotMagic.size()));

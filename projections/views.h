@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "projections/json.h"
-#include "storage/ids.h"
+#include "storage/base/ids.h"
 
 namespace siteledger::projections {
 
-using storage::Hash;
-using storage::Sequence;
-using storage::Timestamp;
+using siteledger::Hash;
+using siteledger::Sequence;
+using siteledger::Timestamp;
 
 // The kinds of view the projections maintain. The character is the kind's
 // prefix in a view row's key.

@@ -41,7 +41,7 @@ Scope ScopeFor(int handler) {
 // "31d", "12h", "90m", "15s": a whole number and a unit.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (text.size() < 2) {
-    return storage::Err(Status::InvalidArgument(
+    return siteledger::Err(Status::InvalidArgument(
         "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
   }
   int64_t n = 0;
@@ -56,7 +56,7 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
                                     : 0;
   if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 0 ||
       per == 0 || n > 3650LL * 86'400'000 / per) {
-    return storage::Err(Status::InvalidArgument(
+    return siteledger::Err(Status::InvalidArgument(
         "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
   }
   return std::chrono::milliseconds(n * per);
@@ -191,7 +191,7 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
 
   switch (handler) {
     case kAdminTenants: {
-      auto tenants = store_.registry().List(storage::TenantId(0), SIZE_MAX);
+      auto tenants = store_.registry().List(siteledger::TenantId(0), SIZE_MAX);
       if (!tenants) return Fail(call, tenants.error());
       Json items = Json::MakeArray();
       for (const auto& t : *tenants) {
@@ -203,9 +203,9 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
         item.Set("events", head ? head->seq.value() : uint64_t{0});
         item.Set("bytes", store_.TenantBytes(t.id));
         item.Set("lastChange", head && head->seq.value() > 0
-                                   ? Json(storage::FormatRfc3339(head->time))
+                                   ? Json(siteledger::FormatRfc3339(head->time))
                                    : Json());
-        item.Set("installedAt", storage::FormatRfc3339(t.created));
+        item.Set("installedAt", siteledger::FormatRfc3339(t.created));
         items.Push(std::move(item));
       }
       Json body = Json::MakeObject();
@@ -214,7 +214,7 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
       return Finish(call, JsonResponse(200, body));
     }
     case kAdminUsage: {
-      auto tenants = store_.registry().List(storage::TenantId(0), SIZE_MAX);
+      auto tenants = store_.registry().List(siteledger::TenantId(0), SIZE_MAX);
       if (!tenants) return Fail(call, tenants.error());
       Json items = Json::MakeArray();
       int64_t total_sites = 0, total_themes = 0, total_domains = 0,
@@ -276,13 +276,13 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
       if (auto tenant = call->Query("tenant")) {
         auto id = store_.registry().Find(*tenant);
         // A purged tenant's clientKey is gone; its records keep their id.
-        filter.tenant = id ? *id : storage::TenantId(UINT64_MAX);
+        filter.tenant = id ? *id : siteledger::TenantId(UINT64_MAX);
       }
       if (auto op = call->Query("operator")) filter.actor = *op;
       for (const auto& [name, slot] : {std::pair{"since", &filter.since},
                                        std::pair{"until", &filter.until}}) {
         if (auto text = call->Query(name)) {
-          auto t = storage::ParseRfc3339(*text);
+          auto t = siteledger::ParseRfc3339(*text);
           if (!t) {
             return Fail(call, Status::InvalidArgument(std::string(name) + ": " +
                                                       t.error().message()));
@@ -323,7 +323,7 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
       for (const auto& e : *entries) {
         Json item = Json::MakeObject();
         item.Set("id", e.id);
-        item.Set("time", storage::FormatRfc3339(e.record.time));
+        item.Set("time", siteledger::FormatRfc3339(e.record.time));
         item.Set("actor", e.record.actor);
         item.Set("action", e.record.action);
         item.Set("tenant", e.record.client_key.empty()
@@ -367,7 +367,7 @@ void App::Impl::HandleAdmin(const CallPtr& call) {
         return Fail(call, id.error());
       }
       Json out = Json::MakeObject();
-      out.Set("now", storage::FormatRfc3339(store_.clock().Now()));
+      out.Set("now", siteledger::FormatRfc3339(store_.clock().Now()));
       return Finish(call, JsonResponse(200, out));
     }
     default:

@@ -68,7 +68,7 @@ Result<size_t> LimitOf(const Call& call, size_t fallback, size_t max) {
       std::from_chars(text->data(), text->data() + text->size(), n);
   if (ec != std::errc() || ptr != text->data() + text->size() || n == 0 ||
       n > max) {
-    return storage::Err(Status::InvalidArgument(
+    return siteledger::Err(Status::InvalidArgument(
         "limit: expected a whole number from 1 to " + std::to_string(max)));
   }
   return n;
@@ -78,7 +78,7 @@ Result<Sequence> SeqOf(std::string_view text, std::string_view what) {
   uint64_t n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || ptr != text.data() + text.size()) {
-    return storage::Err(Status::InvalidArgument(
+    return siteledger::Err(Status::InvalidArgument(
         std::string(what) + ": expected a sequence number"));
   }
   return Sequence(n);
@@ -98,12 +98,12 @@ Result<AsOf> AsOfOf(const Call& call) {
   out.set = true;
   if (text->starts_with("seq:")) {
     auto seq = SeqOf(std::string_view(*text).substr(4), "as_of");
-    if (!seq) return storage::Err(seq.error());
+    if (!seq) return siteledger::Err(seq.error());
     out.seq = *seq;
   } else {
-    auto t = storage::ParseRfc3339(*text);
+    auto t = siteledger::ParseRfc3339(*text);
     if (!t) {
-      return storage::Err(Status::InvalidArgument(
+      return siteledger::Err(Status::InvalidArgument(
           "as_of: expected an RFC 3339 time or seq:N (" + t.error().message() +
           ")"));
     }
@@ -122,7 +122,7 @@ Result<std::string> DecodeCursor(const Call& call) {
   if (!text || text->empty()) return std::string();
   auto decoded = Base64UrlDecode(*text);
   if (!decoded) {
-    return storage::Err(
+    return siteledger::Err(
         Status::InvalidArgument("cursor: not a cursor this API returned"));
   }
   return *decoded;
@@ -142,11 +142,11 @@ Result<std::optional<Sequence>> IfMatchOf(const Call& call) {
   // "*": any current version, that is, the entity must exist.
   if (h == "*") return std::optional<Sequence>(projections::kAnyVersion);
   if (h.size() < 3 || h.front() != '"' || h.back() != '"') {
-    return storage::Err(Status::InvalidArgument(
+    return siteledger::Err(Status::InvalidArgument(
         "If-Match: expected the entity's ETag, such as \"42\""));
   }
   auto seq = SeqOf(h.substr(1, h.size() - 2), "If-Match");
-  if (!seq) return storage::Err(seq.error());
+  if (!seq) return siteledger::Err(seq.error());
   return std::optional<Sequence>(*seq);
 }
 
@@ -154,12 +154,12 @@ Result<std::string> IdempotencyKeyOf(const Call& call) {
   std::string_view h = call.request.Header("idempotency-key");
   if (h.empty()) return std::string();
   if (h.size() > storage::kMaxIdempotencyKeyBytes) {
-    return storage::Err(Status::InvalidArgument(
+    return siteledger::Err(Status::InvalidArgument(
         "Idempotency-Key: at most 128 printable ASCII characters"));
   }
   for (unsigned char c : h) {
     if (c < 0x21 || c > 0x7e) {
-      return storage::Err(Status::InvalidArgument(
+      return siteledger::Err(Status::InvalidArgument(
           "Idempotency-Key: at most 128 printable ASCII characters"));
     }
   }
@@ -171,7 +171,7 @@ Result<Json> BodyOf(const Call& call, bool required) {
   const std::string& body = call.request.body;
   if (body.empty()) {
     if (required) {
-      return storage::Err(
+      return siteledger::Err(
           Status::InvalidArgument("this request needs a JSON body"));
     }
     return Json();
@@ -181,13 +181,13 @@ Result<Json> BodyOf(const Call& call, bool required) {
   for (char& c : type) c = static_cast<char>(std::tolower(c));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   if (type != "application/json") {
-    return storage::Err(Status::Unsupported(
+    return siteledger::Err(Status::Unsupported(
         "the body must be JSON (Content-Type: application/json)"));
   }
   auto json = projections::ParseJson(body);
-  if (!json) return storage::Err(json.error());
+  if (!json) return siteledger::Err(json.error());
   if (!json->is_object()) {
-    return storage::Err(
+    return siteledger::Err(
         Status::InvalidArgument("$: the body must be a JSON object"));
   }
   return json;
@@ -214,7 +214,7 @@ namespace {
 Json EventItem(const storage::Event& e) {
   Json item = Json::MakeObject();
   item.Set("seq", e.seq.value());
-  item.Set("time", storage::FormatRfc3339(e.time));
+  item.Set("time", siteledger::FormatRfc3339(e.time));
   item.Set("type", e.type);
   item.Set("actor", e.actor.empty() ? Json() : Json(e.actor));
   auto payload =
@@ -235,7 +235,7 @@ std::string App::Impl::FormatEvent(const storage::Event& e) const {
 void App::Impl::RecordUserSeen(const Call& call) {
   if (call.actor.empty()) return;
   const std::string day =
-      storage::FormatRfc3339(store_.clock().Now()).substr(0, 10);
+      siteledger::FormatRfc3339(store_.clock().Now()).substr(0, 10);
   {
     std::lock_guard lock(seen_mu_);
     auto& last = seen_[{call.tenant.value(), call.actor}];
@@ -288,7 +288,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
     if (as_of->set) {
       SL_RETURN_ERR_IF_ERROR(load_state());
       auto doc = state->Get(key);
-      if (!doc) return storage::Err(doc.error());
+      if (!doc) return siteledger::Err(doc.error());
       if (*doc == nullptr) return std::optional<ViewDoc>();
       return std::optional<ViewDoc>(**doc);
     }
@@ -399,7 +399,7 @@ void App::Impl::HandleApi(const CallPtr& call) {
     case kListAnnouncements: {
       std::function<bool(const Json&)> keep;
       if (auto at = call->Query("active_at")) {
-        auto t = storage::ParseRfc3339(*at);
+        auto t = siteledger::ParseRfc3339(*at);
         if (!t) {
           return Fail(call, Status::InvalidArgument("active_at: " +
                                                     t.error().message()));

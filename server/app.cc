@@ -4,7 +4,7 @@
 #include "server/internal/app_impl.h"
 #include "server/log.h"
 #include "server/openapi.h"
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/crypto.h"
 
 namespace siteledger::server {
@@ -126,7 +126,7 @@ HttpResponse JsonResponse(int status, const Json& body) {
 }
 
 App::Impl::Impl(storage::Store& store, Config config,
-                storage::TestClock* test_clock,
+                siteledger::TestClock* test_clock,
                 std::shared_ptr<const storage::MasterKey> media_url_key)
     : store_(store),
       config_(std::move(config)),
@@ -386,12 +386,12 @@ Result<std::string> App::Impl::TokenOf(const Call& call,
         auth.substr(0, scheme.size()) == scheme && auth[scheme.size()] == ' ') {
       return std::string(auth.substr(scheme.size() + 1));
     }
-    return storage::Err(
+    return siteledger::Err(
         Status::Unauthenticated("the Authorization header must be '" +
                                 std::string(scheme) + " <token>'"));
   }
   if (auto jwt = call.Query("jwt")) return *jwt;
-  return storage::Err(Status::Unauthenticated(
+  return siteledger::Err(Status::Unauthenticated(
       "no token: send 'Authorization: " + std::string(scheme) +
       " <token>' or ?jwt="));
 }
@@ -404,7 +404,7 @@ App::Impl::TenantByClientKey(const std::string& client_key) {
     if (it != tenants_.end()) return it->second;
   }
   auto record = store_.registry().GetByClientKey(client_key);
-  if (!record) return storage::Err(record.error());
+  if (!record) return siteledger::Err(record.error());
   auto shared =
       std::make_shared<const storage::TenantRecord>(std::move(*record));
   std::lock_guard lock(tenants_mu_);
@@ -467,7 +467,7 @@ Status App::Impl::AuthenticateTenant(Call& call, bool allow_context_qsh) {
     return Status::Unauthenticated("the token has no exp");
   }
   const Timestamp now = store_.clock().Now();
-  const Timestamp expires = storage::TimestampFromMillis(exp->as_int() * 1000);
+  const Timestamp expires = siteledger::TimestampFromMillis(exp->as_int() * 1000);
   if (now > expires + kJwtLeeway) {
     return Status::Unauthenticated("the token has expired");
   }
@@ -517,7 +517,7 @@ Status App::Impl::AuthenticateTenant(Call& call, bool allow_context_qsh) {
   return Status::Ok();
 }
 
-App::App(storage::Store& store, Config config, storage::TestClock* test_clock,
+App::App(storage::Store& store, Config config, siteledger::TestClock* test_clock,
          std::shared_ptr<const storage::MasterKey> media_url_key)
     : impl_(std::make_unique<Impl>(store, std::move(config), test_clock,
                                    std::move(media_url_key))) {}

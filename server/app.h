@@ -21,7 +21,7 @@ class App {
   // `media_url_key` (from --media-url-key-file) signs media URLs; without
   // it, signed URLs are not offered (503).
   App(storage::Store& store, Config config,
-      storage::TestClock* test_clock = nullptr,
+      siteledger::TestClock* test_clock = nullptr,
       std::shared_ptr<const storage::MasterKey> media_url_key = nullptr);
 
   // Re-reads the operators file (SIGHUP); keeps the old operators on error.

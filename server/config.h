@@ -8,7 +8,7 @@
 
 #include "server/cidr.h"
 #include "server/http_server.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::server {
 

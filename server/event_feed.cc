@@ -10,7 +10,7 @@ constexpr auto kHeartbeat = std::chrono::seconds(15);
 constexpr size_t kBatch = 200;
 }  // namespace
 
-EventFeed::EventFeed(storage::EventLog& log, const storage::Clock& clock,
+EventFeed::EventFeed(storage::EventLog& log, const siteledger::Clock& clock,
                      Formatter format)
     : log_(log), clock_(clock), format_(std::move(format)) {
   thread_ = std::thread([this] { Loop(); });
@@ -18,9 +18,9 @@ EventFeed::EventFeed(storage::EventLog& log, const storage::Clock& clock,
 
 EventFeed::~EventFeed() { Shutdown(); }
 
-void EventFeed::Subscribe(storage::TenantId tenant, storage::Sequence after,
+void EventFeed::Subscribe(siteledger::TenantId tenant, siteledger::Sequence after,
                           std::shared_ptr<StreamWriter> writer,
-                          storage::Timestamp expires) {
+                          siteledger::Timestamp expires) {
   auto s = std::make_shared<Subscriber>(
       Subscriber{tenant, after.next(), std::move(writer), expires});
   {
@@ -35,7 +35,7 @@ void EventFeed::Subscribe(storage::TenantId tenant, storage::Sequence after,
   cv_.notify_all();
 }
 
-void EventFeed::Notify(storage::TenantId tenant) {
+void EventFeed::Notify(siteledger::TenantId tenant) {
   {
     std::lock_guard lock(mu_);
     if (subscribers_.empty()) return;
@@ -84,12 +84,12 @@ void EventFeed::Loop() {
     cv_.wait_until(lock, next_heartbeat,
                    [&] { return stopping_ || !dirty_.empty(); });
     if (stopping_) break;
-    std::set<storage::TenantId> dirty;
+    std::set<siteledger::TenantId> dirty;
     dirty.swap(dirty_);
     std::vector<std::shared_ptr<Subscriber>> subs = subscribers_;
     lock.unlock();
     const bool heartbeat = std::chrono::steady_clock::now() >= next_heartbeat;
-    const storage::Timestamp now = clock_.Now();
+    const siteledger::Timestamp now = clock_.Now();
     for (auto& s : subs) {
       if (s->expires < now) {
         s->writer->Close();  // the token it was opened with has expired

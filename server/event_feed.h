@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "server/http_server.h"
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/event_log.h"
 
 namespace siteledger::server {
@@ -26,18 +26,18 @@ class EventFeed {
   using Formatter = std::function<std::string(const storage::Event&)>;
 
   // `log` and `clock` must outlive the feed.
-  EventFeed(storage::EventLog& log, const storage::Clock& clock,
+  EventFeed(storage::EventLog& log, const siteledger::Clock& clock,
             Formatter format);
   ~EventFeed();
 
   // Streams the tenant's events after `after` to `writer` until it closes
   // or `expires` passes (the token's expiry).
-  void Subscribe(storage::TenantId tenant, storage::Sequence after,
+  void Subscribe(siteledger::TenantId tenant, siteledger::Sequence after,
                  std::shared_ptr<StreamWriter> writer,
-                 storage::Timestamp expires);
+                 siteledger::Timestamp expires);
 
   // The tenant's log grew.
-  void Notify(storage::TenantId tenant);
+  void Notify(siteledger::TenantId tenant);
 
   // Closes every stream and stops.
   void Shutdown();
@@ -46,21 +46,21 @@ class EventFeed {
 
  private:
   struct Subscriber {
-    storage::TenantId tenant;
-    storage::Sequence next;
+    siteledger::TenantId tenant;
+    siteledger::Sequence next;
     std::shared_ptr<StreamWriter> writer;
-    storage::Timestamp expires;
+    siteledger::Timestamp expires;
   };
   void Loop();
   void Pump(Subscriber& s);
 
   storage::EventLog& log_;
-  const storage::Clock& clock_;
+  const siteledger::Clock& clock_;
   const Formatter format_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::shared_ptr<Subscriber>> subscribers_;  // GUARDED_BY(mu_)
-  std::set<storage::TenantId> dirty_;                     // GUARDED_BY(mu_)
+  std::set<siteledger::TenantId> dirty_;                     // GUARDED_BY(mu_)
   bool stopping_ = false;                                 // GUARDED_BY(mu_)
   std::thread thread_;
 };

@@ -31,12 +31,12 @@ void InitHttpClient() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 Result<OutboundResponse> Fetch(const OutboundRequest& request) {
   if (!request.url.starts_with("http://") &&
       !request.url.starts_with("https://")) {
-    return storage::Err(
+    return siteledger::Err(
         Status::InvalidArgument("only http:// and https:// URLs are fetched"));
   }
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
                                                            &curl_easy_cleanup);
-  if (!curl) return storage::Err(Status::Internal("curl_easy_init failed"));
+  if (!curl) return siteledger::Err(Status::Internal("curl_easy_init failed"));
   CURL* c = curl.get();
   Sink sink;
   sink.limit = request.max_response_bytes;
@@ -67,12 +67,12 @@ Result<OutboundResponse> Fetch(const OutboundRequest& request) {
 
   const CURLcode code = curl_easy_perform(c);
   if (sink.overflow) {
-    return storage::Err(Status::TooLarge(
+    return siteledger::Err(Status::TooLarge(
         "the answer exceeds " + std::to_string(request.max_response_bytes) +
         " bytes"));
   }
   if (code != CURLE_OK) {
-    return storage::Err(Status::Unavailable(std::string("request failed: ") +
+    return siteledger::Err(Status::Unavailable(std::string("request failed: ") +
                                             curl_easy_strerror(code)));
   }
   OutboundResponse response;

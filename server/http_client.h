@@ -5,12 +5,12 @@
 #include <utility>
 #include <vector>
 
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::server {
 
-using storage::Result;
-using storage::Status;
+using siteledger::Result;
+using siteledger::Status;
 
 struct OutboundRequest {
   std::string method = "GET";

@@ -10,12 +10,12 @@
 #include <utility>
 #include <vector>
 
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::server {
 
-using storage::Result;
-using storage::Status;
+using siteledger::Result;
+using siteledger::Status;
 
 // Every limit of the HTTP server, in plain sight.
 struct HttpLimits {

@@ -63,7 +63,7 @@ std::string Base64UrlEncode(std::string_view bytes) {
 Result<std::string> Base64UrlDecode(std::string_view text) {
   while (!text.empty() && text.back() == '=') text.remove_suffix(1);
   if (text.size() % 4 == 1) {
-    return storage::Err(Status::Unauthenticated("malformed base64url"));
+    return siteledger::Err(Status::Unauthenticated("malformed base64url"));
   }
   std::string out;
   out.reserve(text.size() * 3 / 4);
@@ -72,7 +72,7 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
   for (char c : text) {
     const int v = DecodeChar(c);
     if (v < 0) {
-      return storage::Err(Status::Unauthenticated("malformed base64url"));
+      return siteledger::Err(Status::Unauthenticated("malformed base64url"));
     }
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
@@ -86,7 +86,7 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
 
 Result<Jwt> ParseJwt(std::string_view token) {
   auto fail = [](std::string what) {
-    return storage::Err(Status::Unauthenticated("malformed JWT: " + what));
+    return siteledger::Err(Status::Unauthenticated("malformed JWT: " + what));
   };
   if (token.size() > kMaxJwtBytes) return fail("longer than 8 KiB");
   const size_t a = token.find('.');
@@ -114,7 +114,7 @@ Result<Jwt> ParseJwt(std::string_view token) {
 }
 
 Status VerifyHs256(const Jwt& jwt, std::string_view secret) {
-  const storage::Hash mac = storage::HmacSha256(secret, jwt.signing_input);
+  const siteledger::Hash mac = storage::HmacSha256(secret, jwt.signing_input);
   const std::string_view expected(reinterpret_cast<const char*>(mac.data()),
                                   mac.size());
   if (!storage::ConstantTimeEquals(expected, jwt.signature)) {
@@ -154,7 +154,7 @@ std::string SignHs256(const Json& claims, std::string_view secret) {
   std::string input = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
   input += ".";
   input += Base64UrlEncode(claims.Dump());
-  const storage::Hash mac = storage::HmacSha256(secret, input);
+  const siteledger::Hash mac = storage::HmacSha256(secret, input);
   input += ".";
   input += Base64UrlEncode(
       std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));

@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "projections/json.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::server {
 
 using projections::Json;
-using storage::Result;
-using storage::Status;
+using siteledger::Result;
+using siteledger::Status;
 
 // Base64url without padding (RFC 7515), and back (padding tolerated).
 std::string Base64UrlEncode(std::string_view bytes);

@@ -175,7 +175,7 @@ void App::Impl::HandleLifecycle(const CallPtr& call) {
   const Json* exp = jwt->claims.Find("exp");
   if (exp == nullptr || !exp->is_int()) return fail("the token has no exp");
   if (store_.clock().Now() >
-      storage::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
+      siteledger::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
     return fail("the token has expired");
   }
   const Json* qsh = jwt->claims.Find("qsh");

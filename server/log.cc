@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "projections/json.h"
-#include "storage/clock.h"
-#include "storage/rfc3339.h"
+#include "storage/base/clock.h"
+#include "storage/base/rfc3339.h"
 
 namespace siteledger::server {
 
@@ -25,7 +25,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void Log(std::string_view level, std::string_view msg,
          std::initializer_list<LogField> fields) {
   std::string line = "{\"time\":\"";
-  line += storage::FormatRfc3339(storage::SystemClock().Now());
+  line += siteledger::FormatRfc3339(siteledger::SystemClock().Now());
   line += "\",\"level\":";
   AppendJsonString(line, level);
   line += ",\"msg\":";

@@ -11,7 +11,7 @@
 #include "server/http_client.h"
 #include "server/http_server.h"
 #include "server/log.h"
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/store.h"
 
 namespace sl = siteledger;
@@ -30,10 +30,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     // The clock: the system's, or one operators can move forward.
-    sl::storage::SystemClock system_clock;
-    sl::storage::TestClock test_clock;
-    const sl::storage::Clock& clock =
-        config->test_clock ? static_cast<const sl::storage::Clock&>(test_clock)
+    siteledger::SystemClock system_clock;
+    siteledger::TestClock test_clock;
+    const siteledger::Clock& clock =
+        config->test_clock ? static_cast<const siteledger::Clock&>(test_clock)
                            : system_clock;
     if (config->test_clock) {
       sl::server::Log("warn",

@@ -61,7 +61,7 @@ std::string Boundary(std::string_view content_type) {
 Result<Upload> ParseMultipart(std::string_view body,
                               const std::string& boundary) {
   auto bad = [](std::string why) {
-    return storage::Err(Status::InvalidArgument("multipart body: " + why));
+    return siteledger::Err(Status::InvalidArgument("multipart body: " + why));
   };
   if (boundary.empty() || boundary.size() > 200) return bad("no boundary");
   const std::string delimiter = "--" + boundary;
@@ -382,8 +382,8 @@ void App::Impl::HandleMedia(const CallPtr& call) {
       Json body = Json::MakeObject();
       body.Set("url", config_.base_url + path);
       body.Set("path", path);
-      body.Set("expiresAt", storage::FormatRfc3339(
-                                storage::TimestampFromMillis(expires * 1000)));
+      body.Set("expiresAt", siteledger::FormatRfc3339(
+                                siteledger::TimestampFromMillis(expires * 1000)));
       return Finish(call, JsonResponse(200, body));
     }
     default:
@@ -409,7 +409,7 @@ void App::Impl::HandleSignedMedia(const CallPtr& call) {
   auto [ptr, ec] =
       std::from_chars(exp->data(), exp->data() + exp->size(), expires);
   if (ec != std::errc() || ptr != exp->data() + exp->size() ||
-      storage::TimestampFromMillis(expires * 1000) < store_.clock().Now()) {
+      siteledger::TimestampFromMillis(expires * 1000) < store_.clock().Now()) {
     return denied("the URL has expired");
   }
   const size_t dot = handle.rfind('.');

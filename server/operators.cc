@@ -34,7 +34,7 @@ Result<std::set<Scope>> ParseScopes(std::string_view list) {
         if (!known.empty()) known += ", ";
         known += n;
       }
-      return storage::Err(Status::InvalidArgument(
+      return siteledger::Err(Status::InvalidArgument(
           "unknown scope '" + std::string(name) + "' (scopes: " + known + ")"));
     }
     scopes.insert(*scope);
@@ -42,7 +42,7 @@ Result<std::set<Scope>> ParseScopes(std::string_view list) {
                                            : list.substr(comma + 1);
   }
   if (scopes.empty()) {
-    return storage::Err(Status::InvalidArgument("an operator needs a scope"));
+    return siteledger::Err(Status::InvalidArgument("an operator needs a scope"));
   }
   return scopes;
 }
@@ -83,7 +83,7 @@ Result<Operators> Operators::Parse(std::string_view text) {
     }
     if (line.empty()) continue;
     auto fail = [&](const std::string& why) {
-      return storage::Err(Status::InvalidArgument(
+      return siteledger::Err(Status::InvalidArgument(
           "operators file line " + std::to_string(number) + ": " + why));
     };
     const size_t a = line.find(' ');
@@ -115,13 +115,13 @@ Result<Operators> Operators::Parse(std::string_view text) {
 Result<Operators> Operators::Load(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) {
-    return storage::Err(
+    return siteledger::Err(
         Status::NotFound("cannot read the operators file " + path.string()));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
   auto ops = Parse(buffer.str());
-  if (!ops) return storage::Err(ops.error().WithContext(path.string()));
+  if (!ops) return siteledger::Err(ops.error().WithContext(path.string()));
   return ops;
 }
 
@@ -141,7 +141,7 @@ Result<std::string> OperatorLine(std::string_view name, std::string_view scopes,
   std::string line = std::string(name) + " " + std::string(scopes) + " " +
                      storage::ToHex(storage::Sha256(token));
   auto parsed = Operators::Parse(line);
-  if (!parsed) return storage::Err(parsed.error());
+  if (!parsed) return siteledger::Err(parsed.error());
   return line + "\n";
 }
 

@@ -8,12 +8,12 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::server {
 
-using storage::Result;
-using storage::Status;
+using siteledger::Result;
+using siteledger::Status;
 
 // What an operator may do. Each /admin route names the scope it needs.
 enum class Scope : uint8_t {

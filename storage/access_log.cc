@@ -2,7 +2,7 @@
 
 #include <rocksdb/db.h>
 
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/database.h"
 
 namespace siteledger::storage {
@@ -17,33 +17,33 @@ uint32_t DayOf(Timestamp t) {
 
 std::string EntryKey(Timestamp t, uint64_t counter) {
   std::string key;
-  internal::PutU32(key, DayOf(t));
-  internal::PutI64(key, MillisOf(t));
-  internal::PutU64(key, counter);
+  coding::PutU32(key, DayOf(t));
+  coding::PutI64(key, MillisOf(t));
+  coding::PutU64(key, counter);
   return key;
 }
 
 void PutString(std::string& out, std::string_view s) {
-  internal::PutU16(out,
+  coding::PutU16(out,
                    static_cast<uint16_t>(std::min<size_t>(s.size(), 65535)));
   out.append(s.substr(0, 65535));
 }
 
 std::string EncodeEntry(const AccessEntry& e) {
   std::string out;
-  internal::PutU8(out, 1);
-  internal::PutI64(out, MillisOf(e.time));
-  internal::PutU64(out, e.tenant.value());
+  coding::PutU8(out, 1);
+  coding::PutI64(out, MillisOf(e.time));
+  coding::PutU64(out, e.tenant.value());
   PutString(out, e.client_ip);
   PutString(out, e.method);
   PutString(out, e.route);
-  internal::PutU16(out, static_cast<uint16_t>(e.status));
-  internal::PutU32(out, e.latency_us);
+  coding::PutU16(out, static_cast<uint16_t>(e.status));
+  coding::PutU32(out, e.latency_us);
   return out;
 }
 
 Result<AccessEntry> DecodeEntry(std::string_view value) {
-  internal::Reader r(value);
+  coding::Reader r(value);
   AccessEntry e;
   auto str = [&](std::string& out) {
     auto len = r.U16();

@@ -6,9 +6,9 @@
 #include <thread>
 #include <vector>
 
-#include "storage/clock.h"
-#include "storage/ids.h"
-#include "storage/status.h"
+#include "storage/base/clock.h"
+#include "storage/base/ids.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class Database;

@@ -3,7 +3,7 @@
 #include <rocksdb/db.h>
 
 #include "storage/crypto.h"
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 
@@ -13,14 +13,14 @@ namespace {
 constexpr uint8_t kAuditFormat = 1;
 
 void PutString(std::string& out, std::string_view s) {
-  internal::PutU32(out, static_cast<uint32_t>(s.size()));
+  coding::PutU32(out, static_cast<uint32_t>(s.size()));
   out += s;
 }
 
 std::string AuditKey(Timestamp time, uint64_t id) {
   std::string key;
-  internal::PutI64(key, MillisOf(time));
-  internal::PutU64(key, id);
+  coding::PutI64(key, MillisOf(time));
+  coding::PutU64(key, id);
   return key;
 }
 
@@ -32,12 +32,12 @@ std::string HeadKey() {
 // The bytes a record's hash covers: everything but the hash itself.
 std::string HashedPart(const AuditEntry& e) {
   std::string out;
-  internal::PutU8(out, kAuditFormat);
-  internal::PutU64(out, e.id);
-  internal::PutI64(out, MillisOf(e.record.time));
+  coding::PutU8(out, kAuditFormat);
+  coding::PutU64(out, e.id);
+  coding::PutI64(out, MillisOf(e.record.time));
   PutString(out, e.record.actor);
   PutString(out, e.record.action);
-  internal::PutU64(out, e.record.tenant.value());
+  coding::PutU64(out, e.record.tenant.value());
   PutString(out, e.record.client_key);
   PutString(out, e.record.outcome);
   PutString(out, e.record.reason);
@@ -56,7 +56,7 @@ std::string EncodeAuditEntry(const AuditEntry& entry) {
 }
 
 Result<AuditEntry> DecodeAuditEntry(std::string_view value) {
-  internal::Reader r(value);
+  coding::Reader r(value);
   AuditEntry e;
   auto str = [&](std::string& out) {
     auto len = r.U32();
@@ -97,7 +97,7 @@ Result<uint64_t> AuditLog::Append(AuditRecord record) {
   Timestamp last_time{};
   auto head = db_.Get(Family::kTenants, HeadKey());
   if (head) {
-    internal::Reader r(*head);
+    coding::Reader r(*head);
     auto id = r.U64();
     auto time = r.U64();
     auto hash = r.Bytes(32);
@@ -119,8 +119,8 @@ Result<uint64_t> AuditLog::Append(AuditRecord record) {
   e.hash = Sha256(HashedPart(e));
 
   std::string head_value;
-  internal::PutU64(head_value, e.id);
-  internal::PutI64(head_value, MillisOf(e.record.time));
+  coding::PutU64(head_value, e.id);
+  coding::PutI64(head_value, MillisOf(e.record.time));
   head_value.append(reinterpret_cast<const char*>(e.hash.data()), 32);
   rocksdb::WriteBatch batch;
   batch
@@ -193,7 +193,7 @@ Result<AuditLog::VerifyReport> AuditLog::Verify() const {
   SL_RETURN_ERR_IF_ERROR(internal::FromRocks(it->status(), "reading audit"));
   auto head = db_.Get(Family::kTenants, HeadKey());
   if (head && head->size() >= 16 + 32) {
-    const uint64_t head_id = internal::DecodeU64(head->data());
+    const uint64_t head_id = coding::DecodeU64(head->data());
     if (head_id != report.records) {
       return bad(report.records + 1,
                  "the audit head names record " + std::to_string(head_id) +

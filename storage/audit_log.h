@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "storage/clock.h"
-#include "storage/ids.h"
-#include "storage/status.h"
+#include "storage/base/clock.h"
+#include "storage/base/ids.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class Database;

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "storage/ids.h"
-#include "storage/status.h"
+#include "storage/base/ids.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage {
 

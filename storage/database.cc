@@ -9,7 +9,7 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/keys.h"
 #include "storage/internal/wal_file_system.h"
 
@@ -115,7 +115,7 @@ class ExpireIdempotencyFilter final : public rocksdb::CompactionFilter {
       return false;
     }
     // The value starts with the time the key was first used (ms, BE).
-    const int64_t used = static_cast<int64_t>(DecodeU64(value.data()));
+    const int64_t used = static_cast<int64_t>(coding::DecodeU64(value.data()));
     return used + kWindowMs < MillisOf(clock_->Now());
   }
   const char* Name() const override { return "siteledger.ExpireIdempotency"; }

@@ -1,7 +1,7 @@
 #include "storage/envelope.h"
 
 #include "storage/crypto.h"
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/envelope_codec.h"
 
 namespace siteledger::storage {
@@ -11,14 +11,14 @@ std::string EncodeHeader(const Event& event, uint8_t format) {
   std::string out;
   out.reserve(1 + 8 + 8 + 6 + event.type.size() + event.actor.size() +
               event.idempotency_key.size() + 32 + 4 + event.payload.size());
-  PutU8(out, format);
-  PutU64(out, event.seq.value());
-  PutI64(out, MillisOf(event.time));
-  PutU16(out, static_cast<uint16_t>(event.type.size()));
+  coding::PutU8(out, format);
+  coding::PutU64(out, event.seq.value());
+  coding::PutI64(out, MillisOf(event.time));
+  coding::PutU16(out, static_cast<uint16_t>(event.type.size()));
   out += event.type;
-  PutU16(out, static_cast<uint16_t>(event.actor.size()));
+  coding::PutU16(out, static_cast<uint16_t>(event.actor.size()));
   out += event.actor;
-  PutU16(out, static_cast<uint16_t>(event.idempotency_key.size()));
+  coding::PutU16(out, static_cast<uint16_t>(event.idempotency_key.size()));
   out += event.idempotency_key;
   out.append(reinterpret_cast<const char*>(event.prev_hash.data()),
              event.prev_hash.size());
@@ -31,7 +31,7 @@ namespace {
 Result<std::string_view> DecodeInto(std::string_view bytes,
                                     uint8_t expected_format, Event& event,
                                     std::string_view* header) {
-  Reader r(bytes);
+  coding::Reader r(bytes);
   auto format = r.U8();
   if (!format || *format != expected_format) {
     return Err(Status::Corruption("envelope has an unknown format"));
@@ -47,7 +47,7 @@ Result<std::string_view> DecodeInto(std::string_view bytes,
   auto prev = r.Bytes(32);
   const size_t header_len = bytes.size() - r.Rest().size();
   std::string_view rest = bytes.substr(header_len);
-  Reader tail(rest);
+  coding::Reader tail(rest);
   auto payload_len = tail.U32();
   auto payload = payload_len ? tail.Bytes(*payload_len) : std::nullopt;
   if (r.failed() || !payload || !tail.done()) {
@@ -77,7 +77,7 @@ Result<StoredEnvelope> DecodeStored(std::string_view bytes) {
 
 std::string EncodeCanonical(const Event& event) {
   std::string out = internal::EncodeHeader(event, internal::kCanonicalFormat);
-  internal::PutU32(out, static_cast<uint32_t>(event.payload.size()));
+  coding::PutU32(out, static_cast<uint32_t>(event.payload.size()));
   out += event.payload;
   return out;
 }
@@ -97,7 +97,7 @@ Hash HashOf(const Event& event) {
   Sha256Hasher hasher;
   hasher.Update(internal::EncodeHeader(event, internal::kCanonicalFormat));
   std::string len;
-  internal::PutU32(len, static_cast<uint32_t>(event.payload.size()));
+  coding::PutU32(len, static_cast<uint32_t>(event.payload.size()));
   hasher.Update(len);
   hasher.Update(event.payload);
   return hasher.Finish();

@@ -11,7 +11,7 @@
 #include <climits>
 
 #include "storage/crypto.h"
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/database.h"
 #include "storage/internal/envelope_codec.h"
 #include "storage/internal/keys.h"
@@ -35,14 +35,14 @@ std::string RowAad(Family family, std::string_view full_key) {
 
 std::string EncodeHead(const Head& head) {
   std::string out;
-  internal::PutU64(out, head.seq.value());
-  internal::PutI64(out, MillisOf(head.time));
+  coding::PutU64(out, head.seq.value());
+  coding::PutI64(out, MillisOf(head.time));
   out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
   return out;
 }
 
 Result<Head> DecodeHead(std::string_view value) {
-  internal::Reader r(value);
+  coding::Reader r(value);
   auto seq = r.U64();
   auto time = r.U64();
   auto hash = r.Bytes(32);
@@ -67,17 +67,17 @@ struct IdempotencyRecord {
 
 std::string EncodeIdempotency(const IdempotencyRecord& rec) {
   std::string out;
-  internal::PutI64(out, rec.used_ms);
-  internal::PutU64(out, rec.result.first.value());
-  internal::PutU64(out, rec.result.last.value());
-  internal::PutI64(out, MillisOf(rec.result.time));
+  coding::PutI64(out, rec.used_ms);
+  coding::PutU64(out, rec.result.first.value());
+  coding::PutU64(out, rec.result.last.value());
+  coding::PutI64(out, MillisOf(rec.result.time));
   out.append(reinterpret_cast<const char*>(rec.fingerprint.data()), 32);
   out += rec.sealed_response;
   return out;
 }
 
 Result<IdempotencyRecord> DecodeIdempotency(std::string_view value) {
-  internal::Reader r(value);
+  coding::Reader r(value);
   auto used = r.U64();
   auto first = r.U64();
   auto last = r.U64();
@@ -119,9 +119,9 @@ Hash Fingerprint(std::string_view explicit_fingerprint,
   Sha256Hasher hasher;
   for (const NewEvent& e : events) {
     std::string lens;
-    internal::PutU32(lens, static_cast<uint32_t>(e.type.size()));
-    internal::PutU32(lens, static_cast<uint32_t>(e.actor.size()));
-    internal::PutU32(lens, static_cast<uint32_t>(e.payload.size()));
+    coding::PutU32(lens, static_cast<uint32_t>(e.type.size()));
+    coding::PutU32(lens, static_cast<uint32_t>(e.actor.size()));
+    coding::PutU32(lens, static_cast<uint32_t>(e.payload.size()));
     hasher.Update(lens);
     hasher.Update(e.type);
     hasher.Update(e.actor);
@@ -516,7 +516,7 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
       fail(std::move(s));
       return;
     }
-    internal::PutU32(value, static_cast<uint32_t>(sealed.size()));
+    coding::PutU32(value, static_cast<uint32_t>(sealed.size()));
     value += sealed;
     batch.Put(events_cf, row_key, value).PermitUncheckedError();
     // The chain covers the plaintext envelope.

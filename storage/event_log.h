@@ -16,12 +16,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/envelope.h"
 #include "storage/family.h"
-#include "storage/ids.h"
+#include "storage/base/ids.h"
 #include "storage/key_store.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class Database;

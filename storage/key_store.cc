@@ -2,7 +2,7 @@
 
 #include <rocksdb/db.h>
 
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 
@@ -69,7 +69,7 @@ Status KeyStore::Create(TenantId tenant) {
   auto data_key = AeadKey::Generate();
   if (!data_key) return data_key.error();
   std::string value;
-  internal::PutU8(value, kLiveKey);
+  coding::PutU8(value, kLiveKey);
   SL_RETURN_IF_ERROR(
       wrap_key_.SealAppend(data_key->bytes(), WrapAad(tenant), value));
   rocksdb::WriteOptions wo;
@@ -127,8 +127,8 @@ Status KeyStore::Destroy(TenantId tenant, Timestamp now) {
   std::lock_guard lock(mu_);
   cache_.erase(tenant);
   std::string tombstone;
-  internal::PutU8(tombstone, kDestroyedKey);
-  internal::PutI64(tombstone, MillisOf(now));
+  coding::PutU8(tombstone, kDestroyedKey);
+  coding::PutI64(tombstone, MillisOf(now));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status s =

@@ -6,9 +6,9 @@
 #include <unordered_map>
 
 #include "storage/crypto.h"
-#include "storage/ids.h"
+#include "storage/base/ids.h"
 #include "storage/master_key.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class KeyDatabase;

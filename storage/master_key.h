@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "storage/crypto.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage {
 

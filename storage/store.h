@@ -8,11 +8,11 @@
 
 #include "storage/access_log.h"
 #include "storage/audit_log.h"
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/event_log.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 #include "storage/tenant_registry.h"
 
 namespace siteledger::storage::internal {

@@ -2,7 +2,7 @@
 
 #include <rocksdb/db.h>
 
-#include "storage/internal/coding.h"
+#include "storage/base/coding.h"
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 
@@ -26,14 +26,14 @@ enum class Field : uint8_t {
 };
 
 void PutField(std::string& out, Field field, std::string_view value) {
-  internal::PutU8(out, static_cast<uint8_t>(field));
-  internal::PutU32(out, static_cast<uint32_t>(value.size()));
+  coding::PutU8(out, static_cast<uint8_t>(field));
+  coding::PutU32(out, static_cast<uint32_t>(value.size()));
   out += value;
 }
 
 void PutIntField(std::string& out, Field field, int64_t value) {
   std::string v;
-  internal::PutI64(v, value);
+  coding::PutI64(v, value);
   PutField(out, field, v);
 }
 
@@ -104,7 +104,7 @@ Result<TenantRecord> TenantRegistry::Decode(TenantId tenant,
   }
   TenantRecord r;
   r.id = tenant;
-  internal::Reader reader(*plain);
+  coding::Reader reader(*plain);
   while (!reader.done() && !reader.failed()) {
     auto tag = reader.U8();
     auto len = reader.U32();
@@ -112,7 +112,7 @@ Result<TenantRecord> TenantRegistry::Decode(TenantId tenant,
     if (!tag || !value) break;
     auto as_int = [&]() -> int64_t {
       return value->size() == 8
-                 ? static_cast<int64_t>(internal::DecodeU64(value->data()))
+                 ? static_cast<int64_t>(coding::DecodeU64(value->data()))
                  : 0;
     };
     switch (static_cast<Field>(*tag)) {
@@ -207,7 +207,7 @@ Result<TenantRegistry::InstallResult> TenantRegistry::Install(
     if (stored_next->size() != 8) {
       return Err(Status::Corruption("the next tenant id row is malformed"));
     }
-    next = internal::DecodeU64(stored_next->data());
+    next = coding::DecodeU64(stored_next->data());
   } else if (stored_next.error().code() != StatusCode::kNotFound) {
     return Err(stored_next.error());
   }
@@ -222,7 +222,7 @@ Result<TenantRegistry::InstallResult> TenantRegistry::Install(
   // The key first: a tenant row without a key would be unusable, a key
   // without a row is only an orphan that the id counter never hands out again.
   std::string next_value;
-  internal::PutU64(next_value, next + 1);
+  coding::PutU64(next_value, next + 1);
   {
     rocksdb::WriteBatch reserve;
     reserve.Put(db_.cf(Family::kTenants), next_key, next_value);
@@ -232,7 +232,7 @@ Result<TenantRegistry::InstallResult> TenantRegistry::Install(
   auto sealed = Encode(record);
   if (!sealed) return Err(sealed.error());
   std::string id_value;
-  internal::PutU64(id_value, record.id.value());
+  coding::PutU64(id_value, record.id.value());
   rocksdb::WriteBatch batch;
   batch.Put(db_.cf(Family::kTenants),
             TenantRowKey(record.id, TenantRow::kRecord), *sealed);
@@ -256,7 +256,7 @@ Result<TenantId> TenantRegistry::Find(std::string_view client_key) const {
   if (value->size() != 8) {
     return Err(Status::Corruption("a clientKey index row is malformed"));
   }
-  return TenantId(internal::DecodeU64(value->data()));
+  return TenantId(coding::DecodeU64(value->data()));
 }
 
 Result<TenantRecord> TenantRegistry::Get(TenantId tenant) const {

@@ -6,12 +6,12 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/crypto.h"
-#include "storage/ids.h"
+#include "storage/base/ids.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class Database;

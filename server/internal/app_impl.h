@@ -23,15 +23,15 @@
 #include "server/metrics.h"
 #include "server/operators.h"
 #include "server/router.h"
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 namespace siteledger::server {
 
 using projections::Json;
-using storage::Sequence;
-using storage::StatusCode;
-using storage::TenantId;
-using storage::Timestamp;
+using siteledger::Sequence;
+using siteledger::StatusCode;
+using siteledger::TenantId;
+using siteledger::Timestamp;
 
 // Every handler, numbered for the router.
 enum Handler : int {
@@ -159,7 +159,7 @@ HttpResponse JsonResponse(int status, const Json& body);
 
 class App::Impl {
  public:
-  Impl(storage::Store& store, Config config, storage::TestClock* test_clock,
+  Impl(storage::Store& store, Config config, siteledger::TestClock* test_clock,
        std::shared_ptr<const storage::MasterKey> media_url_key);
   ~Impl();
 
@@ -205,7 +205,7 @@ class App::Impl {
 
   storage::Store& store_;
   const Config config_;
-  storage::TestClock* test_clock_;  // set only with --test-clock
+  siteledger::TestClock* test_clock_;  // set only with --test-clock
   // Signs media URLs and seals the tenant named in them.
   std::shared_ptr<const storage::MasterKey> media_url_key_;
 

@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/family.h"
-#include "storage/status.h"
+#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 

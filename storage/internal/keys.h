@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "storage/ids.h"
-#include "storage/internal/coding.h"
+#include "storage/base/ids.h"
+#include "storage/base/coding.h"
 
 namespace siteledger::storage::internal {
 
@@ -17,7 +17,7 @@ inline constexpr size_t kTenantPrefixBytes = 8;
 
 inline std::string TenantPrefix(TenantId tenant) {
   std::string out;
-  PutU64(out, tenant.value());
+  coding::PutU64(out, tenant.value());
   return out;
 }
 
@@ -35,7 +35,7 @@ inline std::string TenantKey(TenantId tenant, std::string_view suffix) {
 // events: tenant | seq
 inline std::string EventKey(TenantId tenant, Sequence seq) {
   std::string out = TenantPrefix(tenant);
-  PutU64(out, seq.value());
+  coding::PutU64(out, seq.value());
   return out;
 }
 
@@ -45,10 +45,10 @@ inline std::string SnapshotKey(TenantId tenant, Sequence seq) {
 }
 
 inline TenantId TenantOfKey(std::string_view key) {
-  return TenantId(key.size() >= 8 ? DecodeU64(key.data()) : 0);
+  return TenantId(key.size() >= 8 ? coding::DecodeU64(key.data()) : 0);
 }
 inline Sequence SequenceOfKey(std::string_view key) {
-  return Sequence(key.size() >= 16 ? DecodeU64(key.data() + 8) : 0);
+  return Sequence(key.size() >= 16 ? coding::DecodeU64(key.data() + 8) : 0);
 }
 
 // tenants family. Tenant 0 holds the registry's global rows.

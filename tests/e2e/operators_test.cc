@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 #include "tests/e2e/harness.h"
 
 namespace siteledger::e2e {
@@ -82,13 +82,13 @@ void AwaitUserSeen(World& w, const Tenant& t) {
   }));
 }
 
-storage::Timestamp TimeOf(std::string_view text) {
-  auto t = storage::ParseRfc3339(text);
+siteledger::Timestamp TimeOf(std::string_view text) {
+  auto t = siteledger::ParseRfc3339(text);
   if (!t) FAIL("not an RFC 3339 time: " << text);
   return *t;
 }
 
-storage::Timestamp SystemNow() {
+siteledger::Timestamp SystemNow() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now());
 }

@@ -21,8 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 std::vector<std::string> FuzzSeeds() {
   sl::Event e;
-  e.seq = sl::Sequence(42);
-  e.time = sl::TimestampFromMillis(1'795'640'400'123);
+  e.seq = siteledger::Sequence(42);
+  e.time = siteledger::TimestampFromMillis(1'795'640'400'123);
   e.type = "site.created";
   e.actor = "u_0123456789abcdef0123";
   e.idempotency_key = "k-1";

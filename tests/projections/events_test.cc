@@ -14,7 +14,7 @@ Json P(std::string_view text) {
 std::string Refusal(std::string_view type, std::string_view payload) {
   Status s = ValidatePayload(type, P(payload));
   REQUIRE_FALSE(s.ok());
-  CHECK(s.code() == storage::StatusCode::kInvalidArgument);
+  CHECK(s.code() == siteledger::StatusCode::kInvalidArgument);
   return s.message();
 }
 

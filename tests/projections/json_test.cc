@@ -67,7 +67,7 @@ TEST_CASE("Malformed and hostile JSON is refused with the path at fault",
   CHECK(refused(R"({"a":1,"b":2,"c":3})", small).message() ==
         "$: object with more than 2 members");
   const Status too_big = refused(std::string(101, ' '), small);
-  CHECK(too_big.code() == storage::StatusCode::kTooLarge);
+  CHECK(too_big.code() == siteledger::StatusCode::kTooLarge);
 }
 
 }  // namespace

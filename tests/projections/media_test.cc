@@ -99,10 +99,10 @@ TEST_CASE("Unknown and damaged files are 415", "[media]") {
     auto info = InspectMedia(bad);
     INFO(bad);
     REQUIRE_FALSE(info.has_value());
-    CHECK(info.error().code() == storage::StatusCode::kUnsupported);
+    CHECK(info.error().code() == siteledger::StatusCode::kUnsupported);
   }
   CHECK(InspectMedia("").error().code() ==
-        storage::StatusCode::kInvalidArgument);
+        siteledger::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("Hostile SVGs are refused with a reason", "[media]") {
@@ -123,7 +123,7 @@ TEST_CASE("Hostile SVGs are refused with a reason", "[media]") {
     auto info = InspectMedia(svg);
     INFO(svg);
     REQUIRE_FALSE(info.has_value());
-    CHECK(info.error().code() == storage::StatusCode::kInvalidArgument);
+    CHECK(info.error().code() == siteledger::StatusCode::kInvalidArgument);
     CHECK(info.error().message().find("this SVG is refused") !=
           std::string::npos);
   }

@@ -6,13 +6,13 @@
 #include <thread>
 
 #include "projections/events.h"
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 #include "tests/storage/rig.h"
 
 namespace siteledger::projections {
 namespace {
 
-using storage::StatusCode;
+using siteledger::StatusCode;
 
 Json P(std::string_view text) {
   auto j = ParseJson(text);
@@ -23,7 +23,7 @@ Json P(std::string_view text) {
 struct World {
   testing::Rig rig;
   std::unique_ptr<Projector> projector;
-  storage::TenantId tenant;
+  siteledger::TenantId tenant;
 
   explicit World(uint64_t snapshot_every = 1000) {
     tenant = rig.NewTenant("client-a");
@@ -52,7 +52,7 @@ struct World {
     return r->entity->id;
   }
 
-  storage::Sequence Head() { return rig.log->GetHead(tenant)->seq; }
+  siteledger::Sequence Head() { return rig.log->GetHead(tenant)->seq; }
 };
 
 TEST_CASE("A created site is a view with its version", "[projector]") {
@@ -587,7 +587,7 @@ TEST_CASE(
                   R"({"kind":"layout-image","size":1000})"));
   }
   struct Observation {
-    storage::Timestamp time;
+    siteledger::Timestamp time;
     Sequence seq;
     TenantState state;
   };
@@ -643,7 +643,7 @@ TEST_CASE(
   Command restore;
   restore.type = CommandType::kRestore;
   restore.body = P(std::string(R"({"asOf":")") +
-                   storage::FormatRfc3339(target.time) + "\"}");
+                   siteledger::FormatRfc3339(target.time) + "\"}");
   auto restored = w.projector->ExecuteSync(w.tenant, restore);
   REQUIRE(restored.has_value());
   auto after = w.projector->CurrentViews(w.tenant);

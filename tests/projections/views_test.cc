@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "projections/events.h"
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 namespace siteledger::projections {
 namespace {
@@ -20,7 +20,7 @@ void Fold(TenantState& state, uint64_t seq, std::string_view type,
   REQUIRE(ValidatePayload(type, p).ok());
   REQUIRE(Apply(state,
                 EventRef{Sequence(seq),
-                         storage::TimestampFromMillis(1000 * seq), type, "", p})
+                         siteledger::TimestampFromMillis(1000 * seq), type, "", p})
               .ok());
   state.set_seq(Sequence(seq));
 }
@@ -65,7 +65,7 @@ TEST_CASE("A state survives serialization byte for byte", "[views]") {
   std::string damaged = state.Serialize();
   damaged.resize(damaged.size() - 3);
   CHECK(TenantState::Deserialize(damaged).error().code() ==
-        storage::StatusCode::kCorruption);
+        siteledger::StatusCode::kCorruption);
 }
 
 TEST_CASE("Restoring keeps identical rows and versions the rest", "[views]") {
@@ -90,7 +90,7 @@ TEST_CASE("Restoring keeps identical rows and versions the rest", "[views]") {
 TEST_CASE("Announcements are active between their start and end", "[views]") {
   const Json doc = P(R"({"startsAt":"2026-11-25T10:00:00Z",
                          "endsAt":"2026-11-25T12:00:00Z"})");
-  auto at = [](const char* t) { return *storage::ParseRfc3339(t); };
+  auto at = [](const char* t) { return *siteledger::ParseRfc3339(t); };
   CHECK_FALSE(AnnouncementActiveAt(doc, at("2026-11-25T09:59:59Z")));
   CHECK(AnnouncementActiveAt(doc, at("2026-11-25T10:00:00Z")));
   CHECK(AnnouncementActiveAt(doc, at("2026-11-25T11:59:59Z")));

@@ -66,7 +66,7 @@ TEST_CASE("HS256 tokens verify only with their secret", "[jwt]") {
   CHECK(jwt->claims.GetString("iss") == "client");
   CHECK(VerifyHs256(*jwt, "secret").ok());
   CHECK(VerifyHs256(*jwt, "other").code() ==
-        storage::StatusCode::kUnauthenticated);
+        siteledger::StatusCode::kUnauthenticated);
   std::string tampered = token;
   tampered[tampered.find('.') + 2] ^= 1;
   auto bad = ParseJwt(tampered);
@@ -76,7 +76,7 @@ TEST_CASE("HS256 tokens verify only with their secret", "[jwt]") {
 TEST_CASE("Malformed tokens are refused with a reason", "[jwt]") {
   CHECK(ParseJwt("").error().message().find("three") != std::string::npos);
   CHECK(ParseJwt("a.b").error().code() ==
-        storage::StatusCode::kUnauthenticated);
+        siteledger::StatusCode::kUnauthenticated);
   CHECK_FALSE(ParseJwt("a.b.c.d").has_value());
   CHECK_FALSE(
       ParseJwt(Base64UrlEncode("[]") + "." + Base64UrlEncode("{}") + ".sig")

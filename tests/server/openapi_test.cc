@@ -11,7 +11,7 @@ namespace {
 TEST_CASE("The OpenAPI document covers every route, and nothing else",
           "[openapi]") {
   testing::TempDir dir;
-  storage::SystemClock clock;
+  siteledger::SystemClock clock;
   storage::StoreOptions options;
   options.data = dir / "us";
   options.clock = &clock;

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/event_log.h"
 #include "storage/internal/database.h"
 #include "storage/key_store.h"
@@ -22,7 +22,7 @@ namespace sl = siteledger::storage;
 
 int main(int argc, char** argv) {
   if (argc < 4) return 2;
-  sl::SystemClock clock;
+  siteledger::SystemClock clock;
   auto master = *sl::MasterKey::FromBytes(std::string(32, '\x42'));
   sl::internal::DatabaseOptions o;
   o.path = argv[1];
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
               {"crash.test", "p-1", tag + "-" + std::to_string(k)});
         }
         auto r =
-            log.Append(sl::TenantId(tenant), std::nullopt, std::move(events));
+            log.Append(siteledger::TenantId(tenant), std::nullopt, std::move(events));
         if (!r) {
           std::fprintf(stderr, "append: %s\n", r.error().ToString().c_str());
           std::_Exit(4);

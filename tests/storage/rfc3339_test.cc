@@ -1,4 +1,4 @@
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 #include <catch2/catch.hpp>
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 #include "storage/event_log.h"
 #include "storage/internal/database.h"
 #include "storage/key_store.h"
@@ -23,7 +23,7 @@ inline storage::MasterKey TestMasterKey() {
 
 struct Rig {
   TempDir dir;
-  storage::TestClock clock{storage::TimestampFromMillis(1'790'000'000'000)};
+  siteledger::TestClock clock{siteledger::TimestampFromMillis(1'790'000'000'000)};
   storage::MasterKey master = TestMasterKey();
   std::unique_ptr<storage::internal::Database> db;
   std::unique_ptr<storage::KeyStore> keys;
@@ -70,7 +70,7 @@ struct Rig {
     Open();
   }
 
-  storage::TenantId NewTenant(const std::string& client_key) {
+  siteledger::TenantId NewTenant(const std::string& client_key) {
     auto installed = registry->Install(
         {client_key, "https://" + client_key + ".atlassian.net", "secret"});
     REQUIRE(installed.has_value());
@@ -79,7 +79,7 @@ struct Rig {
 };
 
 // Walks the tenant's chain and requires it to verify, naming the problem.
-inline void RequireChainVerifies(Rig& rig, storage::TenantId tenant) {
+inline void RequireChainVerifies(Rig& rig, siteledger::TenantId tenant) {
   auto report = rig.log->Verify(tenant);
   REQUIRE(report.has_value());
   INFO(report->problem);

@@ -1,8 +1,8 @@
-#include "storage/clock.h"
+#include "storage/base/clock.h"
 
 #include <cassert>
 
-namespace siteledger::storage {
+namespace siteledger {
 
 Timestamp SystemClock::Now() const {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(
@@ -21,4 +21,4 @@ void TestClock::Advance(std::chrono::milliseconds delta) {
   offset_ms_.fetch_add(delta.count(), std::memory_order_acq_rel);
 }
 
-}  // namespace siteledger::storage
+}  // namespace siteledger

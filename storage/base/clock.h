@@ -3,9 +3,9 @@
 #include <atomic>
 #include <chrono>
 
-#include "storage/ids.h"
+#include "storage/base/ids.h"
 
-namespace siteledger::storage {
+namespace siteledger {
 
 // Clock is the one source of time for every timestamp the store writes and
 // every retention window it enforces. Implementations are safe for concurrent
@@ -43,4 +43,4 @@ class TestClock final : public Clock {
   std::atomic<int64_t> offset_ms_{0};
 };
 
-}  // namespace siteledger::storage
+}  // namespace siteledger

@@ -1,6 +1,6 @@
-#include "storage/status.h"
+#include "storage/base/status.h"
 
-namespace siteledger::storage {
+namespace siteledger {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
@@ -53,4 +53,4 @@ Status Status::WithContext(std::string_view context) const {
   return s;
 }
 
-}  // namespace siteledger::storage
+}  // namespace siteledger

@@ -3,10 +3,10 @@
 #include <string>
 #include <string_view>
 
-#include "storage/ids.h"
-#include "storage/status.h"
+#include "storage/base/ids.h"
+#include "storage/base/status.h"
 
-namespace siteledger::storage {
+namespace siteledger {
 
 // "2026-11-25T21:00:00.123Z": UTC, always with milliseconds.
 std::string FormatRfc3339(Timestamp t);
@@ -16,4 +16,4 @@ std::string FormatRfc3339(Timestamp t);
 // millisecond. InvalidArgument names what is wrong.
 Result<Timestamp> ParseRfc3339(std::string_view text);
 
-}  // namespace siteledger::storage
+}  // namespace siteledger

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <utility>
 
-namespace siteledger::storage {
+namespace siteledger {
 
 // The fixed set of error codes. The HTTP layer maps each onto one status in
 // one function; nothing else may invent codes.
@@ -115,18 +115,18 @@ inline std::unexpected<Status> Err(Status s) {
   return std::unexpected<Status>(std::move(s));
 }
 
-}  // namespace siteledger::storage
+}  // namespace siteledger
 
 // Returns early with the Status if `expr` (a Status) is not OK.
 #define SL_RETURN_IF_ERROR(expr)                       \
   do {                                                 \
-    ::siteledger::storage::Status sl_status_ = (expr); \
+    ::siteledger::Status sl_status_ = (expr); \
     if (!sl_status_.ok()) return sl_status_;           \
   } while (0)
 
 // Like SL_RETURN_IF_ERROR, inside a function that returns Result<T>.
 #define SL_RETURN_ERR_IF_ERROR(expr)                                     \
   do {                                                                   \
-    ::siteledger::storage::Status sl_status_ = (expr);                   \
-    if (!sl_status_.ok()) return ::siteledger::storage::Err(sl_status_); \
+    ::siteledger::Status sl_status_ = (expr);                   \
+    if (!sl_status_.ok()) return ::siteledger::Err(sl_status_); \
   } while (0)

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 
-namespace siteledger::storage {
+namespace siteledger {
 
 // A strongly typed integer id. Ids of different kinds never convert into one
 // another: in a multi-tenant store a mixed-up id is the most dangerous bug.
@@ -47,17 +47,17 @@ inline constexpr int64_t MillisOf(Timestamp t) {
 // A SHA-256 digest.
 using Hash = std::array<uint8_t, 32>;
 
-}  // namespace siteledger::storage
+}  // namespace siteledger
 
 template <typename Tag>
-struct std::hash<siteledger::storage::StrongId<Tag>> {
-  size_t operator()(siteledger::storage::StrongId<Tag> id) const noexcept {
+struct std::hash<siteledger::StrongId<Tag>> {
+  size_t operator()(siteledger::StrongId<Tag> id) const noexcept {
     return std::hash<uint64_t>()(id.value());
   }
 };
 template <>
-struct std::hash<siteledger::storage::Sequence> {
-  size_t operator()(siteledger::storage::Sequence id) const noexcept {
+struct std::hash<siteledger::Sequence> {
+  size_t operator()(siteledger::Sequence id) const noexcept {
     return std::hash<uint64_t>()(id.value());
   }
 };

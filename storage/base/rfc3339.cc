@@ -1,8 +1,8 @@
-#include "storage/rfc3339.h"
+#include "storage/base/rfc3339.h"
 
 #include <cstdio>
 
-namespace siteledger::storage {
+namespace siteledger {
 namespace {
 
 // Days since 1970-01-01 of a civil date, and back (H. Hinnant's algorithms).
@@ -136,4 +136,4 @@ Result<Timestamp> ParseRfc3339(std::string_view s) {
   return TimestampFromMillis(total);
 }
 
-}  // namespace siteledger::storage
+}  // namespace siteledger

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace siteledger::storage::internal {
+namespace siteledger::coding {
 
 inline void PutU8(std::string& out, uint8_t v) {
   out.push_back(static_cast<char>(v));
@@ -97,4 +97,4 @@ class Reader {
   bool failed_ = false;
 };
 
-}  // namespace siteledger::storage::internal
+}  // namespace siteledger::coding
