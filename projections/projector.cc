@@ -13,6 +13,7 @@
 
 #include "projections/events.h"
 #include "projections/schema.h"
+#include "projections/view_row.h"
 #include "storage/crypto.h"
 
 namespace siteledger::projections {
@@ -22,30 +23,6 @@ using siteledger::Err;
 using storage::ExtraWrite;
 using storage::Family;
 using storage::WriteOp;
-
-// Row values in the views family: u64 version (big-endian) then the
-// document's canonical JSON.
-std::string EncodeRow(const ViewDoc& row) {
-  std::string out(8, '\0');
-  const uint64_t v = row.version.value();
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
-  row.doc.Write(out);
-  return out;
-}
-
-Result<ViewDoc> DecodeRow(std::string_view value) {
-  if (value.size() < 8) return Err(Status::Corruption("view row is truncated"));
-  auto doc = ParseJson(value.substr(8), TrustedJsonLimits());
-  if (!doc) {
-    return Err(Status::Corruption("view row does not parse: " +
-                                  doc.error().message()));
-  }
-  uint64_t version = 0;
-  for (int i = 0; i < 8; ++i) {
-    version = (version << 8) | static_cast<uint8_t>(value[i]);
-  }
-  return ViewDoc{std::move(*doc), Sequence(version)};
-}
 
 Result<Json> ParsePayload(const storage::Event& e) {
   auto payload = ParseJson(e.payload, TrustedJsonLimits());
@@ -160,20 +137,16 @@ class Projector::Impl {
       if (!rows) return Err(rows.error());
       for (auto& [key, value] : *rows) {
         if (key.empty() || !ViewKindFromChar(key[0])) continue;
-        if (value.size() < 8) {
-          return Err(Status::Corruption("view row is truncated"));
-        }
-        uint64_t version = 0;
-        for (int i = 0; i < 8; ++i) {
-          version = (version << 8) | static_cast<uint8_t>(value[i]);
-        }
+        auto text = SplitViewRow(value);
+        if (!text) return Err(text.error());
         ViewKey view_key{static_cast<ViewKind>(key[0]), key.substr(1)};
         if (view_key.kind == ViewKind::kPromoted) {
-          auto row = DecodeRow(value);  // the keyword is in the document
+          // The keyword is in the document.
+          auto row = ParseViewRow(text->version, text->json);
           if (!row) return Err(row.error());
           view_key = KeyOfRow(key, *row);
         }
-        state.PutText(view_key, Sequence(version), value.substr(8));
+        state.PutText(view_key, text->version, std::string(text->json));
       }
       if (rows->size() < 1000) break;
       after = rows->back().first;
@@ -519,15 +492,10 @@ class Projector::Impl {
     if (!value) return Err(value.error());
     std::shared_ptr<const Projector::StoredView> stored;
     if (*value) {
-      if ((*value)->size() < 8) {
-        return Err(Status::Corruption("view row is truncated"));
-      }
-      uint64_t version = 0;
-      for (int i = 0; i < 8; ++i) {
-        version = (version << 8) | static_cast<uint8_t>((**value)[i]);
-      }
+      auto text = SplitViewRow(**value);
+      if (!text) return Err(text.error());
       stored = std::make_shared<const Projector::StoredView>(
-          Projector::StoredView{Sequence(version), (*value)->substr(8)});
+          Projector::StoredView{text->version, std::string(text->json)});
     }
     std::lock_guard lock(cache_mu_);
     CachedTenant& t = cache_[tenant];
@@ -587,7 +555,7 @@ class Projector::Impl::RowStore final : public ViewStore {
             impl_.ReadRow(&session_, tenant_, Family::kViews, *row_key);
         if (!value) return Err(value.error());
         if (*value) {
-          auto decoded = DecodeRow(**value);
+          auto decoded = DecodeViewRow(**value);
           if (!decoded) return Err(decoded.error());
           doc = std::make_shared<const ViewDoc>(std::move(*decoded));
         }
@@ -622,7 +590,7 @@ class Projector::Impl::RowStore final : public ViewStore {
       if (!rows) return Err(rows.error());
       for (auto& [row_key, value] : *rows) {
         if (kind == ViewKind::kPromoted) {
-          auto row = DecodeRow(value);
+          auto row = DecodeViewRow(value);
           if (!row) return Err(row.error());
           keys.insert(Projector::Impl::KeyOfRow(row_key, *row));
         } else {
@@ -639,7 +607,7 @@ class Projector::Impl::RowStore final : public ViewStore {
       }
       ViewKey key{kind, fk.second.substr(1)};
       if (kind == ViewKind::kPromoted && pending.value) {
-        auto row = DecodeRow(*pending.value);
+        auto row = DecodeViewRow(*pending.value);
         if (!row) return Err(row.error());
         key = Projector::Impl::KeyOfRow(fk.second, *row);
       }
@@ -672,7 +640,7 @@ class Projector::Impl::RowStore final : public ViewStore {
       const auto& doc = cache_.at(key);
       if (doc) {
         out.push_back(
-            {Family::kViews, WriteOp::kPut, *row_key, EncodeRow(*doc)});
+            {Family::kViews, WriteOp::kPut, *row_key, EncodeViewRow(*doc)});
       } else {
         out.push_back({Family::kViews, WriteOp::kDelete, *row_key, ""});
       }
@@ -921,9 +889,9 @@ Result<std::optional<ViewDoc>> Projector::Get(TenantId tenant,
   auto stored = impl_->GetStored(tenant, key);
   if (!stored) return Err(stored.error());
   if (*stored == nullptr) return std::optional<ViewDoc>();
-  auto doc = ParseJson((*stored)->json, TrustedJsonLimits());
-  if (!doc) return Err(Status::Corruption("view row does not parse"));
-  return std::optional<ViewDoc>(ViewDoc{std::move(*doc), (*stored)->version});
+  auto doc = ParseViewRow((*stored)->version, (*stored)->json);
+  if (!doc) return Err(doc.error());
+  return std::optional<ViewDoc>(std::move(*doc));
 }
 
 Result<std::shared_ptr<const Projector::StoredView>> Projector::GetStored(
@@ -941,7 +909,7 @@ Result<Projector::Page> Projector::List(TenantId tenant, ViewKind kind,
   if (!rows) return Err(rows.error());
   Page page;
   for (size_t i = 0; i < rows->size() && i < limit; ++i) {
-    auto row = DecodeRow((*rows)[i].second);
+    auto row = DecodeViewRow((*rows)[i].second);
     if (!row) return Err(row.error());
     page.items.emplace_back(Impl::KeyOfRow((*rows)[i].first, *row),
                             std::move(*row));

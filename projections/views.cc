@@ -4,8 +4,9 @@
 #include <set>
 
 #include "projections/events.h"
-#include "storage/crypto.h"
+#include "storage/base/coding.h"
 #include "storage/base/rfc3339.h"
+#include "storage/crypto.h"
 
 namespace siteledger::projections {
 
@@ -816,60 +817,21 @@ Hash TenantState::Digest() const {
 
 namespace {
 
-void PutU32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>(v >> shift));
-  }
-}
-void PutU64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>(v >> shift));
-  }
-}
-
-class ByteReader {
- public:
-  explicit ByteReader(std::string_view data) : data_(data) {}
-  bool U32(uint32_t& v) { return Int(v, 4); }
-  bool U64(uint64_t& v) { return Int(v, 8); }
-  bool U8(uint8_t& v) { return Int(v, 1); }
-  bool Bytes(size_t n, std::string_view& out) {
-    if (data_.size() < n) return false;
-    out = data_.substr(0, n);
-    data_.remove_prefix(n);
-    return true;
-  }
-  bool done() const { return data_.empty(); }
-
- private:
-  template <typename T>
-  bool Int(T& v, size_t n) {
-    if (data_.size() < n) return false;
-    v = 0;
-    for (size_t i = 0; i < n; ++i) {
-      v = static_cast<T>((v << 8) | static_cast<uint8_t>(data_[i]));
-    }
-    data_.remove_prefix(n);
-    return true;
-  }
-  std::string_view data_;
-};
-
 constexpr std::string_view kSnapshotMagic = "SLS1";
 
 }  // namespace
 
 std::string TenantState::Serialize() const {
   std::string out(kSnapshotMagic);
-  PutU64(out, seq_.value());
-  PutU64(out, rows_.size());
+  coding::PutU64(out, seq_.value());
+  coding::PutU64(out, rows_.size());
   for (const auto& [key, row] : rows_) {
     const std::string& text = TextOf(row);
-    out.push_back(static_cast<char>(key.kind));
-    PutU32(out, static_cast<uint32_t>(key.id.size()));
+    coding::PutU8(out, static_cast<uint8_t>(key.kind));
+    coding::PutU32(out, static_cast<uint32_t>(key.id.size()));
     out += key.id;
-    PutU64(out, row.version.value());
-    PutU32(out, static_cast<uint32_t>(text.size()));
+    coding::PutU64(out, row.version.value());
+    coding::PutU32(out, static_cast<uint32_t>(text.size()));
     out += text;
   }
   return out;
@@ -880,29 +842,27 @@ Result<TenantState> TenantState::Deserialize(std::string_view bytes) {
     return siteledger::Err(Status::Corruption("snapshot is malformed"));
   };
   if (!bytes.starts_with(kSnapshotMagic)) return bad();
-  ByteReader r(bytes.substr(kSnapshotMagic.size()));
+  coding::Reader r(bytes.substr(kSnapshotMagic.size()));
   TenantState state;
-  uint64_t seq = 0, count = 0;
-  if (!r.U64(seq) || !r.U64(count)) return bad();
-  state.seq_ = Sequence(seq);
-  auto hint = state.rows_.end();
-  for (uint64_t i = 0; i < count; ++i) {
-    uint8_t kind = 0;
-    uint32_t id_len = 0, text_len = 0;
-    uint64_t version = 0;
-    std::string_view id, text;
-    if (!r.U8(kind) || !r.U32(id_len) || !r.Bytes(id_len, id) ||
-        !r.U64(version) || !r.U32(text_len) || !r.Bytes(text_len, text)) {
-      return bad();
-    }
-    auto k = ViewKindFromChar(static_cast<char>(kind));
+  auto seq = r.U64();
+  auto count = r.U64();
+  if (!seq || !count) return bad();
+  state.seq_ = Sequence(*seq);
+  for (uint64_t i = 0; i < *count; ++i) {
+    auto kind = r.U8();
+    auto id_len = r.U32();
+    auto id = id_len ? r.Bytes(*id_len) : std::nullopt;
+    auto version = r.U64();
+    auto text_len = r.U32();
+    auto text = text_len ? r.Bytes(*text_len) : std::nullopt;
+    if (!kind || !id || !version || !text) return bad();
+    auto k = ViewKindFromChar(static_cast<char>(*kind));
     if (!k) return bad();
     // Rows come in key order: insert at the end without searching.
-    hint = state.rows_.emplace_hint(
-        state.rows_.end(), ViewKey{*k, std::string(id)},
-        Row{Sequence(version), std::string(text), std::nullopt});
+    state.rows_.emplace_hint(
+        state.rows_.end(), ViewKey{*k, std::string(*id)},
+        Row{Sequence(*version), std::string(*text), std::nullopt});
   }
-  (void)hint;
   if (!r.done()) return bad();
   return state;
 }
