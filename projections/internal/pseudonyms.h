@@ -1,0 +1,39 @@
+#pragma once
+
+// The pseudonyms family: HMAC(account id) -> pseudonym ("a" + hash) and
+// pseudonym -> account id ("p" + pseudonym), both sealed.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/internal/session.h"
+#include "storage/event_log.h"
+
+namespace siteledger::projections::internal {
+
+// The pseudonym standing for `account_id`, as `session` sees it (its
+// in-flight appends included; nullptr: committed rows only, else its mutex
+// must be held), or nullopt. NotFound once the data key is destroyed.
+Result<std::optional<std::string>> LookupPseudonym(const storage::EventLog& log,
+                                                   Session* session,
+                                                   TenantId tenant,
+                                                   std::string_view account_id);
+
+// The account id behind `pseudonym`, or nullopt; the log's errors.
+Result<std::optional<std::string>> LookupAccountId(const storage::EventLog& log,
+                                                   TenantId tenant,
+                                                   std::string_view pseudonym);
+
+// The account's pseudonym, allocating one on first sight: its two rows are
+// added to `writes`, for the append that first uses it. REQUIRES:
+// session.mu held from here until that append is queued, so that two
+// commands never allocate two pseudonyms for one person. Internal when the
+// random generator fails; NotFound once the data key is destroyed.
+Result<std::string> ResolvePseudonym(const storage::EventLog& log,
+                                     Session& session, TenantId tenant,
+                                     std::string_view account_id,
+                                     std::vector<storage::ExtraWrite>& writes);
+
+}  // namespace siteledger::projections::internal

@@ -1,0 +1,66 @@
+#pragma once
+
+// The views family as the projector reads and writes it.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/internal/session.h"
+#include "projections/views.h"
+#include "storage/event_log.h"
+
+namespace siteledger::projections::internal {
+
+// The key of an entity's row in the views family (after the tenant prefix):
+// the kind's character and the id; a promoted-results row is keyed by the
+// hex HMAC of its keyword instead, since a keyword is a search term a user
+// typed. NotFound once the tenant's data key is destroyed.
+Result<std::string> ViewRowKey(const storage::EventLog& log, TenantId tenant,
+                               const ViewKey& key);
+
+// The entity key of a stored row. REQUIRES: `row_key` is a view row's key.
+ViewKey KeyOfRow(std::string_view row_key, const ViewDoc& row);
+
+// A row as a command sees it: from `session`'s overlay (in-flight appends)
+// when it has the key, else as stored; nullopt if absent. `session` may be
+// nullptr (committed rows only); when set, its mutex must be held.
+Result<std::optional<std::string>> ReadRow(const storage::EventLog& log,
+                                           Session* session, TenantId tenant,
+                                           storage::Family family,
+                                           const std::string& key);
+
+// The views as a command sees them: committed rows, overlaid with the rows
+// of the tenant's in-flight appends, overlaid with this command's changes.
+// Lives for one command, under the session's mutex.
+class RowStore final : public ViewStore {
+ public:
+  // `log` and `session` must outlive the store.
+  RowStore(const storage::EventLog& log, Session& session, TenantId tenant)
+      : log_(log), session_(session), tenant_(tenant) {}
+
+  Result<const ViewDoc*> Get(const ViewKey& key) override;
+  void Put(const ViewKey& key, ViewDoc doc) override;
+  void Delete(const ViewKey& key) override;
+  Result<std::vector<ViewKey>> Keys(ViewKind kind) override;
+
+  // The rows this command changed, as writes for the append; they become
+  // the session's decoded rows. NotFound once the data key is destroyed.
+  Status Writes(std::vector<storage::ExtraWrite>& out);
+
+  // The entity's document after this command, or nullopt.
+  std::optional<ViewDoc> Current(const ViewKey& key);
+
+ private:
+  const storage::EventLog& log_;
+  Session& session_;
+  const TenantId tenant_;
+  std::map<ViewKey, std::shared_ptr<const ViewDoc>> cache_;
+  std::set<ViewKey> dirty_;
+};
+
+}  // namespace siteledger::projections::internal

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "projections/projector.h"
+#include "storage/event_log.h"
+
+namespace siteledger::projections::internal {
+
+// Recently read committed views, by tenant and row key, unparsed. An
+// append's callback drops the rows it wrote (before its caller hears of it)
+// and bumps the tenant's generation; a reader caches what it read only if
+// the generation did not move meanwhile, so no stale row survives an append.
+// Safe for concurrent use.
+class ViewCache {
+ public:
+  // The stored view at `row_key` (see ViewRowKey), from the cache or read
+  // from `log`; nullptr when absent. Corruption for a row that does not
+  // split; the log's errors. The returned view is immutable and lives as
+  // long as its holders.
+  Result<std::shared_ptr<const Projector::StoredView>> Get(
+      const storage::EventLog& log, TenantId tenant,
+      const std::string& row_key);
+
+  // Drops the given rows of a tenant (an append wrote them).
+  void Invalidate(TenantId tenant, const std::vector<std::string>& row_keys);
+  // Drops every row of a tenant.
+  void InvalidateTenant(TenantId tenant);
+
+ private:
+  struct CachedTenant {
+    uint64_t generation = 0;
+    std::unordered_map<std::string,
+                       std::shared_ptr<const Projector::StoredView>>
+        rows;
+  };
+  static constexpr size_t kMaxCachedRows = 200000;
+
+  std::mutex mu_;
+  std::unordered_map<TenantId, CachedTenant> tenants_;  // GUARDED_BY(mu_)
+  size_t cached_rows_ = 0;                              // GUARDED_BY(mu_)
+};
+
+}  // namespace siteledger::projections::internal

@@ -1,0 +1,151 @@
+#include "projections/internal/row_store.h"
+
+#include "projections/view_row.h"
+#include "storage/crypto.h"
+
+namespace siteledger::projections::internal {
+
+using storage::ExtraWrite;
+using storage::Family;
+using storage::WriteOp;
+
+Result<std::string> ViewRowKey(const storage::EventLog& log, TenantId tenant,
+                               const ViewKey& key) {
+  std::string out(1, static_cast<char>(key.kind));
+  if (key.kind == ViewKind::kPromoted) {
+    auto h = log.TenantHmac(tenant, "promoted-keyword", key.id);
+    if (!h) return Err(h.error());
+    out += storage::ToHex(*h);
+  } else {
+    out += key.id;
+  }
+  return out;
+}
+
+ViewKey KeyOfRow(std::string_view row_key, const ViewDoc& row) {
+  const ViewKind kind = static_cast<ViewKind>(row_key[0]);
+  if (kind == ViewKind::kPromoted) {
+    return {kind, std::string(row.doc.GetString("keyword"))};
+  }
+  return {kind, std::string(row_key.substr(1))};
+}
+
+Result<std::optional<std::string>> ReadRow(const storage::EventLog& log,
+                                           Session* session, TenantId tenant,
+                                           Family family,
+                                           const std::string& key) {
+  if (session != nullptr) {
+    auto it = session->overlay.find({family, key});
+    if (it != session->overlay.end()) return it->second.value;
+  }
+  return log.GetRow(tenant, family, key);
+}
+
+Result<const ViewDoc*> RowStore::Get(const ViewKey& key) {
+  auto it = cache_.find(key);
+  if (it == cache_.end()) {
+    std::shared_ptr<const ViewDoc> doc;
+    if (auto cached = session_.docs.find(key); cached != session_.docs.end()) {
+      doc = cached->second;
+    } else {
+      auto row_key = ViewRowKey(log_, tenant_, key);
+      if (!row_key) return Err(row_key.error());
+      auto value = ReadRow(log_, &session_, tenant_, Family::kViews, *row_key);
+      if (!value) return Err(value.error());
+      if (*value) {
+        auto decoded = DecodeViewRow(**value);
+        if (!decoded) return Err(decoded.error());
+        doc = std::make_shared<const ViewDoc>(std::move(*decoded));
+      }
+      if (session_.docs.size() >= Session::kMaxCached) {
+        session_.docs.clear();
+      }
+      session_.docs.emplace(key, doc);
+    }
+    it = cache_.emplace(key, std::move(doc)).first;
+  }
+  return it->second.get();
+}
+
+void RowStore::Put(const ViewKey& key, ViewDoc doc) {
+  cache_.insert_or_assign(key, std::make_shared<const ViewDoc>(std::move(doc)));
+  dirty_.insert(key);
+}
+
+void RowStore::Delete(const ViewKey& key) {
+  cache_.insert_or_assign(key, nullptr);
+  dirty_.insert(key);
+}
+
+Result<std::vector<ViewKey>> RowStore::Keys(ViewKind kind) {
+  std::set<ViewKey> keys;
+  const std::string prefix(1, static_cast<char>(kind));
+  std::string after;
+  for (;;) {
+    auto rows = log_.ScanRows(tenant_, Family::kViews, prefix, after, 1000);
+    if (!rows) return Err(rows.error());
+    for (auto& [row_key, value] : *rows) {
+      if (kind == ViewKind::kPromoted) {
+        auto row = DecodeViewRow(value);
+        if (!row) return Err(row.error());
+        keys.insert(KeyOfRow(row_key, *row));
+      } else {
+        keys.insert({kind, row_key.substr(1)});
+      }
+    }
+    if (rows->size() < 1000) break;
+    after = rows->back().first;
+  }
+  for (const auto& [fk, pending] : session_.overlay) {
+    if (fk.first != Family::kViews || fk.second.empty() ||
+        fk.second[0] != static_cast<char>(kind)) {
+      continue;
+    }
+    ViewKey key{kind, fk.second.substr(1)};
+    if (kind == ViewKind::kPromoted && pending.value) {
+      auto row = DecodeViewRow(*pending.value);
+      if (!row) return Err(row.error());
+      key = KeyOfRow(fk.second, *row);
+    }
+    if (pending.value) {
+      keys.insert(key);
+    } else if (kind != ViewKind::kPromoted) {
+      keys.erase(key);
+    }
+  }
+  for (const auto& [key, doc] : cache_) {
+    if (key.kind != kind || !dirty_.contains(key)) continue;
+    if (doc) {
+      keys.insert(key);
+    } else {
+      keys.erase(key);
+    }
+  }
+  return std::vector<ViewKey>(keys.begin(), keys.end());
+}
+
+Status RowStore::Writes(std::vector<ExtraWrite>& out) {
+  for (const ViewKey& key : dirty_) {
+    session_.docs.insert_or_assign(key, cache_.at(key));
+  }
+  for (const ViewKey& key : dirty_) {
+    auto row_key = ViewRowKey(log_, tenant_, key);
+    if (!row_key) return row_key.error();
+    const auto& doc = cache_.at(key);
+    if (doc) {
+      out.push_back(
+          {Family::kViews, WriteOp::kPut, *row_key, EncodeViewRow(*doc)});
+    } else {
+      out.push_back({Family::kViews, WriteOp::kDelete, *row_key, ""});
+    }
+  }
+  return Status::Ok();
+}
+
+std::optional<ViewDoc> RowStore::Current(const ViewKey& key) {
+  auto doc = Get(key);
+  if (!doc || *doc == nullptr) return std::nullopt;
+  return **doc;
+}
+
+}  // namespace siteledger::projections::internal

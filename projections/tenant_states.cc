@@ -1,0 +1,108 @@
+#include "projections/internal/tenant_states.h"
+
+#include "projections/events.h"
+#include "projections/internal/batch_reader.h"
+#include "projections/internal/row_store.h"
+#include "projections/view_row.h"
+
+namespace siteledger::projections::internal {
+namespace {
+
+using storage::Family;
+
+Result<Json> ParsePayload(const storage::Event& e) {
+  auto payload = ParseJson(e.payload, TrustedJsonLimits());
+  if (!payload) {
+    return Err(Status::Corruption("event " + std::to_string(e.seq.value()) +
+                                  " has a payload that does not parse"));
+  }
+  return payload;
+}
+
+Status FoldOne(const storage::EventLog& log, TenantId tenant,
+               TenantState& state, const storage::Event& e,
+               bool use_snapshots) {
+  auto payload = ParsePayload(e);
+  if (!payload) return payload.error();
+  if (e.type == event::kTenantRestored) {
+    const Sequence to(static_cast<uint64_t>(payload->GetInt("toSeq")));
+    auto target = StateAt(log, tenant, to, use_snapshots);
+    if (!target) return target.error();
+    const TenantState current = state;
+    RestoreTo(state, current, *target, e.seq);
+  } else {
+    SL_RETURN_IF_ERROR(
+        Apply(state, EventRef{e.seq, e.time, e.type, e.actor, *payload}));
+  }
+  state.set_seq(e.seq);
+  return Status::Ok();
+}
+
+// Folds events (state.seq(), until] into `state`.
+Status FoldInto(const storage::EventLog& log, TenantId tenant,
+                TenantState& state, Sequence until, bool use_snapshots) {
+  BatchReader reader(log, tenant, state.seq().next(), until);
+  for (;;) {
+    auto events = reader.Next();
+    if (!events) return events.error();
+    if (events->empty()) break;
+    for (const storage::Event& e : *events) {
+      SL_RETURN_IF_ERROR(FoldOne(log, tenant, state, e, use_snapshots));
+    }
+    reader.Recycle(std::move(*events));
+  }
+  if (state.seq() < until) {
+    return Status::NotFound("the log ends at seq " +
+                            std::to_string(state.seq().value()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TenantState> CurrentViews(const storage::EventLog& log,
+                                 TenantId tenant) {
+  TenantState state;
+  std::string after;
+  for (;;) {
+    auto rows = log.ScanRows(tenant, Family::kViews, "", after, 1000);
+    if (!rows) return Err(rows.error());
+    for (auto& [key, value] : *rows) {
+      if (key.empty() || !ViewKindFromChar(key[0])) continue;
+      auto text = SplitViewRow(value);
+      if (!text) return Err(text.error());
+      ViewKey view_key{static_cast<ViewKind>(key[0]), key.substr(1)};
+      if (view_key.kind == ViewKind::kPromoted) {
+        // The keyword is in the document.
+        auto row = ParseViewRow(text->version, text->json);
+        if (!row) return Err(row.error());
+        view_key = KeyOfRow(key, *row);
+      }
+      state.PutText(view_key, text->version, std::string(text->json));
+    }
+    if (rows->size() < 1000) break;
+    after = rows->back().first;
+  }
+  auto head = log.GetHead(tenant);
+  if (!head) return Err(head.error());
+  state.set_seq(head->seq);
+  return state;
+}
+
+Result<TenantState> StateAt(const storage::EventLog& log, TenantId tenant,
+                            Sequence seq, bool use_snapshots) {
+  TenantState state;
+  if (use_snapshots) {
+    auto snap = log.NearestSnapshot(tenant, seq);
+    if (!snap) return Err(snap.error());
+    if (*snap) {
+      auto restored = TenantState::Deserialize((*snap)->state);
+      if (!restored) return Err(restored.error());
+      state = std::move(*restored);
+    }
+  }
+  SL_RETURN_ERR_IF_ERROR(FoldInto(log, tenant, state, seq, use_snapshots));
+  return state;
+}
+
+}  // namespace siteledger::projections::internal

@@ -1,0 +1,65 @@
+#include "projections/internal/view_cache.h"
+
+#include "projections/view_row.h"
+
+namespace siteledger::projections::internal {
+
+void ViewCache::Invalidate(TenantId tenant,
+                           const std::vector<std::string>& row_keys) {
+  std::lock_guard lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  ++it->second.generation;
+  for (const std::string& key : row_keys) {
+    cached_rows_ -= it->second.rows.erase(key);
+  }
+}
+
+void ViewCache::InvalidateTenant(TenantId tenant) {
+  std::lock_guard lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  ++it->second.generation;
+  cached_rows_ -= it->second.rows.size();
+  it->second.rows.clear();
+}
+
+Result<std::shared_ptr<const Projector::StoredView>> ViewCache::Get(
+    const storage::EventLog& log, TenantId tenant, const std::string& row_key) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(mu_);
+    CachedTenant& t = tenants_[tenant];
+    auto it = t.rows.find(row_key);
+    if (it != t.rows.end()) return it->second;
+    generation = t.generation;
+  }
+  auto value = log.GetRow(tenant, storage::Family::kViews, row_key);
+  if (!value) return Err(value.error());
+  std::shared_ptr<const Projector::StoredView> stored;
+  if (*value) {
+    auto text = SplitViewRow(**value);
+    if (!text) return Err(text.error());
+    stored = std::make_shared<const Projector::StoredView>(
+        Projector::StoredView{text->version, std::string(text->json)});
+  }
+  std::lock_guard lock(mu_);
+  CachedTenant& t = tenants_[tenant];
+  if (t.generation == generation) {
+    if (cached_rows_ >= kMaxCachedRows) {
+      // Crude but bounded: start over rather than track recency. Every
+      // generation moves on, so no read in flight fills the new cache
+      // with what it read before.
+      for (auto& [id, cached] : tenants_) {
+        ++cached.generation;
+        cached.rows.clear();
+      }
+      cached_rows_ = 0;
+    } else if (t.rows.emplace(row_key, stored).second) {
+      ++cached_rows_;
+    }
+  }
+  return stored;
+}
+
+}  // namespace siteledger::projections::internal

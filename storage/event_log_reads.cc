@@ -1,0 +1,323 @@
+#include <rocksdb/db.h>
+
+#include "storage/base/coding.h"
+#include "storage/crypto.h"
+#include "storage/event_log.h"
+#include "storage/internal/database.h"
+#include "storage/internal/envelope_codec.h"
+#include "storage/internal/event_log_rows.h"
+#include "storage/internal/keys.h"
+
+// Reads: the head, events (decrypted), the seq at a time, snapshots, rows
+// written through appends, tenant HMACs, and the walk that verifies a chain.
+// None of them goes through the commit thread.
+
+namespace siteledger::storage {
+namespace internal {
+
+std::string RowAad(Family family, std::string_view full_key) {
+  std::string aad(FamilyName(family));
+  aad.push_back('\0');
+  aad += full_key;
+  return aad;
+}
+
+std::string EncodeHead(const Head& head) {
+  std::string out;
+  coding::PutU64(out, head.seq.value());
+  coding::PutI64(out, MillisOf(head.time));
+  out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
+  return out;
+}
+
+Result<Head> DecodeHead(std::string_view value) {
+  coding::Reader r(value);
+  auto seq = r.U64();
+  auto time = r.U64();
+  auto hash = r.Bytes(32);
+  if (r.failed() || !r.done()) {
+    return Err(Status::Corruption("a tenant's head row is malformed"));
+  }
+  Head head;
+  head.seq = Sequence(*seq);
+  head.time = TimestampFromMillis(static_cast<int64_t>(*time));
+  std::copy(hash->begin(), hash->end(), head.hash.begin());
+  return head;
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::RowAad;
+using internal::TenantRow;
+using internal::TenantRowKey;
+
+// Opens one stored envelope into an Event with its plaintext payload.
+Result<Event> OpenEnvelope(const AeadKey& key, std::string_view row_key,
+                           std::string_view stored) {
+  auto env = internal::DecodeStored(stored);
+  if (!env) return Err(env.error());
+  std::string aad = RowAad(Family::kEvents, row_key);
+  aad += env->header;
+  auto payload = key.Open(env->sealed, aad);
+  if (!payload) {
+    return Err(Status::Corruption("the envelope was altered on disk"));
+  }
+  env->event.payload = std::move(*payload);
+  return std::move(env->event);
+}
+
+std::string SeqText(Sequence seq) { return std::to_string(seq.value()); }
+
+}  // namespace
+
+Result<std::shared_ptr<const AeadKey>> EventLog::KeyFor(TenantId tenant) const {
+  return keys_.Get(tenant);
+}
+
+Result<Hash> EventLog::TenantHmac(TenantId tenant, std::string_view purpose,
+                                  std::string_view data) const {
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  std::string label = "siteledger tenant hmac ";
+  label += purpose;
+  const Hash derived = HmacSha256((*key)->bytes(), label);
+  return HmacSha256(
+      std::string_view(reinterpret_cast<const char*>(derived.data()),
+                       derived.size()),
+      data);
+}
+
+Result<Head> EventLog::GetHead(TenantId tenant) const {
+  auto value =
+      db_.Get(Family::kTenants, TenantRowKey(tenant, TenantRow::kHead));
+  if (!value) {
+    if (value.error().code() == StatusCode::kNotFound) return Head{};
+    return Err(value.error());
+  }
+  return internal::DecodeHead(*value);
+}
+
+Result<std::vector<Event>> EventLog::Read(TenantId tenant, Sequence from,
+                                          size_t max_events) const {
+  max_events = std::min(max_events, options_.max_read_events);
+  std::vector<Event> out;
+  if (max_events == 0) return out;
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  const std::string end = internal::TenantRangeEnd(tenant);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(ro, db_.cf(Family::kEvents)));
+  for (it->Seek(internal::EventKey(tenant, std::max(from, Sequence(1))));
+       it->Valid() && out.size() < max_events; it->Next()) {
+    auto event = OpenEnvelope(**key, it->key().ToStringView(),
+                              it->value().ToStringView());
+    if (!event) {
+      return Err(event.error().WithContext(
+          "event " +
+          SeqText(internal::SequenceOfKey(it->key().ToStringView()))));
+    }
+    out.push_back(std::move(*event));
+  }
+  SL_RETURN_ERR_IF_ERROR(internal::FromRocks(it->status(), "reading events"));
+  return out;
+}
+
+Result<Sequence> EventLog::SequenceAt(TenantId tenant, Timestamp t) const {
+  auto head = GetHead(tenant);
+  if (!head) return Err(head.error());
+  // Times are monotonic within a tenant: binary search on the envelopes'
+  // plaintext time, without decrypting anything.
+  uint64_t lo = 1, hi = head->seq.value(), found = 0;
+  while (lo <= hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    auto value =
+        db_.Get(Family::kEvents, internal::EventKey(tenant, Sequence(mid)));
+    if (!value)
+      return Err(value.error().WithContext("event " + std::to_string(mid)));
+    auto env = internal::DecodeStored(*value);
+    if (!env) return Err(env.error());
+    if (env->event.time <= t) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return Sequence(found);
+}
+
+Status EventLog::PutSnapshot(TenantId tenant, Sequence seq,
+                             std::string_view state) {
+  auto key = KeyFor(tenant);
+  if (!key) return key.error();
+  const std::string row_key = internal::SnapshotKey(tenant, seq);
+  std::string sealed;
+  SL_RETURN_IF_ERROR(
+      (*key)->SealAppend(state, RowAad(Family::kSnapshots, row_key), sealed));
+  rocksdb::WriteBatch batch;
+  batch.Put(db_.cf(Family::kSnapshots), row_key, sealed).PermitUncheckedError();
+  return db_.WriteSynced(batch);
+}
+
+Result<std::optional<Snapshot>> EventLog::NearestSnapshot(TenantId tenant,
+                                                          Sequence seq) const {
+  const std::string lower = internal::TenantPrefix(tenant);
+  rocksdb::Slice lower_bound(lower);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower_bound;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(ro, db_.cf(Family::kSnapshots)));
+  const std::string target = internal::SnapshotKey(tenant, seq);
+  it->SeekForPrev(target);
+  if (!it->Valid()) {
+    SL_RETURN_ERR_IF_ERROR(
+        internal::FromRocks(it->status(), "reading snapshots"));
+    return std::optional<Snapshot>();
+  }
+  const std::string_view row_key = it->key().ToStringView();
+  if (internal::TenantOfKey(row_key) != tenant) {
+    return std::optional<Snapshot>();
+  }
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  auto state = (*key)->Open(it->value().ToStringView(),
+                            RowAad(Family::kSnapshots, row_key));
+  if (!state) {
+    return Err(state.error().WithContext(
+        "snapshot at " + SeqText(internal::SequenceOfKey(row_key))));
+  }
+  return std::optional<Snapshot>(
+      Snapshot{internal::SequenceOfKey(row_key), std::move(*state)});
+}
+
+Result<std::optional<std::string>> EventLog::GetRow(
+    TenantId tenant, Family family, std::string_view key_suffix) const {
+  const std::string row_key = internal::TenantKey(tenant, key_suffix);
+  auto value = db_.Get(family, row_key);
+  if (!value) {
+    if (value.error().code() == StatusCode::kNotFound) {
+      return std::optional<std::string>();
+    }
+    return Err(value.error());
+  }
+  if (!IsEncryptedFamily(family)) return std::optional<std::string>(*value);
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  auto plain = (*key)->Open(*value, RowAad(family, row_key));
+  if (!plain) return Err(plain.error());
+  return std::optional<std::string>(std::move(*plain));
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> EventLog::ScanRows(
+    TenantId tenant, Family family, std::string_view prefix,
+    std::string_view start_after, size_t limit) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::shared_ptr<const AeadKey> key;
+  if (IsEncryptedFamily(family)) {
+    auto k = KeyFor(tenant);
+    if (!k) return Err(k.error());
+    key = std::move(*k);
+  }
+  const std::string start = internal::TenantKey(tenant, prefix);
+  // The exclusive upper bound: the prefix with its last byte incremented, or
+  // the tenant's range end when the prefix is empty or all 0xff.
+  std::string end = start;
+  while (end.size() > internal::kTenantPrefixBytes &&
+         static_cast<uint8_t>(end.back()) == 0xff) {
+    end.pop_back();
+  }
+  if (end.size() > internal::kTenantPrefixBytes) {
+    end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
+  } else {
+    end = internal::TenantRangeEnd(tenant);
+  }
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(ro, db_.cf(family)));
+  if (start_after.empty()) {
+    it->Seek(start);
+  } else {
+    const std::string after = internal::TenantKey(tenant, start_after);
+    it->Seek(after);
+    if (it->Valid() && it->key().ToStringView() == after) it->Next();
+  }
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    const std::string_view row_key = it->key().ToStringView();
+    std::string value(it->value().ToStringView());
+    if (key) {
+      auto plain = key->Open(value, RowAad(family, row_key));
+      if (!plain) return Err(plain.error());
+      value = std::move(*plain);
+    }
+    out.emplace_back(std::string(row_key.substr(internal::kTenantPrefixBytes)),
+                     std::move(value));
+  }
+  SL_RETURN_ERR_IF_ERROR(internal::FromRocks(it->status(), "scanning rows"));
+  return out;
+}
+
+Result<VerifyReport> EventLog::Verify(TenantId tenant) const {
+  VerifyReport report;
+  auto bad = [&](Sequence seq, std::string problem) {
+    report.ok = false;
+    report.first_bad = seq;
+    report.problem = std::move(problem);
+    return report;
+  };
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  auto head = GetHead(tenant);
+  if (!head) return Err(head.error());
+
+  const std::string end = internal::TenantRangeEnd(tenant);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(ro, db_.cf(Family::kEvents)));
+  Hash prev{};
+  Sequence expected(1);
+  for (it->Seek(internal::TenantPrefix(tenant)); it->Valid(); it->Next()) {
+    const std::string_view row_key = it->key().ToStringView();
+    const Sequence seq = internal::SequenceOfKey(row_key);
+    if (row_key.size() != 16 || seq != expected) {
+      return bad(expected, "event " + SeqText(expected) + " is missing");
+    }
+    auto event = OpenEnvelope(**key, row_key, it->value().ToStringView());
+    if (!event) {
+      return bad(seq, "event " + SeqText(seq) + ": " + event.error().message());
+    }
+    if (event->seq != seq) {
+      return bad(seq,
+                 "event " + SeqText(seq) + " names seq " + SeqText(event->seq));
+    }
+    if (event->prev_hash != prev) {
+      return bad(seq, "event " + SeqText(seq) +
+                          " does not carry the hash of the event before it");
+    }
+    prev = HashOf(*event);
+    ++report.events_checked;
+    expected = expected.next();
+  }
+  SL_RETURN_ERR_IF_ERROR(internal::FromRocks(it->status(), "verifying"));
+  if (head->seq.value() != report.events_checked) {
+    return bad(Sequence(report.events_checked + 1),
+               "the head names seq " + SeqText(head->seq) +
+                   " but the log ends at " +
+                   std::to_string(report.events_checked));
+  }
+  if (head->hash != prev) {
+    return bad(head->seq, "the head's hash does not match the last event");
+  }
+  return report;
+}
+
+}  // namespace siteledger::storage
