@@ -1,8 +1,8 @@
 #include "projections/commands.h"
 
 #include "projections/events.h"
-#include "storage/crypto.h"
 #include "storage/base/rfc3339.h"
+#include "storage/crypto.h"
 
 namespace siteledger::projections {
 namespace {
@@ -146,7 +146,9 @@ class Decider {
 Status Decider::Site() {
   switch (c_.type) {
     case CommandType::kCreateSite: {
-      const std::string id = NewId("s_");
+      auto new_id = NewId("s_");
+      if (!new_id) return new_id.error();
+      const std::string& id = *new_id;
       decision_.entity = ViewKey{ViewKind::kSite, id};
       return EmitFromBody(event::kSiteCreated, {{"siteId", Json(id)}});
     }
@@ -374,7 +376,9 @@ Status Decider::Navigation() {
 Status Decider::Theme() {
   switch (c_.type) {
     case CommandType::kCreateTheme: {
-      const std::string id = NewId("t_");
+      auto new_id = NewId("t_");
+      if (!new_id) return new_id.error();
+      const std::string& id = *new_id;
       decision_.entity = ViewKey{ViewKind::kTheme, id};
       return EmitFromBody(event::kThemeCreated, {{"themeId", Json(id)}});
     }
@@ -417,7 +421,9 @@ Status Decider::Layout() {
     case CommandType::kSaveLayout: {
       std::string id = c_.id;
       if (c_.type == CommandType::kCreateLayout) {
-        id = NewId("l_");
+        auto new_id = NewId("l_");
+        if (!new_id) return new_id.error();
+        id = std::move(*new_id);
       } else {
         auto layout = Need(ViewKind::kLayout, id);
         if (!layout) return layout.error();
@@ -476,7 +482,9 @@ Status Decider::Announcement() {
   }
   switch (c_.type) {
     case CommandType::kCreateAnnouncement: {
-      const std::string id = NewId("a_");
+      auto new_id = NewId("a_");
+      if (!new_id) return new_id.error();
+      const std::string& id = *new_id;
       decision_.entity = ViewKey{ViewKind::kAnnouncement, id};
       return EmitFromBody(event::kAnnouncementPublished,
                           {{"announcementId", Json(id)}});
@@ -537,7 +545,9 @@ Status Decider::Featured() {
 Status Decider::Feedback() {
   if (c_.type == CommandType::kSubmitFeedback) {
     SL_RETURN_IF_ERROR(NeedActor());
-    const std::string id = NewId("b_");
+    auto new_id = NewId("b_");
+    if (!new_id) return new_id.error();
+    const std::string& id = *new_id;
     decision_.entity = ViewKey{ViewKind::kFeedback, id};
     return EmitFromBody(
         event::kFeedbackSubmitted,
@@ -704,12 +714,13 @@ Result<Decision> Decider::Run() {
 
 }  // namespace
 
-std::string NewId(std::string_view prefix) {
+Result<std::string> NewId(std::string_view prefix) {
+  // No fallback: any fixed or guessable id would, on a second failure, give
+  // two entities the same id. The command fails instead and writes nothing.
   auto bytes = storage::RandomBytes(8);
-  // The CSPRNG failing is fatal elsewhere too; fall back to a clock-based id
-  // rather than throw from here.
+  if (!bytes) return Err(bytes.error());
   std::string id(prefix);
-  id += bytes ? storage::ToHex(*bytes) : std::string(16, '0');
+  id += storage::ToHex(*bytes);
   return id;
 }
 

@@ -120,7 +120,10 @@ struct Decision {
 Result<Decision> Decide(const Command& command, ViewStore& store,
                         const DecideContext& context);
 
-// A new random entity id with `prefix`, e.g. "s_3f9c0a6d1b2e4f58".
-std::string NewId(std::string_view prefix);
+// A new random entity id with `prefix`, e.g. "s_3f9c0a6d1b2e4f58". Internal
+// when the system's random generator fails (never a fixed id that a second
+// failure would repeat); commands that create an entity then fail the same
+// way, writing nothing. Any thread.
+Result<std::string> NewId(std::string_view prefix);
 
 }  // namespace siteledger::projections
