@@ -1,11 +1,13 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "server/config.h"
 #include "server/http_server.h"
 #include "server/router.h"
+#include "server/routes.h"
 #include "storage/store.h"
 
 namespace siteledger::server {
@@ -28,6 +30,9 @@ class App {
   Status ReloadOperators();
   ~App();
 
+  // Serves one request; answers through `respond`, now or later. Call from
+  // an HTTP thread (the connection's strand): it may block on synced writes
+  // and on fetching an install key. Never from the commit thread.
   void Handle(HttpRequest request, Responder respond);
 
   // The body limit for a request: 1 MiB for JSON (413 beyond).
@@ -36,7 +41,10 @@ class App {
   // Ends live event streams; call before the HTTP server drains.
   void Shutdown();
 
+  // The route table and the router made from it (Route::handler is a row's
+  // index in routes()).
   const Router& router() const;
+  std::span<const RouteSpec> routes() const;
 
  private:
   class Impl;

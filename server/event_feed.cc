@@ -18,7 +18,8 @@ EventFeed::EventFeed(storage::EventLog& log, const siteledger::Clock& clock,
 
 EventFeed::~EventFeed() { Shutdown(); }
 
-void EventFeed::Subscribe(siteledger::TenantId tenant, siteledger::Sequence after,
+void EventFeed::Subscribe(siteledger::TenantId tenant,
+                          siteledger::Sequence after,
                           std::shared_ptr<StreamWriter> writer,
                           siteledger::Timestamp expires) {
   auto s = std::make_shared<Subscriber>(

@@ -60,7 +60,7 @@ class EventFeed {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::shared_ptr<Subscriber>> subscribers_;  // GUARDED_BY(mu_)
-  std::set<siteledger::TenantId> dirty_;                     // GUARDED_BY(mu_)
+  std::set<siteledger::TenantId> dirty_;                  // GUARDED_BY(mu_)
   bool stopping_ = false;                                 // GUARDED_BY(mu_)
   std::thread thread_;
 };

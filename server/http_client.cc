@@ -73,7 +73,7 @@ Result<OutboundResponse> Fetch(const OutboundRequest& request) {
   }
   if (code != CURLE_OK) {
     return siteledger::Err(Status::Unavailable(std::string("request failed: ") +
-                                            curl_easy_strerror(code)));
+                                               curl_easy_strerror(code)));
   }
   OutboundResponse response;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "server/log.h"
+#include "server/problem.h"
 
 namespace siteledger::server {
 
@@ -31,13 +32,7 @@ std::string_view HttpRequest::Header(std::string_view name) const {
 
 Responder::~Responder() {
   if (sink_) {
-    HttpResponse r;
-    r.status = 500;
-    r.Set("Content-Type", "application/problem+json");
-    r.body =
-        R"({"type":"about:blank","title":"Internal Server Error","status":500,)"
-        R"("detail":"the request was dropped without an answer"})";
-    sink_->Send(std::move(r));
+    sink_->Send(Problem(500, "the request was dropped without an answer"));
   }
 }
 
@@ -47,30 +42,16 @@ void Responder::operator()(HttpResponse response) {
   sink->Send(std::move(response));
 }
 
+void Responder::Post(std::function<void()> work) const {
+  if (sink_) sink_->Post(std::move(work));
+}
+
 std::shared_ptr<StreamWriter> Responder::Stream(
     HttpResponse head, std::function<void()> on_close) {
   if (!sink_) return nullptr;
   auto sink = std::move(sink_);
   return sink->Stream(std::move(head), std::move(on_close));
 }
-
-namespace {
-
-HttpResponse Problem(int status, std::string_view title,
-                     std::string_view detail) {
-  HttpResponse r;
-  r.status = status;
-  r.Set("Content-Type", "application/problem+json");
-  std::string body = R"({"type":"about:blank","title":)";
-  AppendJsonString(body, title);
-  body += ",\"status\":" + std::to_string(status) + ",\"detail\":";
-  AppendJsonString(body, detail);
-  body += "}";
-  r.body = std::move(body);
-  return r;
-}
-
-}  // namespace
 
 class HttpServer::Impl {
  public:
@@ -208,6 +189,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         HttpResponse head, std::function<void()> on_close) override {
       return session_->StartStream(std::move(head), std::move(on_close));
     }
+    void Post(std::function<void()> work) override {
+      asio::post(session_->stream_.get_executor(),
+                 [s = session_, w = std::move(work)] { w(); });
+    }
 
    private:
     std::shared_ptr<Session> session_;
@@ -254,18 +239,17 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     busy_ = true;
     if (ec == http::error::body_limit) {
-      DoWrite(Problem(413, "Content Too Large",
-                      "the request body exceeds " +
-                          std::to_string(server_.options_.limits.body_bytes) +
-                          " bytes"));
+      DoWrite(
+          Problem(413, "the request body exceeds " +
+                           std::to_string(server_.options_.limits.body_bytes) +
+                           " bytes"));
     } else if (ec == http::error::header_limit) {
-      DoWrite(Problem(431, "Request Header Fields Too Large",
+      DoWrite(Problem(431,
                       "the request line and headers exceed " +
                           std::to_string(server_.options_.limits.header_bytes) +
                           " bytes"));
     } else {
-      DoWrite(Problem(400, "Bad Request",
-                      "malformed HTTP request: " + ec.message()));
+      DoWrite(Problem(400, "malformed HTTP request: " + ec.message()));
     }
   }
 

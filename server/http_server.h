@@ -89,6 +89,7 @@ class Responder {
     virtual void Send(HttpResponse response) = 0;
     virtual std::shared_ptr<StreamWriter> Stream(
         HttpResponse head, std::function<void()> on_close) = 0;
+    virtual void Post(std::function<void()> work) = 0;
   };
   explicit Responder(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
   Responder(Responder&&) noexcept = default;
@@ -104,6 +105,13 @@ class Responder {
   // `on_close` runs once, on any thread, when the connection ends.
   std::shared_ptr<StreamWriter> Stream(HttpResponse head,
                                        std::function<void()> on_close);
+
+  // Runs `work` on the connection's strand, after the caller returns, so
+  // that a result arriving on another thread (the commit thread, which must
+  // stay quick) is answered from the connection's own. Any thread, before
+  // the Responder is called. If the server stops first, `work` is destroyed
+  // without running.
+  void Post(std::function<void()> work) const;
 
  private:
   std::shared_ptr<Sink> sink_;

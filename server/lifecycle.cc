@@ -3,8 +3,12 @@
 #include <chrono>
 
 #include "server/http_client.h"
-#include "server/internal/app_impl.h"
+#include "server/internal/lifecycle_api.h"
+#include "server/internal/request_parts.h"
+#include "server/jwt.h"
 #include "server/log.h"
+#include "server/problem.h"
+#include "storage/crypto.h"
 
 namespace siteledger::server {
 namespace {
@@ -35,79 +39,51 @@ bool AudienceMatches(const Json* aud, std::string_view base_url) {
 
 }  // namespace
 
-HttpResponse App::Impl::Descriptor() const {
-  Json d = Json::MakeObject();
-  d.Set("key", "siteledger");
-  d.Set("name", "Site builder");
-  d.Set("description",
-        "Landing pages, themes and navigation for Confluence and Jira sites");
-  d.Set("baseUrl", config_.base_url);
-  Json vendor = Json::MakeObject();
-  vendor.Set("name", "siteledger");
-  vendor.Set("url", config_.base_url);
-  d.Set("vendor", std::move(vendor));
-  Json auth = Json::MakeObject();
-  auth.Set("type", "jwt");
-  d.Set("authentication", std::move(auth));
-  Json lifecycle = Json::MakeObject();
-  lifecycle.Set("installed", "/lifecycle/installed");
-  lifecycle.Set("uninstalled", "/lifecycle/uninstalled");
-  lifecycle.Set("enabled", "/lifecycle/enabled");
-  lifecycle.Set("disabled", "/lifecycle/disabled");
-  d.Set("lifecycle", std::move(lifecycle));
-  Json migrations = Json::MakeObject();
-  migrations.Set("signed-install", true);
-  migrations.Set("context-qsh", true);
-  migrations.Set("gdpr", true);
-  d.Set("apiMigrations", std::move(migrations));
-  Json scopes = Json::MakeArray();
-  scopes.Push("READ");
-  d.Set("scopes", std::move(scopes));
-  d.Set("apiVersion", 1);
-  HttpResponse r = JsonResponse(200, d);
-  return r;
+void LifecycleApi::Audit(const Call& call, std::string action,
+                         const storage::TenantRecord* record,
+                         std::string outcome, std::string detail) {
+  storage::AuditRecord a;
+  a.actor = "atlassian";
+  a.action = std::move(action);
+  if (record != nullptr) {
+    a.tenant = record->id;
+    a.client_key = record->client_key;
+  }
+  a.outcome = std::move(outcome);
+  a.route = call.route_label;
+  a.detail = std::move(detail);
+  if (auto id = audit_.Append(std::move(a)); !id) {
+    Log("error", "writing the audit log failed",
+        {{"error", id.error().ToString()}});
+  }
 }
 
-void App::Impl::HandleLifecycle(const CallPtr& call) {
-  auto audit = [&](std::string action, const storage::TenantRecord* record,
-                   std::string outcome, std::string detail = {}) {
-    storage::AuditRecord a;
-    a.actor = "atlassian";
-    a.action = std::move(action);
-    if (record != nullptr) {
-      a.tenant = record->id;
-      a.client_key = record->client_key;
-    }
-    a.outcome = std::move(outcome);
-    a.route = call->route_label;
-    a.detail = std::move(detail);
-    if (auto id = store_.audit().Append(std::move(a)); !id) {
-      Log("error", "writing the audit log failed",
-          {{"error", id.error().ToString()}});
-    }
-  };
-  const int handler = call->route->handler;
+// enabled / disabled: the installation's own HS256 token, real qsh.
+void LifecycleApi::SetEnabled(const CallPtr& call) {
+  if (Status s = auth_.Authenticate(*call, /*allow_context_qsh=*/false);
+      !s.ok() && s.code() != StatusCode::kPermissionDenied) {
+    return finisher_.Fail(call, s);
+  }
+  if (call->record == nullptr) {
+    return finisher_.Fail(call,
+                          Status::PermissionDenied("the app is uninstalled"));
+  }
+  const bool enable = call->route->action == Action::kEnabled;
+  storage::TenantRecord record = *call->record;
+  record.enabled = enable;
+  if (Status s = registry_.Update(record); !s.ok()) {
+    return finisher_.Fail(call, s);
+  }
+  auth_.Forget(record.client_key);
+  Audit(*call, enable ? "lifecycle.enabled" : "lifecycle.disabled", &record,
+        "ok");
+  finisher_.Finish(call, NoContent());
+}
 
-  if (call->route->access == Access::kTenantSigned) {
-    // enabled / disabled: the installation's own HS256 token, real qsh.
-    if (Status s = AuthenticateTenant(*call, /*allow_context_qsh=*/false);
-        !s.ok() && s.code() != StatusCode::kPermissionDenied) {
-      return Fail(call, s);
-    }
-    if (call->record == nullptr) {
-      return Fail(call, Status::PermissionDenied("the app is uninstalled"));
-    }
-    storage::TenantRecord record = *call->record;
-    record.enabled = handler == kEnabled;
-    if (Status s = store_.registry().Update(record); !s.ok()) {
-      return Fail(call, s);
-    }
-    ForgetTenant(record.client_key);
-    audit(handler == kEnabled ? "lifecycle.enabled" : "lifecycle.disabled",
-          &record, "ok");
-    HttpResponse r;
-    r.status = 204;
-    return Finish(call, std::move(r));
+void LifecycleApi::Serve(const CallPtr& call) {
+  const Action action = call->route->action;
+  if (action == Action::kEnabled || action == Action::kDisabled) {
+    return SetEnabled(call);
   }
 
   // installed / uninstalled: an RS256 token signed with Atlassian's install
@@ -115,7 +91,7 @@ void App::Impl::HandleLifecycle(const CallPtr& call) {
   auto fail = [&](std::string detail) {
     Log("warn", "lifecycle callback refused",
         {{"route", call->route_label}, {"reason", detail}});
-    Fail(call, Status::Unauthenticated(std::move(detail)));
+    finisher_.Fail(call, Status::Unauthenticated(std::move(detail)));
   };
   auto token = TokenOf(*call, "JWT");
   if (!token) return fail(token.error().message());
@@ -140,12 +116,13 @@ void App::Impl::HandleLifecycle(const CallPtr& call) {
   }
   if (pem.empty()) {
     OutboundRequest request;
-    request.url = config_.install_keys_url + "/" + kid;
+    request.url = install_keys_url_ + "/" + kid;
     request.max_response_bytes = 16384;
     auto fetched = Fetch(request);
     if (!fetched) {
-      return Fail(call, Status::Unavailable(
-                            "the install key server could not be reached"));
+      return finisher_.Fail(
+          call,
+          Status::Unavailable("the install key server could not be reached"));
     }
     if (fetched->status != 200) {
       return fail("no install key for the token's kid");
@@ -156,25 +133,23 @@ void App::Impl::HandleLifecycle(const CallPtr& call) {
   }
   if (Status s = VerifyRs256(*jwt, pem); !s.ok()) return fail(s.message());
 
-  auto body = projections::ParseJson(call->request.body);
-  if (!body || !body->is_object()) {
-    return Fail(call, Status::InvalidArgument(
-                          "the lifecycle body must be a JSON object"));
-  }
+  auto body = JsonBodyOf(*call, BodyUse::kRequired);
+  if (!body) return finisher_.Fail(call, body.error());
   const std::string client_key(body->GetString("clientKey"));
   if (client_key.empty()) {
-    return Fail(call, Status::InvalidArgument("$.clientKey: is required"));
+    return finisher_.Fail(call,
+                          Status::InvalidArgument("$.clientKey: is required"));
   }
   const Json* iss = jwt->claims.Find("iss");
   if (iss == nullptr || !iss->is_string() || iss->as_string() != client_key) {
     return fail("the token's iss is not the body's clientKey");
   }
-  if (!AudienceMatches(jwt->claims.Find("aud"), config_.base_url)) {
+  if (!AudienceMatches(jwt->claims.Find("aud"), base_url_)) {
     return fail("the token's aud is not this app's base URL");
   }
   const Json* exp = jwt->claims.Find("exp");
   if (exp == nullptr || !exp->is_int()) return fail("the token has no exp");
-  if (store_.clock().Now() >
+  if (clock_.Now() >
       siteledger::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
     return fail("the token has expired");
   }
@@ -185,46 +160,42 @@ void App::Impl::HandleLifecycle(const CallPtr& call) {
   }
   if (!storage::ConstantTimeEquals(
           qsh->as_string(), QueryStringHash(call->request.method, call->path,
-                                            call->query, base_path_))) {
+                                            call->query, auth_.base_path()))) {
     return fail("the token's qsh does not match this request");
   }
 
-  if (handler == kInstalled) {
+  if (action == Action::kInstalled) {
     storage::Installation installation;
     installation.client_key = client_key;
     installation.base_url = std::string(body->GetString("baseUrl"));
     installation.shared_secret = std::string(body->GetString("sharedSecret"));
-    auto installed = store_.registry().Install(installation);
-    if (!installed) return Fail(call, installed.error());
-    ForgetTenant(client_key);
+    auto installed = registry_.Install(installation);
+    if (!installed) return finisher_.Fail(call, installed.error());
+    auth_.Forget(client_key);
     projector_.Forget(installed->record.id);
     call->tenant = installed->record.id;
-    audit("lifecycle.installed", &installed->record, "ok",
+    Audit(*call, "lifecycle.installed", &installed->record, "ok",
           installed->created    ? "new installation"
           : installed->restored ? "reinstalled: data restored"
                                 : "installation updated");
-    HttpResponse r;
-    r.status = 204;
-    return Finish(call, std::move(r));
+    return finisher_.Finish(call, NoContent());
   }
 
   // uninstalled
-  auto record = store_.registry().GetByClientKey(client_key);
-  if (!record) return Fail(call, record.error());
+  auto record = registry_.GetByClientKey(client_key);
+  if (!record) return finisher_.Fail(call, record.error());
   call->tenant = record->id;
   if (record->state == storage::LifecycleState::kInstalled) {
     record->state = storage::LifecycleState::kUninstalled;
-    record->uninstalled_at = store_.clock().Now();
-    if (Status s = store_.registry().Update(*record); !s.ok()) {
-      return Fail(call, s);
+    record->uninstalled_at = clock_.Now();
+    if (Status s = registry_.Update(*record); !s.ok()) {
+      return finisher_.Fail(call, s);
     }
   }
-  ForgetTenant(client_key);
-  audit("lifecycle.uninstalled", &*record, "ok",
+  auth_.Forget(client_key);
+  Audit(*call, "lifecycle.uninstalled", &*record, "ok",
         "data kept; requests refused until installed again");
-  HttpResponse r;
-  r.status = 204;
-  Finish(call, std::move(r));
+  finisher_.Finish(call, NoContent());
 }
 
 }  // namespace siteledger::server

@@ -6,11 +6,17 @@
 #include <charconv>
 
 #include "projections/commands.h"
-#include "server/internal/app_impl.h"
+#include "server/internal/media_api.h"
+#include "server/internal/tenant_api.h"
+#include "server/jwt.h"
+#include "server/problem.h"
+#include "storage/base/rfc3339.h"
 #include "storage/crypto.h"
 
 namespace siteledger::server {
 namespace {
+
+using projections::Json;
 
 using projections::MediaInfo;
 using projections::MediaType;
@@ -29,7 +35,7 @@ bool ValidMediaId(std::string_view id) {
   return true;
 }
 
-struct Upload {
+struct UploadedFile {
   std::string_view bytes;
   std::string declared_type;
 };
@@ -58,8 +64,8 @@ std::string Boundary(std::string_view content_type) {
 }
 
 // The single file part of a multipart/form-data body (any field name).
-Result<Upload> ParseMultipart(std::string_view body,
-                              const std::string& boundary) {
+Result<UploadedFile> ParseMultipart(std::string_view body,
+                                    const std::string& boundary) {
   auto bad = [](std::string why) {
     return siteledger::Err(Status::InvalidArgument("multipart body: " + why));
   };
@@ -67,7 +73,7 @@ Result<Upload> ParseMultipart(std::string_view body,
   const std::string delimiter = "--" + boundary;
   size_t at = body.find(delimiter);
   if (at == std::string_view::npos) return bad("the boundary never appears");
-  std::optional<Upload> file;
+  std::optional<UploadedFile> file;
   for (;;) {
     at += delimiter.size();
     if (body.substr(at, 2) == "--") break;  // the closing delimiter
@@ -103,7 +109,8 @@ Result<Upload> ParseMultipart(std::string_view body,
     }
     if (is_file) {
       if (file) return bad("expected exactly one file part");
-      file = Upload{body.substr(content_start, next - content_start), type};
+      file =
+          UploadedFile{body.substr(content_start, next - content_start), type};
     }
     at = next + 2;
   }
@@ -173,31 +180,18 @@ bool IfNoneMatchHits(std::string_view header, std::string_view etag) {
 
 }  // namespace
 
-Json MediaJson(const Json& doc) {
-  Json out = Json::MakeObject();
-  out.Set("id", doc.GetString("id"));
-  if (const Json* kind = doc.Find("kind")) out.Set("kind", *kind);
-  out.Set("type", doc.GetString("type"));
-  out.Set("size", doc.GetInt("size"));
-  const Json* w = doc.Find("width");
-  const Json* h = doc.Find("height");
-  out.Set("width", w ? *w : Json());
-  out.Set("height", h ? *h : Json());
-  return out;
-}
-
-void App::Impl::ServeMedia(const CallPtr& call, TenantId tenant,
-                           const std::string& media_id) {
+void MediaApi::ServeBytes(const CallPtr& call, TenantId tenant,
+                          const std::string& media_id) {
   if (!ValidMediaId(media_id)) {
-    return Finish(call,
-                  Problem(404, "media '" + media_id + "' does not exist"));
+    return finisher_.Finish(
+        call, Problem(404, "media '" + media_id + "' does not exist"));
   }
   auto view = projector_.Get(tenant, {projections::ViewKind::kMedia, media_id});
-  if (!view) return Fail(call, view.error());
+  if (!view) return finisher_.Fail(call, view.error());
   const Json* attached = *view ? (*view)->doc.Find("attached") : nullptr;
   if (attached == nullptr || !attached->as_bool()) {
-    return Finish(call,
-                  Problem(404, "media '" + media_id + "' does not exist"));
+    return finisher_.Finish(
+        call, Problem(404, "media '" + media_id + "' does not exist"));
   }
   const std::string etag = "\"" + media_id + "\"";
   auto common = [&](HttpResponse& r) {
@@ -213,14 +207,13 @@ void App::Impl::ServeMedia(const CallPtr& call, TenantId tenant,
     HttpResponse r;
     r.status = 304;
     common(r);
-    return Finish(call, std::move(r));
+    return finisher_.Finish(call, std::move(r));
   }
-  auto bytes =
-      store_.log().GetRow(tenant, storage::Family::kBlobs, BlobKey(media_id));
-  if (!bytes) return Fail(call, bytes.error());
+  auto bytes = log_.GetRow(tenant, storage::Family::kBlobs, BlobKey(media_id));
+  if (!bytes) return finisher_.Fail(call, bytes.error());
   if (!*bytes) {
-    return Fail(call, Status::Corruption("media " + media_id +
-                                         " has a view but no bytes"));
+    return finisher_.Fail(call, Status::Corruption("media " + media_id +
+                                                   " has a view but no bytes"));
   }
   HttpResponse r;
   common(r);
@@ -232,7 +225,7 @@ void App::Impl::ServeMedia(const CallPtr& call, TenantId tenant,
     HttpResponse bad = Problem(416, "the range lies outside the " +
                                         std::to_string(size) + "-byte image");
     bad.Set("Content-Range", "bytes */" + std::to_string(size));
-    return Finish(call, std::move(bad));
+    return finisher_.Finish(call, std::move(bad));
   }
   if (range) {
     r.status = 206;
@@ -244,164 +237,195 @@ void App::Impl::ServeMedia(const CallPtr& call, TenantId tenant,
     r.status = 200;
     r.body = std::move(**bytes);
   }
-  Finish(call, std::move(r));
+  finisher_.Finish(call, std::move(r));
 }
 
-void App::Impl::HandleMedia(const CallPtr& call) {
+void MediaApi::Serve(const CallPtr& call) {
+  switch (call->route->action) {
+    case Action::kGetMedia:
+      return ServeBytes(call, call->tenant, call->Param("id"));
+    case Action::kUploadMedia:
+      return Upload(call);
+    case Action::kDeleteMedia:
+      return Delete(call);
+    case Action::kMediaUrl:
+      return SignUrl(call);
+    case Action::kSignedMedia:
+      return ServeSigned(call);
+    default:
+      return finisher_.Fail(call, Status::Internal("media has no action for " +
+                                                   call->route->method + " " +
+                                                   call->route->path));
+  }
+}
+
+void MediaApi::Upload(const CallPtr& call) {
   const TenantId tenant = call->tenant;
-  switch (call->route->handler) {
-    case kGetMedia:
-      return ServeMedia(call, tenant, call->Param("id"));
-    case kUploadMedia: {
-      auto kind_name = call->Query("kind");
-      auto kind =
-          kind_name ? projections::MediaKindFromName(*kind_name) : std::nullopt;
-      if (!kind) {
-        return Fail(call, Status::InvalidArgument(
-                              "kind: expected layout-image, theme-image, "
-                              "logo, favicon or app-icon"));
-      }
-      Upload upload;
-      const std::string content_type(call->request.Header("content-type"));
-      if (content_type.starts_with("multipart/form-data")) {
-        auto parsed =
-            ParseMultipart(call->request.body, Boundary(content_type));
-        if (!parsed) return Fail(call, parsed.error());
-        upload = *parsed;
-      } else {
-        upload = Upload{call->request.body, content_type};
-      }
-      const size_t limit = config_.media_max_bytes.at(std::string(*kind_name));
-      if (upload.bytes.size() > limit) {
-        return Fail(call,
-                    Status::TooLarge("a " + *kind_name + " may be at most " +
-                                     std::to_string(limit) + " bytes"));
-      }
-      auto info = projections::InspectMedia(upload.bytes);
-      if (!info) return Fail(call, info.error());
-      auto declared = projections::MediaTypeFromName(upload.declared_type);
-      if (!declared) {
-        return Fail(call, Status::Unsupported(
-                              "declare the image's type (Content-Type such "
+  {
+    auto kind_name = call->Query("kind");
+    auto kind =
+        kind_name ? projections::MediaKindFromName(*kind_name) : std::nullopt;
+    if (!kind) {
+      return finisher_.Fail(
+          call,
+          Status::InvalidArgument("kind: expected layout-image, theme-image, "
+                                  "logo, favicon or app-icon"));
+    }
+    UploadedFile upload;
+    const std::string content_type(call->request.Header("content-type"));
+    if (content_type.starts_with("multipart/form-data")) {
+      auto parsed = ParseMultipart(call->request.body, Boundary(content_type));
+      if (!parsed) return finisher_.Fail(call, parsed.error());
+      upload = *parsed;
+    } else {
+      upload = UploadedFile{call->request.body, content_type};
+    }
+    const size_t limit = config_.media_max_bytes.at(std::string(*kind_name));
+    if (upload.bytes.size() > limit) {
+      return finisher_.Fail(
+          call, Status::TooLarge("a " + *kind_name + " may be at most " +
+                                 std::to_string(limit) + " bytes"));
+    }
+    auto info = projections::InspectMedia(upload.bytes);
+    if (!info) return finisher_.Fail(call, info.error());
+    auto declared = projections::MediaTypeFromName(upload.declared_type);
+    if (!declared) {
+      return finisher_.Fail(
+          call,
+          Status::Unsupported("declare the image's type (Content-Type such "
                               "as image/png); '" +
                               upload.declared_type + "' is not an image type"));
-      }
-      if (*declared != info->type) {
-        return Fail(call,
-                    Status::Unsupported(
-                        "the declared type " +
-                        std::string(projections::MediaTypeName(*declared)) +
-                        " disagrees with the bytes, which are " +
-                        std::string(projections::MediaTypeName(info->type))));
-      }
-      const std::string id = projections::MediaId(upload.bytes);
-      projections::Command c;
-      c.type = projections::CommandType::kUploadMedia;
-      c.id = id;
-      c.actor = call->actor;
-      c.body = Json::MakeObject();
-      c.body.Set("kind", *kind_name);
-      c.body.Set("type", projections::MediaTypeName(info->type));
-      c.body.Set("size", static_cast<int64_t>(upload.bytes.size()));
-      if (info->width) c.body.Set("width", static_cast<int64_t>(*info->width));
-      if (info->height) {
-        c.body.Set("height", static_cast<int64_t>(*info->height));
-      }
-      c.idempotency_key = std::string(call->request.Header("idempotency-key"));
-      c.fingerprint = "POST media " + id;
-      c.extra_writes.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
-                                BlobKey(id), std::string(upload.bytes)});
-      projector_.Execute(
-          tenant, std::move(c),
-          [this, call, id](Result<projections::CommandResult> result) {
-            if (!result) return Fail(call, result.error());
+    }
+    if (*declared != info->type) {
+      return finisher_.Fail(
+          call, Status::Unsupported(
+                    "the declared type " +
+                    std::string(projections::MediaTypeName(*declared)) +
+                    " disagrees with the bytes, which are " +
+                    std::string(projections::MediaTypeName(info->type))));
+    }
+    const std::string id = projections::MediaId(upload.bytes);
+    projections::Command c;
+    c.type = projections::CommandType::kUploadMedia;
+    c.id = id;
+    c.actor = call->actor;
+    c.body = Json::MakeObject();
+    c.body.Set("kind", *kind_name);
+    c.body.Set("type", projections::MediaTypeName(info->type));
+    c.body.Set("size", static_cast<int64_t>(upload.bytes.size()));
+    if (info->width) c.body.Set("width", static_cast<int64_t>(*info->width));
+    if (info->height) {
+      c.body.Set("height", static_cast<int64_t>(*info->height));
+    }
+    c.idempotency_key = std::string(call->request.Header("idempotency-key"));
+    c.fingerprint = "POST media " + id;
+    c.extra_writes.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
+                              BlobKey(id), std::string(upload.bytes)});
+    projector_.Execute(
+        tenant, std::move(c),
+        [this, call, id](Result<projections::CommandResult> result) {
+          if (result && result->last.value() > 0) feed_.Notify(call->tenant);
+          Finisher::Later(call, [this, call, id, result = std::move(result)] {
+            if (!result) return finisher_.Fail(call, result.error());
             if (!result->view) {
-              return Fail(call, Status::Internal("upload left no media view"));
+              return finisher_.Fail(
+                  call, Status::Internal("upload left no media view"));
             }
             const bool created = result->last.value() > 0;
-            if (created) feed_.Notify(call->tenant);
             HttpResponse r =
                 JsonResponse(created ? 201 : 200, MediaJson(result->view->doc));
             r.Set("Location", "/api/v1/media/" + id);
             r.Set("ETag", "\"" + id + "\"");
-            Finish(call, std::move(r));
+            finisher_.Finish(call, std::move(r));
           });
-      return;
-    }
-    case kDeleteMedia: {
-      const std::string id = call->Param("id");
-      if (!ValidMediaId(id)) {
-        return Finish(call, Problem(404, "media '" + id + "' does not exist"));
-      }
-      // The bytes stay with the tenant's history: a restore to before the
-      // deletion brings the image back, bytes and all. They go with the
-      // tenant's data when it is purged.
-      projections::Command c;
-      c.type = projections::CommandType::kDeleteMedia;
-      c.id = id;
-      c.actor = call->actor;
-      projector_.Execute(
-          tenant, std::move(c),
-          [this, call](Result<projections::CommandResult> result) {
-            if (!result) return Fail(call, result.error());
-            feed_.Notify(call->tenant);
-            HttpResponse r;
-            r.status = 204;
-            Finish(call, std::move(r));
-          });
-      return;
-    }
-    case kMediaUrl: {
-      const std::string id = call->Param("id");
-      if (media_url_key_ == nullptr) {
-        return Fail(call, Status::Unavailable("signed media URLs are off"));
-      }
-      auto view = projector_.Get(tenant, {projections::ViewKind::kMedia, id});
-      if (!view) return Fail(call, view.error());
-      const Json* attached = *view ? (*view)->doc.Find("attached") : nullptr;
-      if (!ValidMediaId(id) || attached == nullptr || !attached->as_bool()) {
-        return Finish(call, Problem(404, "media '" + id + "' does not exist"));
-      }
-      // The handle names the tenant by its clientKey, sealed with the key
-      // every region shares: never by this region's internal id, so the URL
-      // keeps working after a residency migration.
-      auto sealed = media_url_key_->DeriveAead("media-url-tenant")
-                        .Seal(call->record->client_key, "media url handle");
-      if (!sealed) return Fail(call, sealed.error());
-      const std::string handle = Base64UrlEncode(*sealed) + "." + id;
-      const int64_t expires =
-          std::chrono::duration_cast<std::chrono::seconds>(
-              (store_.clock().Now() + config_.media_url_ttl).time_since_epoch())
-              .count();
-      const std::string signed_part = handle + "\n" + std::to_string(expires);
-      const std::string sig = storage::ToHex(storage::HmacSha256(
-          media_url_key_->Derive("media-url-signature"), signed_part));
-      const std::string path = "/media/" + handle +
-                               "?exp=" + std::to_string(expires) +
-                               "&sig=" + sig;
-      Json body = Json::MakeObject();
-      body.Set("url", config_.base_url + path);
-      body.Set("path", path);
-      body.Set("expiresAt", siteledger::FormatRfc3339(
-                                siteledger::TimestampFromMillis(expires * 1000)));
-      return Finish(call, JsonResponse(200, body));
-    }
-    default:
-      return Finish(call, Problem(404, "no route for this path"));
+        });
   }
 }
 
-void App::Impl::HandleSignedMedia(const CallPtr& call) {
-  auto denied = [&](std::string_view why) { Finish(call, Problem(403, why)); };
-  if (media_url_key_ == nullptr) {
-    return Fail(call, Status::Unavailable("signed media URLs are off"));
+void MediaApi::Delete(const CallPtr& call) {
+  const TenantId tenant = call->tenant;
+  {
+    const std::string id = call->Param("id");
+    if (!ValidMediaId(id)) {
+      return finisher_.Finish(
+          call, Problem(404, "media '" + id + "' does not exist"));
+    }
+    // The bytes stay with the tenant's history: a restore to before the
+    // deletion brings the image back, bytes and all. They go with the
+    // tenant's data when it is purged.
+    projections::Command c;
+    c.type = projections::CommandType::kDeleteMedia;
+    c.id = id;
+    c.actor = call->actor;
+    projector_.Execute(tenant, std::move(c),
+                       [this, call](Result<projections::CommandResult> result) {
+                         if (result) feed_.Notify(call->tenant);
+                         Finisher::Later(
+                             call, [this, call, result = std::move(result)] {
+                               if (!result)
+                                 return finisher_.Fail(call, result.error());
+                               HttpResponse r;
+                               r.status = 204;
+                               finisher_.Finish(call, std::move(r));
+                             });
+                       });
+  }
+}
+
+void MediaApi::SignUrl(const CallPtr& call) {
+  const TenantId tenant = call->tenant;
+  {
+    const std::string id = call->Param("id");
+    if (url_key_ == nullptr) {
+      return finisher_.Fail(call,
+                            Status::Unavailable("signed media URLs are off"));
+    }
+    auto view = projector_.Get(tenant, {projections::ViewKind::kMedia, id});
+    if (!view) return finisher_.Fail(call, view.error());
+    const Json* attached = *view ? (*view)->doc.Find("attached") : nullptr;
+    if (!ValidMediaId(id) || attached == nullptr || !attached->as_bool()) {
+      return finisher_.Finish(
+          call, Problem(404, "media '" + id + "' does not exist"));
+    }
+    // The handle names the tenant by its clientKey, sealed with the key
+    // every region shares: never by this region's internal id, so the URL
+    // keeps working after a residency migration.
+    auto sealed = url_key_->DeriveAead("media-url-tenant")
+                      .Seal(call->record->client_key, "media url handle");
+    if (!sealed) return finisher_.Fail(call, sealed.error());
+    const std::string handle = Base64UrlEncode(*sealed) + "." + id;
+    const int64_t expires =
+        std::chrono::duration_cast<std::chrono::seconds>(
+            (clock_.Now() + config_.media_url_ttl).time_since_epoch())
+            .count();
+    const std::string signed_part = handle + "\n" + std::to_string(expires);
+    const std::string sig = storage::ToHex(storage::HmacSha256(
+        url_key_->Derive("media-url-signature"), signed_part));
+    const std::string path =
+        "/media/" + handle + "?exp=" + std::to_string(expires) + "&sig=" + sig;
+    Json body = Json::MakeObject();
+    body.Set("url", config_.base_url + path);
+    body.Set("path", path);
+    body.Set("expiresAt", siteledger::FormatRfc3339(
+                              siteledger::TimestampFromMillis(expires * 1000)));
+    return finisher_.Finish(call, JsonResponse(200, body));
+  }
+}
+
+void MediaApi::ServeSigned(const CallPtr& call) {
+  auto denied = [&](std::string_view why) {
+    finisher_.Finish(call, Problem(403, why));
+  };
+  if (url_key_ == nullptr) {
+    return finisher_.Fail(call,
+                          Status::Unavailable("signed media URLs are off"));
   }
   const std::string& handle = call->Param("handle");
   auto exp = call->Query("exp");
   auto sig = call->Query("sig");
   if (!exp || !sig) return denied("a media URL needs exp and sig");
   const std::string expected = storage::ToHex(storage::HmacSha256(
-      media_url_key_->Derive("media-url-signature"), handle + "\n" + *exp));
+      url_key_->Derive("media-url-signature"), handle + "\n" + *exp));
   if (!storage::ConstantTimeEquals(expected, *sig)) {
     return denied("the URL's signature does not verify");
   }
@@ -409,25 +433,26 @@ void App::Impl::HandleSignedMedia(const CallPtr& call) {
   auto [ptr, ec] =
       std::from_chars(exp->data(), exp->data() + exp->size(), expires);
   if (ec != std::errc() || ptr != exp->data() + exp->size() ||
-      siteledger::TimestampFromMillis(expires * 1000) < store_.clock().Now()) {
+      siteledger::TimestampFromMillis(expires * 1000) < clock_.Now()) {
     return denied("the URL has expired");
   }
   const size_t dot = handle.rfind('.');
   if (dot == std::string::npos) return denied("a malformed media URL");
   auto sealed = Base64UrlDecode(std::string_view(handle).substr(0, dot));
   if (!sealed) return denied("a malformed media URL");
-  auto client_key = media_url_key_->DeriveAead("media-url-tenant")
+  auto client_key = url_key_->DeriveAead("media-url-tenant")
                         .Open(*sealed, "media url handle");
   if (!client_key) return denied("a malformed media URL");
-  auto record = TenantByClientKey(*client_key);
+  auto record = auth_.ByClientKey(*client_key);
   if (!record) {
-    return Finish(call, Problem(404, "this site's media is not served here"));
+    return finisher_.Finish(
+        call, Problem(404, "this site's media is not served here"));
   }
   if ((*record)->state != storage::LifecycleState::kInstalled) {
     return denied("the app is uninstalled from this site");
   }
   call->tenant = (*record)->id;
-  ServeMedia(call, call->tenant, handle.substr(dot + 1));
+  ServeBytes(call, call->tenant, handle.substr(dot + 1));
 }
 
 }  // namespace siteledger::server

@@ -42,7 +42,8 @@ Result<std::set<Scope>> ParseScopes(std::string_view list) {
                                            : list.substr(comma + 1);
   }
   if (scopes.empty()) {
-    return siteledger::Err(Status::InvalidArgument("an operator needs a scope"));
+    return siteledger::Err(
+        Status::InvalidArgument("an operator needs a scope"));
   }
   return scopes;
 }

@@ -182,33 +182,6 @@ TEST_CASE(
     INFO(method << " " << path);
     CHECK(documented.contains(Lower(method) + " " + path));
   }
-  // And every route server/app.cc adds by name now (it grows), but the test
-  // clock's, which exists only with --test-clock.
-  std::ifstream app_cc(std::string(E2E_SOURCE_DIR) + "/../../server/app.cc");
-  REQUIRE(app_cc.good());
-  std::string source_line;
-  int found = 0;
-  while (std::getline(app_cc, source_line)) {
-    // r.Add("METHOD", "PATTERN", ...
-    const size_t at = source_line.find("r.Add(\"");
-    if (at == std::string::npos) continue;
-    const size_t m0 = at + 7;
-    const size_t m1 = source_line.find('"', m0);
-    const size_t p0 = source_line.find('"', m1 + 1);
-    const size_t p1 =
-        p0 == std::string::npos ? p0 : source_line.find('"', p0 + 1);
-    if (m1 == std::string::npos || p1 == std::string::npos) continue;
-    // A pattern built at run time (the operators' tenant routes) is not
-    // read here.
-    if (p0 != m1 + 3) continue;
-    const std::string method = source_line.substr(m0, m1 - m0);
-    const std::string path = source_line.substr(p0 + 1, p1 - p0 - 1);
-    if (path == "/admin/clock") continue;
-    ++found;
-    INFO(method << " " << path);
-    CHECK(documented.contains(Lower(method) + " " + path));
-  }
-  CHECK(found >= static_cast<int>(kRoutes.size()));
 
   Response descriptor = Http("GET", w.server->url("/atlassian-connect.json"));
   REQUIRE(descriptor.status == 200);

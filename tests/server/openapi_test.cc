@@ -21,7 +21,7 @@ TEST_CASE("The OpenAPI document covers every route, and nothing else",
   config.base_url = "https://app.example.com";
   App app(**store, config);
 
-  const projections::Json doc = BuildOpenApi(app.router(), config.base_url);
+  const projections::Json doc = BuildOpenApi(app.routes(), config.base_url);
   CHECK(doc.GetString("openapi") == "3.1.0");
   const projections::Json& paths = *doc.Find("paths");
   size_t operations = 0;

@@ -1,8 +1,12 @@
 // Health, readiness, metrics and the OpenAPI document.
 
-#include "server/internal/app_impl.h"
+#include "server/internal/public_routes.h"
+
+#include "server/problem.h"
 
 namespace siteledger::server {
+
+using projections::Json;
 
 namespace {
 
@@ -17,9 +21,9 @@ void AppendFamily(std::string& out, std::string_view name,
 
 }  // namespace
 
-std::string App::Impl::RenderMetrics() const {
+std::string PublicRoutes::RenderMetrics() const {
   std::string out;
-  metrics_->Render(out);
+  metrics_.Render(out);
   const storage::EventLog::Stats stats = store_.log().stats();
   AppendFamily(out, "siteledger_append_requests_total", "Appends committed.",
                "counter", stats.requests);
@@ -55,37 +59,75 @@ std::string App::Impl::RenderMetrics() const {
   return out;
 }
 
-void App::Impl::HandleOps(const CallPtr& call) {
-  switch (call->route->handler) {
-    case kHealthz: {
+HttpResponse PublicRoutes::Descriptor() const {
+  Json d = Json::MakeObject();
+  d.Set("key", "siteledger");
+  d.Set("name", "Site builder");
+  d.Set("description",
+        "Landing pages, themes and navigation for Confluence and Jira sites");
+  d.Set("baseUrl", config_.base_url);
+  Json vendor = Json::MakeObject();
+  vendor.Set("name", "siteledger");
+  vendor.Set("url", config_.base_url);
+  d.Set("vendor", std::move(vendor));
+  Json auth = Json::MakeObject();
+  auth.Set("type", "jwt");
+  d.Set("authentication", std::move(auth));
+  Json lifecycle = Json::MakeObject();
+  lifecycle.Set("installed", "/lifecycle/installed");
+  lifecycle.Set("uninstalled", "/lifecycle/uninstalled");
+  lifecycle.Set("enabled", "/lifecycle/enabled");
+  lifecycle.Set("disabled", "/lifecycle/disabled");
+  d.Set("lifecycle", std::move(lifecycle));
+  Json migrations = Json::MakeObject();
+  migrations.Set("signed-install", true);
+  migrations.Set("context-qsh", true);
+  migrations.Set("gdpr", true);
+  d.Set("apiMigrations", std::move(migrations));
+  Json scopes = Json::MakeArray();
+  scopes.Push("READ");
+  d.Set("scopes", std::move(scopes));
+  d.Set("apiVersion", 1);
+  HttpResponse r = JsonResponse(200, d);
+  return r;
+}
+
+void PublicRoutes::Serve(const CallPtr& call) {
+  switch (call->route->action) {
+    case Action::kHealthz: {
       Json body = Json::MakeObject();
       body.Set("status", "ok");
-      return Finish(call, JsonResponse(200, body));
+      return finisher_.Finish(call, JsonResponse(200, body));
     }
-    case kReadyz: {
+    case Action::kReadyz: {
       Json body = Json::MakeObject();
       const bool ready = store_.Healthy();
       body.Set("status", ready ? "ready" : "unavailable");
       body.Set("region", config_.region);
-      return Finish(call, JsonResponse(ready ? 200 : 503, body));
+      return finisher_.Finish(call, JsonResponse(ready ? 200 : 503, body));
     }
-    case kMetrics: {
+    case Action::kMetrics: {
       HttpResponse r;
       r.status = 200;
       r.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
       r.Set("Cache-Control", "no-store");
       r.body = RenderMetrics();
-      return Finish(call, std::move(r));
+      return finisher_.Finish(call, std::move(r));
     }
-    case kOpenApi: {
+    case Action::kOpenApi: {
       HttpResponse r;
       r.status = 200;
       r.Set("Content-Type", "application/json");
       r.body = openapi_;
-      return Finish(call, std::move(r));
+      return finisher_.Finish(call, std::move(r));
     }
+    case Action::kDescriptor:
+      return finisher_.Finish(call, Descriptor());
     default:
-      return Finish(call, Problem(404, "no route for this path"));
+      return finisher_.Fail(
+          call,
+          Status::Internal("public routes have no action for " +
+                           call->route->method + " " + call->route->path));
   }
 }
 

@@ -1,0 +1,362 @@
+// Operator routes (/admin): bearer tokens from the operators file, a scope
+// per route, and for every access to a tenant's data a stated reason and an
+// audit record written before anything is answered.
+
+#include "server/internal/operator_api.h"
+
+#include <charconv>
+
+#include "projections/commands.h"
+#include "server/internal/request_parts.h"
+#include "server/jwt.h"
+#include "server/log.h"
+#include "server/problem.h"
+#include "storage/base/rfc3339.h"
+
+namespace siteledger::server {
+namespace {
+
+using projections::Json;
+
+constexpr size_t kMaxReasonBytes = 500;
+
+// A 401 for an operator route: the challenge names the Bearer scheme.
+HttpResponse OperatorUnauthenticated(std::string_view detail) {
+  HttpResponse r = Problem(401, detail);
+  r.Set("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+// "31d", "12h", "90m", "15s": a whole number and a unit.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  if (text.size() < 2) {
+    return siteledger::Err(Status::InvalidArgument(
+        "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
+  }
+  int64_t n = 0;
+  const char unit = text.back();
+  const std::string_view digits = text.substr(0, text.size() - 1);
+  auto [ptr, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  const int64_t per = unit == 's'   ? 1000
+                      : unit == 'm' ? 60'000
+                      : unit == 'h' ? 3'600'000
+                      : unit == 'd' ? 86'400'000
+                                    : 0;
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 0 ||
+      per == 0 || n > 3650LL * 86'400'000 / per) {
+    return siteledger::Err(Status::InvalidArgument(
+        "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
+  }
+  return std::chrono::milliseconds(n * per);
+}
+
+Json CountsJson(const std::string& client_key, int64_t sites, int64_t themes,
+                int64_t domains, int64_t spaces) {
+  Json row = Json::MakeObject();
+  if (!client_key.empty()) row.Set("clientKey", client_key);
+  row.Set("sites", sites);
+  row.Set("themes", themes);
+  row.Set("customDomains", domains);
+  row.Set("spaces", spaces);
+  return row;
+}
+
+std::string CsvField(std::string_view s) {
+  if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::shared_ptr<const Operators> OperatorApi::CurrentOperators() const {
+  std::lock_guard lock(operators_mu_);
+  return operators_;
+}
+
+Status OperatorApi::ReloadOperators() {
+  if (operators_file_.empty()) return Status::Ok();
+  auto loaded = Operators::Load(operators_file_);
+  if (!loaded) {
+    Log("error", "operators file not reloaded; the old one stays",
+        {{"error", loaded.error().message()}});
+    return loaded.error();
+  }
+  auto shared = std::make_shared<const Operators>(std::move(*loaded));
+  Log("info", "operators loaded",
+      {{"operators", static_cast<long long>(shared->operators().size())}});
+  std::lock_guard lock(operators_mu_);
+  operators_ = std::move(shared);
+  return Status::Ok();
+}
+
+Status OperatorApi::Authenticate(Call& call) {
+  std::string_view auth = call.request.Header("authorization");
+  if (auth.empty()) {
+    return Status::Unauthenticated(
+        "no token: send 'Authorization: Bearer <operator token>'");
+  }
+  std::string scheme(auth.substr(0, 7));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(c));
+  if (scheme != "bearer " || auth.size() <= 7) {
+    return Status::Unauthenticated(
+        "operator routes take 'Authorization: Bearer <operator token>'");
+  }
+  call.operators = CurrentOperators();
+  if (!call.operators) {
+    return Status::Unauthenticated("no operators are configured");
+  }
+  call.op = call.operators->Authenticate(auth.substr(7));
+  if (call.op == nullptr) {
+    return Status::Unauthenticated("the operator token is not known");
+  }
+  return Status::Ok();
+}
+
+void OperatorApi::Serve(const CallPtr& call) {
+  Finisher& f = d_.finisher;
+  if (Status s = Authenticate(*call); !s.ok()) {
+    return f.Finish(call, OperatorUnauthenticated(s.message()));
+  }
+  const RouteSpec& route = *call->route;
+  const bool tenant_route = call->params.contains("clientKey");
+  std::string_view reason = call->request.Header("x-access-reason");
+  while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+  if (tenant_route) {
+    // Every attempt at a tenant's data leaves a record, refused ones too.
+    call->reason = std::string(reason.substr(0, kMaxReasonBytes));
+    call->audit_access = true;
+  }
+  if (!call->op->scopes.contains(route.scope)) {
+    return f.Finish(
+        call, Problem(403, "this route needs the scope '" +
+                               std::string(ScopeName(route.scope)) + "'"));
+  }
+
+  // Routes under /admin/tenants/{clientKey}: a reason, the tenant, an audit
+  // record.
+  if (tenant_route) {
+    if (reason.empty()) {
+      return f.Finish(call, Problem(400,
+                                    "access to a tenant's data needs a reason: "
+                                    "send X-Access-Reason"));
+    }
+    if (reason.size() > kMaxReasonBytes) {
+      return f.Finish(call, Problem(400, "X-Access-Reason: at most 500 bytes"));
+    }
+    auto record = d_.registry.GetByClientKey(call->Param("clientKey"));
+    if (!record) return f.Fail(call, record.error());
+    call->tenant = record->id;
+    call->record =
+        std::make_shared<const storage::TenantRecord>(std::move(*record));
+    if (route.action == Action::kAdminRestore) return ServeRestore(call);
+    return d_.tenant_api.Serve(call);  // the same reads as the tenant API
+  }
+
+  switch (route.action) {
+    case Action::kAdminTenants:
+      return ServeTenants(call);
+    case Action::kAdminUsage:
+      return ServeUsage(call);
+    case Action::kAdminAudit:
+      return ServeAudit(call);
+    case Action::kAdminClock:
+      return ServeClock(call);
+    default:
+      return f.Fail(call, Status::Internal("operators have no action for " +
+                                           route.method + " " + route.path));
+  }
+}
+
+void OperatorApi::ServeRestore(const CallPtr& call) {
+  auto body = JsonBodyOf(*call, BodyUse::kRequired);
+  if (!body) return d_.finisher.Fail(call, body.error());
+  projections::Command c;
+  c.type = projections::CommandType::kRestore;
+  c.body = std::move(*body);
+  d_.projector.Execute(
+      call->tenant, std::move(c),
+      [this, call](Result<projections::CommandResult> result) {
+        if (result) d_.feed.Notify(call->tenant);
+        // The answer waits for a synced audit record: never on the commit
+        // thread.
+        Finisher::Later(call, [this, call, result = std::move(result)] {
+          if (!result) return d_.finisher.Fail(call, result.error());
+          Json answer = Json::MakeObject();
+          answer.Set("seq", result->last.value());
+          d_.finisher.Finish(call, JsonResponse(200, answer));
+        });
+      });
+}
+
+void OperatorApi::ServeTenants(const CallPtr& call) {
+  auto tenants = d_.registry.List(siteledger::TenantId(0), SIZE_MAX);
+  if (!tenants) return d_.finisher.Fail(call, tenants.error());
+  Json items = Json::MakeArray();
+  for (const auto& t : *tenants) {
+    auto head = d_.log.GetHead(t.id);
+    Json item = Json::MakeObject();
+    item.Set("clientKey", t.client_key);
+    item.Set("state", storage::LifecycleStateName(t.state));
+    item.Set("homeRegion", t.home_region);
+    item.Set("events", head ? head->seq.value() : uint64_t{0});
+    item.Set("bytes", d_.tenant_bytes(t.id));
+    item.Set("lastChange", head && head->seq.value() > 0
+                               ? Json(FormatRfc3339(head->time))
+                               : Json());
+    item.Set("installedAt", FormatRfc3339(t.created));
+    items.Push(std::move(item));
+  }
+  return d_.finisher.Finish(call,
+                            JsonResponse(200, ListBody(std::move(items), "")));
+}
+
+void OperatorApi::ServeUsage(const CallPtr& call) {
+  auto tenants = d_.registry.List(siteledger::TenantId(0), SIZE_MAX);
+  if (!tenants) return d_.finisher.Fail(call, tenants.error());
+  Json items = Json::MakeArray();
+  int64_t total_sites = 0, total_themes = 0, total_domains = 0,
+          total_spaces = 0;
+  std::string csv = "clientKey,sites,themes,customDomains,spaces\n";
+  for (const auto& t : *tenants) {
+    if (t.state == storage::LifecycleState::kPurged) continue;
+    int64_t sites = 0, themes = 0, domains = 0, spaces = 0;
+    for (auto kind :
+         {projections::ViewKind::kSite, projections::ViewKind::kTheme}) {
+      std::string cursor;
+      do {
+        auto page = d_.projector.List(t.id, kind, cursor, 500);
+        if (!page) return d_.finisher.Fail(call, page.error());
+        for (const auto& [key, view] : page->items) {
+          if (kind == projections::ViewKind::kTheme) {
+            ++themes;
+            continue;
+          }
+          ++sites;
+          domains +=
+              static_cast<int64_t>(view.doc.Find("domains")->as_array().size());
+          spaces += static_cast<int64_t>(
+              view.doc.Find("spaceKeys")->as_array().size());
+        }
+        cursor = page->next_cursor;
+      } while (!cursor.empty());
+    }
+    items.Push(CountsJson(t.client_key, sites, themes, domains, spaces));
+    csv += CsvField(t.client_key) + "," + std::to_string(sites) + "," +
+           std::to_string(themes) + "," + std::to_string(domains) + "," +
+           std::to_string(spaces) + "\n";
+    total_sites += sites;
+    total_themes += themes;
+    total_domains += domains;
+    total_spaces += spaces;
+  }
+  std::string_view accept = call->request.Header("accept");
+  if (accept.find("text/csv") != std::string_view::npos) {
+    csv += "TOTAL," + std::to_string(total_sites) + "," +
+           std::to_string(total_themes) + "," + std::to_string(total_domains) +
+           "," + std::to_string(total_spaces) + "\n";
+    HttpResponse r;
+    r.status = 200;
+    r.Set("Content-Type", "text/csv; charset=utf-8");
+    r.Set("Cache-Control", "no-store");
+    r.body = std::move(csv);
+    return d_.finisher.Finish(call, std::move(r));
+  }
+  Json body = Json::MakeObject();
+  body.Set("items", std::move(items));
+  body.Set("totals", CountsJson("", total_sites, total_themes, total_domains,
+                                total_spaces));
+  return d_.finisher.Finish(call, JsonResponse(200, body));
+}
+
+void OperatorApi::ServeAudit(const CallPtr& call) {
+  storage::AuditFilter filter;
+  if (auto tenant = call->Query("tenant")) {
+    auto id = d_.registry.Find(*tenant);
+    // A purged tenant's clientKey is gone; its records keep their id.
+    filter.tenant = id ? *id : siteledger::TenantId(UINT64_MAX);
+  }
+  if (auto op = call->Query("operator")) filter.actor = *op;
+  for (const auto& [name, slot] :
+       {std::pair{"since", &filter.since}, std::pair{"until", &filter.until}}) {
+    if (auto text = call->Query(name)) {
+      auto t = ParseRfc3339(*text);
+      if (!t) {
+        return d_.finisher.Fail(
+            call, Status::InvalidArgument(std::string(name) + ": " +
+                                          t.error().message()));
+      }
+      *slot = *t;
+    }
+  }
+  auto limit =
+      LimitOf(*call, call->route->default_limit, call->route->max_limit);
+  if (!limit) return d_.finisher.Fail(call, limit.error());
+  auto cursor = DecodeCursor(*call);
+  if (!cursor) return d_.finisher.Fail(call, cursor.error());
+  uint64_t after = 0;
+  if (!cursor->empty()) {
+    auto seq = SeqOf(*cursor, "cursor");
+    if (!seq) return d_.finisher.Fail(call, seq.error());
+    after = seq->value();
+  }
+  // One more than asked: a next page exists only if it has a record.
+  auto entries = d_.audit.Query(filter, after, *limit + 1);
+  if (!entries) return d_.finisher.Fail(call, entries.error());
+  const bool more = entries->size() > *limit;
+  if (more) entries->resize(*limit);
+  Json items = Json::MakeArray();
+  for (const auto& e : *entries) {
+    Json item = Json::MakeObject();
+    item.Set("id", e.id);
+    item.Set("time", FormatRfc3339(e.record.time));
+    item.Set("actor", e.record.actor);
+    item.Set("action", e.record.action);
+    item.Set("tenant",
+             e.record.client_key.empty() ? Json() : Json(e.record.client_key));
+    item.Set("outcome", e.record.outcome);
+    item.Set("reason",
+             e.record.reason.empty() ? Json() : Json(e.record.reason));
+    item.Set("route", e.record.route.empty() ? Json() : Json(e.record.route));
+    item.Set("detail",
+             e.record.detail.empty() ? Json() : Json(e.record.detail));
+    items.Push(std::move(item));
+  }
+  return d_.finisher.Finish(
+      call, JsonResponse(200, ListBody(std::move(items),
+                                       more ? std::to_string(entries->back().id)
+                                            : std::string())));
+}
+
+void OperatorApi::ServeClock(const CallPtr& call) {
+  auto body = JsonBodyOf(*call, BodyUse::kRequired);
+  const Json* advance = body ? body->Find("advance") : nullptr;
+  if (advance == nullptr || !advance->is_string() ||
+      body->as_object().size() != 1) {
+    return d_.finisher.Fail(
+        call,
+        Status::InvalidArgument("the body must be {\"advance\":\"31d\"}"));
+  }
+  auto delta = ParseDuration(advance->as_string());
+  if (!delta) return d_.finisher.Fail(call, delta.error());
+  d_.test_clock->Advance(*delta);
+  storage::AuditRecord a;
+  a.actor = call->op->name;
+  a.action = "operator.clock";
+  a.outcome = "ok";
+  a.route = call->route_label;
+  a.detail = "clock advanced by " + advance->as_string();
+  if (auto id = d_.audit.Append(std::move(a)); !id) {
+    return d_.finisher.Fail(call, id.error());
+  }
+  Json out = Json::MakeObject();
+  out.Set("now", FormatRfc3339(d_.clock.Now()));
+  return d_.finisher.Finish(call, JsonResponse(200, out));
+}
+
+}  // namespace siteledger::server

@@ -1,0 +1,536 @@
+#include "server/routes.h"
+
+#include "projections/events.h"
+#include "server/openapi.h"
+
+namespace siteledger::server {
+namespace {
+
+namespace ev = projections::event;
+using projections::CommandType;
+using projections::Json;
+using projections::ViewKind;
+
+// Request body schemas for the document. Most are an event's payload schema
+// without the fields the server sets.
+Json SiteCreateBody() {
+  return RequestBodyFromEvent(ev::kSiteCreated, {"siteId"});
+}
+Json SiteUpdateBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "name":{"type":"string","minLength":1,"maxLength":200},
+      "themeId":{"type":["string","null"]},
+      "homeLayoutId":{"type":["string","null"]}},
+    "additionalProperties":false,"minProperties":1})");
+}
+Json NavigationBody() {
+  return RequestBodyFromEvent(ev::kNavigationReplaced, {"siteId"});
+}
+Json NavigationItemBody() {
+  Json schema = RequestBodyFromEvent(ev::kNavigationItemAdded, {"siteId"});
+  Json required = Json::MakeArray();
+  required.Push("item");
+  schema.Set("required", std::move(required));
+  return schema;
+}
+Json NavigationMoveBody() {
+  return RequestBodyFromEvent(ev::kNavigationItemMoved, {"siteId", "itemId"});
+}
+Json ThemeBody() {
+  return RequestBodyFromEvent(ev::kThemeCreated, {"themeId"});
+}
+Json ThemeUpdateBody() {
+  return RequestBodyFromEvent(ev::kThemeUpdated, {"themeId"});
+}
+Json LayoutBody() {
+  return RequestBodyFromEvent(ev::kLayoutSaved, {"layoutId"});
+}
+Json AnnouncementBody() {
+  return RequestBodyFromEvent(ev::kAnnouncementPublished, {"announcementId"});
+}
+Json AnnouncementUpdateBody() {
+  return RequestBodyFromEvent(ev::kAnnouncementUpdated, {"announcementId"});
+}
+Json PromotedBody() {
+  return RequestBodyFromEvent(ev::kPromotedSet, {"keyword"});
+}
+Json FeaturedBody() {
+  return RequestBodyFromEvent(ev::kFeaturedSet, {"contentId"});
+}
+Json FeedbackBody() {
+  return RequestBodyFromEvent(ev::kFeedbackSubmitted,
+                              {"feedbackId", "submitter"});
+}
+Json LifecycleBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "key":{"type":"string"},"clientKey":{"type":"string"},
+      "sharedSecret":{"type":"string"},"baseUrl":{"type":"string"},
+      "eventType":{"type":"string"},"productType":{"type":"string"}},
+    "required":["clientKey"]})");
+}
+Json InstalledBody() {
+  Json schema = LifecycleBody();
+  schema.Set("required",
+             ParseSchema(R"(["clientKey","sharedSecret","baseUrl"])"));
+  return schema;
+}
+Json ClockBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "advance":{"type":"string","pattern":"^[0-9]+[smhd]$","examples":["31d"]}},
+    "required":["advance"],"additionalProperties":false})");
+}
+Json RestoreBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "toSeq":{"type":"integer","minimum":0},
+      "asOf":{"type":"string","format":"date-time"}},
+    "minProperties":1,"maxProperties":1,"additionalProperties":false})");
+}
+
+constexpr size_t kViewPage = 50, kMaxViewPage = 200;
+constexpr size_t kEventPage = 100, kMaxEventPage = 1000;
+constexpr size_t kAuditPage = 100, kMaxAuditPage = 1000;
+
+RouteSpec Public(std::string method, std::string path, Action action,
+                 std::string summary, std::string response = "") {
+  RouteSpec r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.access = Access::kPublic;
+  r.handler = Handler::kPublic;
+  r.action = action;
+  r.summary = std::move(summary);
+  r.response = std::move(response);
+  return r;
+}
+
+RouteSpec Lifecycle(std::string path, Action action, Access access,
+                    std::string summary, Json (*body)()) {
+  RouteSpec r;
+  r.method = "POST";
+  r.path = std::move(path);
+  r.access = access;
+  r.handler = Handler::kLifecycle;
+  r.action = action;
+  r.success = 204;
+  r.summary = std::move(summary);
+  r.request_schema = body;
+  return r;
+}
+
+RouteSpec Tenant(std::string method, std::string path, Action action,
+                 std::string summary) {
+  RouteSpec r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.access = Access::kTenant;
+  r.handler = Handler::kTenantApi;
+  r.action = action;
+  r.summary = std::move(summary);
+  return r;
+}
+
+// A read of one entity, served as it is now or ?as_of= an earlier point.
+RouteSpec Get(std::string path, ViewKind view, std::string id_param,
+              std::string summary, std::string response) {
+  RouteSpec r =
+      Tenant("GET", std::move(path), Action::kGetView, std::move(summary));
+  r.view = view;
+  r.id_param = std::move(id_param);
+  r.as_of = true;
+  r.mirrored = true;
+  r.response = std::move(response);
+  return r;
+}
+
+RouteSpec List(std::string path, ViewKind view, std::string summary,
+               std::string response) {
+  RouteSpec r =
+      Tenant("GET", std::move(path), Action::kListViews, std::move(summary));
+  r.view = view;
+  r.as_of = true;
+  r.mirrored = true;
+  r.default_limit = kViewPage;
+  r.max_limit = kMaxViewPage;
+  r.response = std::move(response);
+  return r;
+}
+
+// A change: one command, answered with the entity's new view.
+RouteSpec Change(std::string method, std::string path, CommandType command,
+                 std::string summary, std::string response,
+                 Json (*body)() = nullptr) {
+  RouteSpec r = Tenant(std::move(method), std::move(path), Action::kCommand,
+                       std::move(summary));
+  r.command = command;
+  r.write = true;
+  r.response = std::move(response);
+  r.request_schema = body;
+  r.body = body != nullptr ? BodyUse::kRequired : BodyUse::kOptional;
+  if (r.path.find("{id}") != std::string::npos) r.id_param = "id";
+  return r;
+}
+
+RouteSpec Create(std::string path, CommandType command, std::string summary,
+                 std::string response, Json (*body)()) {
+  RouteSpec r = Change("POST", path, command, std::move(summary),
+                       std::move(response), body);
+  r.success = 201;
+  r.location = path + "/";
+  return r;
+}
+
+RouteSpec Delete(std::string path, CommandType command, std::string summary) {
+  RouteSpec r =
+      Change("DELETE", std::move(path), command, std::move(summary), "");
+  r.success = 204;
+  return r;
+}
+
+RouteSpec AdminRoute(std::string method, std::string path, Action action,
+                     Scope scope, std::string summary, std::string response) {
+  RouteSpec r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.access = Access::kOperator;
+  r.handler = Handler::kOperator;
+  r.action = action;
+  r.scope = scope;
+  r.summary = std::move(summary);
+  r.response = std::move(response);
+  return r;
+}
+
+RouteSpec With(RouteSpec r, std::string id_param, std::string item_param = "") {
+  r.id_param = std::move(id_param);
+  r.item_param = std::move(item_param);
+  return r;
+}
+
+}  // namespace
+
+std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
+  using A = Action;
+  using C = CommandType;
+  using V = ViewKind;
+  std::vector<RouteSpec> t;
+
+  // ----- public --------------------------------------------------------
+  t.push_back(Public("GET", "/healthz", A::kHealthz,
+                     "Liveness: the process is up", "Status"));
+  t.push_back(Public("GET", "/readyz", A::kReadyz,
+                     "Readiness: the database answers", "Status"));
+  t.push_back(Public("GET", "/metrics", A::kMetrics,
+                     "Prometheus metrics (text format)"));
+  t.push_back(Public("GET", "/openapi.json", A::kOpenApi, "This document"));
+  t.push_back(Public("GET", "/atlassian-connect.json", A::kDescriptor,
+                     "The Atlassian Connect app descriptor"));
+
+  // ----- lifecycle -----------------------------------------------------
+  t.push_back(
+      Lifecycle("/lifecycle/installed", A::kInstalled, Access::kInstallSigned,
+                "Atlassian installed the app (RS256 JWT)", InstalledBody));
+  t.push_back(Lifecycle(
+      "/lifecycle/uninstalled", A::kUninstalled, Access::kInstallSigned,
+      "Atlassian uninstalled the app (RS256 JWT)", LifecycleBody));
+  t.push_back(Lifecycle("/lifecycle/enabled", A::kEnabled,
+                        Access::kTenantSigned,
+                        "The app was enabled (HS256 JWT)", LifecycleBody));
+  t.push_back(Lifecycle("/lifecycle/disabled", A::kDisabled,
+                        Access::kTenantSigned,
+                        "The app was disabled (HS256 JWT)", LifecycleBody));
+
+  // ----- the tenant API ------------------------------------------------
+  t.push_back(List("/api/v1/sites", V::kSite, "List sites", "Site"));
+  t.push_back(Create("/api/v1/sites", C::kCreateSite, "Create a site", "Site",
+                     SiteCreateBody));
+  t.push_back(Get("/api/v1/sites/{id}", V::kSite, "id", "Get a site", "Site"));
+  t.push_back(Change("PATCH", "/api/v1/sites/{id}", C::kUpdateSite,
+                     "Rename a site, assign its theme or home layout", "Site",
+                     SiteUpdateBody));
+  t.push_back(Delete("/api/v1/sites/{id}", C::kDeleteSite,
+                     "Delete a site (and its navigation)"));
+  t.push_back(
+      With(Change("PUT", "/api/v1/sites/{id}/domains/{domain}", C::kAddDomain,
+                  "Add a custom domain to a site", "Site"),
+           "id", "domain"));
+  t.push_back(With(Change("DELETE", "/api/v1/sites/{id}/domains/{domain}",
+                          C::kRemoveDomain, "Remove a custom domain", "Site"),
+                   "id", "domain"));
+  t.push_back(
+      With(Change("PUT", "/api/v1/sites/{id}/spaces/{spaceKey}", C::kAddSpace,
+                  "Add a Confluence space to a site", "Site"),
+           "id", "spaceKey"));
+  t.push_back(With(Change("DELETE", "/api/v1/sites/{id}/spaces/{spaceKey}",
+                          C::kRemoveSpace, "Remove a Confluence space", "Site"),
+                   "id", "spaceKey"));
+  {
+    RouteSpec nav = Get("/api/v1/sites/{id}/navigation", V::kNavigation, "id",
+                        "Get a site's navigation", "Navigation");
+    nav.action = A::kGetNavigation;
+    t.push_back(std::move(nav));
+  }
+  t.push_back(Change("PUT", "/api/v1/sites/{id}/navigation",
+                     C::kReplaceNavigation, "Replace a site's whole menu",
+                     "Navigation", NavigationBody));
+  {
+    RouteSpec add = Change("POST", "/api/v1/sites/{id}/navigation/items",
+                           C::kAddNavigationItem,
+                           "Add a menu item (at the end unless index)",
+                           "Navigation", NavigationItemBody);
+    add.success = 201;
+    t.push_back(std::move(add));
+  }
+  t.push_back(
+      With(Change("POST", "/api/v1/sites/{id}/navigation/items/{itemId}/move",
+                  C::kMoveNavigationItem, "Move a menu item", "Navigation",
+                  NavigationMoveBody),
+           "id", "itemId"));
+  t.push_back(
+      With(Change("DELETE", "/api/v1/sites/{id}/navigation/items/{itemId}",
+                  C::kRemoveNavigationItem,
+                  "Remove a menu item (and its children)", "Navigation"),
+           "id", "itemId"));
+
+  t.push_back(List("/api/v1/themes", V::kTheme, "List themes", "Theme"));
+  t.push_back(Create("/api/v1/themes", C::kCreateTheme, "Create a theme",
+                     "Theme", ThemeBody));
+  t.push_back(
+      Get("/api/v1/themes/{id}", V::kTheme, "id", "Get a theme", "Theme"));
+  t.push_back(Change("PUT", "/api/v1/themes/{id}", C::kUpdateTheme,
+                     "Replace a theme", "Theme", ThemeUpdateBody));
+  t.push_back(Delete("/api/v1/themes/{id}", C::kDeleteTheme,
+                     "Delete a theme (409 while a site uses it)"));
+
+  t.push_back(List("/api/v1/layouts", V::kLayout, "List layouts", "Layout"));
+  t.push_back(Create("/api/v1/layouts", C::kCreateLayout,
+                     "Create a layout (its draft)", "Layout", LayoutBody));
+  t.push_back(
+      Get("/api/v1/layouts/{id}", V::kLayout, "id", "Get a layout", "Layout"));
+  t.push_back(Change("PUT", "/api/v1/layouts/{id}", C::kSaveLayout,
+                     "Save a layout's draft", "Layout", LayoutBody));
+  t.push_back(Delete("/api/v1/layouts/{id}", C::kDeleteLayout,
+                     "Delete a layout (409 while it is a home layout)"));
+  t.push_back(Change("POST", "/api/v1/layouts/{id}/publish", C::kPublishLayout,
+                     "Publish a layout's draft", "Layout"));
+
+  {
+    RouteSpec list = List("/api/v1/announcements", V::kAnnouncement,
+                          "List announcements", "Announcement");
+    list.query.push_back({"active_at",
+                          "Only announcements active at this time (RFC 3339)",
+                          "date-time"});
+    t.push_back(std::move(list));
+  }
+  t.push_back(Create("/api/v1/announcements", C::kCreateAnnouncement,
+                     "Publish an announcement", "Announcement",
+                     AnnouncementBody));
+  t.push_back(Get("/api/v1/announcements/{id}", V::kAnnouncement, "id",
+                  "Get an announcement", "Announcement"));
+  t.push_back(Change("PUT", "/api/v1/announcements/{id}",
+                     C::kUpdateAnnouncement, "Replace an announcement",
+                     "Announcement", AnnouncementUpdateBody));
+  t.push_back(Delete("/api/v1/announcements/{id}", C::kDeleteAnnouncement,
+                     "Delete an announcement"));
+
+  t.push_back(List("/api/v1/search/promoted", V::kPromoted,
+                   "List promoted results by keyword", "Promoted"));
+  t.push_back(Get("/api/v1/search/promoted/{keyword}", V::kPromoted, "keyword",
+                  "Get the results promoted for a keyword", "Promoted"));
+  t.push_back(
+      With(Change("PUT", "/api/v1/search/promoted/{keyword}", C::kSetPromoted,
+                  "Set the results promoted for a keyword", "Promoted",
+                  PromotedBody),
+           "keyword"));
+  t.push_back(
+      With(Delete("/api/v1/search/promoted/{keyword}", C::kClearPromoted,
+                  "Clear a keyword's promoted results"),
+           "keyword"));
+
+  t.push_back(Get("/api/v1/pages/{contentId}/featured", V::kFeatured,
+                  "contentId", "Get a page's featured image and text",
+                  "Featured"));
+  t.push_back(With(
+      Change("PUT", "/api/v1/pages/{contentId}/featured", C::kSetFeatured,
+             "Set a page's featured image and text", "Featured", FeaturedBody),
+      "contentId"));
+  t.push_back(
+      With(Delete("/api/v1/pages/{contentId}/featured", C::kClearFeatured,
+                  "Clear a page's featured metadata"),
+           "contentId"));
+
+  t.push_back(
+      List("/api/v1/feedback", V::kFeedback, "List feedback", "Feedback"));
+  t.push_back(Create("/api/v1/feedback", C::kSubmitFeedback,
+                     "Submit feedback (the submitter is the token's sub)",
+                     "Feedback", FeedbackBody));
+  t.push_back(Get("/api/v1/feedback/{id}", V::kFeedback, "id", "Get feedback",
+                  "Feedback"));
+  t.push_back(
+      Delete("/api/v1/feedback/{id}", C::kDeleteFeedback, "Delete feedback"));
+  t.push_back(Change("POST", "/api/v1/feedback/{id}/resolve",
+                     C::kResolveFeedback, "Resolve feedback", "Feedback"));
+
+  t.push_back(List("/api/v1/users", V::kUser,
+                   "List users seen (pseudonyms only)", "User"));
+  t.push_back(Get("/api/v1/users/{id}", V::kUser, "id",
+                  "Get a user seen, by pseudonym", "User"));
+
+  {
+    RouteSpec events = Tenant("GET", "/api/v1/events", A::kListEvents,
+                              "Page through the tenant's event log");
+    events.response = "Event";
+    events.default_limit = kEventPage;
+    events.max_limit = kMaxEventPage;
+    events.mirrored = true;
+    events.query.push_back(
+        {"after", "Events with a seq greater than this", "integer"});
+    t.push_back(std::move(events));
+  }
+  {
+    RouteSpec stream = Tenant("GET", "/api/v1/events/stream", A::kStreamEvents,
+                              "Live event stream (Server-Sent Events)");
+    stream.description =
+        "text/event-stream: each event is `id: <seq>`, `event: <type>`, "
+        "`data: <Event JSON>`. Resumes after the Last-Event-ID header (or "
+        "?last_event_id=); without one, starts with the next event.";
+    stream.query.push_back({"last_event_id",
+                            "Resume after this seq (for clients that cannot "
+                            "set Last-Event-ID)",
+                            "integer"});
+    t.push_back(std::move(stream));
+  }
+
+  // ----- media ---------------------------------------------------------
+  {
+    RouteSpec list = List("/api/v1/media", V::kMedia,
+                          "List the site's uploaded media", "Media");
+    list.mirrored = false;
+    t.push_back(std::move(list));
+  }
+  {
+    RouteSpec upload =
+        Tenant("POST", "/api/v1/media", A::kUploadMedia, "Upload an image");
+    upload.handler = Handler::kMedia;
+    upload.success = 201;
+    upload.response = "Media";
+    upload.write = true;
+    upload.description =
+        "The body is the image itself (Content-Type: its image type) or "
+        "multipart/form-data with one file part. The id is the lowercase hex "
+        "SHA-256 of the bytes; the same bytes again answer 200 with the same "
+        "id. 413 beyond the kind's limit, 415 for an unknown format or a "
+        "declared type that disagrees with the bytes, 507 over the site's "
+        "quota; SVGs with scripts, event handlers or external references are "
+        "refused.";
+    upload.query.push_back(
+        {"kind", "", "enum:layout-image|theme-image|logo|favicon|app-icon",
+         true});
+    t.push_back(std::move(upload));
+  }
+  {
+    RouteSpec get = Tenant("GET", "/api/v1/media/{id}", A::kGetMedia,
+                           "Download an image (byte ranges allowed)");
+    get.handler = Handler::kMedia;
+    get.id_param = "id";
+    get.description =
+        "The stored Content-Type, ETag = id, Cache-Control: private, "
+        "max-age=31536000, immutable; one byte range per request (206, or 416 "
+        "when outside the image).";
+    t.push_back(std::move(get));
+  }
+  {
+    RouteSpec del = Tenant("DELETE", "/api/v1/media/{id}", A::kDeleteMedia,
+                           "Delete an image (409 while a theme, layout or "
+                           "featured page uses it)");
+    del.handler = Handler::kMedia;
+    del.id_param = "id";
+    del.success = 204;
+    del.write = true;
+    t.push_back(std::move(del));
+  }
+  {
+    RouteSpec url = Tenant("POST", "/api/v1/media/{id}/url", A::kMediaUrl,
+                           "A signed URL that serves the image without a "
+                           "token");
+    url.handler = Handler::kMedia;
+    url.id_param = "id";
+    url.response = "MediaUrl";
+    t.push_back(std::move(url));
+  }
+  {
+    RouteSpec media = Public("GET", "/media/{handle}", A::kSignedMedia,
+                             "An image through a signed URL (no token)");
+    media.access = Access::kSignedUrl;
+    media.handler = Handler::kMedia;
+    media.query.push_back({"exp", "", "integer", true});
+    media.query.push_back({"sig", "", "string", true});
+    t.push_back(std::move(media));
+  }
+
+  // ----- operators -----------------------------------------------------
+  t.push_back(
+      AdminRoute("GET", "/admin/tenants", A::kAdminTenants, Scope::kUsage,
+                 "List the region's tenants (scope usage)", "TenantList"));
+  {
+    RouteSpec usage =
+        AdminRoute("GET", "/admin/usage", A::kAdminUsage, Scope::kUsage,
+                   "Usage per customer, with totals (scope usage)", "Usage");
+    usage.description =
+        "JSON, or CSV with Accept: text/csv. Counts sites, themes, custom "
+        "domains and Confluence spaces; nothing about individual users.";
+    t.push_back(std::move(usage));
+  }
+  {
+    RouteSpec audit =
+        AdminRoute("GET", "/admin/audit", A::kAdminAudit, Scope::kAudit,
+                   "Page the audit log (scope audit)", "Audit");
+    audit.default_limit = kAuditPage;
+    audit.max_limit = kMaxAuditPage;
+    audit.query.push_back({"tenant", "Only this clientKey's records"});
+    audit.query.push_back({"operator", "Only this actor's records"});
+    audit.query.push_back({"since", "From this time (RFC 3339)", "date-time"});
+    audit.query.push_back(
+        {"until", "Before this time (RFC 3339)", "date-time"});
+    t.push_back(std::move(audit));
+  }
+  if (options.test_clock) {
+    RouteSpec clock = AdminRoute(
+        "POST", "/admin/clock", A::kAdminClock, Scope::kClock,
+        "Move the server's clock forward (scope clock; --test-clock only)", "");
+    clock.request_schema = ClockBody;
+    t.push_back(std::move(clock));
+  }
+  // Operators read a tenant's data through the tenant API's own reads.
+  const size_t tenant_rows = t.size();
+  for (size_t i = 0; i < tenant_rows; ++i) {
+    if (!t[i].mirrored) continue;
+    RouteSpec mirror = t[i];
+    mirror.path = std::string(kOperatorTenantPrefix) +
+                  mirror.path.substr(std::string_view("/api/v1").size());
+    mirror.access = Access::kOperator;
+    mirror.handler = Handler::kOperator;
+    mirror.scope = Scope::kReadTenantData;
+    mirror.mirrored = false;
+    t.push_back(std::move(mirror));
+  }
+  {
+    RouteSpec restore = AdminRoute(
+        "POST", std::string(kOperatorTenantPrefix) + "/restore",
+        A::kAdminRestore, Scope::kRestore,
+        "Restore a tenant to an earlier seq or time (scope restore)", "");
+    restore.request_schema = RestoreBody;
+    t.push_back(std::move(restore));
+  }
+  return t;
+}
+
+Router BuildRouter(std::span<const RouteSpec> routes) {
+  Router router;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    router.Add(routes[i].method, routes[i].path, static_cast<int>(i),
+               routes[i].access);
+  }
+  return router;
+}
+
+}  // namespace siteledger::server
