@@ -24,7 +24,14 @@ using siteledger::TenantId;
 // Commands of one tenant are decided one at a time against the tenant's
 // latest state, including appends still on their way to disk, so that they
 // never conflict with each other and the commit path can group them. Reads
-// see only what is durable. Safe for concurrent use.
+// see only what is durable. Safe for concurrent use: every method may be
+// called from any thread, except where it says otherwise. The log's commit
+// thread runs Execute's callbacks; the blocking methods (ExecuteSync,
+// WaitForSnapshots, the destructor) must not be called from there.
+//
+// Errors common to the reads below: NotFound when the tenant's data key was
+// destroyed, Corruption when a stored row, snapshot or event does not
+// decode, IOError when RocksDB fails.
 class Projector {
  public:
   struct Options {
@@ -42,19 +49,43 @@ class Projector {
             Options options);
   Projector(storage::EventLog& log, const siteledger::Clock& clock)
       : Projector(log, clock, Options()) {}
-  // Waits for queued snapshots to be written.
+  // Waits for queued snapshots to be written. Appends the projector queued
+  // must have completed (their callbacks run); must not run on the log's
+  // commit thread.
   ~Projector();
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
 
   using Done = std::function<void(Result<CommandResult>)>;
-  // Decides and appends `command`; `done` runs once the outcome is durable
-  // (on the log's commit thread), or at once on the calling thread when the
-  // command is refused or changes nothing.
+  // Decides and appends `command`; `done` runs exactly once: when the
+  // outcome is durable, on the log's commit thread (so it must be quick and
+  // must not block on the log or on this projector: no ExecuteSync, no
+  // EventLog::Append), or at once on the calling thread when the command is
+  // refused or changes nothing. Errors passed to `done`, each writing
+  // nothing:
+  //   InvalidArgument     a bad body (named by JSON path) or acting user
+  //   NotFound            the entity does not exist, or the data key was
+  //                       destroyed
+  //   PreconditionFailed  If-Match differs from the entity's version
+  //   Conflict            a rule refuses it (a theme in use), the idempotency
+  //                       key is in flight or was used for another request
+  //   QuotaExceeded       the tenant's media would pass its quota
+  //   Unavailable         an earlier change of the tenant failed to commit,
+  //                       a restore waits for appends in flight, or the log
+  //                       is shutting down: retry
+  //   Internal            the random generator failed (ids, pseudonyms)
+  //   Corruption, IOError reading the views or writing the append failed
+  // A replayed idempotent request succeeds with `replayed` set. Any thread,
+  // the commit thread included (it never waits for the commit thread).
   void Execute(TenantId tenant, Command command, Done done);
+  // As Execute, and waits for the outcome. Must not be called from the
+  // log's commit thread, that is from an Execute or AppendAsync callback: it
+  // would wait for the thread it blocks, forever.
   Result<CommandResult> ExecuteSync(TenantId tenant, Command command);
 
-  // The committed view of an entity, or nullopt.
+  // The committed view of an entity, or nullopt when it does not exist
+  // (never NotFound for that); the common read errors. Sees what is
+  // durable: a change whose Execute callback has run is visible. Any thread.
   Result<std::optional<ViewDoc>> Get(TenantId tenant, const ViewKey& key);
 
   // A committed view as stored: its version and canonical JSON, unparsed.
@@ -63,7 +94,9 @@ class Projector {
     std::string json;
   };
   // As Get, without parsing, from a cache of recently read views (kept in
-  // step with every append this projector makes). nullptr when absent.
+  // step with every append this projector makes). nullptr when absent; the
+  // common read errors. The view is immutable and lives as long as the
+  // returned pointer. Any thread.
   Result<std::shared_ptr<const StoredView>> GetStored(TenantId tenant,
                                                       const ViewKey& key);
 
@@ -73,31 +106,42 @@ class Projector {
     std::vector<std::string> cursors;
     std::string next_cursor;  // empty on the last page
   };
-  // Entities of `kind` in key order, after `cursor` (from a previous page).
+  // Entities of `kind` in key order, after `cursor` (from a previous page),
+  // at most `limit`; the common read errors. Any thread.
   Result<Page> List(TenantId tenant, ViewKind kind, std::string_view cursor,
                     size_t limit);
 
-  // Every committed view row of the tenant.
+  // Every committed view row of the tenant; the common read errors. Any
+  // thread.
   Result<TenantState> CurrentViews(TenantId tenant);
   // The state after event `seq`, from the nearest snapshot (or, without
-  // `use_snapshots`, from the first event) plus a fold.
+  // `use_snapshots`, from the first event) plus a fold. NotFound also when
+  // the log ends before `seq`; the common read errors. Any thread; long
+  // folds read ahead on a thread of their own.
   Result<TenantState> StateAt(TenantId tenant, Sequence seq,
                               bool use_snapshots = true);
-  // The state as it was at time `t` (after the last event at or before it).
+  // The state as it was at time `t` (after the last event at or before it;
+  // empty before the first). As StateAt for errors and threads.
   Result<TenantState> StateAtTime(TenantId tenant, Timestamp t);
 
   // The pseudonym standing for `account_id` in the tenant's events, if the
-  // tenant has seen it; and the account id behind a pseudonym.
+  // tenant has seen it; and the account id behind a pseudonym (nullopt when
+  // unknown or erased). The common read errors. Any thread.
   Result<std::optional<std::string>> PseudonymOf(TenantId tenant,
                                                  std::string_view account_id);
   Result<std::optional<std::string>> AccountIdOf(TenantId tenant,
                                                  std::string_view pseudonym);
 
-  // Writes now any snapshot that is due, and waits for it.
+  // Waits until every snapshot scheduled so far is written (or failed:
+  // snapshots only save time). Must not be called from the log's commit
+  // thread (an Execute callback): it would hold up every append for as long
+  // as the snapshots' folds take.
   void WaitForSnapshots();
 
   // Drops the in-memory state of `tenant` (after its log was changed by
-  // something other than this projector: an import, a purge).
+  // something other than this projector: an import, a purge). Commands in
+  // flight for the tenant finish on the old state. Any thread, the commit
+  // thread included.
   void Forget(TenantId tenant);
 
  private:

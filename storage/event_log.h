@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "storage/base/clock.h"
+#include "storage/base/ids.h"
+#include "storage/base/status.h"
 #include "storage/envelope.h"
 #include "storage/family.h"
-#include "storage/base/ids.h"
 #include "storage/key_store.h"
-#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class Database;
@@ -109,7 +109,13 @@ struct VerifyReport {
 // that combines whatever is waiting into a single synced WriteBatch (group
 // commit). One tenant's appends are applied in the order they reach the
 // commit path, with dense seqs. An append is durable and visible before its
-// caller hears of it. Safe for concurrent use.
+// caller hears of it. Safe for concurrent use: every method may be called
+// from any thread, except where it says otherwise. Reads never wait for the
+// commit thread; they see what is durable.
+//
+// Errors common to the reads below: NotFound when the tenant's data key was
+// destroyed (its data can no longer be decrypted), Corruption when a stored
+// row does not decode or open, IOError when RocksDB fails.
 class EventLog {
  public:
   struct Options {
@@ -125,12 +131,14 @@ class EventLog {
   };
 
   // `database`, `keys` and `clock` must outlive the log. Starts the commit
-  // thread.
+  // thread. Any thread.
   EventLog(internal::Database& database, KeyStore& keys, const Clock& clock,
            Options options);
   EventLog(internal::Database& database, KeyStore& keys, const Clock& clock)
       : EventLog(database, keys, clock, Options()) {}
-  // Commits what is queued, then stops the commit thread.
+  // Commits what is queued, then stops and joins the commit thread. Appends
+  // that arrive meanwhile fail with Unavailable. Must not run on the commit
+  // thread (from an AppendAsync callback): it would wait for itself.
   ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
@@ -143,6 +151,9 @@ class EventLog {
   //                    for a different request
   //   NotFound         the tenant has no data key (never created or destroyed)
   //   IOError          the synced write failed
+  //   Unavailable      the log is shutting down
+  // Blocks until the outcome is durable. Any thread but the commit thread:
+  // called from an AppendAsync callback it would wait for itself forever.
   Result<AppendResult> Append(AppendRequest request);
   Result<AppendResult> Append(TenantId tenant,
                               std::optional<Sequence> expected_version,
@@ -151,53 +162,75 @@ class EventLog {
 
   // As Append, but returns at once; `done` runs on the commit thread once the
   // outcome is known (and durable), so it must be quick and must not call
-  // back into the log's append methods synchronously.
+  // back into the log's append methods synchronously. `done` runs exactly
+  // once, with the errors Append lists; on shutdown it runs on the calling
+  // thread with Unavailable. Any thread, the commit thread included.
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   void AppendAsync(AppendRequest request, AppendCallback done);
 
+  // The tenant's committed head: Head{} (seq 0) for a tenant that never
+  // appended, or one the log has no row for. Corruption if the head row is
+  // malformed; IOError. Does not need the data key. Any thread; it reads
+  // what is durable, so an append still in the commit thread is not in it.
   Result<Head> GetHead(TenantId tenant) const;
 
   // The recorded result of `idempotency_key` if it was used within 24 h
   // (with its response), or nullopt. Conflict if it was used for a request
-  // with another fingerprint (see AppendRequest).
+  // with another fingerprint (see AppendRequest); the common read errors.
+  // Sees committed appends only: an append with the same key still in the
+  // commit thread is checked again when it is staged. Any thread.
   Result<std::optional<AppendResult>> LookupIdempotency(
       TenantId tenant, std::string_view idempotency_key,
       std::string_view fingerprint) const;
 
   // HMAC-SHA-256 of `data` under a key derived from the tenant's data key for
   // `purpose`: stands in for plaintext identifiers (keywords, account ids) in
-  // keys. NotFound once the data key is destroyed.
+  // keys. NotFound once the data key is destroyed (or was never created).
+  // Any thread.
   Result<Hash> TenantHmac(TenantId tenant, std::string_view purpose,
                           std::string_view data) const;
 
   // Up to `max_events` (capped by Options::max_read_events) of the tenant's
   // events from seq `from` on, payloads decrypted. Empty past the head.
+  // The common read errors, with the failing event's seq in the message.
+  // Any thread.
   Result<std::vector<Event>> Read(TenantId tenant, Sequence from,
                                   size_t max_events) const;
 
   // The seq of the last event whose time is at or before `t`; Sequence(0)
-  // if the first event is later (or the log is empty).
+  // if the first event is later (or the log is empty). Reads no payload, so
+  // it works without the data key; Corruption or IOError for an envelope it
+  // cannot read. Any thread.
   Result<Sequence> SequenceAt(TenantId tenant, Timestamp t) const;
 
   // Stores a snapshot of the tenant's projected state at `seq`, sealed with
-  // its data key.
+  // its data key, with a synced write of its own (not through the commit
+  // thread). NotFound once the data key is destroyed; IOError. Any thread;
+  // it blocks for the sync, so not from an AppendAsync callback.
   Status PutSnapshot(TenantId tenant, Sequence seq, std::string_view state);
-  // The newest snapshot at or before `seq`, or nullopt.
+  // The newest snapshot at or before `seq`, or nullopt; the common read
+  // errors. Any thread.
   Result<std::optional<Snapshot>> NearestSnapshot(TenantId tenant,
                                                   Sequence seq) const;
 
-  // A row written through ExtraWrite, decrypted; nullopt if absent.
+  // A row written through ExtraWrite, decrypted; nullopt if absent. The
+  // common read errors (NotFound only for the data key: an absent row is
+  // nullopt). Any thread.
   Result<std::optional<std::string>> GetRow(TenantId tenant, Family family,
                                             std::string_view key) const;
   // Rows whose key (after the tenant id) starts with `prefix` and sorts after
   // `start_after`, in key order, at most `limit`; keys without the tenant id.
+  // The common read errors. Any thread.
   Result<std::vector<std::pair<std::string, std::string>>> ScanRows(
       TenantId tenant, Family family, std::string_view prefix,
       std::string_view start_after, size_t limit) const;
 
   // Walks the tenant's whole log: dense seqs, every payload opens (so no byte
   // of any envelope was altered), every previous hash matches, and the head
-  // matches the last event.
+  // matches the last event. A broken chain is a report with ok == false,
+  // not an error; errors are the common read errors for what stops the walk
+  // itself (the data key destroyed, RocksDB failing). Reads the whole log:
+  // slow, any thread.
   Result<VerifyReport> Verify(TenantId tenant) const;
 
   struct Stats {
@@ -207,6 +240,7 @@ class EventLog {
     // Group sizes in requests: buckets 1, 2-3, 4-7, ..., 2048+.
     std::array<uint64_t, 12> group_size_histogram{};
   };
+  // Counters since the log was opened. Any thread; never fails.
   Stats stats() const;
 
  private:
