@@ -11,6 +11,7 @@
 #include "server/jwt.h"
 #include "server/problem.h"
 #include "storage/base/rfc3339.h"
+#include "storage/blob_keys.h"
 #include "storage/crypto.h"
 
 namespace siteledger::server {
@@ -20,12 +21,6 @@ using projections::Json;
 
 using projections::MediaInfo;
 using projections::MediaType;
-
-// The raw SHA-256 of a media id: the blob's key (after the tenant id).
-std::string BlobKey(const std::string& media_id) {
-  auto bytes = storage::FromHex(media_id);
-  return bytes ? *bytes : std::string();
-}
 
 bool ValidMediaId(std::string_view id) {
   if (id.size() != 64) return false;
@@ -209,7 +204,7 @@ void MediaApi::ServeBytes(const CallPtr& call, TenantId tenant,
     common(r);
     return finisher_.Finish(call, std::move(r));
   }
-  auto bytes = log_.GetRow(tenant, storage::Family::kBlobs, BlobKey(media_id));
+  auto bytes = log_.GetRow(tenant, storage::Family::kBlobs, storage::BlobRowKey(media_id));
   if (!bytes) return finisher_.Fail(call, bytes.error());
   if (!*bytes) {
     return finisher_.Fail(call, Status::Corruption("media " + media_id +
@@ -320,7 +315,7 @@ void MediaApi::Upload(const CallPtr& call) {
     c.idempotency_key = std::string(call->request.Header("idempotency-key"));
     c.fingerprint = "POST media " + id;
     c.extra_writes.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
-                              BlobKey(id), std::string(upload.bytes)});
+                              storage::BlobRowKey(id), std::string(upload.bytes)});
     projector_.Execute(
         tenant, std::move(c),
         [this, call, id](Result<projections::CommandResult> result) {
