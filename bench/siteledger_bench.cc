@@ -49,7 +49,6 @@
 #include "server/jwt.h"
 #include "storage/base/clock.h"
 #include "storage/event_log.h"
-#include "storage/internal/database.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
 #include "storage/store.h"
@@ -166,57 +165,35 @@ std::string Payload(size_t size, uint64_t n) {
   return p;
 }
 
-// The storage of one region in a fresh directory.
+// The storage of one region in a fresh directory, opened as siteledgerd
+// opens it.
 struct Region {
   siteledger::SystemClock clock;
-  sl::MasterKey master = *sl::MasterKey::FromBytes(std::string(32, '\x11'));
-  std::unique_ptr<sl::internal::Database> db;
-  std::unique_ptr<sl::KeyStore> keys;
-  std::unique_ptr<sl::TenantRegistry> registry;
-  std::unique_ptr<sl::EventLog> log;
+  std::unique_ptr<sl::Store> store;
+  sl::TenantRegistry* registry = nullptr;
+  sl::EventLog* log = nullptr;
 
   explicit Region(const std::filesystem::path& dir) {
     std::filesystem::remove_all(dir);
-    sl::internal::DatabaseOptions o;
-    o.path = dir / "us";
+    sl::StoreOptions o;
+    o.data = dir / "us";
     o.clock = &clock;
-    db = std::move(*sl::internal::Database::Open(o));
-    keys = std::move(*sl::KeyStore::Open(dir / "us.keys", master));
-    registry =
-        std::make_unique<sl::TenantRegistry>(*db, *keys, master, clock, "us");
-    log = std::make_unique<sl::EventLog>(*db, *keys, clock);
-  }
-  ~Region() {
-    log.reset();
-    registry.reset();
-    keys.reset();
-    db.reset();
+    auto opened = sl::Store::Open(o);
+    if (!opened) {
+      std::fprintf(stderr, "open: %s\n", opened.error().ToString().c_str());
+      std::exit(1);
+    }
+    store = std::move(*opened);
+    registry = &store->registry();
+    log = &store->log();
   }
 
-  // Flushes the memtables and waits until no flush or compaction runs or is
-  // pending, so that what a workload measures after loading its data is not
-  // shared with the loading's background work.
+  // Waits until the loading's flushes and compactions are done, so that
+  // what a workload measures after loading its data is not shared with them.
   void WaitQuiet() {
-    rocksdb::DB* raw = db->db();
-    rocksdb::FlushOptions fo;
-    fo.wait = true;
-    for (sl::Family f : sl::kAllFamilies) {
-      raw->Flush(fo, db->cf(f)).PermitUncheckedError();
-    }
-    for (;;) {
-      uint64_t pending = 0, compactions = 0, flushes = 0;
-      raw->GetIntProperty("rocksdb.num-running-compactions", &compactions);
-      raw->GetIntProperty("rocksdb.num-running-flushes", &flushes);
-      bool any_pending = false;
-      for (sl::Family f : sl::kAllFamilies) {
-        if (raw->GetIntProperty(db->cf(f), "rocksdb.compaction-pending",
-                                &pending) &&
-            pending > 0) {
-          any_pending = true;
-        }
-      }
-      if (compactions == 0 && flushes == 0 && !any_pending) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (siteledger::Status s = store->WaitForIdle(); !s.ok()) {
+      std::fprintf(stderr, "flush: %s\n", s.ToString().c_str());
+      std::exit(1);
     }
   }
 

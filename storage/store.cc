@@ -1,5 +1,8 @@
 #include "storage/store.h"
 
+#include <chrono>
+#include <thread>
+
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 
@@ -86,6 +89,30 @@ std::vector<std::pair<std::string, uint64_t>> Store::DatabaseFigures() const {
     out.emplace_back("block_cache_usage_bytes", cache);  // shared by all
   }
   return out;
+}
+
+Status Store::WaitForIdle() {
+  rocksdb::DB* raw = db_->db();
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  for (Family f : kAllFamilies) {
+    rocksdb::Status s = raw->Flush(flush, db_->cf(f));
+    if (!s.ok()) return internal::FromRocks(s);
+  }
+  for (;;) {
+    uint64_t compactions = 0, flushes = 0, pending = 0;
+    raw->GetIntProperty("rocksdb.num-running-compactions", &compactions);
+    raw->GetIntProperty("rocksdb.num-running-flushes", &flushes);
+    bool any_pending = false;
+    for (Family f : kAllFamilies) {
+      any_pending = any_pending ||
+                    (raw->GetIntProperty(
+                         db_->cf(f), "rocksdb.compaction-pending", &pending) &&
+                     pending > 0);
+    }
+    if (compactions == 0 && flushes == 0 && !any_pending) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 uint64_t Store::TenantBytes(TenantId tenant) const {

@@ -59,6 +59,12 @@ class Store {
   // tenant family.
   uint64_t TenantBytes(TenantId tenant) const;
 
+  // Flushes every memtable and waits until no flush or compaction runs or is
+  // pending, so that a benchmark does not measure the background work of its
+  // own loading. Returns the first flush error. Any thread; blocks for as
+  // long as the background work takes.
+  Status WaitForIdle();
+
   // RocksDB's own figures for /metrics: name -> value (sizes in bytes).
   std::vector<std::pair<std::string, uint64_t>> DatabaseFigures() const;
 
