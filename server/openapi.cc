@@ -66,9 +66,9 @@ Json ListOf(const std::string& item) {
 }  // namespace
 
 Json RequestBodyFromEvent(std::string_view type,
-                          std::initializer_list<std::string> server_fields) {
+                          const std::vector<std::string>& server_fields) {
   Json schema = projections::EventSchema(type)->ToJsonSchema();
-  std::set<std::string> drop(server_fields);
+  std::set<std::string> drop(server_fields.begin(), server_fields.end());
   drop.insert("v");
   Json* props = schema.Find("properties");
   for (const auto& f : drop) props->Erase(f);
@@ -435,7 +435,7 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
                                {"properties", Obj({{"file", binary}})}})}}));
       o.Set("requestBody", Obj({{"required", true}, {"content", content}}));
     }
-    if (route.request_schema != nullptr) {
+    if (route.request_schema) {
       o.Set("requestBody",
             Obj({{"required", true},
                  {"content",

@@ -1,9 +1,9 @@
 #pragma once
 
-#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "projections/json.h"
 #include "server/routes.h"
@@ -19,7 +19,7 @@ projections::Json BuildOpenApi(std::span<const RouteSpec> routes,
 // the server sets (the payload version, and `server_fields`: ids from the
 // path or generated). REQUIRES: `type` is a catalogued event type.
 projections::Json RequestBodyFromEvent(
-    std::string_view type, std::initializer_list<std::string> server_fields);
+    std::string_view type, const std::vector<std::string>& server_fields);
 
 // `text`, a JSON literal of this program, parsed. Aborts if it does not
 // parse (a bug, never input).

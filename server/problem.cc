@@ -40,6 +40,16 @@ std::string_view Title(int status) {
   }
 }
 
+// An answer that is never cached.
+HttpResponse Uncached(int status, std::string content_type, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.Set("Content-Type", std::move(content_type));
+  r.Set("Cache-Control", "no-store");
+  r.body = std::move(body);
+  return r;
+}
+
 }  // namespace
 
 int HttpStatusOf(StatusCode code) {
@@ -82,12 +92,7 @@ HttpResponse Problem(int status, std::string_view detail) {
   body.Set("title", Title(status));
   body.Set("status", status);
   body.Set("detail", detail);
-  HttpResponse r;
-  r.status = status;
-  r.Set("Content-Type", "application/problem+json");
-  r.Set("Cache-Control", "no-store");
-  r.body = body.Dump();
-  return r;
+  return Uncached(status, "application/problem+json", body.Dump());
 }
 
 HttpResponse ProblemFor(const Status& status) {
@@ -109,12 +114,7 @@ HttpResponse ProblemFor(const Status& status) {
 }
 
 HttpResponse JsonResponse(int status, const projections::Json& body) {
-  HttpResponse r;
-  r.status = status;
-  r.Set("Content-Type", "application/json");
-  r.Set("Cache-Control", "no-store");
-  r.body = body.Dump();
-  return r;
+  return Uncached(status, "application/json", body.Dump());
 }
 
 }  // namespace siteledger::server

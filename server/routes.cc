@@ -11,11 +11,15 @@ using projections::CommandType;
 using projections::Json;
 using projections::ViewKind;
 
-// Request body schemas for the document. Most are an event's payload schema
-// without the fields the server sets.
-Json SiteCreateBody() {
-  return RequestBodyFromEvent(ev::kSiteCreated, {"siteId"});
+// Request body schemas for the document: most are an event's payload
+// schema without the fields the server sets (FromEvent), the rest literals.
+BodySchema FromEvent(std::string_view type,
+                     std::initializer_list<std::string> server_fields) {
+  return [type, fields = std::vector<std::string>(server_fields)] {
+    return RequestBodyFromEvent(type, fields);
+  };
 }
+
 Json SiteUpdateBody() {
   return ParseSchema(R"({"type":"object","properties":{
       "name":{"type":"string","minLength":1,"maxLength":200},
@@ -23,43 +27,12 @@ Json SiteUpdateBody() {
       "homeLayoutId":{"type":["string","null"]}},
     "additionalProperties":false,"minProperties":1})");
 }
-Json NavigationBody() {
-  return RequestBodyFromEvent(ev::kNavigationReplaced, {"siteId"});
-}
 Json NavigationItemBody() {
   Json schema = RequestBodyFromEvent(ev::kNavigationItemAdded, {"siteId"});
   Json required = Json::MakeArray();
   required.Push("item");
   schema.Set("required", std::move(required));
   return schema;
-}
-Json NavigationMoveBody() {
-  return RequestBodyFromEvent(ev::kNavigationItemMoved, {"siteId", "itemId"});
-}
-Json ThemeBody() {
-  return RequestBodyFromEvent(ev::kThemeCreated, {"themeId"});
-}
-Json ThemeUpdateBody() {
-  return RequestBodyFromEvent(ev::kThemeUpdated, {"themeId"});
-}
-Json LayoutBody() {
-  return RequestBodyFromEvent(ev::kLayoutSaved, {"layoutId"});
-}
-Json AnnouncementBody() {
-  return RequestBodyFromEvent(ev::kAnnouncementPublished, {"announcementId"});
-}
-Json AnnouncementUpdateBody() {
-  return RequestBodyFromEvent(ev::kAnnouncementUpdated, {"announcementId"});
-}
-Json PromotedBody() {
-  return RequestBodyFromEvent(ev::kPromotedSet, {"keyword"});
-}
-Json FeaturedBody() {
-  return RequestBodyFromEvent(ev::kFeaturedSet, {"contentId"});
-}
-Json FeedbackBody() {
-  return RequestBodyFromEvent(ev::kFeedbackSubmitted,
-                              {"feedbackId", "submitter"});
 }
 Json LifecycleBody() {
   return ParseSchema(R"({"type":"object","properties":{
@@ -104,7 +77,7 @@ RouteSpec Public(std::string method, std::string path, Action action,
 }
 
 RouteSpec Lifecycle(std::string path, Action action, Access access,
-                    std::string summary, Json (*body)()) {
+                    std::string summary, BodySchema body) {
   RouteSpec r;
   r.method = "POST";
   r.path = std::move(path);
@@ -113,7 +86,7 @@ RouteSpec Lifecycle(std::string path, Action action, Access access,
   r.action = action;
   r.success = 204;
   r.summary = std::move(summary);
-  r.request_schema = body;
+  r.request_schema = std::move(body);
   return r;
 }
 
@@ -158,20 +131,20 @@ RouteSpec List(std::string path, ViewKind view, std::string summary,
 // A change: one command, answered with the entity's new view.
 RouteSpec Change(std::string method, std::string path, CommandType command,
                  std::string summary, std::string response,
-                 Json (*body)() = nullptr) {
+                 BodySchema body = nullptr) {
   RouteSpec r = Tenant(std::move(method), std::move(path), Action::kCommand,
                        std::move(summary));
   r.command = command;
   r.write = true;
   r.response = std::move(response);
-  r.request_schema = body;
-  r.body = body != nullptr ? BodyUse::kRequired : BodyUse::kOptional;
+  r.request_schema = std::move(body);
+  r.body = r.request_schema ? BodyUse::kRequired : BodyUse::kOptional;
   if (r.path.find("{id}") != std::string::npos) r.id_param = "id";
   return r;
 }
 
 RouteSpec Create(std::string path, CommandType command, std::string summary,
-                 std::string response, Json (*body)()) {
+                 std::string response, BodySchema body) {
   RouteSpec r = Change("POST", path, command, std::move(summary),
                        std::move(response), body);
   r.success = 201;
@@ -242,7 +215,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   // ----- the tenant API ------------------------------------------------
   t.push_back(List("/api/v1/sites", V::kSite, "List sites", "Site"));
   t.push_back(Create("/api/v1/sites", C::kCreateSite, "Create a site", "Site",
-                     SiteCreateBody));
+                     FromEvent(ev::kSiteCreated, {"siteId"})));
   t.push_back(Get("/api/v1/sites/{id}", V::kSite, "id", "Get a site", "Site"));
   t.push_back(Change("PATCH", "/api/v1/sites/{id}", C::kUpdateSite,
                      "Rename a site, assign its theme or home layout", "Site",
@@ -271,7 +244,8 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   }
   t.push_back(Change("PUT", "/api/v1/sites/{id}/navigation",
                      C::kReplaceNavigation, "Replace a site's whole menu",
-                     "Navigation", NavigationBody));
+                     "Navigation",
+                     FromEvent(ev::kNavigationReplaced, {"siteId"})));
   {
     RouteSpec add = Change("POST", "/api/v1/sites/{id}/navigation/items",
                            C::kAddNavigationItem,
@@ -283,7 +257,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(
       With(Change("POST", "/api/v1/sites/{id}/navigation/items/{itemId}/move",
                   C::kMoveNavigationItem, "Move a menu item", "Navigation",
-                  NavigationMoveBody),
+                  FromEvent(ev::kNavigationItemMoved, {"siteId", "itemId"})),
            "id", "itemId"));
   t.push_back(
       With(Change("DELETE", "/api/v1/sites/{id}/navigation/items/{itemId}",
@@ -293,21 +267,24 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
 
   t.push_back(List("/api/v1/themes", V::kTheme, "List themes", "Theme"));
   t.push_back(Create("/api/v1/themes", C::kCreateTheme, "Create a theme",
-                     "Theme", ThemeBody));
+                     "Theme", FromEvent(ev::kThemeCreated, {"themeId"})));
   t.push_back(
       Get("/api/v1/themes/{id}", V::kTheme, "id", "Get a theme", "Theme"));
   t.push_back(Change("PUT", "/api/v1/themes/{id}", C::kUpdateTheme,
-                     "Replace a theme", "Theme", ThemeUpdateBody));
+                     "Replace a theme", "Theme",
+                     FromEvent(ev::kThemeUpdated, {"themeId"})));
   t.push_back(Delete("/api/v1/themes/{id}", C::kDeleteTheme,
                      "Delete a theme (409 while a site uses it)"));
 
   t.push_back(List("/api/v1/layouts", V::kLayout, "List layouts", "Layout"));
   t.push_back(Create("/api/v1/layouts", C::kCreateLayout,
-                     "Create a layout (its draft)", "Layout", LayoutBody));
+                     "Create a layout (its draft)", "Layout",
+                     FromEvent(ev::kLayoutSaved, {"layoutId"})));
   t.push_back(
       Get("/api/v1/layouts/{id}", V::kLayout, "id", "Get a layout", "Layout"));
   t.push_back(Change("PUT", "/api/v1/layouts/{id}", C::kSaveLayout,
-                     "Save a layout's draft", "Layout", LayoutBody));
+                     "Save a layout's draft", "Layout",
+                     FromEvent(ev::kLayoutSaved, {"layoutId"})));
   t.push_back(Delete("/api/v1/layouts/{id}", C::kDeleteLayout,
                      "Delete a layout (409 while it is a home layout)"));
   t.push_back(Change("POST", "/api/v1/layouts/{id}/publish", C::kPublishLayout,
@@ -321,14 +298,16 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
                           "date-time"});
     t.push_back(std::move(list));
   }
-  t.push_back(Create("/api/v1/announcements", C::kCreateAnnouncement,
-                     "Publish an announcement", "Announcement",
-                     AnnouncementBody));
+  t.push_back(
+      Create("/api/v1/announcements", C::kCreateAnnouncement,
+             "Publish an announcement", "Announcement",
+             FromEvent(ev::kAnnouncementPublished, {"announcementId"})));
   t.push_back(Get("/api/v1/announcements/{id}", V::kAnnouncement, "id",
                   "Get an announcement", "Announcement"));
   t.push_back(Change("PUT", "/api/v1/announcements/{id}",
                      C::kUpdateAnnouncement, "Replace an announcement",
-                     "Announcement", AnnouncementUpdateBody));
+                     "Announcement",
+                     FromEvent(ev::kAnnouncementUpdated, {"announcementId"})));
   t.push_back(Delete("/api/v1/announcements/{id}", C::kDeleteAnnouncement,
                      "Delete an announcement"));
 
@@ -339,7 +318,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(
       With(Change("PUT", "/api/v1/search/promoted/{keyword}", C::kSetPromoted,
                   "Set the results promoted for a keyword", "Promoted",
-                  PromotedBody),
+                  FromEvent(ev::kPromotedSet, {"keyword"})),
            "keyword"));
   t.push_back(
       With(Delete("/api/v1/search/promoted/{keyword}", C::kClearPromoted,
@@ -349,10 +328,11 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(Get("/api/v1/pages/{contentId}/featured", V::kFeatured,
                   "contentId", "Get a page's featured image and text",
                   "Featured"));
-  t.push_back(With(
-      Change("PUT", "/api/v1/pages/{contentId}/featured", C::kSetFeatured,
-             "Set a page's featured image and text", "Featured", FeaturedBody),
-      "contentId"));
+  t.push_back(
+      With(Change("PUT", "/api/v1/pages/{contentId}/featured", C::kSetFeatured,
+                  "Set a page's featured image and text", "Featured",
+                  FromEvent(ev::kFeaturedSet, {"contentId"})),
+           "contentId"));
   t.push_back(
       With(Delete("/api/v1/pages/{contentId}/featured", C::kClearFeatured,
                   "Clear a page's featured metadata"),
@@ -360,9 +340,10 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
 
   t.push_back(
       List("/api/v1/feedback", V::kFeedback, "List feedback", "Feedback"));
-  t.push_back(Create("/api/v1/feedback", C::kSubmitFeedback,
-                     "Submit feedback (the submitter is the token's sub)",
-                     "Feedback", FeedbackBody));
+  t.push_back(
+      Create("/api/v1/feedback", C::kSubmitFeedback,
+             "Submit feedback (the submitter is the token's sub)", "Feedback",
+             FromEvent(ev::kFeedbackSubmitted, {"feedbackId", "submitter"})));
   t.push_back(Get("/api/v1/feedback/{id}", V::kFeedback, "id", "Get feedback",
                   "Feedback"));
   t.push_back(

@@ -7,6 +7,7 @@
 // for a new kind of change, its command and fold in projections/).
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,6 +73,9 @@ struct QueryParamDoc {
   bool required = false;
 };
 
+// Builds a request body's JSON schema for the document.
+using BodySchema = std::function<projections::Json()>;
+
 struct RouteSpec {
   std::string method;
   std::string path;  // "/api/v1/sites/{id}"
@@ -100,8 +104,8 @@ struct RouteSpec {
   // The OpenAPI document.
   std::string summary;
   std::string description;
-  std::string response;  // component schema ("Site"); "" for none
-  projections::Json (*request_schema)() = nullptr;  // JSON request body
+  std::string response;       // component schema ("Site"); "" for none
+  BodySchema request_schema;  // the JSON request body; empty for none
   std::vector<QueryParamDoc> query;
 
   bool is_list() const { return max_limit > 0; }
