@@ -25,27 +25,27 @@ BatchReader::BatchReader(const storage::EventLog& log, TenantId tenant,
 BatchReader::~BatchReader() {
   if (thread_.joinable()) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     thread_.join();
   }
 }
 
 Result<std::vector<storage::Event>> BatchReader::Next() {
   if (!thread_.joinable()) return ReadBatch();
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return !queue_.empty(); });
+  MutexLock lock(mu_);
+  while (queue_.empty()) cv_.Wait(mu_);
   auto batch = std::move(queue_.front());
   queue_.pop_front();
-  cv_.notify_all();
+  cv_.SignalAll();
   return batch;
 }
 
 void BatchReader::Recycle(std::vector<storage::Event> batch) {
   if (!thread_.joinable()) return;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   spent_.push_back(std::move(batch));
 }
 
@@ -67,17 +67,17 @@ void BatchReader::ReadAhead() {
   for (;;) {
     std::deque<std::vector<storage::Event>> spent;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       spent.swap(spent_);
     }
     spent.clear();
     auto batch = ReadBatch();
     const bool last = !batch || batch->empty();
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return stop_ || queue_.size() < kQueued; });
+    MutexLock lock(mu_);
+    while (!stop_ && queue_.size() >= kQueued) cv_.Wait(mu_);
     if (stop_) return;
     queue_.push_back(std::move(batch));
-    cv_.notify_all();
+    cv_.SignalAll();
     if (last) return;
   }
 }

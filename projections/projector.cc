@@ -1,6 +1,5 @@
 #include "projections/projector.h"
 
-#include <mutex>
 #include <optional>
 
 #include "projections/events.h"
@@ -12,6 +11,7 @@
 #include "projections/internal/view_cache.h"
 #include "projections/schema.h"
 #include "projections/view_row.h"
+#include "storage/base/mutex.h"
 
 // The command path (decide, fold, append) and the public surface. The parts
 // it is built from live in projections/internal/: sessions and their
@@ -42,6 +42,12 @@ class Projector::Impl {
         snapshots_(log) {}
 
   void Execute(TenantId tenant, Command command, Done done);
+  // Decides `command` under the session's lock. Returns the answer when it
+  // is known at once (refused, or nothing to change); nullopt when the
+  // append was queued, `done` moved into its callback.
+  std::optional<Result<CommandResult>> DecideAndQueue(
+      TenantId tenant, const std::shared_ptr<Session>& owner, Session& session,
+      Command& command, Done& done) REQUIRES(session.mu);
 
   storage::EventLog& log_;
   const siteledger::Clock& clock_;
@@ -53,33 +59,43 @@ class Projector::Impl {
 
 void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   std::shared_ptr<Session> session = sessions_.For(tenant);
-  std::unique_lock lock(session->mu);
-  auto fail = [&](Status s) {
-    lock.unlock();
-    done(Err(std::move(s)));
+  std::optional<Result<CommandResult>> now;
+  {
+    MutexLock lock(session->mu);
+    now = DecideAndQueue(tenant, session, *session, command, done);
+  }
+  // Outside the lock: `done` may run the caller's next command.
+  if (now) done(std::move(*now));
+}
+
+std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
+    TenantId tenant, const std::shared_ptr<Session>& owner, Session& session,
+    Command& command, Done& done) {
+  auto fail = [](Status status) {
+    return std::optional<Result<CommandResult>>(Err(std::move(status)));
   };
 
-  if (session->poisoned) {
-    if (session->in_flight > 0) {
+  if (session.poisoned) {
+    if (session.in_flight > 0) {
       return fail(Status::Unavailable(
           "an earlier change of this tenant failed to commit; retry"));
     }
-    session->Reset();
-    session->loaded = false;
-    session->poisoned = false;
+    session.Reset();
+    session.loaded = false;
+    session.poisoned = false;
   }
-  if (!session->loaded) {
+  if (!session.loaded) {
     auto head = log_.GetHead(tenant);
     if (!head) return fail(head.error());
-    session->head = head->seq;
-    session->head_time = head->time;
-    session->loaded = true;
+    session.head = head->seq;
+    session.head_time = head->time;
+    session.loaded = true;
   }
 
   // A retry of a request whose first attempt is known: answer as then.
   if (command.fingerprint.empty()) command.fingerprint = command.body.Dump();
   if (!command.idempotency_key.empty()) {
-    if (session->idempotency_keys.contains(command.idempotency_key)) {
+    if (session.idempotency_keys.contains(command.idempotency_key)) {
       return fail(Status::Conflict(
           "a request with this idempotency key is still in progress"));
     }
@@ -90,16 +106,14 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
       auto result = CommandResult::Deserialize((*previous)->response);
       if (!result) return fail(result.error());
       result->replayed = true;
-      lock.unlock();
-      done(std::move(*result));
-      return;
+      return std::move(*result);
     }
   }
 
   std::vector<ExtraWrite> writes;
   DecideContext ctx;
-  ctx.head = session->head;
-  ctx.now = std::max(clock_.Now(), session->head_time);
+  ctx.head = session.head;
+  ctx.now = std::max(clock_.Now(), session.head_time);
   ctx.seq_at = [this, tenant](Timestamp t) {
     return log_.SequenceAt(tenant, t);
   };
@@ -109,12 +123,12 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
       return fail(s.WithContext("the acting user"));
     }
     auto pseudonym =
-        ResolvePseudonym(log_, *session, tenant, command.actor, writes);
+        ResolvePseudonym(log_, session, tenant, command.actor, writes);
     if (!pseudonym) return fail(pseudonym.error());
     ctx.actor_pseudonym = *pseudonym;
   }
 
-  RowStore store(log_, *session, tenant);
+  RowStore store(log_, session, tenant);
   auto decision = Decide(command, store, ctx);
   if (!decision) return fail(decision.error());
 
@@ -123,18 +137,16 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   if (decision->events.empty()) {
     // Nothing to change: answer with the current view.
     if (result.entity) result.view = store.Current(*result.entity);
-    lock.unlock();
-    done(std::move(result));
-    return;
+    return result;
   }
 
   // Fold the decided events into the views with the seqs they will get.
-  Sequence seq = session->head;
+  Sequence seq = session.head;
   std::vector<storage::NewEvent> events;
   for (const DecidedEvent& e : decision->events) {
     seq = seq.next();
     if (e.type == event::kTenantRestored) {
-      if (session->in_flight > 0) {
+      if (session.in_flight > 0) {
         return fail(Status::Unavailable(
             "changes of this tenant are still being written; retry the "
             "restore"));
@@ -157,13 +169,13 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   if (Status s = store.Writes(writes); !s.ok()) return fail(s);
   // Media bytes are not part of the overlay: no command reads them.
   std::vector<ExtraWrite> bytes_writes = std::move(command.extra_writes);
-  result.first = session->head.next();
+  result.first = session.head.next();
   result.last = seq;
   if (result.entity) result.view = store.Current(*result.entity);
 
   storage::AppendRequest request;
   request.tenant = tenant;
-  request.expected_version = session->head;
+  request.expected_version = session.head;
   request.events = std::move(events);
   request.time = ctx.now;
   request.idempotency_key = command.idempotency_key;
@@ -174,7 +186,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
 
   // What the next command of this tenant must see.
   for (const ExtraWrite& w : writes) {
-    session->overlay[{w.family, w.key}] = Session::Pending{
+    session.overlay[{w.family, w.key}] = Session::Pending{
         w.op == WriteOp::kDelete ? std::nullopt
                                  : std::optional<std::string>(w.value),
         seq.value()};
@@ -187,11 +199,11 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   for (ExtraWrite& w : bytes_writes) {
     request.extra_writes.push_back(std::move(w));
   }
-  session->head = seq;
-  session->head_time = ctx.now;
-  ++session->in_flight;
+  session.head = seq;
+  session.head_time = ctx.now;
+  ++session.in_flight;
   if (!command.idempotency_key.empty()) {
-    session->idempotency_keys.insert(command.idempotency_key);
+    session.idempotency_keys.insert(command.idempotency_key);
   }
 
   const uint64_t every = options_.snapshot_every;
@@ -201,7 +213,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
   // the order they arrive, which is the order they were decided in.
   log_.AppendAsync(
       std::move(request),
-      [this, tenant, session, key = command.idempotency_key, snapshot_due,
+      [this, tenant, owner, key = command.idempotency_key, snapshot_due,
        written_views = std::move(written_views), result = std::move(result),
        done = std::move(done)](Result<storage::AppendResult> appended) mutable {
         // Before anyone hears of the append: readers must not be served
@@ -209,20 +221,20 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
         if (appended && !appended->replayed)
           views_.Invalidate(tenant, written_views);
         {
-          std::lock_guard session_lock(session->mu);
-          --session->in_flight;
-          session->idempotency_keys.erase(key);
+          MutexLock session_lock(owner->mu);
+          --owner->in_flight;
+          owner->idempotency_keys.erase(key);
           if (!appended) {
             // Later in-flight appends were decided on top of this one; they
             // fail at the log (wrong expected version). Start again from
             // what is durable once they have.
-            session->poisoned = true;
-            session->Reset();
+            owner->poisoned = true;
+            owner->Reset();
           } else {
-            for (auto it = session->overlay.begin();
-                 it != session->overlay.end();) {
+            for (auto it = owner->overlay.begin();
+                 it != owner->overlay.end();) {
               it = it->second.seq <= appended->last.value()
-                       ? session->overlay.erase(it)
+                       ? owner->overlay.erase(it)
                        : std::next(it);
             }
           }
@@ -244,6 +256,7 @@ void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
         if (snapshot_due) snapshots_.Schedule(tenant, appended->last);
         done(std::move(result));
       });
+  return std::nullopt;
 }
 
 Projector::Projector(storage::EventLog& log, const siteledger::Clock& clock,
@@ -258,20 +271,20 @@ void Projector::Execute(TenantId tenant, Command command, Done done) {
 
 Result<CommandResult> Projector::ExecuteSync(TenantId tenant, Command command) {
   struct Waiter {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<Result<CommandResult>> result;
+    Mutex mu;
+    CondVar cv;
+    std::optional<Result<CommandResult>> result GUARDED_BY(mu);
   };
   auto waiter = std::make_shared<Waiter>();
   Execute(tenant, std::move(command), [waiter](Result<CommandResult> r) {
     {
-      std::lock_guard lock(waiter->mu);
+      MutexLock lock(waiter->mu);
       waiter->result = std::move(r);
     }
-    waiter->cv.notify_one();
+    waiter->cv.Signal();
   });
-  std::unique_lock lock(waiter->mu);
-  waiter->cv.wait(lock, [&] { return waiter->result.has_value(); });
+  MutexLock lock(waiter->mu);
+  while (!waiter->result.has_value()) waiter->cv.Wait(waiter->mu);
   return std::move(*waiter->result);
 }
 
@@ -330,7 +343,7 @@ Result<TenantState> Projector::StateAtTime(TenantId tenant, Timestamp t) {
 
 Result<std::optional<std::string>> Projector::PseudonymOf(
     TenantId tenant, std::string_view account_id) {
-  return LookupPseudonym(impl_->log_, nullptr, tenant, account_id);
+  return LookupPseudonym(impl_->log_, tenant, account_id);
 }
 
 Result<std::optional<std::string>> Projector::AccountIdOf(

@@ -23,11 +23,12 @@ std::string ReverseKey(std::string_view pseudonym) {
 Result<std::string> ResolveUncached(const storage::EventLog& log,
                                     Session& session, TenantId tenant,
                                     std::string_view account_id,
-                                    std::vector<ExtraWrite>& writes) {
+                                    std::vector<ExtraWrite>& writes)
+    REQUIRES(session.mu) {
   auto h = log.TenantHmac(tenant, "pseudonym", account_id);
   if (!h) return Err(h.error());
   const std::string forward = ForwardKey(*h);
-  auto existing = ReadRow(log, &session, tenant, Family::kPseudonyms, forward);
+  auto existing = ReadRow(log, session, tenant, Family::kPseudonyms, forward);
   if (!existing) return Err(existing.error());
   if (*existing) return **existing;
   auto bytes = storage::RandomBytes(10);
@@ -42,11 +43,11 @@ Result<std::string> ResolveUncached(const storage::EventLog& log,
 }  // namespace
 
 Result<std::optional<std::string>> LookupPseudonym(
-    const storage::EventLog& log, Session* session, TenantId tenant,
+    const storage::EventLog& log, TenantId tenant,
     std::string_view account_id) {
   auto h = log.TenantHmac(tenant, "pseudonym", account_id);
   if (!h) return Err(h.error());
-  return ReadRow(log, session, tenant, Family::kPseudonyms, ForwardKey(*h));
+  return log.GetRow(tenant, Family::kPseudonyms, ForwardKey(*h));
 }
 
 Result<std::optional<std::string>> LookupAccountId(const storage::EventLog& log,

@@ -31,17 +31,16 @@ ViewKey KeyOfRow(std::string_view row_key, const ViewDoc& row) {
 }
 
 Result<std::optional<std::string>> ReadRow(const storage::EventLog& log,
-                                           Session* session, TenantId tenant,
+                                           Session& session, TenantId tenant,
                                            Family family,
                                            const std::string& key) {
-  if (session != nullptr) {
-    auto it = session->overlay.find({family, key});
-    if (it != session->overlay.end()) return it->second.value;
-  }
+  auto it = session.overlay.find({family, key});
+  if (it != session.overlay.end()) return it->second.value;
   return log.GetRow(tenant, family, key);
 }
 
 Result<const ViewDoc*> RowStore::Get(const ViewKey& key) {
+  session_.mu.AssertHeld();
   auto it = cache_.find(key);
   if (it == cache_.end()) {
     std::shared_ptr<const ViewDoc> doc;
@@ -50,7 +49,7 @@ Result<const ViewDoc*> RowStore::Get(const ViewKey& key) {
     } else {
       auto row_key = ViewRowKey(log_, tenant_, key);
       if (!row_key) return Err(row_key.error());
-      auto value = ReadRow(log_, &session_, tenant_, Family::kViews, *row_key);
+      auto value = ReadRow(log_, session_, tenant_, Family::kViews, *row_key);
       if (!value) return Err(value.error());
       if (*value) {
         auto decoded = DecodeViewRow(**value);
@@ -78,6 +77,7 @@ void RowStore::Delete(const ViewKey& key) {
 }
 
 Result<std::vector<ViewKey>> RowStore::Keys(ViewKind kind) {
+  session_.mu.AssertHeld();
   std::set<ViewKey> keys;
   const std::string prefix(1, static_cast<char>(kind));
   std::string after;
@@ -125,6 +125,7 @@ Result<std::vector<ViewKey>> RowStore::Keys(ViewKind kind) {
 }
 
 Status RowStore::Writes(std::vector<ExtraWrite>& out) {
+  session_.mu.AssertHeld();
   for (const ViewKey& key : dirty_) {
     session_.docs.insert_or_assign(key, cache_.at(key));
   }

@@ -9,20 +9,20 @@ void Session::Reset() {
 }
 
 std::shared_ptr<Session> SessionTable::For(TenantId tenant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = sessions_.find(tenant);
   if (it != sessions_.end()) return it->second;
   if (sessions_.size() >= max_sessions_) {
     // Evict idle sessions; one still in use stays (its shared_ptr keeps
     // it alive for its holder either way).
     for (auto s = sessions_.begin(); s != sessions_.end();) {
-      std::unique_lock session_lock(s->second->mu, std::try_to_lock);
-      if (session_lock && s->second->in_flight == 0) {
-        session_lock.unlock();
-        s = sessions_.erase(s);
-      } else {
-        ++s;
+      Session& session = *s->second;
+      bool idle = false;
+      if (session.mu.TryLock()) {
+        idle = session.in_flight == 0;
+        session.mu.Unlock();
       }
+      s = idle ? sessions_.erase(s) : std::next(s);
     }
   }
   auto session = std::make_shared<Session>();
@@ -31,7 +31,7 @@ std::shared_ptr<Session> SessionTable::For(TenantId tenant) {
 }
 
 void SessionTable::Erase(TenantId tenant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sessions_.erase(tenant);
 }
 

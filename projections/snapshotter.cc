@@ -10,32 +10,32 @@ Snapshotter::Snapshotter(storage::EventLog& log) : log_(log) {
 
 Snapshotter::~Snapshotter() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
 }
 
 void Snapshotter::Schedule(TenantId tenant, Sequence seq) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.emplace_back(tenant, seq);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void Snapshotter::WaitForIdle() {
-  std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  MutexLock lock(mu_);
+  while (!queue_.empty() || busy_) cv_.Wait(mu_);
 }
 
 void Snapshotter::Loop() {
   for (;;) {
     std::pair<TenantId, Sequence> job;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && queue_.empty()) cv_.Wait(mu_);
       if (queue_.empty()) return;
       job = queue_.front();
       busy_ = true;
@@ -46,11 +46,11 @@ void Snapshotter::Loop() {
       log_.PutSnapshot(job.first, job.second, state->Serialize()).IgnoreError();
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       queue_.pop_front();
       busy_ = false;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 

@@ -6,7 +6,7 @@ namespace siteledger::projections::internal {
 
 void ViewCache::Invalidate(TenantId tenant,
                            const std::vector<std::string>& row_keys) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
   ++it->second.generation;
@@ -16,7 +16,7 @@ void ViewCache::Invalidate(TenantId tenant,
 }
 
 void ViewCache::InvalidateTenant(TenantId tenant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
   ++it->second.generation;
@@ -28,7 +28,7 @@ Result<std::shared_ptr<const Projector::StoredView>> ViewCache::Get(
     const storage::EventLog& log, TenantId tenant, const std::string& row_key) {
   uint64_t generation;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     CachedTenant& t = tenants_[tenant];
     auto it = t.rows.find(row_key);
     if (it != t.rows.end()) return it->second;
@@ -43,7 +43,7 @@ Result<std::shared_ptr<const Projector::StoredView>> ViewCache::Get(
     stored = std::make_shared<const Projector::StoredView>(
         Projector::StoredView{text->version, std::string(text->json)});
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   CachedTenant& t = tenants_[tenant];
   if (t.generation == generation) {
     if (cached_rows_ >= kMaxCachedRows) {

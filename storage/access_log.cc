@@ -24,8 +24,7 @@ std::string EntryKey(Timestamp t, uint64_t counter) {
 }
 
 void PutString(std::string& out, std::string_view s) {
-  coding::PutU16(out,
-                   static_cast<uint16_t>(std::min<size_t>(s.size(), 65535)));
+  coding::PutU16(out, static_cast<uint16_t>(std::min<size_t>(s.size(), 65535)));
   out.append(s.substr(0, 65535));
 }
 
@@ -77,10 +76,10 @@ AccessLog::AccessLog(internal::Database& database, const Clock& clock)
 
 AccessLog::~AccessLog() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   flusher_.join();
   // What is left goes out with the last flush; a failure here only loses
   // access-log lines, never data.
@@ -90,17 +89,17 @@ AccessLog::~AccessLog() {
 void AccessLog::Record(AccessEntry entry) {
   bool full;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     buffer_.push_back(std::move(entry));
     full = buffer_.size() >= kFlushAt;
   }
-  if (full) cv_.notify_all();
+  if (full) cv_.SignalAll();
 }
 
 Status AccessLog::Flush() {
   std::vector<AccessEntry> entries;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     entries.swap(buffer_);
   }
   if (entries.empty()) return Status::Ok();
@@ -108,12 +107,12 @@ Status AccessLog::Flush() {
 }
 
 Status AccessLog::WriteLocked(std::vector<AccessEntry>& entries) {
-  std::lock_guard write_lock(write_mu_);
+  MutexLock write_lock(write_mu_);
   rocksdb::WriteBatch batch;
   for (const AccessEntry& e : entries) {
     uint64_t counter;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       counter = ++counter_;
     }
     batch
@@ -129,19 +128,23 @@ Status AccessLog::WriteLocked(std::vector<AccessEntry>& entries) {
 }
 
 void AccessLog::FlushLoop() {
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(100),
-                 [&] { return stopping_ || buffer_.size() >= kFlushAt; });
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    while (!stopping_ && buffer_.size() < kFlushAt) {
+      if (!cv_.WaitUntil(mu_, deadline)) break;
+    }
     if (buffer_.empty()) continue;
     std::vector<AccessEntry> entries;
     entries.swap(buffer_);
-    lock.unlock();
+    mu_.Unlock();
     // A failed write loses these lines; the database reports its own error
     // to every later writer.
     WriteLocked(entries).IgnoreError();
-    lock.lock();
+    mu_.Lock();
   }
+  mu_.Unlock();
 }
 
 Result<std::vector<AccessEntry>> AccessLog::Read(Timestamp since,

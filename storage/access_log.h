@@ -1,13 +1,12 @@
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "storage/base/clock.h"
 #include "storage/base/ids.h"
+#include "storage/base/mutex.h"
 #include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
@@ -54,16 +53,16 @@ class AccessLog {
 
  private:
   void FlushLoop();
-  Status WriteLocked(std::vector<AccessEntry>& entries);
+  Status WriteLocked(std::vector<AccessEntry>& entries) EXCLUDES(write_mu_);
 
   internal::Database& db_;
   const Clock& clock_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<AccessEntry> buffer_;  // GUARDED_BY(mu_)
-  uint64_t counter_ = 0;             // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
-  std::mutex write_mu_;              // one writer at a time
+  Mutex mu_;
+  CondVar cv_;
+  std::vector<AccessEntry> buffer_ GUARDED_BY(mu_);
+  uint64_t counter_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  Mutex write_mu_;  // one writer at a time
   std::thread flusher_;
 };
 

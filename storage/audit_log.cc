@@ -2,8 +2,8 @@
 
 #include <rocksdb/db.h>
 
-#include "storage/crypto.h"
 #include "storage/base/coding.h"
+#include "storage/crypto.h"
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 
@@ -91,7 +91,7 @@ AuditLog::AuditLog(internal::Database& database, const Clock& clock)
     : db_(database), clock_(clock) {}
 
 Result<uint64_t> AuditLog::Append(AuditRecord record) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   uint64_t last_id = 0;
   Hash last_hash{};
   Timestamp last_time{};

@@ -1,12 +1,12 @@
 #pragma once
 
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "storage/base/clock.h"
 #include "storage/base/ids.h"
+#include "storage/base/mutex.h"
 #include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
@@ -72,7 +72,7 @@ class AuditLog {
  private:
   internal::Database& db_;
   const Clock& clock_;
-  std::mutex mu_;  // serialises appends: the chain has one head
+  Mutex mu_;  // serialises appends: the chain has one head
 };
 
 // The stored form of an audit record (exposed for tests that tamper with it).

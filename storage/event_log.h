@@ -3,12 +3,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +16,7 @@
 
 #include "storage/base/clock.h"
 #include "storage/base/ids.h"
+#include "storage/base/mutex.h"
 #include "storage/base/status.h"
 #include "storage/envelope.h"
 #include "storage/family.h"
@@ -247,8 +246,8 @@ class EventLog {
   struct Pending;
   struct GroupState;
 
-  void Enqueue(std::unique_ptr<Pending> pending);
-  void CommitLoop();
+  void Enqueue(std::unique_ptr<Pending> pending) EXCLUDES(mu_);
+  void CommitLoop() EXCLUDES(mu_);
   void WriteGroup(std::vector<std::unique_ptr<Pending>>& group,
                   GroupState& state);
   static void Complete(Pending& pending, Result<AppendResult> result);
@@ -262,10 +261,10 @@ class EventLog {
   const Clock& clock_;
   const Options options_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::unique_ptr<Pending>> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                       // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::unique_ptr<Pending>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   // Bumped (and waited on by blocking appends) after every group.
   std::atomic<uint32_t> completion_epoch_{0};
 

@@ -60,10 +60,10 @@ EventLog::EventLog(internal::Database& database, KeyStore& keys,
 
 EventLog::~EventLog() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   committer_.join();
 }
 
@@ -107,7 +107,7 @@ void EventLog::AppendAsync(AppendRequest request, AppendCallback done) {
 
 void EventLog::Enqueue(std::unique_ptr<Pending> pending) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(pending));
     }
@@ -120,7 +120,7 @@ void EventLog::Enqueue(std::unique_ptr<Pending> pending) {
   }
   // The committer stages each request as it arrives, so wake it every time
   // (a signal with no waiter costs no system call).
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void EventLog::Complete(Pending& pending, Result<AppendResult> result) {
@@ -147,9 +147,12 @@ void EventLog::CommitLoop() {
     GroupState state;
     size_t bytes = 0;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
+      mu_.Lock();
+      while (!stopping_ && queue_.empty()) cv_.Wait(mu_);
+      if (queue_.empty()) {  // stopping, nothing left
+        mu_.Unlock();
+        return;
+      }
       state.now = clock_.Now();
       // Writers released by the last group come back within microseconds.
       // Waiting a little for them (never more than half a synced write)
@@ -167,23 +170,25 @@ void EventLog::CommitLoop() {
           arrived.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
-        lock.unlock();
+        mu_.Unlock();
         for (auto& pending : arrived) {
           Stage(*pending, state);
           group.push_back(std::move(pending));
         }
         arrived.clear();
-        lock.lock();
+        mu_.Lock();
         if (stopping_ || group.size() >= target ||
             group.size() >= options_.max_group_requests ||
             bytes >= options_.max_group_bytes) {
           break;
         }
-        if (!cv_.wait_until(lock, deadline,
-                            [&] { return stopping_ || !queue_.empty(); })) {
+        while (!stopping_ && queue_.empty() && cv_.WaitUntil(mu_, deadline)) {
+        }
+        if (!stopping_ && queue_.empty()) {
           break;  // the rest did not come back in time
         }
       }
+      mu_.Unlock();
     }
     const auto start = std::chrono::steady_clock::now();
     WriteGroup(group, state);
@@ -193,7 +198,7 @@ void EventLog::CommitLoop() {
       // Expect the writers about to be answered back, plus those that
       // arrived while this group was written. Counted before answering, so
       // that a quick writer's next request is not counted twice.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       target =
           std::min(group.size() + queue_.size(), options_.max_group_requests);
     }

@@ -57,7 +57,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(
 }
 
 Status KeyStore::Create(TenantId tenant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::string key = internal::TenantPrefix(tenant);
   std::string existing;
   rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), key, &existing);
@@ -81,7 +81,7 @@ Status KeyStore::Create(TenantId tenant) {
 }
 
 Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = cache_.find(tenant); it != cache_.end()) return it->second;
   std::string value;
   rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(),
@@ -124,7 +124,7 @@ Result<bool> KeyStore::Destroyed(TenantId tenant) {
 }
 
 Status KeyStore::Destroy(TenantId tenant, Timestamp now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   cache_.erase(tenant);
   std::string tombstone;
   coding::PutU8(tombstone, kDestroyedKey);

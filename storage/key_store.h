@@ -2,13 +2,13 @@
 
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 
-#include "storage/crypto.h"
 #include "storage/base/ids.h"
-#include "storage/master_key.h"
+#include "storage/base/mutex.h"
 #include "storage/base/status.h"
+#include "storage/crypto.h"
+#include "storage/master_key.h"
 
 namespace siteledger::storage::internal {
 class KeyDatabase;
@@ -48,9 +48,9 @@ class KeyStore {
 
   std::unique_ptr<internal::KeyDatabase> db_;
   const AeadKey wrap_key_;
-  std::mutex mu_;
-  std::unordered_map<TenantId, std::shared_ptr<const AeadKey>>
-      cache_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<TenantId, std::shared_ptr<const AeadKey>> cache_
+      GUARDED_BY(mu_);
 };
 
 }  // namespace siteledger::storage

@@ -169,7 +169,7 @@ Result<TenantRegistry::InstallResult> TenantRegistry::Install(
   if (installation.base_url.size() > kMaxBaseUrlBytes) {
     return Err(Status::InvalidArgument("baseUrl must be at most 2048 bytes"));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const Timestamp now = clock_.Now();
   InstallResult result;
   auto existing = Find(installation.client_key);
@@ -280,7 +280,7 @@ Result<TenantRecord> TenantRegistry::GetByClientKey(
 }
 
 Status TenantRegistry::Update(TenantRecord record) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto existing = Get(record.id);
   if (!existing) return existing.error();
   record.updated = clock_.Now();

@@ -1,17 +1,17 @@
 #pragma once
 
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "storage/base/clock.h"
-#include "storage/crypto.h"
 #include "storage/base/ids.h"
+#include "storage/base/mutex.h"
+#include "storage/base/status.h"
+#include "storage/crypto.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
-#include "storage/base/status.h"
 
 namespace siteledger::storage::internal {
 class Database;
@@ -95,7 +95,7 @@ class TenantRegistry {
   const std::string region_;
   const std::string index_key_;  // HMAC key for clientKeys
   const AeadKey record_key_;     // seals records
-  std::mutex mu_;                // serialises installs and updates
+  Mutex mu_;                     // serialises installs and updates
 };
 
 }  // namespace siteledger::storage

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "storage/base/mutex.h"
 #include "storage/event_log.h"
 
 namespace siteledger::projections::internal {
@@ -36,12 +35,12 @@ class BatchReader {
 
   // The next batch; empty at the end of the range. Returns the log's error
   // for a batch that could not be read (see EventLog::Read).
-  Result<std::vector<storage::Event>> Next();
+  Result<std::vector<storage::Event>> Next() EXCLUDES(mu_);
 
   // Hands a folded batch back to the reading thread, which frees it: the
   // events were allocated there, and freeing them there keeps the folding
   // thread off the reader's malloc arena.
-  void Recycle(std::vector<storage::Event> batch);
+  void Recycle(std::vector<storage::Event> batch) EXCLUDES(mu_);
 
  private:
   // Events in [from, until].
@@ -50,18 +49,18 @@ class BatchReader {
   }
 
   Result<std::vector<storage::Event>> ReadBatch();
-  void ReadAhead();
+  void ReadAhead() EXCLUDES(mu_);
 
   const storage::EventLog& log_;
   const TenantId tenant_;
   Sequence next_;  // owned by the reading thread
   const Sequence until_;
   size_t batch_;  // set before the reading thread starts
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Result<std::vector<storage::Event>>> queue_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                                      // GUARDED_BY(mu_)
-  std::deque<std::vector<storage::Event>> spent_;          // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Result<std::vector<storage::Event>>> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::deque<std::vector<storage::Event>> spent_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -13,11 +13,9 @@
 
 namespace siteledger::projections::internal {
 
-// The pseudonym standing for `account_id`, as `session` sees it (its
-// in-flight appends included; nullptr: committed rows only, else its mutex
-// must be held), or nullopt. NotFound once the data key is destroyed.
+// The committed pseudonym standing for `account_id`, or nullopt. NotFound
+// once the data key is destroyed; the log's errors.
 Result<std::optional<std::string>> LookupPseudonym(const storage::EventLog& log,
-                                                   Session* session,
                                                    TenantId tenant,
                                                    std::string_view account_id);
 
@@ -27,13 +25,14 @@ Result<std::optional<std::string>> LookupAccountId(const storage::EventLog& log,
                                                    std::string_view pseudonym);
 
 // The account's pseudonym, allocating one on first sight: its two rows are
-// added to `writes`, for the append that first uses it. REQUIRES:
-// session.mu held from here until that append is queued, so that two
-// commands never allocate two pseudonyms for one person. Internal when the
+// added to `writes`, for the append that first uses it. The caller holds
+// session.mu from here until that append is queued, so that two commands
+// never allocate two pseudonyms for one person. Internal when the
 // random generator fails; NotFound once the data key is destroyed.
 Result<std::string> ResolvePseudonym(const storage::EventLog& log,
                                      Session& session, TenantId tenant,
                                      std::string_view account_id,
-                                     std::vector<storage::ExtraWrite>& writes);
+                                     std::vector<storage::ExtraWrite>& writes)
+    REQUIRES(session.mu);
 
 }  // namespace siteledger::projections::internal

@@ -27,16 +27,18 @@ Result<std::string> ViewRowKey(const storage::EventLog& log, TenantId tenant,
 ViewKey KeyOfRow(std::string_view row_key, const ViewDoc& row);
 
 // A row as a command sees it: from `session`'s overlay (in-flight appends)
-// when it has the key, else as stored; nullopt if absent. `session` may be
-// nullptr (committed rows only); when set, its mutex must be held.
+// when it has the key, else as stored; nullopt if absent. The log's errors.
 Result<std::optional<std::string>> ReadRow(const storage::EventLog& log,
-                                           Session* session, TenantId tenant,
+                                           Session& session, TenantId tenant,
                                            storage::Family family,
-                                           const std::string& key);
+                                           const std::string& key)
+    REQUIRES(session.mu);
 
 // The views as a command sees them: committed rows, overlaid with the rows
 // of the tenant's in-flight appends, overlaid with this command's changes.
-// Lives for one command, under the session's mutex.
+// Lives for one command, under the session's mutex: every method requires
+// it held (and asserts so to the analysis, which cannot see through the
+// reference).
 class RowStore final : public ViewStore {
  public:
   // `log` and `session` must outlive the store.

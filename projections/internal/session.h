@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "projections/views.h"
 #include "storage/base/ids.h"
+#include "storage/base/mutex.h"
 #include "storage/family.h"
 
 namespace siteledger::projections::internal {
@@ -23,30 +23,30 @@ namespace siteledger::projections::internal {
 // field is guarded by `mu`, which a command holds from its decision until
 // its append is queued.
 struct Session {
-  std::mutex mu;
-  bool loaded = false;     // GUARDED_BY(mu)
-  bool poisoned = false;   // GUARDED_BY(mu): an in-flight append failed
-  Sequence head;           // GUARDED_BY(mu): including in-flight appends
-  Timestamp head_time{};   // GUARDED_BY(mu)
-  uint64_t in_flight = 0;  // GUARDED_BY(mu)
+  Mutex mu;
+  bool loaded GUARDED_BY(mu) = false;
+  bool poisoned GUARDED_BY(mu) = false;  // an in-flight append failed
+  Sequence head GUARDED_BY(mu);          // including in-flight appends
+  Timestamp head_time GUARDED_BY(mu){};
+  uint64_t in_flight GUARDED_BY(mu) = 0;
   struct Pending {
     std::optional<std::string> value;  // nullopt: deleted
     uint64_t seq;                      // the append that wrote it
   };
-  // GUARDED_BY(mu)
-  std::map<std::pair<storage::Family, std::string>, Pending> overlay;
-  std::set<std::string> idempotency_keys;  // GUARDED_BY(mu): in flight
+  std::map<std::pair<storage::Family, std::string>, Pending> overlay
+      GUARDED_BY(mu);
+  std::set<std::string> idempotency_keys GUARDED_BY(mu);  // in flight
   // Decoded views as of the session's head (in-flight appends included),
   // so that a busy tenant's commands do not read and parse the same rows
   // again and again; nullptr: the row is known to be absent. Only this
   // session writes the tenant's views (anything else calls Forget).
-  std::map<ViewKey, std::shared_ptr<const ViewDoc>> docs;  // GUARDED_BY(mu)
+  std::map<ViewKey, std::shared_ptr<const ViewDoc>> docs GUARDED_BY(mu);
   // account id -> pseudonym, for the same reason.
-  std::unordered_map<std::string, std::string> pseudonyms;  // GUARDED_BY(mu)
+  std::unordered_map<std::string, std::string> pseudonyms GUARDED_BY(mu);
   static constexpr size_t kMaxCached = 4096;
 
-  // Drops the overlay and the caches. REQUIRES: mu held.
-  void Reset();
+  // Drops the overlay and the caches.
+  void Reset() REQUIRES(mu);
 };
 
 // The sessions by tenant. Safe for concurrent use.
@@ -57,15 +57,15 @@ class SessionTable {
 
   // The tenant's session, created empty (not loaded) when absent. A session
   // evicted or erased while held stays valid for its holders.
-  std::shared_ptr<Session> For(TenantId tenant);
+  std::shared_ptr<Session> For(TenantId tenant) EXCLUDES(mu_);
   // Drops the tenant's session; the next For starts a new one.
-  void Erase(TenantId tenant);
+  void Erase(TenantId tenant) EXCLUDES(mu_);
 
  private:
   const size_t max_sessions_;
-  std::mutex mu_;
-  std::unordered_map<TenantId, std::shared_ptr<Session>>
-      sessions_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<TenantId, std::shared_ptr<Session>> sessions_
+      GUARDED_BY(mu_);
 };
 
 }  // namespace siteledger::projections::internal

@@ -1,11 +1,10 @@
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <utility>
 
+#include "storage/base/mutex.h"
 #include "storage/event_log.h"
 
 namespace siteledger::projections::internal {
@@ -24,21 +23,21 @@ class Snapshotter {
 
   // Queues a snapshot of the tenant's state at `seq`; returns at once. Any
   // thread, including the log's commit thread.
-  void Schedule(TenantId tenant, Sequence seq);
+  void Schedule(TenantId tenant, Sequence seq) EXCLUDES(mu_);
   // Waits until every snapshot scheduled so far is written (or failed).
   // Must not be called from the log's commit thread while appends that
   // schedule snapshots are in flight.
-  void WaitForIdle();
+  void WaitForIdle() EXCLUDES(mu_);
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
 
   storage::EventLog& log_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<TenantId, Sequence>> queue_;  // GUARDED_BY(mu_)
-  bool busy_ = false;                                // GUARDED_BY(mu_)
-  bool stopping_ = false;                            // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<std::pair<TenantId, Sequence>> queue_ GUARDED_BY(mu_);
+  bool busy_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after everything above exists
 };
 

@@ -2,12 +2,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "projections/projector.h"
+#include "storage/base/mutex.h"
 #include "storage/event_log.h"
 
 namespace siteledger::projections::internal {
@@ -24,13 +24,14 @@ class ViewCache {
   // split; the log's errors. The returned view is immutable and lives as
   // long as its holders.
   Result<std::shared_ptr<const Projector::StoredView>> Get(
-      const storage::EventLog& log, TenantId tenant,
-      const std::string& row_key);
+      const storage::EventLog& log, TenantId tenant, const std::string& row_key)
+      EXCLUDES(mu_);
 
   // Drops the given rows of a tenant (an append wrote them).
-  void Invalidate(TenantId tenant, const std::vector<std::string>& row_keys);
+  void Invalidate(TenantId tenant, const std::vector<std::string>& row_keys)
+      EXCLUDES(mu_);
   // Drops every row of a tenant.
-  void InvalidateTenant(TenantId tenant);
+  void InvalidateTenant(TenantId tenant) EXCLUDES(mu_);
 
  private:
   struct CachedTenant {
@@ -41,9 +42,9 @@ class ViewCache {
   };
   static constexpr size_t kMaxCachedRows = 200000;
 
-  std::mutex mu_;
-  std::unordered_map<TenantId, CachedTenant> tenants_;  // GUARDED_BY(mu_)
-  size_t cached_rows_ = 0;                              // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<TenantId, CachedTenant> tenants_ GUARDED_BY(mu_);
+  size_t cached_rows_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace siteledger::projections::internal
