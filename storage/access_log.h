@@ -37,18 +37,25 @@ class AccessLog {
  public:
   // `database` and `clock` must outlive the log.
   AccessLog(internal::Database& database, const Clock& clock);
-  // Writes what is buffered.
+  // Stops the flushing thread and writes what is buffered (a failure loses
+  // only those lines).
   ~AccessLog();
 
+  // Buffers `entry`; never blocks on the database and never fails. Any
+  // thread, the request path included.
   void Record(AccessEntry entry);
-  // Writes what is buffered now.
+  // Writes what is buffered now (not synced). IOError if RocksDB fails: the
+  // lines are lost. Any thread.
   Status Flush();
 
-  // Entries from `since` on, oldest first, at most `limit`.
+  // Entries from `since` on, oldest first, at most `limit`; only what was
+  // flushed. Corruption for an entry that does not decode; IOError. Any
+  // thread.
   Result<std::vector<AccessEntry>> Read(Timestamp since, size_t limit) const;
 
   // Deletes every entry older than `cutoff` and compacts the range so the
-  // bytes leave the files.
+  // bytes leave the files. IOError if RocksDB fails. Any thread; slow (it
+  // compacts), so not on a request path.
   Status DeleteBefore(Timestamp cutoff);
 
  private:

@@ -52,11 +52,15 @@ class AuditLog {
   // `database` and `clock` must outlive the log.
   AuditLog(internal::Database& database, const Clock& clock);
 
-  // Appends `record` (its time set now) with a synced write; returns its id.
+  // Appends `record` (its time set now, never before the last record's)
+  // with a synced write; returns its id. Corruption if the stored chain
+  // head does not decode; IOError, writing nothing. Any thread: appends are
+  // serialised. Blocks for the sync.
   Result<uint64_t> Append(AuditRecord record);
 
   // Records matching `filter`, oldest first, with ids after `after_id`, at
-  // most `limit`.
+  // most `limit`. Corruption for a record that does not decode; IOError.
+  // Any thread.
   Result<std::vector<AuditEntry>> Query(const AuditFilter& filter,
                                         uint64_t after_id, size_t limit) const;
 
@@ -66,7 +70,8 @@ class AuditLog {
     uint64_t first_bad = 0;  // id of the first record that breaks the chain
     std::string problem;
   };
-  // Walks the whole chain.
+  // Walks the whole chain. A broken chain is a report with ok == false;
+  // errors only for what stops the walk (IOError). Any thread; slow.
   Result<VerifyReport> Verify() const;
 
  private:

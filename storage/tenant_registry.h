@@ -67,19 +67,27 @@ class TenantRegistry {
   // Creates the tenant for `installation.client_key`, or updates it: a new
   // sharedSecret or baseUrl replaces the old; an uninstalled tenant is
   // installed again with its data as it was. InvalidArgument on an empty
-  // clientKey or secret; NotFound if the tenant was purged.
+  // clientKey or secret; NotFound if the tenant was purged; Internal if a
+  // new data key cannot be generated; IOError, writing nothing. Any thread:
+  // installs and updates are serialised.
   Result<InstallResult> Install(const Installation& installation);
 
-  // The tenant of `client_key`; NotFound if there is none.
+  // The tenant of `client_key`; NotFound if there is none; IOError. Any
+  // thread.
   Result<TenantId> Find(std::string_view client_key) const;
+  // The tenant's record. NotFound if there is none; Corruption if the
+  // sealed record does not open; IOError. Any thread.
   Result<TenantRecord> Get(TenantId tenant) const;
+  // As Find, then Get.
   Result<TenantRecord> GetByClientKey(std::string_view client_key) const;
 
   // Replaces the stored record of `record.id` (which must exist), setting
-  // `updated` to now.
+  // `updated` to now. NotFound if it does not exist; IOError, writing
+  // nothing. Any thread: serialised with installs.
   Status Update(TenantRecord record);
 
   // Tenants in id order, starting after `after`, at most `limit`.
+  // Corruption for a record that does not open; IOError. Any thread.
   Result<std::vector<TenantRecord>> List(TenantId after, size_t limit) const;
 
   const std::string& region() const { return region_; }
