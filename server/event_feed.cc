@@ -25,7 +25,7 @@ void EventFeed::Subscribe(siteledger::TenantId tenant,
   auto s = std::make_shared<Subscriber>(
       Subscriber{tenant, after.next(), std::move(writer), expires});
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       s->writer->Close();
       return;
@@ -33,33 +33,33 @@ void EventFeed::Subscribe(siteledger::TenantId tenant,
     subscribers_.push_back(std::move(s));
     dirty_.insert(tenant);  // send what it missed at once
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void EventFeed::Notify(siteledger::TenantId tenant) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (subscribers_.empty()) return;
     dirty_.insert(tenant);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void EventFeed::Shutdown() {
   std::vector<std::shared_ptr<Subscriber>> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
     all.swap(subscribers_);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   for (auto& s : all) s->writer->Close();
   if (thread_.joinable()) thread_.join();
 }
 
 size_t EventFeed::subscribers() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return subscribers_.size();
 }
 
@@ -80,15 +80,15 @@ void EventFeed::Pump(Subscriber& s) {
 
 void EventFeed::Loop() {
   auto next_heartbeat = std::chrono::steady_clock::now() + kHeartbeat;
-  std::unique_lock lock(mu_);
+  mu_.Lock();
   while (!stopping_) {
-    cv_.wait_until(lock, next_heartbeat,
-                   [&] { return stopping_ || !dirty_.empty(); });
+    while (!stopping_ && dirty_.empty() && cv_.WaitUntil(mu_, next_heartbeat)) {
+    }
     if (stopping_) break;
     std::set<siteledger::TenantId> dirty;
     dirty.swap(dirty_);
     std::vector<std::shared_ptr<Subscriber>> subs = subscribers_;
-    lock.unlock();
+    mu_.Unlock();
     const bool heartbeat = std::chrono::steady_clock::now() >= next_heartbeat;
     const siteledger::Timestamp now = clock_.Now();
     for (auto& s : subs) {
@@ -101,10 +101,11 @@ void EventFeed::Loop() {
     }
     if (heartbeat)
       next_heartbeat = std::chrono::steady_clock::now() + kHeartbeat;
-    lock.lock();
+    mu_.Lock();
     std::erase_if(subscribers_,
                   [](const auto& s) { return s->writer->closed(); });
   }
+  mu_.Unlock();
 }
 
 }  // namespace siteledger::server

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -12,6 +11,7 @@
 
 #include "server/http_server.h"
 #include "storage/base/clock.h"
+#include "storage/base/mutex.h"
 #include "storage/event_log.h"
 
 namespace siteledger::server {
@@ -57,11 +57,11 @@ class EventFeed {
   storage::EventLog& log_;
   const siteledger::Clock& clock_;
   const Formatter format_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<Subscriber>> subscribers_;  // GUARDED_BY(mu_)
-  std::set<siteledger::TenantId> dirty_;                  // GUARDED_BY(mu_)
-  bool stopping_ = false;                                 // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::vector<std::shared_ptr<Subscriber>> subscribers_ GUARDED_BY(mu_);
+  std::set<siteledger::TenantId> dirty_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

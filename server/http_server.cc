@@ -15,6 +15,7 @@
 
 #include "server/log.h"
 #include "server/problem.h"
+#include "storage/base/mutex.h"
 
 namespace siteledger::server {
 
@@ -91,9 +92,9 @@ class HttpServer::Impl {
 
   // Declared before the io_context: sessions destroyed with it unregister
   // themselves here.
-  mutable std::mutex mu_;
-  std::unordered_map<Session*, std::weak_ptr<Session>>
-      sessions_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_
+      GUARDED_BY(mu_);
   HttpOptions options_;
   HttpHandler handler_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
@@ -431,7 +432,7 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (!ec) {
     bool over_limit;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       over_limit = sessions_.size() >= options_.limits.max_connections;
     }
     if (over_limit) {
@@ -447,12 +448,12 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 }
 
 void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sessions_.emplace(s.get(), s);
 }
 
 void HttpServer::Impl::Unregister(Session* s) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   sessions_.erase(s);
 }
 
@@ -501,7 +502,7 @@ void HttpServer::Impl::Shutdown() {
     signals_.cancel(ec);
     std::vector<std::shared_ptr<Session>> live;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (auto& [ptr, weak] : sessions_) {
         if (auto s = weak.lock()) live.push_back(std::move(s));
       }
@@ -516,7 +517,7 @@ void HttpServer::Impl::Shutdown() {
 void HttpServer::Impl::CheckDrained() {
   size_t open;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     open = sessions_.size();
   }
   if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
@@ -543,7 +544,7 @@ uint16_t HttpServer::port() const { return impl_->port_; }
 void HttpServer::Run() { impl_->Run(); }
 void HttpServer::Shutdown() { impl_->Shutdown(); }
 size_t HttpServer::connections() const {
-  std::lock_guard lock(impl_->mu_);
+  MutexLock lock(impl_->mu_);
   return impl_->sessions_.size();
 }
 

@@ -107,7 +107,7 @@ void LifecycleApi::Serve(const CallPtr& call) {
 
   std::string pem;
   {
-    std::lock_guard lock(keys_mu_);
+    MutexLock lock(keys_mu_);
     auto it = install_keys_.find(kid);
     if (it != install_keys_.end() &&
         std::chrono::steady_clock::now() - it->second.fetched < kKeyCacheTtl) {
@@ -128,7 +128,7 @@ void LifecycleApi::Serve(const CallPtr& call) {
       return fail("no install key for the token's kid");
     }
     pem = fetched->body;
-    std::lock_guard lock(keys_mu_);
+    MutexLock lock(keys_mu_);
     install_keys_[kid] = {pem, std::chrono::steady_clock::now()};
   }
   if (Status s = VerifyRs256(*jwt, pem); !s.ok()) return fail(s.message());

@@ -8,6 +8,7 @@
 
 #include "projections/json.h"
 #include "storage/base/clock.h"
+#include "storage/base/mutex.h"
 #include "storage/base/rfc3339.h"
 
 namespace siteledger::server {
@@ -41,8 +42,8 @@ void Log(std::string_view level, std::string_view msg,
     }
   }
   line += "}\n";
-  static std::mutex mu;
-  std::lock_guard lock(mu);
+  static Mutex mu;
+  MutexLock lock(mu);
   // One write per line so that lines from several processes do not mix.
   const char* p = line.data();
   size_t left = line.size();

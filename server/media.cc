@@ -204,7 +204,8 @@ void MediaApi::ServeBytes(const CallPtr& call, TenantId tenant,
     common(r);
     return finisher_.Finish(call, std::move(r));
   }
-  auto bytes = log_.GetRow(tenant, storage::Family::kBlobs, storage::BlobRowKey(media_id));
+  auto bytes = log_.GetRow(tenant, storage::Family::kBlobs,
+                           storage::BlobRowKey(media_id));
   if (!bytes) return finisher_.Fail(call, bytes.error());
   if (!*bytes) {
     return finisher_.Fail(call, Status::Corruption("media " + media_id +
@@ -315,7 +316,8 @@ void MediaApi::Upload(const CallPtr& call) {
     c.idempotency_key = std::string(call->request.Header("idempotency-key"));
     c.fingerprint = "POST media " + id;
     c.extra_writes.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
-                              storage::BlobRowKey(id), std::string(upload.bytes)});
+                              storage::BlobRowKey(id),
+                              std::string(upload.bytes)});
     projector_.Execute(
         tenant, std::move(c),
         [this, call, id](Result<projections::CommandResult> result) {

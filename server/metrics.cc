@@ -29,7 +29,7 @@ void Metrics::Observe(size_t route, std::string_view method, int status,
   const uint64_t key =
       (static_cast<uint64_t>(std::min(route, routes_.size())) << 24) |
       (m << 16) | static_cast<uint64_t>(status & 0xffff);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Series& s = series_[key];
   ++s.count;
   s.sum += seconds;
@@ -39,7 +39,7 @@ void Metrics::Observe(size_t route, std::string_view method, int status,
 }
 
 void Metrics::Render(std::string& out) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   out +=
       "# HELP siteledger_http_requests_total HTTP requests by route template, "
       "method and status.\n# TYPE siteledger_http_requests_total counter\n";

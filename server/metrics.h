@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/base/mutex.h"
+
 namespace siteledger::server {
 
 // Request counters and latency histograms by route template, method and
@@ -39,9 +41,9 @@ class Metrics {
   static constexpr std::array<std::string_view, 8> kMethods = {
       "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"};
   const std::vector<std::string> routes_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // (route index, method index, status) packed -> counters
-  std::map<uint64_t, Series> series_;  // GUARDED_BY(mu_)
+  std::map<uint64_t, Series> series_ GUARDED_BY(mu_);
 };
 
 // Appends one Prometheus sample line: name{labels} value.

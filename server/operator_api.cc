@@ -75,7 +75,7 @@ std::string CsvField(std::string_view s) {
 }  // namespace
 
 std::shared_ptr<const Operators> OperatorApi::CurrentOperators() const {
-  std::lock_guard lock(operators_mu_);
+  MutexLock lock(operators_mu_);
   return operators_;
 }
 
@@ -90,7 +90,7 @@ Status OperatorApi::ReloadOperators() {
   auto shared = std::make_shared<const Operators>(std::move(*loaded));
   Log("info", "operators loaded",
       {{"operators", static_cast<long long>(shared->operators().size())}});
-  std::lock_guard lock(operators_mu_);
+  MutexLock lock(operators_mu_);
   operators_ = std::move(shared);
   return Status::Ok();
 }

@@ -155,7 +155,7 @@ void TenantApi::RecordUserSeen(const Call& call) {
   if (call.actor.empty()) return;
   const std::string day = FormatRfc3339(clock_.Now()).substr(0, 10);
   {
-    std::lock_guard lock(seen_mu_);
+    MutexLock lock(seen_mu_);
     auto& last = seen_[{call.tenant.value(), call.actor}];
     if (last == day) return;
     last = day;

@@ -16,7 +16,7 @@ constexpr std::chrono::seconds kJwtLeeway{30};
 Result<std::shared_ptr<const storage::TenantRecord>> TenantAuth::ByClientKey(
     const std::string& client_key) {
   {
-    std::lock_guard lock(tenants_mu_);
+    MutexLock lock(tenants_mu_);
     auto it = tenants_.find(client_key);
     if (it != tenants_.end()) return it->second;
   }
@@ -24,17 +24,17 @@ Result<std::shared_ptr<const storage::TenantRecord>> TenantAuth::ByClientKey(
   if (!record) return siteledger::Err(record.error());
   auto shared =
       std::make_shared<const storage::TenantRecord>(std::move(*record));
-  std::lock_guard lock(tenants_mu_);
+  MutexLock lock(tenants_mu_);
   tenants_[client_key] = shared;
   return shared;
 }
 
 void TenantAuth::Forget(const std::string& client_key) {
   {
-    std::lock_guard lock(tenants_mu_);
+    MutexLock lock(tenants_mu_);
     tenants_.erase(client_key);
   }
-  std::lock_guard lock(verified_mu_);
+  MutexLock lock(verified_mu_);
   verified_.clear();
 }
 
@@ -49,7 +49,7 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
   cache_key += ' ';
   cache_key += call.request.target;
   {
-    std::lock_guard lock(verified_mu_);
+    MutexLock lock(verified_mu_);
     auto it = verified_.find(cache_key);
     if (it != verified_.end() && clock_.Now() <= it->second.expires) {
       call.tenant = it->second.record->id;
@@ -128,7 +128,7 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
   call.tenant = (*record)->id;
   call.record = *record;
   call.token_expires = expires + kJwtLeeway;
-  std::lock_guard lock(verified_mu_);
+  MutexLock lock(verified_mu_);
   if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
   verified_.emplace(std::move(cache_key),
                     VerifiedToken{call.record, call.actor, call.token_expires});

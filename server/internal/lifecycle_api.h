@@ -10,6 +10,7 @@
 #include "server/internal/finisher.h"
 #include "server/internal/tenant_auth.h"
 #include "storage/audit_log.h"
+#include "storage/base/mutex.h"
 #include "storage/tenant_registry.h"
 
 namespace siteledger::server {
@@ -53,12 +54,12 @@ class LifecycleApi {
   const std::string base_url_;
   const std::string install_keys_url_;
 
-  std::mutex keys_mu_;
+  Mutex keys_mu_;
   struct CachedKey {
     std::string pem;
     std::chrono::steady_clock::time_point fetched;
   };
-  std::unordered_map<std::string, CachedKey> install_keys_;  // GUARDED_BY
+  std::unordered_map<std::string, CachedKey> install_keys_ GUARDED_BY(keys_mu_);
 };
 
 }  // namespace siteledger::server

@@ -12,6 +12,7 @@
 #include "server/internal/tenant_api.h"
 #include "server/operators.h"
 #include "storage/audit_log.h"
+#include "storage/base/mutex.h"
 #include "storage/event_log.h"
 #include "storage/tenant_registry.h"
 
@@ -59,8 +60,8 @@ class OperatorApi {
 
   Deps d_;
   const std::filesystem::path operators_file_;
-  mutable std::mutex operators_mu_;
-  std::shared_ptr<const Operators> operators_;  // GUARDED_BY(operators_mu_)
+  mutable Mutex operators_mu_;
+  std::shared_ptr<const Operators> operators_ GUARDED_BY(operators_mu_);
 };
 
 }  // namespace siteledger::server

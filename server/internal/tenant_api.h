@@ -9,6 +9,7 @@
 #include "server/event_feed.h"
 #include "server/internal/call.h"
 #include "server/internal/finisher.h"
+#include "storage/base/mutex.h"
 
 namespace siteledger::server {
 
@@ -49,8 +50,9 @@ class TenantApi {
   const Clock& clock_;
 
   // Accounts seen today: (tenant, account) -> day.
-  std::mutex seen_mu_;
-  std::map<std::pair<uint64_t, std::string>, std::string> seen_;  // GUARDED_BY
+  Mutex seen_mu_;
+  std::map<std::pair<uint64_t, std::string>, std::string> seen_
+      GUARDED_BY(seen_mu_);
 };
 
 // A media view as the API answers it: id, kind, type, size, dimensions.

@@ -7,6 +7,7 @@
 
 #include "server/internal/call.h"
 #include "storage/base/clock.h"
+#include "storage/base/mutex.h"
 #include "storage/tenant_registry.h"
 
 namespace siteledger::server {
@@ -55,12 +56,14 @@ class TenantAuth {
     Timestamp expires{};
   };
   static constexpr size_t kMaxVerifiedTokens = 10000;
-  std::mutex verified_mu_;
-  std::unordered_map<std::string, VerifiedToken> verified_;  // GUARDED_BY
+  Mutex verified_mu_;
+  std::unordered_map<std::string, VerifiedToken> verified_
+      GUARDED_BY(verified_mu_);
 
-  std::mutex tenants_mu_;
+  Mutex tenants_mu_;
   std::unordered_map<std::string, std::shared_ptr<const storage::TenantRecord>>
-      tenants_;  // clientKey -> record; GUARDED_BY(tenants_mu_)
+      tenants_  // clientKey -> record
+          GUARDED_BY(tenants_mu_);
 };
 
 }  // namespace siteledger::server
