@@ -12,6 +12,8 @@ namespace siteledger::server {
 // single host).
 class Cidr {
  public:
+  // nullopt for anything but an address or a network with a prefix length
+  // that fits it. Pure: any thread, as are the accessors.
   static std::optional<Cidr> Parse(std::string_view text);
   // Whether `address` (textual IPv4 or IPv6) lies in the network.
   bool Contains(std::string_view address) const;

@@ -31,15 +31,18 @@ class EventFeed {
   ~EventFeed();
 
   // Streams the tenant's events after `after` to `writer` until it closes
-  // or `expires` passes (the token's expiry).
+  // or `expires` passes (the token's expiry). After Shutdown, closes
+  // `writer` at once. Any thread.
   void Subscribe(siteledger::TenantId tenant, siteledger::Sequence after,
                  std::shared_ptr<StreamWriter> writer,
                  siteledger::Timestamp expires);
 
-  // The tenant's log grew.
+  // The tenant's log grew. Any thread, the commit thread included: it only
+  // notes the tenant under a short lock and wakes the feed's thread.
   void Notify(siteledger::TenantId tenant);
 
-  // Closes every stream and stops.
+  // Closes every stream and stops the feed's thread. Any thread but the
+  // feed's own; more than once is fine.
   void Shutdown();
 
   size_t subscribers() const;

@@ -16,7 +16,10 @@ using projections::Json;
 using siteledger::Result;
 using siteledger::Status;
 
-// Base64url without padding (RFC 7515), and back (padding tolerated).
+// Everything here is a pure function of its arguments: any thread.
+
+// Base64url without padding (RFC 7515), and back (padding tolerated;
+// Unauthenticated "malformed base64url" for anything else).
 std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
 
@@ -37,6 +40,7 @@ inline constexpr size_t kMaxJwtBytes = 8192;
 Result<Jwt> ParseJwt(std::string_view token);
 
 // Verifies an HS256 signature under `secret` in constant time.
+// Unauthenticated when it does not verify (both).
 Status VerifyHs256(const Jwt& jwt, std::string_view secret);
 // Verifies an RS256 signature under a PEM public key.
 Status VerifyRs256(const Jwt& jwt, std::string_view pem_public_key);

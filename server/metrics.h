@@ -26,6 +26,7 @@ class Metrics {
   // Names the routes; route index routes.size() is "unmatched".
   explicit Metrics(std::vector<std::string> routes);
 
+  // Counts one answer. Any thread.
   void Observe(size_t route, std::string_view method, int status,
                double seconds);
 

@@ -45,6 +45,8 @@ class Operators {
  public:
   // Parses `text`; InvalidArgument names the line at fault.
   static Result<Operators> Parse(std::string_view text);
+  // Reads and parses the file: NotFound when it cannot be read, else as
+  // Parse. Any thread.
   static Result<Operators> Load(const std::filesystem::path& path);
 
   // The operator whose token this is, or nullptr. Compares hashes in

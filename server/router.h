@@ -44,7 +44,10 @@ struct RouteMatch {
 class Router {
  public:
   void Add(std::string method, std::string pattern, int handler, Access access);
-  // HEAD matches GET routes. Parameters are percent-decoded.
+  // HEAD matches GET routes. Parameters are percent-decoded. A path no
+  // route knows has route == nullptr and path_known == false; a path known
+  // for other methods has path_known and `allow`. Any thread once the routes
+  // are added (Add is not safe alongside Match).
   RouteMatch Match(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }
 
