@@ -44,8 +44,7 @@ class App::Impl {
  public:
   Impl(storage::Store& store, Config config, TestClock* test_clock,
        std::shared_ptr<const storage::MasterKey> media_url_key)
-      : store_(store),
-        config_(std::move(config)),
+      : config_(std::move(config)),
         routes_(BuildRouteTable({.test_clock = test_clock != nullptr})),
         router_(BuildRouter(routes_)),
         metrics_(RouteNames(router_)),
@@ -91,7 +90,6 @@ class App::Impl {
   void Dispatch(const CallPtr& call);
   std::string ClientIp(const HttpRequest& request) const;
 
-  storage::Store& store_;
   const Config config_;
   const std::vector<RouteSpec> routes_;
   const Router router_;
