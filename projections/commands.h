@@ -83,6 +83,9 @@ struct CommandResult {
   std::optional<ViewDoc> view;    // its view afterwards; unset when deleted
 
   // A compact JSON form kept with the idempotency record, and back.
+  // Serialize never fails. Deserialize: Corruption if the text does not
+  // parse; missing or unknown parts are left unset (replayed is left
+  // false). Both pure, any thread.
   std::string Serialize() const;
   static Result<CommandResult> Deserialize(std::string_view text);
 };
@@ -112,11 +115,21 @@ struct Decision {
 // The schema of a command's body is that of its event, with the ids the
 // server sets (from the path, or generated) refused in the body.
 // Validates `command` against the current views in `store` and decides its
-// events. Errors (nothing is written): InvalidArgument (bad body, named by
-// JSON path), NotFound (the entity does not exist), PreconditionFailed
-// (If-Match), Conflict (e.g. deleting a theme a site uses).
+// events; it reads `store` and never changes it. A command that changes
+// nothing (adding a domain the site has) decides no events. Errors:
+//   InvalidArgument     a bad body (named by JSON path), including an id in
+//                       it that names no entity; a bad restore target
+//   NotFound            the entity (or menu item) the path names does not
+//                       exist
+//   PreconditionFailed  If-Match does not match the entity's version
+//   Conflict            e.g. deleting a theme a site uses, a duplicate item
+//   QuotaExceeded       an upload beyond media_quota_bytes
+//   Internal            the random generator failed (NewId), or a command
+//                       type Decide does not know
+// and whatever `store` or `context.seq_at` return (e.g. Corruption).
 // kRestore returns its event without applying anything: the engine handles
-// restores.
+// restores. Any thread that may use `store` (Decide adds no locking); it
+// calls `context.seq_at` on the calling thread.
 Result<Decision> Decide(const Command& command, ViewStore& store,
                         const DecideContext& context);
 

@@ -58,21 +58,24 @@ inline constexpr int64_t kPayloadVersion = 1;
 inline constexpr size_t kMaxNavigationDepth = 4;
 inline constexpr size_t kMaxNavigationItems = 500;
 
-// The schema of an event type, or nullptr for an unknown type.
+// The schema of an event type, or nullptr for an unknown type. The schemas
+// are built once and live for the whole program. Any thread.
 const schema::Validator* EventSchema(std::string_view type);
 
-// All event types, in catalogue order.
+// All event types, in catalogue order; a static list. Any thread.
 std::span<const std::string_view> EventTypes();
 
 // Validates a payload for `type`: the forbidden-content checks first, then
-// the schema. InvalidArgument names the JSON path ("$.items[2].label: ...").
+// the schema. InvalidArgument names the JSON path ("$.items[2].label: ...");
+// an unknown `type` is InvalidArgument too. Pure, any thread.
 Status ValidatePayload(std::string_view type, const Json& payload);
 
-// The schemas of parts shared with commands.
+// The schemas of parts shared with commands: built once, live for the
+// whole program. Any thread.
 const schema::V& NavigationItemSchema();
 const schema::V& LinkSchema();
 // The JSON Schema of one navigation item (children refer to it as
-// #/components/schemas/NavigationItem).
+// #/components/schemas/NavigationItem). Never fails; any thread.
 Json NavigationItemJsonSchema();
 
 }  // namespace siteledger::projections

@@ -18,6 +18,8 @@ using siteledger::Status;
 // string, an array, or an object whose members are kept sorted by key (so
 // that writing it out is canonical). Numbers with a fraction or an exponent
 // are not part of this model: every number in the data model is a whole one.
+// A plain value: const methods may run on any number of threads at once; a
+// Json being changed must not be read elsewhere meanwhile.
 class Json {
  public:
   enum class Type : uint8_t { kNull, kBool, kInt, kString, kArray, kObject };
@@ -30,6 +32,7 @@ class Json {
   Json(bool b) : value_(b) {}
   Json(int v) : value_(static_cast<int64_t>(v)) {}
   Json(int64_t v) : value_(v) {}
+  // REQUIRES: v <= INT64_MAX (larger values wrap to negative ones).
   Json(uint64_t v) : value_(static_cast<int64_t>(v)) {}
   Json(const char* s) : value_(std::string(s)) {}
   Json(std::string s) : value_(std::move(s)) {}
@@ -55,7 +58,8 @@ class Json {
   bool is_array() const { return type() == Type::kArray; }
   bool is_object() const { return type() == Type::kObject; }
 
-  // Accessors. REQUIRES: the value has that type.
+  // Accessors. REQUIRES: the value has that type. References are valid until
+  // the value is changed or destroyed.
   bool as_bool() const { return std::get<bool>(value_); }
   int64_t as_int() const { return std::get<int64_t>(value_); }
   const std::string& as_string() const { return std::get<std::string>(value_); }
@@ -64,16 +68,20 @@ class Json {
   const Object& as_object() const { return std::get<Object>(value_); }
   Object& as_object() { return std::get<Object>(value_); }
 
-  // Object members. Find returns nullptr when absent (or not an object).
+  // Object members. Find returns nullptr when absent (or not an object);
+  // the pointer is valid until this value is changed or destroyed.
   const Json* Find(std::string_view key) const;
   Json* Find(std::string_view key);
-  // The member's string, or `fallback` when absent or not a string.
+  // The member's string (a view valid until this value is changed or
+  // destroyed), or `fallback` when absent or not a string. GetInt likewise.
   std::string_view GetString(std::string_view key,
                              std::string_view fallback = {}) const;
   int64_t GetInt(std::string_view key, int64_t fallback = 0) const;
-  // Sets (inserting or replacing) a member. REQUIRES: is_object().
+  // Sets (inserting or replacing) a member, keeping keys sorted; returns it,
+  // valid until the object is next changed. REQUIRES: is_object().
   Json& Set(std::string key, Json value);
-  // Removes a member; returns whether it was there.
+  // Removes a member; returns whether it was there (false, too, when this is
+  // not an object).
   bool Erase(std::string_view key);
 
   // Appends to an array. REQUIRES: is_array().
@@ -82,7 +90,8 @@ class Json {
   bool operator==(const Json& other) const = default;
 
   // Writes compact JSON; object keys come out sorted, so equal values give
-  // equal bytes (the canonical form digests are taken over).
+  // equal bytes (the canonical form digests are taken over). Appends to
+  // `out`; never fails.
   void Write(std::string& out) const;
   std::string Dump() const {
     std::string out;
@@ -95,7 +104,9 @@ class Json {
       value_;
 };
 
-// Appends `s` as a JSON string literal (quoted, escaped) to `out`.
+// Appends `s` as a JSON string literal (quoted, escaped) to `out`. Bytes at
+// or above 0x80 are copied as they are: `s` should be UTF-8. Never fails;
+// any thread.
 void WriteJsonString(std::string& out, std::string_view s);
 
 // Limits applied while parsing untrusted JSON.
@@ -120,7 +131,9 @@ inline JsonLimits TrustedJsonLimits() {
 // Parses `text` (which must be valid UTF-8) into a Json, enforcing `limits`.
 // Errors are InvalidArgument (TooLarge for max_bytes) and name the JSON path
 // at fault, e.g. "$.items[3].label: string longer than 16384 bytes".
-// Duplicate keys and non-integer numbers are refused.
+// Duplicate keys, numbers with a fraction or exponent, and integers beyond
+// int64 are refused (InvalidArgument). Any thread (each thread parses with
+// its own parser).
 Result<Json> ParseJson(std::string_view text, const JsonLimits& limits = {});
 
 }  // namespace siteledger::projections

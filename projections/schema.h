@@ -13,13 +13,18 @@
 namespace siteledger::projections::schema {
 
 // A validator checks a Json value found at `path` (e.g. "$.items[3]") and
-// returns InvalidArgument naming the path and the problem.
+// returns InvalidArgument naming the path and the problem. Immutable once
+// built, so safe for concurrent use (a Custom one as far as its function is).
+// Shared: a V lives as long as any holder.
 class Validator {
  public:
   virtual ~Validator() = default;
+  // OK, or InvalidArgument ("$.items[3].label: longer than ...") at the
+  // first problem. `path` is used as scratch: restored on OK, possibly left
+  // longer on an error.
   virtual Status Check(const Json& value, std::string& path) const = 0;
   // The same shape as a JSON Schema (2020-12, as OpenAPI 3.1 uses it), for
-  // the API's published contract.
+  // the API's published contract. Never fails.
   virtual Json ToJsonSchema() const = 0;
 };
 using V = std::shared_ptr<const Validator>;
@@ -39,6 +44,9 @@ enum class Str : uint8_t {
   kPseudonym,  // u_ followed by 20 lowercase hex digits
 };
 
+// The builders below never fail (any thread) and return validators whose
+// Check returns InvalidArgument, as above, for a value of the wrong type or
+// outside the bounds.
 V String(Str kind, size_t min_bytes, size_t max_bytes);
 V Int(int64_t min, int64_t max);
 V Bool();
@@ -62,12 +70,14 @@ inline Field Opt(std::string_view name, V v) {
   return {name, std::move(v), false};
 }
 
-// An object with exactly these fields: unknown fields are refused.
+// An object with exactly these fields: unknown fields are refused (before
+// a missing required field is reported).
 V Object(std::vector<Field> fields);
 // An object with exactly one of these fields (the rest refused).
 V OneOf(std::vector<Field> fields);
 // A validator defined by a function (for recursive and custom shapes), with
-// the JSON Schema that describes what it accepts.
+// the JSON Schema that describes what it accepts. `check` must follow
+// Check's contract and may be called from any thread at once.
 V Custom(std::function<Status(const Json&, std::string&)> check,
          Json json_schema);
 
@@ -76,10 +86,12 @@ V Custom(std::function<Status(const Json&, std::string&)> check,
 // token or secret, and values shaped like JWTs, bearer tokens or private
 // keys), e-mail addresses anywhere, and Confluence page content (bodies,
 // excerpts, page titles: pages are referenced by contentId only).
+// InvalidArgument naming the JSON path and the reason. Pure, any thread.
 Status CheckForbiddenContent(const Json& payload);
 
 // Checks an Atlassian account id: 1 to 128 bytes of [A-Za-z0-9:_-]. E-mail
-// addresses and names are refused with a message that says so.
+// addresses and names are refused with a message that says so. All errors
+// are InvalidArgument. Pure, any thread.
 Status CheckAccountId(std::string_view account_id);
 
 }  // namespace siteledger::projections::schema

@@ -25,15 +25,17 @@ struct ViewRowText {
   std::string_view json;
 };
 
-// The stored value of `row`.
+// The functions below are pure: any thread.
+
+// The stored value of `row`. Never fails.
 std::string EncodeViewRow(const ViewDoc& row);
 
 // Splits a stored value without parsing the document. Corruption if the
-// value is shorter than its version.
+// value is shorter than its version. The returned `json` views `value`.
 Result<ViewRowText> SplitViewRow(std::string_view value);
 
 // Decodes a stored value. Corruption if it is truncated or its document does
-// not parse.
+// not parse (parsed with TrustedJsonLimits).
 Result<ViewDoc> DecodeViewRow(std::string_view value);
 
 // Parses the canonical JSON of a stored row (as SplitViewRow returns it).

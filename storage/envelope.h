@@ -8,7 +8,8 @@
 
 namespace siteledger::storage {
 
-// Limits on the parts of an event; Append refuses anything larger.
+// Limits on the parts of an event; Append refuses anything larger (see
+// ValidateEventParts).
 inline constexpr size_t kMaxEventTypeBytes = 64;
 inline constexpr size_t kMaxActorBytes = 64;
 inline constexpr size_t kMaxIdempotencyKeyBytes = 128;
@@ -34,16 +35,22 @@ struct Event {
 //   | u16 len + idempotency key | 32 bytes prev hash | u32 len + payload
 // All integers big-endian. It is what the chain hashes and what export
 // writes; the stored form has the same header followed by the sealed payload.
+// The functions below are pure: any thread.
+//
+// Never fails. REQUIRES: the parts are within the limits above (longer ones
+// would have their length prefixes truncated).
 std::string EncodeCanonical(const Event& event);
-// Fails with Corruption on a truncated or malformed envelope.
+// Corruption on a format byte other than 1, a truncated envelope, or bytes
+// after the payload.
 Result<Event> DecodeCanonical(std::string_view bytes);
 
-// SHA-256 of the canonical envelope.
+// SHA-256 of the canonical envelope, without building it. Never fails.
 Hash HashOf(const Event& event);
 
 // Returns InvalidArgument naming the part that breaks a limit or holds bytes
-// an envelope may not carry (type: [a-z0-9._-]; actor and key: printable
-// ASCII).
+// an envelope may not carry (type: 1 to 64 bytes of [a-z0-9._-]; actor and
+// key: printable ASCII without spaces, 0x21-0x7e; either may be empty), or
+// TooLarge for a payload over kMaxPayloadBytes.
 Status ValidateEventParts(std::string_view type, std::string_view actor,
                           std::string_view idempotency_key,
                           std::string_view payload);

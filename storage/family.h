@@ -28,11 +28,13 @@ inline constexpr std::array<Family, 9> kAllFamilies = {
     Family::kIndex,   Family::kAccessLog, Family::kAudit,
 };
 
-// The RocksDB column family name: "events", "views", ...
+// The RocksDB column family name: "events", "views", ..., "access_log",
+// "audit"; "unknown" for a value outside the enum. A static string; never
+// fails, any thread.
 std::string_view FamilyName(Family family);
 
 // True for the families whose values are sealed with the tenant's data key
-// when written through the event log.
+// when written through the event log. Pure, any thread.
 constexpr bool IsEncryptedFamily(Family family) {
   return family == Family::kViews || family == Family::kSnapshots ||
          family == Family::kBlobs || family == Family::kPseudonyms;

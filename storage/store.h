@@ -37,13 +37,32 @@ struct StoreOptions {
 
 // Store is one region's storage: the database, the key store, the tenant
 // registry and the event log, opened together and closed in the right order.
+// Safe for concurrent use: every method may be called from any thread, except
+// where it says otherwise.
 class Store {
  public:
-  // Opens (or creates) everything `options` names. Fails with a message that
-  // names the file at fault.
+  // Opens (or creates) everything `options` names, filling in the default
+  // paths. Fails with a message that names the file at fault:
+  //   InvalidArgument   no clock or no data folder; a master key file that
+  //                     does not hold one key
+  //   PermissionDenied  a master key file others may read
+  //   IOError           a file or folder that cannot be read, created or
+  //                     locked (e.g. the database open in another process)
+  //   Corruption        a damaged database
+  //   QuotaExceeded     the disk is full
+  //   Internal          the random generator failed, or RocksDB refused its
+  //                     options
+  // What was opened before the failure is closed again. Any thread; slow
+  // (RocksDB recovers its WAL).
   static Result<std::unique_ptr<Store>> Open(StoreOptions options);
+  // Closes the access log, audit log and event log (which commits what is
+  // queued first), then the registry, the key store and the database. Must
+  // not run on the event log's commit thread (from an AppendAsync callback),
+  // nor while another thread still uses the store or anything it returned.
   ~Store();
 
+  // The parts, valid as long as the store; each is safe for concurrent use.
+  // Never fail.
   TenantRegistry& registry() { return *registry_; }
   EventLog& log() { return *log_; }
   KeyStore& keys() { return *keys_; }
@@ -52,20 +71,26 @@ class Store {
   const Clock& clock() const { return *clock_; }
   const StoreOptions& options() const { return options_; }
 
-  // True when the database answers reads (for /readyz).
+  // True when the database answers reads (for /readyz): a read of the
+  // tenants family that succeeds or finds nothing. Never fails; any thread.
   bool Healthy() const;
 
-  // Approximately how many bytes the tenant's rows take on disk, over every
-  // tenant family.
+  // Approximately how many bytes the tenant's rows take on disk and in
+  // memtables, over every tenant family. A family RocksDB cannot size counts
+  // as 0: never fails. Any thread.
   uint64_t TenantBytes(TenantId tenant) const;
 
   // Flushes every memtable and waits until no flush or compaction runs or is
   // pending, so that a benchmark does not measure the background work of its
-  // own loading. Returns the first flush error. Any thread; blocks for as
-  // long as the background work takes.
+  // own loading. Returns the first flush error (IOError, Corruption,
+  // QuotaExceeded when the disk is full, Unavailable while RocksDB shuts
+  // down). Any thread; blocks for as long as the background work takes, with
+  // no timeout, so not from an AppendAsync callback.
   Status WaitForIdle();
 
-  // RocksDB's own figures for /metrics: name -> value (sizes in bytes).
+  // RocksDB's own figures for /metrics: name -> value (sizes in bytes),
+  // summed over the families; a figure RocksDB does not report counts as 0
+  // (block_cache_usage_bytes is then left out). Never fails; any thread.
   std::vector<std::pair<std::string, uint64_t>> DatabaseFigures() const;
 
  private:

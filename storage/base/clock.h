@@ -13,10 +13,14 @@ namespace siteledger {
 class Clock {
  public:
   virtual ~Clock() = default;
+  // The current time, in whole milliseconds. Never fails; any thread.
   virtual Timestamp Now() const = 0;
 };
 
-// The system's real-time clock.
+// The system's real-time clock (std::chrono::system_clock, truncated to
+// milliseconds). It may step back if the system clock is set back: callers
+// that need monotonic times (the event log) enforce that themselves.
+// Stateless; any thread.
 class SystemClock final : public Clock {
  public:
   Timestamp Now() const override;
@@ -27,14 +31,16 @@ class SystemClock final : public Clock {
 // safe to call while other threads read the time.
 class TestClock final : public Clock {
  public:
-  // Starts at the system time. With `frozen`, time stands still except when
-  // advanced, starting at `start`.
+  // The default clock follows the system clock (plus the offset). The one
+  // constructed with `start` is frozen: it reads `start` plus the offset, and
+  // only Advance() moves it.
   TestClock() = default;
   explicit TestClock(Timestamp start) : frozen_(true), start_(start) {}
 
   Timestamp Now() const override;
 
-  // Moves the clock forward by `delta`. REQUIRES: delta >= 0.
+  // Moves the clock forward by `delta`; every later Now(), on any thread,
+  // sees it. Any thread. REQUIRES: delta >= 0 (asserted in debug builds).
   void Advance(std::chrono::milliseconds delta);
 
  private:

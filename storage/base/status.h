@@ -28,11 +28,15 @@ enum class StatusCode : uint8_t {
   kInternal,
 };
 
+// "OK", "NotFound", ...: the enumerator without its k; "Unknown" for a value
+// outside the enum. Never fails; any thread.
 std::string_view StatusCodeName(StatusCode code);
 
 // Status is the outcome of an operation: OK, or a code with a message meant
 // for the person who has to act on it. A Conflict may carry the version the
-// caller should have expected (`actual_version`).
+// caller should have expected (`actual_version`). A plain value: const
+// methods may run on any number of threads at once; a Status being changed
+// must not be read elsewhere meanwhile.
 class [[nodiscard]] Status {
  public:
   Status() = default;
@@ -91,10 +95,11 @@ class [[nodiscard]] Status {
   // For Conflict from an append: the stream's version at the time.
   uint64_t actual_version() const { return actual_version_; }
 
-  // "NotFound: tenant 7 has no events", or "OK".
+  // "NotFound: tenant 7 has no events", or "OK". Never fails.
   std::string ToString() const;
 
-  // Prefixes the message with `context`, keeping code and version.
+  // Prefixes the message with `context` ("context: message"), keeping code
+  // and version. An OK status comes back unchanged. Never fails.
   Status WithContext(std::string_view context) const;
 
   // Drops an error on purpose; the caller says why in a comment.
@@ -111,6 +116,7 @@ template <typename T>
 using Result = std::expected<T, Status>;
 
 // Shorthand for returning an error from a function that returns Result<T>.
+// REQUIRES: !s.ok() (an OK status in a Result would read as an error).
 inline std::unexpected<Status> Err(Status s) {
   return std::unexpected<Status>(std::move(s));
 }
