@@ -45,6 +45,7 @@ class App::Impl {
   Impl(storage::Store& store, Config config, TestClock* test_clock,
        std::shared_ptr<const storage::MasterKey> media_url_key)
       : config_(std::move(config)),
+        log_(store.log()),
         routes_(BuildRouteTable({.test_clock = test_clock != nullptr})),
         router_(BuildRouter(routes_)),
         metrics_(RouteNames(router_)),
@@ -77,11 +78,16 @@ class App::Impl {
         public_(store, metrics_, feed_, finisher_, config_,
                 BuildOpenApi(routes_, config_.base_url).Dump()) {}
 
-  ~Impl() { feed_.Shutdown(); }
+  ~Impl() { Shutdown(); }
 
   void Handle(HttpRequest request, Responder respond);
   Status ReloadOperators() { return operators_.ReloadOperators(); }
-  void Shutdown() { feed_.Shutdown(); }
+  // Nothing of the app may be called back once it is gone: the appends it
+  // queued complete (and are answered, logged and audited) first.
+  void Shutdown() {
+    feed_.Shutdown();
+    log_.WaitForAppends();
+  }
   size_t BodyLimit(std::string_view method, std::string_view target) const;
   const Router& router() const { return router_; }
   std::span<const RouteSpec> routes() const { return routes_; }
@@ -91,6 +97,7 @@ class App::Impl {
   std::string ClientIp(const HttpRequest& request) const;
 
   const Config config_;
+  storage::EventLog& log_;  // waited for on shutdown
   const std::vector<RouteSpec> routes_;
   const Router router_;
   Metrics metrics_;

@@ -38,7 +38,10 @@ class App {
   // The body limit for a request: 1 MiB for JSON (413 beyond).
   size_t BodyLimit(std::string_view method, std::string_view target) const;
 
-  // Ends live event streams; call before the HTTP server drains.
+  // Ends live event streams and waits for the appends the app queued to
+  // complete (their answers, access-log lines and audit records done). Call
+  // once the HTTP server has stopped (HttpServer::Run returned), not from the
+  // commit thread.
   void Shutdown();
 
   // The route table and the router made from it (Route::handler is a row's

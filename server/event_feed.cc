@@ -26,12 +26,16 @@ void EventFeed::Subscribe(siteledger::TenantId tenant,
       Subscriber{tenant, after.next(), std::move(writer), expires});
   {
     MutexLock lock(mu_);
-    if (stopping_) {
-      s->writer->Close();
-      return;
+    if (!stopping_) {
+      subscribers_.push_back(s);
+      dirty_.insert(tenant);  // send what it missed at once
+      s = nullptr;
     }
-    subscribers_.push_back(std::move(s));
-    dirty_.insert(tenant);  // send what it missed at once
+  }
+  if (s != nullptr) {
+    // Closed outside the lock: closing may call back into Notify.
+    s->writer->Close();
+    return;
   }
   cv_.SignalAll();
 }

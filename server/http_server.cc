@@ -105,6 +105,10 @@ class HttpServer::Impl {
   asio::steady_timer drain_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::atomic<bool> draining_{false};
+  // Set once Run's contexts have stopped: work posted to a connection after
+  // that runs on the posting thread (see Sink::Post).
+  Mutex post_mu_;
+  bool stopped_ GUARDED_BY(post_mu_) = false;
   std::atomic<uint16_t> port_{0};
 };
 
@@ -191,8 +195,27 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       return session_->StartStream(std::move(head), std::move(on_close));
     }
     void Post(std::function<void()> work) override {
-      asio::post(session_->stream_.get_executor(),
-                 [s = session_, w = std::move(work)] { w(); });
+      {
+        // Posted before the contexts stopped: Run polls it.
+        MutexLock lock(session_->server_.post_mu_);
+        if (!session_->server_.stopped_) {
+          asio::post(session_->stream_.get_executor(),
+                     [s = session_, w = std::move(work)] { RunPosted(w); });
+          return;
+        }
+      }
+      // After: the answer goes nowhere, but the work (its access-log line,
+      // an operator's audit record) must still be done.
+      RunPosted(work);
+    }
+    static void RunPosted(const std::function<void()>& work) {
+      try {
+        work();
+      } catch (const std::exception& e) {
+        Log("error", "posted work threw", {{"error", e.what()}});
+      } catch (...) {
+        Log("error", "posted work threw a non-exception");
+      }
     }
 
    private:
@@ -492,6 +515,17 @@ void HttpServer::Impl::Run() {
   for (auto& g : guards) g.reset();
   for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->stop();
   for (auto& t : threads) t.join();
+  // Completions posted before this point still run (a write that committed
+  // during the drain is answered, audited and logged); later ones run where
+  // they are posted.
+  {
+    MutexLock lock(post_mu_);
+    stopped_ = true;
+  }
+  for (auto& worker : workers_) {
+    worker->restart();
+    worker->poll();
+  }
 }
 
 void HttpServer::Impl::Shutdown() {

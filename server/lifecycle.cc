@@ -68,6 +68,10 @@ void LifecycleApi::SetEnabled(const CallPtr& call) {
     return finisher_.Fail(call,
                           Status::PermissionDenied("the app is uninstalled"));
   }
+  // Atlassian sends the installation's JSON; any body sent must be JSON.
+  if (auto body = JsonBodyOf(*call, BodyUse::kOptional); !body) {
+    return finisher_.Fail(call, body.error());
+  }
   const bool enable = call->route->action == Action::kEnabled;
   storage::TenantRecord record = *call->record;
   record.enabled = enable;

@@ -7,6 +7,7 @@
 
 #include "projections/commands.h"
 #include "server/internal/media_api.h"
+#include "server/internal/request_parts.h"
 #include "server/internal/tenant_api.h"
 #include "server/jwt.h"
 #include "server/problem.h"
@@ -361,9 +362,7 @@ void MediaApi::Delete(const CallPtr& call) {
                              call, [this, call, result = std::move(result)] {
                                if (!result)
                                  return finisher_.Fail(call, result.error());
-                               HttpResponse r;
-                               r.status = 204;
-                               finisher_.Finish(call, std::move(r));
+                               finisher_.Finish(call, NoContent());
                              });
                        });
   }

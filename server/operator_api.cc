@@ -175,7 +175,14 @@ void OperatorApi::Serve(const CallPtr& call) {
 
 void OperatorApi::ServeRestore(const CallPtr& call) {
   auto body = JsonBodyOf(*call, BodyUse::kRequired);
-  if (!body) return d_.finisher.Fail(call, body.error());
+  if (!body) {
+    return d_.finisher.Fail(
+        call, body.error().code() == StatusCode::kUnsupported
+                  ? body.error()
+                  : Status::InvalidArgument(
+                        "the body must be a JSON object: {\"toSeq\":N} or "
+                        "{\"asOf\":\"<RFC 3339 time>\"}"));
+  }
   projections::Command c;
   c.type = projections::CommandType::kRestore;
   c.body = std::move(*body);
@@ -335,6 +342,9 @@ void OperatorApi::ServeAudit(const CallPtr& call) {
 
 void OperatorApi::ServeClock(const CallPtr& call) {
   auto body = JsonBodyOf(*call, BodyUse::kRequired);
+  if (!body && body.error().code() == StatusCode::kUnsupported) {
+    return d_.finisher.Fail(call, body.error());
+  }
   const Json* advance = body ? body->Find("advance") : nullptr;
   if (advance == nullptr || !advance->is_string() ||
       body->as_object().size() != 1) {

@@ -179,11 +179,11 @@ void TenantApi::RecordUserSeen(const Call& call) {
 void TenantApi::Serve(const CallPtr& call) {
   const RouteSpec& route = *call->route;
   if (route.action == Action::kCommand) return ServeCommand(call);
-  if (route.action == Action::kListEvents) return ServeEvents(call);
-  if (route.action == Action::kStreamEvents) return ServeStream(call);
-
+  // A malformed ?as_of= is refused on every read, even one that ignores it.
   auto as_of = AsOfOf(*call);
   if (!as_of) return finisher_.Fail(call, as_of.error());
+  if (route.action == Action::kListEvents) return ServeEvents(call);
+  if (route.action == Action::kStreamEvents) return ServeStream(call);
   Reads reads{*this, call, *as_of, std::nullopt};
   const std::string& id = call->Param(route.id_param);
   switch (route.action) {

@@ -167,6 +167,13 @@ class EventLog {
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   void AppendAsync(AppendRequest request, AppendCallback done);
 
+  // Blocks until every append queued before the call has completed (its
+  // callback returned), so that a caller shutting down knows nothing will
+  // call back into it. Appends queued meanwhile are waited for too. Any
+  // thread but the commit thread (an AppendAsync callback would wait for
+  // itself).
+  void WaitForAppends() EXCLUDES(mu_);
+
   // The tenant's committed head: Head{} (seq 0) for a tenant that never
   // appended, or one the log has no row for. Corruption if the head row is
   // malformed; IOError. Does not need the data key. Any thread; it reads
@@ -265,6 +272,9 @@ class EventLog {
   CondVar cv_;
   std::deque<std::unique_ptr<Pending>> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
+  // Appends queued and not yet completed; `idle_` is signalled as it falls.
+  uint64_t outstanding_ GUARDED_BY(mu_) = 0;
+  CondVar idle_;
   // Bumped (and waited on by blocking appends) after every group.
   std::atomic<uint32_t> completion_epoch_{0};
 

@@ -110,6 +110,7 @@ void EventLog::Enqueue(std::unique_ptr<Pending> pending) {
     MutexLock lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(pending));
+      ++outstanding_;
     }
   }
   if (pending) {
@@ -121,6 +122,11 @@ void EventLog::Enqueue(std::unique_ptr<Pending> pending) {
   // The committer stages each request as it arrives, so wake it every time
   // (a signal with no waiter costs no system call).
   cv_.Signal();
+}
+
+void EventLog::WaitForAppends() {
+  MutexLock lock(mu_);
+  while (outstanding_ > 0) idle_.Wait(mu_);
 }
 
 void EventLog::Complete(Pending& pending, Result<AppendResult> result) {
@@ -204,6 +210,11 @@ void EventLog::CommitLoop() {
     }
     for (auto& pending : group) Complete(*pending, std::move(*pending->result));
     NotifyCompletions();
+    {
+      MutexLock lock(mu_);
+      outstanding_ -= group.size();
+    }
+    idle_.SignalAll();
     group.clear();
   }
 }

@@ -28,8 +28,8 @@ class TenantAuth {
   // and call.token_expires. Errors: Unauthenticated (no token, a bad one, an
   // unknown clientKey, expired, a qsh that does not match, context-qsh
   // where `allow_context_qsh` is false or outside /api/v1/),
-  // PermissionDenied (the app is uninstalled; call.record is set then), or
-  // a storage error reading the registry.
+  // PermissionDenied (the app is uninstalled; nothing is set then), or a
+  // storage error reading the registry.
   Status Authenticate(Call& call, bool allow_context_qsh);
 
   // The installation of `client_key`, cached. NotFound if there is none.

@@ -494,3 +494,37 @@ TEST_CASE("Event times never go backwards within a tenant", "[event_log]") {
 
 }  // namespace
 }  // namespace siteledger::storage
+
+namespace siteledger::storage {
+namespace {
+
+TEST_CASE("WaitForAppends returns once every queued append has called back",
+          "[event_log]") {
+  testing::Rig rig;
+  const TenantId t = rig.NewTenant("client-wait");
+  constexpr int kAppends = 200;
+  std::atomic<int> called{0};
+  for (int i = 0; i < kAppends; ++i) {
+    AppendRequest request;
+    request.tenant = t;
+    request.events.push_back(testing::Ev("site.created", R"({"id":"s"})"));
+    rig.log->AppendAsync(std::move(request),
+                         [&called](Result<AppendResult> r) {
+                           // A slow callback: WaitForAppends must wait for it
+                           // to return, not only for the write.
+                           std::this_thread::sleep_for(
+                               std::chrono::microseconds(200));
+                           if (r) called.fetch_add(1);
+                         });
+  }
+  rig.log->WaitForAppends();
+  CHECK(called.load() == kAppends);
+  // With nothing queued it returns at once.
+  rig.log->WaitForAppends();
+  auto head = rig.log->GetHead(t);
+  REQUIRE(head.has_value());
+  CHECK(head->seq == Sequence(kAppends));
+}
+
+}  // namespace
+}  // namespace siteledger::storage
