@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-build=build/release
+build=${BUILD:-build/release}  # another build: BUILD=dir bench/http_bench.sh
 for p in wrk nginx-light postgresql; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
