@@ -63,6 +63,16 @@ constexpr size_t kViewPage = 50, kMaxViewPage = 200;
 constexpr size_t kEventPage = 100, kMaxEventPage = 1000;
 constexpr size_t kAuditPage = 100, kMaxAuditPage = 1000;
 
+// The names of a path's parameters, in order: "/a/{id}/b/{item}" -> id, item.
+std::vector<std::string> ParamsOf(std::string_view path) {
+  std::vector<std::string> names;
+  for (size_t at = path.find('{'); at != std::string_view::npos;
+       at = path.find('{', at + 1)) {
+    names.emplace_back(path.substr(at + 1, path.find('}', at) - at - 1));
+  }
+  return names;
+}
+
 RouteSpec Public(std::string method, std::string path, Action action,
                  std::string summary, std::string response = "") {
   RouteSpec r;
@@ -99,16 +109,19 @@ RouteSpec Tenant(std::string method, std::string path, Action action,
   r.handler = Handler::kTenantApi;
   r.action = action;
   r.summary = std::move(summary);
+  // The first path parameter names the entity, a second one an item of it.
+  const std::vector<std::string> params = ParamsOf(r.path);
+  if (!params.empty()) r.id_param = params[0];
+  if (params.size() > 1) r.item_param = params[1];
   return r;
 }
 
 // A read of one entity, served as it is now or ?as_of= an earlier point.
-RouteSpec Get(std::string path, ViewKind view, std::string id_param,
-              std::string summary, std::string response) {
+RouteSpec Get(std::string path, ViewKind view, std::string summary,
+              std::string response) {
   RouteSpec r =
       Tenant("GET", std::move(path), Action::kGetView, std::move(summary));
   r.view = view;
-  r.id_param = std::move(id_param);
   r.as_of = true;
   r.mirrored = true;
   r.response = std::move(response);
@@ -139,7 +152,6 @@ RouteSpec Change(std::string method, std::string path, CommandType command,
   r.response = std::move(response);
   r.request_schema = std::move(body);
   r.body = r.request_schema ? BodyUse::kRequired : BodyUse::kOptional;
-  if (r.path.find("{id}") != std::string::npos) r.id_param = "id";
   return r;
 }
 
@@ -170,12 +182,6 @@ RouteSpec AdminRoute(std::string method, std::string path, Action action,
   r.scope = scope;
   r.summary = std::move(summary);
   r.response = std::move(response);
-  return r;
-}
-
-RouteSpec With(RouteSpec r, std::string id_param, std::string item_param = "") {
-  r.id_param = std::move(id_param);
-  r.item_param = std::move(item_param);
   return r;
 }
 
@@ -216,28 +222,22 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(List("/api/v1/sites", V::kSite, "List sites", "Site"));
   t.push_back(Create("/api/v1/sites", C::kCreateSite, "Create a site", "Site",
                      FromEvent(ev::kSiteCreated, {"siteId"})));
-  t.push_back(Get("/api/v1/sites/{id}", V::kSite, "id", "Get a site", "Site"));
+  t.push_back(Get("/api/v1/sites/{id}", V::kSite, "Get a site", "Site"));
   t.push_back(Change("PATCH", "/api/v1/sites/{id}", C::kUpdateSite,
                      "Rename a site, assign its theme or home layout", "Site",
                      SiteUpdateBody));
   t.push_back(Delete("/api/v1/sites/{id}", C::kDeleteSite,
                      "Delete a site (and its navigation)"));
-  t.push_back(
-      With(Change("PUT", "/api/v1/sites/{id}/domains/{domain}", C::kAddDomain,
-                  "Add a custom domain to a site", "Site"),
-           "id", "domain"));
-  t.push_back(With(Change("DELETE", "/api/v1/sites/{id}/domains/{domain}",
-                          C::kRemoveDomain, "Remove a custom domain", "Site"),
-                   "id", "domain"));
-  t.push_back(
-      With(Change("PUT", "/api/v1/sites/{id}/spaces/{spaceKey}", C::kAddSpace,
-                  "Add a Confluence space to a site", "Site"),
-           "id", "spaceKey"));
-  t.push_back(With(Change("DELETE", "/api/v1/sites/{id}/spaces/{spaceKey}",
-                          C::kRemoveSpace, "Remove a Confluence space", "Site"),
-                   "id", "spaceKey"));
+  t.push_back(Change("PUT", "/api/v1/sites/{id}/domains/{domain}",
+                     C::kAddDomain, "Add a custom domain to a site", "Site"));
+  t.push_back(Change("DELETE", "/api/v1/sites/{id}/domains/{domain}",
+                     C::kRemoveDomain, "Remove a custom domain", "Site"));
+  t.push_back(Change("PUT", "/api/v1/sites/{id}/spaces/{spaceKey}",
+                     C::kAddSpace, "Add a Confluence space to a site", "Site"));
+  t.push_back(Change("DELETE", "/api/v1/sites/{id}/spaces/{spaceKey}",
+                     C::kRemoveSpace, "Remove a Confluence space", "Site"));
   {
-    RouteSpec nav = Get("/api/v1/sites/{id}/navigation", V::kNavigation, "id",
+    RouteSpec nav = Get("/api/v1/sites/{id}/navigation", V::kNavigation,
                         "Get a site's navigation", "Navigation");
     nav.action = A::kGetNavigation;
     t.push_back(std::move(nav));
@@ -255,21 +255,17 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
     t.push_back(std::move(add));
   }
   t.push_back(
-      With(Change("POST", "/api/v1/sites/{id}/navigation/items/{itemId}/move",
-                  C::kMoveNavigationItem, "Move a menu item", "Navigation",
-                  FromEvent(ev::kNavigationItemMoved, {"siteId", "itemId"})),
-           "id", "itemId"));
-  t.push_back(
-      With(Change("DELETE", "/api/v1/sites/{id}/navigation/items/{itemId}",
-                  C::kRemoveNavigationItem,
-                  "Remove a menu item (and its children)", "Navigation"),
-           "id", "itemId"));
+      Change("POST", "/api/v1/sites/{id}/navigation/items/{itemId}/move",
+             C::kMoveNavigationItem, "Move a menu item", "Navigation",
+             FromEvent(ev::kNavigationItemMoved, {"siteId", "itemId"})));
+  t.push_back(Change("DELETE", "/api/v1/sites/{id}/navigation/items/{itemId}",
+                     C::kRemoveNavigationItem,
+                     "Remove a menu item (and its children)", "Navigation"));
 
   t.push_back(List("/api/v1/themes", V::kTheme, "List themes", "Theme"));
   t.push_back(Create("/api/v1/themes", C::kCreateTheme, "Create a theme",
                      "Theme", FromEvent(ev::kThemeCreated, {"themeId"})));
-  t.push_back(
-      Get("/api/v1/themes/{id}", V::kTheme, "id", "Get a theme", "Theme"));
+  t.push_back(Get("/api/v1/themes/{id}", V::kTheme, "Get a theme", "Theme"));
   t.push_back(Change("PUT", "/api/v1/themes/{id}", C::kUpdateTheme,
                      "Replace a theme", "Theme",
                      FromEvent(ev::kThemeUpdated, {"themeId"})));
@@ -281,7 +277,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
                      "Create a layout (its draft)", "Layout",
                      FromEvent(ev::kLayoutSaved, {"layoutId"})));
   t.push_back(
-      Get("/api/v1/layouts/{id}", V::kLayout, "id", "Get a layout", "Layout"));
+      Get("/api/v1/layouts/{id}", V::kLayout, "Get a layout", "Layout"));
   t.push_back(Change("PUT", "/api/v1/layouts/{id}", C::kSaveLayout,
                      "Save a layout's draft", "Layout",
                      FromEvent(ev::kLayoutSaved, {"layoutId"})));
@@ -302,7 +298,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
       Create("/api/v1/announcements", C::kCreateAnnouncement,
              "Publish an announcement", "Announcement",
              FromEvent(ev::kAnnouncementPublished, {"announcementId"})));
-  t.push_back(Get("/api/v1/announcements/{id}", V::kAnnouncement, "id",
+  t.push_back(Get("/api/v1/announcements/{id}", V::kAnnouncement,
                   "Get an announcement", "Announcement"));
   t.push_back(Change("PUT", "/api/v1/announcements/{id}",
                      C::kUpdateAnnouncement, "Replace an announcement",
@@ -313,30 +309,21 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
 
   t.push_back(List("/api/v1/search/promoted", V::kPromoted,
                    "List promoted results by keyword", "Promoted"));
-  t.push_back(Get("/api/v1/search/promoted/{keyword}", V::kPromoted, "keyword",
+  t.push_back(Get("/api/v1/search/promoted/{keyword}", V::kPromoted,
                   "Get the results promoted for a keyword", "Promoted"));
-  t.push_back(
-      With(Change("PUT", "/api/v1/search/promoted/{keyword}", C::kSetPromoted,
-                  "Set the results promoted for a keyword", "Promoted",
-                  FromEvent(ev::kPromotedSet, {"keyword"})),
-           "keyword"));
-  t.push_back(
-      With(Delete("/api/v1/search/promoted/{keyword}", C::kClearPromoted,
-                  "Clear a keyword's promoted results"),
-           "keyword"));
+  t.push_back(Change("PUT", "/api/v1/search/promoted/{keyword}",
+                     C::kSetPromoted, "Set the results promoted for a keyword",
+                     "Promoted", FromEvent(ev::kPromotedSet, {"keyword"})));
+  t.push_back(Delete("/api/v1/search/promoted/{keyword}", C::kClearPromoted,
+                     "Clear a keyword's promoted results"));
 
   t.push_back(Get("/api/v1/pages/{contentId}/featured", V::kFeatured,
-                  "contentId", "Get a page's featured image and text",
-                  "Featured"));
-  t.push_back(
-      With(Change("PUT", "/api/v1/pages/{contentId}/featured", C::kSetFeatured,
-                  "Set a page's featured image and text", "Featured",
-                  FromEvent(ev::kFeaturedSet, {"contentId"})),
-           "contentId"));
-  t.push_back(
-      With(Delete("/api/v1/pages/{contentId}/featured", C::kClearFeatured,
-                  "Clear a page's featured metadata"),
-           "contentId"));
+                  "Get a page's featured image and text", "Featured"));
+  t.push_back(Change("PUT", "/api/v1/pages/{contentId}/featured",
+                     C::kSetFeatured, "Set a page's featured image and text",
+                     "Featured", FromEvent(ev::kFeaturedSet, {"contentId"})));
+  t.push_back(Delete("/api/v1/pages/{contentId}/featured", C::kClearFeatured,
+                     "Clear a page's featured metadata"));
 
   t.push_back(
       List("/api/v1/feedback", V::kFeedback, "List feedback", "Feedback"));
@@ -344,8 +331,8 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
       Create("/api/v1/feedback", C::kSubmitFeedback,
              "Submit feedback (the submitter is the token's sub)", "Feedback",
              FromEvent(ev::kFeedbackSubmitted, {"feedbackId", "submitter"})));
-  t.push_back(Get("/api/v1/feedback/{id}", V::kFeedback, "id", "Get feedback",
-                  "Feedback"));
+  t.push_back(
+      Get("/api/v1/feedback/{id}", V::kFeedback, "Get feedback", "Feedback"));
   t.push_back(
       Delete("/api/v1/feedback/{id}", C::kDeleteFeedback, "Delete feedback"));
   t.push_back(Change("POST", "/api/v1/feedback/{id}/resolve",
@@ -353,7 +340,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
 
   t.push_back(List("/api/v1/users", V::kUser,
                    "List users seen (pseudonyms only)", "User"));
-  t.push_back(Get("/api/v1/users/{id}", V::kUser, "id",
+  t.push_back(Get("/api/v1/users/{id}", V::kUser,
                   "Get a user seen, by pseudonym", "User"));
 
   {
