@@ -128,16 +128,14 @@ RouteSpec Get(std::string path, ViewKind view, std::string summary,
   return r;
 }
 
+// A page of entities, as they are now or ?as_of= an earlier point.
 RouteSpec List(std::string path, ViewKind view, std::string summary,
                std::string response) {
   RouteSpec r =
-      Tenant("GET", std::move(path), Action::kListViews, std::move(summary));
-  r.view = view;
-  r.as_of = true;
-  r.mirrored = true;
+      Get(std::move(path), view, std::move(summary), std::move(response));
+  r.action = Action::kListViews;
   r.default_limit = kViewPage;
   r.max_limit = kMaxViewPage;
-  r.response = std::move(response);
   return r;
 }
 
