@@ -10,7 +10,19 @@
 namespace siteledger::storage {
 namespace {
 
+// Format 1 is the plaintext record (and the stored form before sealing);
+// format 2 is 0x02 followed by the format-1 record sealed under the audit
+// key.
 constexpr uint8_t kAuditFormat = 1;
+constexpr uint8_t kSealedAuditFormat = 2;
+
+// Binds a sealed record to its row: moved to another key it does not open.
+std::string RecordAad(std::string_view row_key) {
+  std::string aad(FamilyName(Family::kAudit));
+  aad.push_back('\0');
+  aad += row_key;
+  return aad;
+}
 
 void PutString(std::string& out, std::string_view s) {
   coding::PutU32(out, static_cast<uint32_t>(s.size()));
@@ -87,8 +99,42 @@ Result<AuditEntry> DecodeAuditEntry(std::string_view value) {
   return e;
 }
 
-AuditLog::AuditLog(internal::Database& database, const Clock& clock)
-    : db_(database), clock_(clock) {}
+AuditLog::AuditLog(internal::Database& database, const Clock& clock,
+                   AeadKey key)
+    : db_(database), clock_(clock), key_(std::move(key)) {}
+
+Result<std::string> AuditLog::Seal(const AuditEntry& entry,
+                                   std::string_view row_key) const {
+  std::string plain = EncodeAuditEntry(entry);
+  std::string value;
+  coding::PutU8(value, kSealedAuditFormat);
+  Status s = key_.SealAppend(plain, RecordAad(row_key), value);
+  SecureWipe(plain);
+  if (!s.ok()) return Err(s);
+  return value;
+}
+
+Result<AuditEntry> AuditLog::Open(std::string_view value,
+                                  std::string_view row_key) const {
+  if (value.empty()) {
+    return Err(Status::Corruption("an audit record is empty"));
+  }
+  if (static_cast<uint8_t>(value[0]) == kAuditFormat) {
+    return DecodeAuditEntry(value);  // written before records were sealed
+  }
+  if (static_cast<uint8_t>(value[0]) != kSealedAuditFormat) {
+    return Err(Status::Corruption("an audit record has an unknown format"));
+  }
+  auto plain = key_.Open(value.substr(1), RecordAad(row_key));
+  if (!plain) {
+    return Err(Status::Corruption(
+        "an audit record does not open: altered on disk, or sealed under "
+        "another master key"));
+  }
+  auto entry = DecodeAuditEntry(*plain);
+  SecureWipe(*plain);
+  return entry;
+}
 
 Result<uint64_t> AuditLog::Append(AuditRecord record) {
   MutexLock lock(mu_);
@@ -122,11 +168,11 @@ Result<uint64_t> AuditLog::Append(AuditRecord record) {
   coding::PutU64(head_value, e.id);
   coding::PutI64(head_value, MillisOf(e.record.time));
   head_value.append(reinterpret_cast<const char*>(e.hash.data()), 32);
+  const std::string key = AuditKey(e.record.time, e.id);
+  auto value = Seal(e, key);
+  if (!value) return Err(value.error());
   rocksdb::WriteBatch batch;
-  batch
-      .Put(db_.cf(Family::kAudit), AuditKey(e.record.time, e.id),
-           EncodeAuditEntry(e))
-      .PermitUncheckedError();
+  batch.Put(db_.cf(Family::kAudit), key, *value).PermitUncheckedError();
   batch.Put(db_.cf(Family::kTenants), HeadKey(), head_value)
       .PermitUncheckedError();
   SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
@@ -145,7 +191,7 @@ Result<std::vector<AuditEntry>> AuditLog::Query(const AuditFilter& filter,
     it->SeekToFirst();
   }
   for (; it->Valid() && out.size() < limit; it->Next()) {
-    auto e = DecodeAuditEntry(it->value().ToStringView());
+    auto e = Open(it->value().ToStringView(), it->key().ToStringView());
     if (!e) return Err(e.error());
     if (filter.until && e->record.time >= *filter.until) break;
     if (e->id <= after_id) continue;
@@ -170,10 +216,11 @@ Result<AuditLog::VerifyReport> AuditLog::Verify() const {
     return report;
   };
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto e = DecodeAuditEntry(it->value().ToStringView());
-    if (!e)
-      return bad(expected,
-                 "audit record " + std::to_string(expected) + " is malformed");
+    auto e = Open(it->value().ToStringView(), it->key().ToStringView());
+    if (!e) {
+      return bad(expected, "audit record " + std::to_string(expected) +
+                               " is malformed or does not open");
+    }
     if (e->id != expected) {
       return bad(expected,
                  "audit record " + std::to_string(expected) + " is missing");

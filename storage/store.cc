@@ -5,6 +5,7 @@
 
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
+#include "storage/internal/private_folder.h"
 
 namespace siteledger::storage {
 
@@ -23,6 +24,8 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
     options.master_key_file =
         options.data.parent_path() / ("master-" + options.region + ".key");
   }
+  // Before anything is created: RocksDB makes its files with the umask.
+  internal::RestrictUmask();
   std::unique_ptr<Store> store(new Store());
   store->clock_ = options.clock;
 
@@ -30,6 +33,8 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   if (!master) return Err(master.error());
   store->master_ = std::make_unique<MasterKey>(std::move(*master));
 
+  SL_RETURN_ERR_IF_ERROR(
+      internal::PreparePrivateFolder(options.data, "data folder"));
   internal::DatabaseOptions db_options;
   db_options.path = options.data;
   db_options.clock = options.clock;
@@ -37,6 +42,8 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   if (!db) return Err(db.error());
   store->db_ = std::move(*db);
 
+  SL_RETURN_ERR_IF_ERROR(
+      internal::PreparePrivateFolder(options.key_store, "key store folder"));
   auto keys = KeyStore::Open(options.key_store, *store->master_);
   if (!keys) return Err(keys.error());
   store->keys_ = std::move(*keys);
@@ -46,7 +53,8 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
       options.region);
   store->log_ = std::make_unique<EventLog>(*store->db_, *store->keys_,
                                            *options.clock, options.log);
-  store->audit_ = std::make_unique<AuditLog>(*store->db_, *options.clock);
+  store->audit_ = std::make_unique<AuditLog>(
+      *store->db_, *options.clock, store->master_->DeriveAead("audit-log"));
   store->access_log_ = std::make_unique<AccessLog>(*store->db_, *options.clock);
   store->options_ = std::move(options);
   return store;

@@ -9,10 +9,10 @@
 #include "storage/access_log.h"
 #include "storage/audit_log.h"
 #include "storage/base/clock.h"
+#include "storage/base/status.h"
 #include "storage/event_log.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
-#include "storage/base/status.h"
 #include "storage/tenant_registry.h"
 
 namespace siteledger::storage::internal {
@@ -42,18 +42,22 @@ struct StoreOptions {
 class Store {
  public:
   // Opens (or creates) everything `options` names, filling in the default
-  // paths. Fails with a message that names the file at fault:
+  // paths. Sets the process umask to 077 for good (RocksDB creates files for
+  // as long as the store is open), so new folders are 0700 and new files
+  // 0600; existing files in the data and key-store folders are narrowed to
+  // their owner's bits. Fails with a message that names the file at fault:
   //   InvalidArgument   no clock or no data folder; a master key file that
   //                     does not hold one key
-  //   PermissionDenied  a master key file others may read
+  //   PermissionDenied  a master key file, data folder or key-store folder
+  //                     that group or others may use (chmod -R go-rwx)
   //   IOError           a file or folder that cannot be read, created or
   //                     locked (e.g. the database open in another process)
   //   Corruption        a damaged database
   //   QuotaExceeded     the disk is full
   //   Internal          the random generator failed, or RocksDB refused its
   //                     options
-  // What was opened before the failure is closed again. Any thread; slow
-  // (RocksDB recovers its WAL).
+  // What was opened before the failure is closed again. Any thread, but it
+  // changes the umask of the whole process; slow (RocksDB recovers its WAL).
   static Result<std::unique_ptr<Store>> Open(StoreOptions options);
   // Closes the access log, audit log and event log (which commits what is
   // queued first), then the registry, the key store and the database. Must

@@ -1,0 +1,173 @@
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "tests/common/temp_dir.h"
+
+namespace siteledger::storage {
+namespace {
+
+// A region in a temporary folder, opened through Store::Open as siteledgerd
+// opens it.
+struct Region {
+  testing::TempDir dir;
+  TestClock clock{TimestampFromMillis(1'790'000'000'000)};
+  std::unique_ptr<Store> store;
+
+  std::filesystem::path data() const { return dir / "us"; }
+  std::filesystem::path keys() const { return dir / "us.keys"; }
+  std::filesystem::path master() const { return dir / "master-us.key"; }
+
+  Result<std::unique_ptr<Store>> TryOpen() {
+    StoreOptions options;
+    options.data = data();
+    options.clock = &clock;
+    return Store::Open(options);
+  }
+  void Open() {
+    auto opened = TryOpen();
+    INFO((opened ? std::string() : opened.error().ToString()));
+    REQUIRE(opened.has_value());
+    store = std::move(*opened);
+  }
+  void Close() { store.reset(); }
+
+  TenantId Install(const std::string& client_key) {
+    auto installed = store->registry().Install(
+        {client_key, "https://" + client_key + ".example", "secret"});
+    REQUIRE(installed.has_value());
+    return installed->record.id;
+  }
+};
+
+mode_t ModeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("Store::Open makes folders 0700 and files 0600 under umask 022",
+          "[store]") {
+  const mode_t old_umask = ::umask(022);
+  Region region;
+  region.Open();
+  const TenantId t = region.Install("client-a");
+  REQUIRE(region.store->log()
+              .Append(t, std::nullopt, {NewEvent{"a.b", "", "{}"}})
+              .has_value());
+  AuditRecord record;
+  record.actor = "system";
+  record.action = "lifecycle.installed";
+  REQUIRE(region.store->audit().Append(record).has_value());
+  REQUIRE(region.store->WaitForIdle().ok());  // tables too, not only a WAL
+  region.Close();
+  ::umask(old_umask);
+
+  CHECK(ModeOf(region.data()) == 0700);
+  CHECK(ModeOf(region.keys()) == 0700);
+  CHECK(ModeOf(region.master()) == 0600);
+  size_t files = 0;
+  for (const auto& folder : {region.data(), region.keys()}) {
+    for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+      if (!entry.is_regular_file()) continue;
+      INFO(entry.path().string());
+      CHECK((ModeOf(entry.path()) & 077) == 0);
+      ++files;
+    }
+  }
+  CHECK(files > 10);  // WAL, tables, MANIFEST, OPTIONS, LOCK, LOG, ...
+}
+
+TEST_CASE("Store::Open refuses a data or key-store folder others can read",
+          "[store]") {
+  Region region;
+  SECTION("a data folder made 0755 before the first start") {
+    std::filesystem::create_directories(region.data());
+    REQUIRE(::chmod(region.data().c_str(), 0755) == 0);
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    CHECK(opened.error().code() == StatusCode::kPermissionDenied);
+    CHECK(opened.error().message().find(region.data().string()) !=
+          std::string::npos);
+    CHECK(opened.error().message().find("chmod -R go-rwx " +
+                                        region.data().string()) !=
+          std::string::npos);
+    CHECK(std::filesystem::is_empty(region.data()));  // RocksDB never ran
+  }
+  SECTION("a key-store folder opened up after the first start") {
+    region.Open();
+    region.Close();
+    REQUIRE(::chmod(region.keys().c_str(), 0750) == 0);
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    CHECK(opened.error().code() == StatusCode::kPermissionDenied);
+    CHECK(opened.error().message().find("chmod -R go-rwx " +
+                                        region.keys().string()) !=
+          std::string::npos);
+  }
+  SECTION("files of an older version in a private folder are narrowed") {
+    region.Open();
+    region.Close();
+    std::filesystem::path current = region.data() / "CURRENT";
+    REQUIRE(::chmod(current.c_str(), 0644) == 0);
+    region.Open();
+    CHECK(ModeOf(current) == 0600);
+  }
+}
+
+TEST_CASE("No audit reason or clientKey is in any file in clear", "[store]") {
+  const std::string client_key = "audit-distinctive-client-key-4711";
+  const std::string reason = "distinctive access reason ticket-9911";
+  Region region;
+  region.Open();
+  const TenantId t = region.Install(client_key);
+  AuditRecord record;
+  record.actor = "operator-jane";
+  record.action = "operator.read";
+  record.tenant = t;
+  record.client_key = client_key;
+  record.reason = reason;
+  record.outcome = "200";
+  REQUIRE(region.store->audit().Append(record).has_value());
+  SECTION("while the records are only in the WAL") {}
+  SECTION("after they were flushed to tables") {
+    REQUIRE(region.store->WaitForIdle().ok());
+  }
+  region.Close();
+
+  size_t files = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(region.dir.path())) {
+    if (!entry.is_regular_file()) continue;
+    const std::string content = ReadAll(entry.path());
+    INFO(entry.path().string());
+    CHECK(content.find(client_key) == std::string::npos);
+    CHECK(content.find(reason) == std::string::npos);
+    ++files;
+  }
+  CHECK(files > 10);
+
+  // And the record reads back whole, its chain intact.
+  region.Open();
+  auto entries = region.store->audit().Query({}, 0, 10);
+  REQUIRE(entries.has_value());
+  REQUIRE(entries->size() == 1);
+  CHECK((*entries)[0].record.client_key == client_key);
+  CHECK((*entries)[0].record.reason == reason);
+  auto report = region.store->audit().Verify();
+  REQUIRE(report.has_value());
+  CHECK(report->ok);
+}
+
+}  // namespace
+}  // namespace siteledger::storage
