@@ -197,7 +197,9 @@ void MediaApi::ServeBytes(const CallPtr& call, TenantId tenant,
     r.Set("Accept-Ranges", "bytes");
     const std::string type((*view)->doc.GetString("type"));
     // An SVG is a document: opened directly, it must not run anything.
-    if (type == "image/svg+xml") r.Set("Content-Security-Policy", "sandbox");
+    if (type == "image/svg+xml")
+      r.Set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox");
   };
   if (IfNoneMatchHits(call->request.Header("if-none-match"), etag)) {
     HttpResponse r;
