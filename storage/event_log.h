@@ -113,8 +113,11 @@ struct VerifyReport {
 // commit thread; they see what is durable.
 //
 // Errors common to the reads below: NotFound when the tenant's data key was
-// destroyed (its data can no longer be decrypted), Corruption when a stored
-// row does not decode or open, IOError when RocksDB fails.
+// destroyed (its data can no longer be decrypted) or the tenant does not
+// exist (no installation record and no data key); Corruption when a stored
+// row does not decode or open, or when a registered tenant's data key is
+// missing from the key store (a storage fault, never NotFound); IOError when
+// RocksDB fails.
 class EventLog {
  public:
   struct Options {
@@ -148,7 +151,10 @@ class EventLog {
   //   Conflict         expected_version is not the log's version (the status
   //                    carries the actual one), or an idempotency key reused
   //                    for a different request
-  //   NotFound         the tenant has no data key (never created or destroyed)
+  //   NotFound         the tenant's data key was destroyed, or the tenant
+  //                    does not exist
+  //   Corruption       a registered tenant's data key is missing from the
+  //                    key store, or does not unwrap
   //   IOError          the synced write failed
   //   Unavailable      the log is shutting down
   // Blocks until the outcome is durable. Any thread but the commit thread:
@@ -191,8 +197,8 @@ class EventLog {
 
   // HMAC-SHA-256 of `data` under a key derived from the tenant's data key for
   // `purpose`: stands in for plaintext identifiers (keywords, account ids) in
-  // keys. NotFound once the data key is destroyed (or was never created).
-  // Any thread.
+  // keys. NotFound once the data key is destroyed (or for a tenant that does
+  // not exist); Corruption for a registered tenant without a key. Any thread.
   Result<Hash> TenantHmac(TenantId tenant, std::string_view purpose,
                           std::string_view data) const;
 

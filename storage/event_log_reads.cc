@@ -73,7 +73,27 @@ std::string SeqText(Sequence seq) { return std::to_string(seq.value()); }
 }  // namespace
 
 Result<std::shared_ptr<const AeadKey>> EventLog::KeyFor(TenantId tenant) const {
-  return keys_.Get(tenant);
+  auto key = keys_.Get(tenant);
+  if (key || key.error().code() != StatusCode::kNotFound) return key;
+  // A destroyed key (a purged tenant) is a tenant that is gone: NotFound.
+  // No row at all for a tenant the registry holds is a storage fault (the
+  // wrong or a damaged key store), which must not pass for a missing tenant.
+  auto destroyed = keys_.Destroyed(tenant);
+  if (!destroyed) return Err(destroyed.error());
+  if (*destroyed) return key;
+  auto record =
+      db_.Get(Family::kTenants,
+              internal::TenantRowKey(tenant, internal::TenantRow::kRecord));
+  if (record) {
+    return Err(Status::Corruption(
+        "tenant " + std::to_string(tenant.value()) +
+        " is registered but the key store holds no data key for it: the key "
+        "store is not this database's, or it was damaged"));
+  }
+  if (record.error().code() != StatusCode::kNotFound) {
+    return Err(record.error());
+  }
+  return key;
 }
 
 Result<Hash> EventLog::TenantHmac(TenantId tenant, std::string_view purpose,

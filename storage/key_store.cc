@@ -20,6 +20,8 @@ namespace {
 
 constexpr uint8_t kLiveKey = 1;
 constexpr uint8_t kDestroyedKey = 2;
+// Not 8 bytes long, so it can never be a tenant's row.
+constexpr std::string_view kIdentityRow = "siteledger database identity";
 
 std::string WrapAad(TenantId tenant) {
   return "siteledger data key " + internal::TenantPrefix(tenant);
@@ -27,8 +29,11 @@ std::string WrapAad(TenantId tenant) {
 
 }  // namespace
 
-KeyStore::KeyStore(std::unique_ptr<internal::KeyDatabase> db, AeadKey wrap_key)
-    : db_(std::move(db)), wrap_key_(std::move(wrap_key)) {}
+KeyStore::KeyStore(std::unique_ptr<internal::KeyDatabase> db, AeadKey wrap_key,
+                   std::filesystem::path path)
+    : db_(std::move(db)),
+      path_(std::move(path)),
+      wrap_key_(std::move(wrap_key)) {}
 
 KeyStore::~KeyStore() {
   if (db_ && db_->db) {
@@ -53,7 +58,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(
   auto db = std::make_unique<internal::KeyDatabase>();
   db->db.reset(raw);
   return std::unique_ptr<KeyStore>(
-      new KeyStore(std::move(db), master.DeriveAead("wrap-data-keys")));
+      new KeyStore(std::move(db), master.DeriveAead("wrap-data-keys"), path));
 }
 
 Status KeyStore::Create(TenantId tenant) {
@@ -121,6 +126,37 @@ Result<bool> KeyStore::Destroyed(TenantId tenant) {
   if (s.IsNotFound()) return false;
   if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
   return !value.empty() && static_cast<uint8_t>(value[0]) == kDestroyedKey;
+}
+
+Result<std::optional<std::string>> KeyStore::Identity() {
+  std::string value;
+  rocksdb::Status s =
+      db_->db->Get(rocksdb::ReadOptions(), kIdentityRow, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
+  if (value.size() != kIdentityBytes) {
+    return Err(Status::Corruption("the key store at " + path_.string() +
+                                  " has a malformed identity row"));
+  }
+  return std::optional<std::string>(std::move(value));
+}
+
+Status KeyStore::SetIdentity(std::string_view identity) {
+  if (identity.size() != kIdentityBytes) {
+    return Status::InvalidArgument("a database identity is 16 bytes");
+  }
+  MutexLock lock(mu_);
+  auto existing = Identity();
+  if (!existing) return existing.error();
+  if (existing->has_value()) {
+    if (**existing == identity) return Status::Ok();
+    return Status::Conflict("the key store at " + path_.string() +
+                            " already belongs to another database");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->db->Put(wo, kIdentityRow, identity);
+  return internal::FromRocks(s, "writing the key store");
 }
 
 Status KeyStore::Destroy(TenantId tenant, Timestamp now) {

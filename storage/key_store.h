@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "storage/base/ids.h"
@@ -35,11 +38,14 @@ class KeyStore {
   // random generator fails; IOError. Any thread.
   Status Create(TenantId tenant);
 
-  // The tenant's key. NotFound, saying so, if it never had one or if it was
-  // destroyed (then its data can no longer be decrypted). The key stays valid
-  // while the caller holds it, even if destroyed meanwhile. Corruption if
-  // the wrapped key does not open under the master key; IOError. Any
-  // thread; cached after the first read.
+  // The tenant's key. NotFound, saying so, if the store has no row for it
+  // ("has no data key") or if it was destroyed ("was destroyed": then its
+  // data can no longer be decrypted). The store does not know which tenants
+  // exist: a caller that knows the tenant is registered treats a missing row
+  // as a fault (EventLog answers Corruption). The key stays valid while the
+  // caller holds it, even if destroyed meanwhile. Corruption if the wrapped
+  // key does not open under the master key; IOError. Any thread; cached
+  // after the first read.
   Result<std::shared_ptr<const AeadKey>> Get(TenantId tenant);
 
   // Destroys the tenant's key for good: the wrapped key is deleted, then
@@ -52,10 +58,25 @@ class KeyStore {
   // IOError. Any thread.
   Result<bool> Destroyed(TenantId tenant);
 
+  // The identity of the region database this key store belongs to
+  // (kIdentityBytes bytes), or nullopt if none was written yet (a new key
+  // store, or one from before identities). Corruption if the row is not
+  // kIdentityBytes long; IOError. Any thread.
+  static constexpr size_t kIdentityBytes = 16;
+  Result<std::optional<std::string>> Identity();
+  // Writes `identity` with a synced write. InvalidArgument unless it is
+  // kIdentityBytes long; Conflict if another identity is stored (a key
+  // store is never re-bound); IOError. Any thread.
+  Status SetIdentity(std::string_view identity);
+
+  const std::filesystem::path& path() const { return path_; }
+
  private:
-  KeyStore(std::unique_ptr<internal::KeyDatabase> db, AeadKey wrap_key);
+  KeyStore(std::unique_ptr<internal::KeyDatabase> db, AeadKey wrap_key,
+           std::filesystem::path path);
 
   std::unique_ptr<internal::KeyDatabase> db_;
+  const std::filesystem::path path_;
   const AeadKey wrap_key_;
   Mutex mu_;
   std::unordered_map<TenantId, std::shared_ptr<const AeadKey>> cache_

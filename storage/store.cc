@@ -6,6 +6,7 @@
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 #include "storage/internal/private_folder.h"
+#include "storage/internal/region_binding.h"
 
 namespace siteledger::storage {
 
@@ -42,6 +43,25 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   if (!db) return Err(db.error());
   store->db_ = std::move(*db);
 
+  // A missing key store must not be recreated empty under a database whose
+  // tenants' keys it held: every read would then look like a lost tenant.
+  std::error_code ec;
+  const bool keys_exist = std::filesystem::exists(options.key_store, ec);
+  if (ec) {
+    return Err(Status::IOError("reading " + options.key_store.string() + ": " +
+                               ec.message()));
+  }
+  if (!keys_exist) {
+    auto has_tenants = internal::HasTenants(*store->db_);
+    if (!has_tenants) return Err(has_tenants.error());
+    if (*has_tenants) {
+      return Err(Status::InvalidArgument(
+          "the key store " + options.key_store.string() +
+          " does not exist, but the database at " + options.data.string() +
+          " has tenants whose data keys it holds; restore the key store "
+          "that belongs to this database"));
+    }
+  }
   SL_RETURN_ERR_IF_ERROR(
       internal::PreparePrivateFolder(options.key_store, "key store folder"));
   auto keys = KeyStore::Open(options.key_store, *store->master_);
@@ -51,6 +71,9 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   store->registry_ = std::make_unique<TenantRegistry>(
       *store->db_, *store->keys_, *store->master_, *options.clock,
       options.region);
+  SL_RETURN_ERR_IF_ERROR(internal::BindRegion(
+      *store->db_, *store->keys_, *store->master_, *store->registry_,
+      {options.data, options.key_store, options.master_key_file}));
   store->log_ = std::make_unique<EventLog>(*store->db_, *store->keys_,
                                            *options.clock, options.log);
   store->audit_ = std::make_unique<AuditLog>(

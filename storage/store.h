@@ -45,14 +45,23 @@ class Store {
   // paths. Sets the process umask to 077 for good (RocksDB creates files for
   // as long as the store is open), so new folders are 0700 and new files
   // 0600; existing files in the data and key-store folders are narrowed to
-  // their owner's bits. Fails with a message that names the file at fault:
+  // their owner's bits. On every open, checks that the master key and the
+  // key store belong to the database (an identity and a master key check
+  // value, written when the database is created or first opened by this
+  // version: formats.md, section 8). Fails with a message that names the
+  // file at fault and the fix:
   //   InvalidArgument   no clock or no data folder; a master key file that
-  //                     does not hold one key
+  //                     does not hold one key; a master key that is not the
+  //                     database's (its check value differs, or it does not
+  //                     open a tenant's record); a key store that is
+  //                     missing, or holds another database's identity (or
+  //                     none, or lacks a live tenant's key) while the
+  //                     database has tenants
   //   PermissionDenied  a master key file, data folder or key-store folder
   //                     that group or others may use (chmod -R go-rwx)
   //   IOError           a file or folder that cannot be read, created or
   //                     locked (e.g. the database open in another process)
-  //   Corruption        a damaged database
+  //   Corruption        a damaged database, or a malformed identity row
   //   QuotaExceeded     the disk is full
   //   Internal          the random generator failed, or RocksDB refused its
   //                     options

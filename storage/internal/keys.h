@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "storage/base/ids.h"
 #include "storage/base/coding.h"
+#include "storage/base/ids.h"
 
 namespace siteledger::storage::internal {
 
@@ -60,6 +60,7 @@ enum class TenantRow : char {
   kHead = 'h',         // head seq, time and hash of the tenant's log
   kIdempotency = 'i',  // SHA-256(idempotency key) -> first append's result
   kAuditHead = 'A',    // tenant 0: last audit record's id, time and hash
+  kIdentity = 'I',     // tenant 0: database identity and master key check
 };
 
 inline std::string TenantRowKey(TenantId tenant, TenantRow row,

@@ -429,6 +429,35 @@ TEST_CASE("After its data key is destroyed a tenant's data cannot be read",
   }
 }
 
+TEST_CASE(
+    "A registered tenant whose data key is missing is a storage fault, not "
+    "NotFound",
+    "[event_log]") {
+  Rig rig;
+  const TenantId t = rig.NewTenant("client-a");
+  REQUIRE(rig.log->Append(t, std::nullopt, {Ev("a.b", "{}")}).has_value());
+  rig.Close();
+  {
+    // The key store loses the tenant's row (not a destroyed key's tombstone).
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(
+        rocksdb::DB::Open(rocksdb::Options(), rig.keys_path().string(), &raw)
+            .ok());
+    std::unique_ptr<rocksdb::DB> keys(raw);
+    REQUIRE(
+        keys->Delete(rocksdb::WriteOptions(), internal::TenantPrefix(t)).ok());
+  }
+  rig.Open();
+  auto read = rig.log->Read(t, Sequence(1), 10);
+  REQUIRE_FALSE(read.has_value());
+  CHECK(read.error().code() == StatusCode::kCorruption);
+  CHECK(rig.log->Append(t, std::nullopt, {Ev("a.b", "{}")}).error().code() ==
+        StatusCode::kCorruption);
+  // A tenant that never existed is still simply not there.
+  CHECK(rig.log->Read(TenantId(99), Sequence(1), 10).error().code() ==
+        StatusCode::kNotFound);
+}
+
 TEST_CASE("Snapshots: the nearest at or before a seq", "[event_log]") {
   Rig rig;
   const TenantId t = rig.NewTenant("client-a");
@@ -508,14 +537,12 @@ TEST_CASE("WaitForAppends returns once every queued append has called back",
     AppendRequest request;
     request.tenant = t;
     request.events.push_back(testing::Ev("site.created", R"({"id":"s"})"));
-    rig.log->AppendAsync(std::move(request),
-                         [&called](Result<AppendResult> r) {
-                           // A slow callback: WaitForAppends must wait for it
-                           // to return, not only for the write.
-                           std::this_thread::sleep_for(
-                               std::chrono::microseconds(200));
-                           if (r) called.fetch_add(1);
-                         });
+    rig.log->AppendAsync(std::move(request), [&called](Result<AppendResult> r) {
+      // A slow callback: WaitForAppends must wait for it
+      // to return, not only for the write.
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (r) called.fetch_add(1);
+    });
   }
   rig.log->WaitForAppends();
   CHECK(called.load() == kAppends);

@@ -6,10 +6,15 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "storage/internal/database.h"
+#include "storage/internal/keys.h"
 #include "tests/common/temp_dir.h"
 
 namespace siteledger::storage {
 namespace {
+
+constexpr std::string_view kKeyStoreIdentityRow =
+    "siteledger database identity";
 
 // A region in a temporary folder, opened through Store::Open as siteledgerd
 // opens it.
@@ -54,6 +59,50 @@ std::string ReadAll(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)),
                      std::istreambuf_iterator<char>());
+}
+
+void WriteOtherMasterKey(const std::filesystem::path& path) {
+  std::filesystem::remove(path);
+  {
+    std::ofstream out(path);
+    out << std::string(64, '7') << "\n";
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+}
+
+// Deletes the identity rows, as a database and key store written before
+// identities existed would be.
+void ForgetIdentities(Region& region) {
+  {
+    internal::DatabaseOptions o;
+    o.path = region.data();
+    o.clock = &region.clock;
+    auto db = internal::Database::Open(o);
+    REQUIRE(db.has_value());
+    REQUIRE((*db)
+                ->db()
+                ->Delete(rocksdb::WriteOptions(), (*db)->cf(Family::kTenants),
+                         internal::TenantRowKey(internal::kRegistryTenant,
+                                                internal::TenantRow::kIdentity))
+                .ok());
+  }
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(
+      rocksdb::DB::Open(rocksdb::Options(), region.keys().string(), &raw).ok());
+  std::unique_ptr<rocksdb::DB> keys(raw);
+  REQUIRE(keys->Delete(rocksdb::WriteOptions(), kKeyStoreIdentityRow).ok());
+}
+
+Result<std::string> DatabaseIdentityRow(Region& region) {
+  internal::DatabaseOptions o;
+  o.path = region.data();
+  o.clock = &region.clock;
+  auto db = internal::Database::Open(o);
+  if (!db) return Err(db.error());
+  return (*db)->Get(Family::kTenants,
+                    internal::TenantRowKey(internal::kRegistryTenant,
+                                           internal::TenantRow::kIdentity));
 }
 
 TEST_CASE("Store::Open makes folders 0700 and files 0600 under umask 022",
@@ -167,6 +216,150 @@ TEST_CASE("No audit reason or clientKey is in any file in clear", "[store]") {
   auto report = region.store->audit().Verify();
   REQUIRE(report.has_value());
   CHECK(report->ok);
+}
+
+TEST_CASE("A new region opens, binds its key store and reopens", "[store]") {
+  Region region;
+  region.Open();
+  const TenantId t = region.Install("client-a");
+  REQUIRE(region.store->log()
+              .Append(t, std::nullopt, {NewEvent{"a.b", "", "{}"}})
+              .has_value());
+  region.Close();
+  auto row = DatabaseIdentityRow(region);
+  REQUIRE(row.has_value());
+  CHECK(row->size() == 1 + 16 + 32);
+  region.Open();
+  CHECK(region.store->log().Read(t, Sequence(1), 10)->size() == 1);
+}
+
+TEST_CASE("Store::Open refuses another master key", "[store]") {
+  Region region;
+  region.Open();
+  SECTION("over a region with tenants") { region.Install("client-a"); }
+  SECTION("over a region without tenants") {}
+  region.Close();
+  WriteOtherMasterKey(region.master());
+  auto opened = region.TryOpen();
+  REQUIRE_FALSE(opened.has_value());
+  INFO(opened.error().ToString());
+  CHECK(opened.error().code() == StatusCode::kInvalidArgument);
+  CHECK(opened.error().message().find(region.master().string()) !=
+        std::string::npos);
+  CHECK(opened.error().message().find("check value does not match") !=
+        std::string::npos);
+}
+
+TEST_CASE("Store::Open refuses a region whose key store is missing or foreign",
+          "[store]") {
+  Region region;
+  region.Open();
+  region.Install("client-a");
+  region.Close();
+  SECTION("the key store folder moved away") {
+    std::filesystem::rename(region.keys(), region.dir / "elsewhere.keys");
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    INFO(opened.error().ToString());
+    CHECK(opened.error().code() == StatusCode::kInvalidArgument);
+    CHECK(opened.error().message().find(region.keys().string()) !=
+          std::string::npos);
+    CHECK(opened.error().message().find("does not exist") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(region.keys()));  // not recreated
+  }
+  SECTION("another region's key store in its place") {
+    Region other;
+    std::filesystem::copy_file(region.master(), other.master());
+    other.Open();
+    other.Install("client-b");
+    other.Close();
+    std::filesystem::remove_all(region.keys());
+    std::filesystem::copy(other.keys(), region.keys());
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    INFO(opened.error().ToString());
+    CHECK(opened.error().code() == StatusCode::kInvalidArgument);
+    CHECK(opened.error().message().find("does not belong to the database") !=
+          std::string::npos);
+  }
+  SECTION("an empty key store in its place") {
+    std::filesystem::remove_all(region.keys());
+    {
+      rocksdb::Options o;
+      o.create_if_missing = true;
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(o, region.keys().string(), &raw).ok());
+      delete raw;
+    }
+    REQUIRE(::chmod(region.keys().c_str(), 0700) == 0);
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    INFO(opened.error().ToString());
+    CHECK(opened.error().code() == StatusCode::kInvalidArgument);
+    CHECK(opened.error().message().find(region.keys().string()) !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("A region without tenants opens with a new key store", "[store]") {
+  Region region;
+  region.Open();
+  region.Close();
+  std::filesystem::remove_all(region.keys());
+  region.Open();
+  region.Install("client-a");
+}
+
+TEST_CASE("A database from before identities is bound on its first open",
+          "[store]") {
+  Region region;
+  region.Open();
+  const TenantId t = region.Install("client-a");
+  REQUIRE(region.store->log()
+              .Append(t, std::nullopt, {NewEvent{"a.b", "", "{}"}})
+              .has_value());
+  region.Close();
+  ForgetIdentities(region);
+  REQUIRE(DatabaseIdentityRow(region).error().code() == StatusCode::kNotFound);
+
+  SECTION("with its own master key and key store: bound, then checked") {
+    region.Open();
+    CHECK(region.store->log().Read(t, Sequence(1), 10)->size() == 1);
+    region.Close();
+    CHECK(DatabaseIdentityRow(region).has_value());
+    WriteOtherMasterKey(region.master());
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    CHECK(opened.error().message().find("check value does not match") !=
+          std::string::npos);
+  }
+  SECTION("with another master key: refused, nothing written") {
+    WriteOtherMasterKey(region.master());
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    INFO(opened.error().ToString());
+    CHECK(opened.error().code() == StatusCode::kInvalidArgument);
+    CHECK(opened.error().message().find(region.master().string()) !=
+          std::string::npos);
+    CHECK(DatabaseIdentityRow(region).error().code() == StatusCode::kNotFound);
+  }
+  SECTION("with an empty key store: refused") {
+    std::filesystem::remove_all(region.keys());
+    {
+      rocksdb::Options o;
+      o.create_if_missing = true;
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(o, region.keys().string(), &raw).ok());
+      delete raw;
+    }
+    REQUIRE(::chmod(region.keys().c_str(), 0700) == 0);
+    auto opened = region.TryOpen();
+    REQUIRE_FALSE(opened.has_value());
+    INFO(opened.error().ToString());
+    CHECK(opened.error().code() == StatusCode::kInvalidArgument);
+    CHECK(opened.error().message().find("has no data key") !=
+          std::string::npos);
+  }
 }
 
 }  // namespace
