@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "storage/base/utf8.h"
+
 namespace siteledger::projections {
 namespace {
 
@@ -267,14 +269,19 @@ class Converter {
 Result<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
     return siteledger::Err(Status::TooLarge("JSON document larger than " +
-                                         std::to_string(limits.max_bytes) +
-                                         " bytes"));
+                                            std::to_string(limits.max_bytes) +
+                                            " bytes"));
   }
   // One parser per thread: parsers reuse their buffers and are not
   // thread-safe.
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
-  const auto error = parser.parse(text.data(), text.size()).get(root);
+  auto error = parser.parse(text.data(), text.size()).get(root);
+  std::string repaired;
+  if (error == simdjson::UTF8_ERROR && limits.repair_utf8) {
+    repaired = RepairUtf8(text);
+    error = parser.parse(repaired.data(), repaired.size()).get(root);
+  }
   if (error) {
     std::string detail = simdjson::error_message(error);
     if (error == simdjson::UTF8_ERROR) {
@@ -284,7 +291,8 @@ Result<Json> ParseJson(std::string_view text, const JsonLimits& limits) {
     } else if (error == simdjson::EMPTY) {
       detail = "the body is empty";
     }
-    return siteledger::Err(Status::InvalidArgument("malformed JSON: " + detail));
+    return siteledger::Err(
+        Status::InvalidArgument("malformed JSON: " + detail));
   }
   Json out;
   Converter converter(limits);

@@ -116,16 +116,22 @@ struct JsonLimits {
   size_t max_string_bytes = 16384;  // any one string or key
   size_t max_array_items = 1000;    // any one array
   size_t max_object_members = 200;  // any one object
+  // Text that is not valid UTF-8 is read with U+FFFD for each ill-formed
+  // sequence rather than refused: for data stored before every input was
+  // checked, so that it can still be read, listed and restored. Never for
+  // input.
+  bool repair_utf8 = false;
 };
 
 // Limits for JSON siteledger wrote itself (stored views, snapshots): only
-// a guard against a damaged store.
+// a guard against a damaged store; ill-formed UTF-8 is repaired.
 inline JsonLimits TrustedJsonLimits() {
   return JsonLimits{.max_bytes = size_t{1} << 30,
                     .max_depth = 64,
                     .max_string_bytes = size_t{1} << 24,
                     .max_array_items = size_t{1} << 24,
-                    .max_object_members = size_t{1} << 16};
+                    .max_object_members = size_t{1} << 16,
+                    .repair_utf8 = true};
 }
 
 // Parses `text` (which must be valid UTF-8) into a Json, enforcing `limits`.

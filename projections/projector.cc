@@ -12,6 +12,7 @@
 #include "projections/schema.h"
 #include "projections/view_row.h"
 #include "storage/base/mutex.h"
+#include "storage/base/utf8.h"
 
 // The command path (decide, fold, append) and the public surface. The parts
 // it is built from live in projections/internal/: sessions and their
@@ -145,6 +146,14 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
   std::vector<storage::NewEvent> events;
   for (const DecidedEvent& e : decision->events) {
     seq = seq.next();
+    // What the log stores its reader must parse: text from a path or a
+    // query that is not UTF-8 never becomes an event (the server refuses it
+    // first; this is the last line).
+    std::string payload = e.payload.Dump();
+    if (!ValidUtf8(payload)) {
+      return fail(Status::InvalidArgument(
+          "the request has text that is not valid UTF-8"));
+    }
     if (e.type == event::kTenantRestored) {
       if (session.in_flight > 0) {
         return fail(Status::Unavailable(
@@ -164,7 +173,7 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
         return fail(s);
       }
     }
-    events.push_back({e.type, ctx.actor_pseudonym, e.payload.Dump()});
+    events.push_back({e.type, ctx.actor_pseudonym, std::move(payload)});
   }
   if (Status s = store.Writes(writes); !s.ok()) return fail(s);
   // Media bytes are not part of the overlay: no command reads them.

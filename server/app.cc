@@ -15,6 +15,7 @@
 #include "server/metrics.h"
 #include "server/openapi.h"
 #include "server/problem.h"
+#include "storage/base/utf8.h"
 
 namespace siteledger::server {
 namespace {
@@ -28,6 +29,29 @@ std::string BasePath(const std::string& base_url) {
                            ? std::string::npos
                            : base_url.find('/', scheme + 3);
   return slash == std::string::npos ? std::string() : base_url.substr(slash);
+}
+
+// InvalidArgument naming the first path parameter, query parameter or
+// query name that is not valid UTF-8 once decoded.
+Status CheckText(const Call& call) {
+  for (const auto& [name, value] : call.params) {
+    if (!ValidUtf8(value)) {
+      return Status::InvalidArgument("path parameter '" + name +
+                                     "' is not valid UTF-8");
+    }
+  }
+  for (const auto& [name, value] : call.query_params) {
+    if (!ValidUtf8(name)) {
+      return Status::InvalidArgument(
+          "a query parameter name is not valid "
+          "UTF-8");
+    }
+    if (!ValidUtf8(value)) {
+      return Status::InvalidArgument("query parameter '" + name +
+                                     "' is not valid UTF-8");
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<std::string> RouteNames(const Router& router) {
@@ -166,6 +190,11 @@ void App::Impl::Handle(HttpRequest request, Responder respond) {
   call->route_label = match.route->pattern;
   call->route_index = match.route->index;
   call->params = std::move(match.params);
+  // Every text that enters is UTF-8, or nothing is done with it: a decoded
+  // path or query that is not would reach events and views.
+  if (Status s = CheckText(*call); !s.ok()) {
+    return finisher_.Fail(call, s);
+  }
   Dispatch(call);
 }
 

@@ -34,6 +34,8 @@ Usage: siteledgerd [flags]
                           a media kind's size limit (repeatable; defaults:
                           10 MiB images, logos; 1 MiB favicon, app-icon)
   --media-quota-bytes N   the most media bytes a tenant keeps (default 1 GiB)
+  --media-max-pixels N    the largest image, width x height, an upload may
+                          declare (default 50000000)
   --threads N             HTTP worker threads (default 2)
   --help                  print this text
 
@@ -114,7 +116,8 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-url-key-file",
         "--media-url-ttl",
         "--media-max-bytes",
-        "--media-quota-bytes"};
+        "--media-quota-bytes",
+        "--media-max-pixels"};
     if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
       return Err(Status::InvalidArgument(
           "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
@@ -198,6 +201,15 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
             "--media-quota-bytes: expected a positive whole number"));
       }
       config.media_quota_bytes = n;
+    } else if (name == "--media-max-pixels") {
+      uint64_t n = 0;
+      auto [ptr, ec] =
+          std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
+        return Err(Status::InvalidArgument(
+            "--media-max-pixels: expected a positive whole number"));
+      }
+      config.media_max_pixels = n;
     } else if (name == "--operators-file") {
       config.operators_file = value;
     } else if (name == "--threads") {

@@ -43,6 +43,8 @@ struct Config {
                                                    {"favicon", 1 << 20},
                                                    {"app-icon", 1 << 20}};
   int64_t media_quota_bytes = int64_t{1} << 30;
+  // The most pixels (width x height) an uploaded image may declare.
+  uint64_t media_max_pixels = 50'000'000;
   bool help = false;
 };
 

@@ -285,7 +285,8 @@ void MediaApi::Upload(const CallPtr& call) {
           call, Status::TooLarge("a " + *kind_name + " may be at most " +
                                  std::to_string(limit) + " bytes"));
     }
-    auto info = projections::InspectMedia(upload.bytes);
+    auto info = projections::InspectMedia(
+        upload.bytes, {.max_pixels = config_.media_max_pixels});
     if (!info) return finisher_.Fail(call, info.error());
     auto declared = projections::MediaTypeFromName(upload.declared_type);
     if (!declared) {

@@ -12,6 +12,7 @@
 #include "server/log.h"
 #include "server/problem.h"
 #include "storage/base/rfc3339.h"
+#include "storage/base/utf8.h"
 
 namespace siteledger::server {
 namespace {
@@ -129,7 +130,9 @@ void OperatorApi::Serve(const CallPtr& call) {
   while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
   if (tenant_route) {
     // Every attempt at a tenant's data leaves a record, refused ones too.
-    call->reason = std::string(reason.substr(0, kMaxReasonBytes));
+    // As given, cut to the limit, and always UTF-8: a refused reason is
+    // recorded too, and the audit log must stay readable.
+    call->reason = RepairUtf8(reason.substr(0, kMaxReasonBytes));
     call->audit_access = true;
   }
   if (!call->op->scopes.contains(route.scope)) {
@@ -148,6 +151,14 @@ void OperatorApi::Serve(const CallPtr& call) {
     }
     if (reason.size() > kMaxReasonBytes) {
       return f.Finish(call, Problem(400, "X-Access-Reason: at most 500 bytes"));
+    }
+    if (!ValidUtf8(reason) ||
+        std::any_of(reason.begin(), reason.end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        })) {
+      return f.Finish(call, Problem(400,
+                                    "X-Access-Reason: UTF-8 text without "
+                                    "control characters"));
     }
     auto record = d_.registry.GetByClientKey(call->Param("clientKey"));
     if (!record) return f.Fail(call, record.error());
@@ -318,20 +329,26 @@ void OperatorApi::ServeAudit(const CallPtr& call) {
   const bool more = entries->size() > *limit;
   if (more) entries->resize(*limit);
   Json items = Json::MakeArray();
+  // Records written before every text was checked still read as UTF-8.
   for (const auto& e : *entries) {
     Json item = Json::MakeObject();
     item.Set("id", e.id);
     item.Set("time", FormatRfc3339(e.record.time));
-    item.Set("actor", e.record.actor);
+    item.Set("actor", RepairUtf8(e.record.actor));
     item.Set("action", e.record.action);
-    item.Set("tenant",
-             e.record.client_key.empty() ? Json() : Json(e.record.client_key));
+    item.Set("tenant", e.record.client_key.empty()
+                           ? Json()
+                           : Json(RepairUtf8(e.record.client_key)));
     item.Set("outcome", e.record.outcome);
-    item.Set("reason",
-             e.record.reason.empty() ? Json() : Json(e.record.reason));
-    item.Set("route", e.record.route.empty() ? Json() : Json(e.record.route));
-    item.Set("detail",
-             e.record.detail.empty() ? Json() : Json(e.record.detail));
+    item.Set("reason", e.record.reason.empty()
+                           ? Json()
+                           : Json(RepairUtf8(e.record.reason)));
+    item.Set("route", e.record.route.empty()
+                          ? Json()
+                          : Json(RepairUtf8(e.record.route)));
+    item.Set("detail", e.record.detail.empty()
+                           ? Json()
+                           : Json(RepairUtf8(e.record.detail)));
     items.Push(std::move(item));
   }
   return d_.finisher.Finish(

@@ -341,7 +341,8 @@ void CheckServed(World& w, const Tenant& t, const std::string& id,
   CHECK(got.header("x-content-type-options") == "nosniff");
   CHECK(got.header("content-length") == std::to_string(bytes.size()));
   if (type == "image/svg+xml") {
-    CHECK(got.header("content-security-policy") == "sandbox");
+    CHECK(got.header("content-security-policy") ==
+          "default-src 'none'; style-src 'unsafe-inline'; sandbox");
   } else {
     CHECK(got.header("content-security-policy").empty());
   }
@@ -469,7 +470,7 @@ TEST_CASE("Refused uploads answer why and store nothing", "[e2e][media]") {
            w, t,
            R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><foreignObject width="10" height="10"><div xmlns="http://www.w3.org/1999/xhtml">hi</div></foreignObject></svg>)svg",
            "image/svg+xml"),
-       "foreignobject"});
+       "foreignObject"});
   cases.push_back(
       {"an SVG declaring entities", 400,
        Upload(
@@ -922,7 +923,8 @@ TEST_CASE(
   INFO(after.body);
   CHECK(after.status == 200);
   CHECK(after.body == bytes);
-  CHECK(after.header("content-security-policy") == "sandbox");
+  CHECK(after.header("content-security-policy") ==
+        "default-src 'none'; style-src 'unsafe-inline'; sandbox");
 
   // Another region's server with the shared key serves the tenant's media
   // once the tenant and the image are there.
