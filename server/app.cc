@@ -22,6 +22,16 @@ namespace {
 
 constexpr size_t kJsonBodyLimit = 1 << 20;
 
+// Uploads may be as large as the largest media kind allows, plus room for a
+// multipart envelope; everything else is JSON.
+size_t UploadLimit(const Config& config) {
+  size_t largest = 0;
+  for (const auto& [kind, limit] : config.media_max_bytes) {
+    largest = std::max(largest, limit);
+  }
+  return largest + 64 * 1024;
+}
+
 // The path of the base URL, which canonical requests leave out.
 std::string BasePath(const std::string& base_url) {
   const size_t scheme = base_url.find("://");
@@ -224,17 +234,15 @@ void App::Impl::Dispatch(const CallPtr& call) {
 
 size_t App::Impl::BodyLimit(std::string_view method,
                             std::string_view target) const {
-  // Uploads may be as large as the largest media kind allows, plus room for
-  // a multipart envelope; everything else is JSON.
   if (method == "POST" &&
       (target == "/api/v1/media" || target.starts_with("/api/v1/media?"))) {
-    size_t largest = 0;
-    for (const auto& [kind, limit] : config_.media_max_bytes) {
-      largest = std::max(largest, limit);
-    }
-    return largest + 64 * 1024;
+    return UploadLimit(config_);
   }
   return kJsonBodyLimit;
+}
+
+size_t App::LargestBody(const Config& config) {
+  return std::max(kJsonBodyLimit, UploadLimit(config));
 }
 
 App::App(storage::Store& store, Config config, TestClock* test_clock,

@@ -35,7 +35,10 @@ class App {
   // and on fetching an install key. Never from the commit thread.
   void Handle(HttpRequest request, Responder respond);
 
-  // The body limit for a request: 1 MiB for JSON (413 beyond).
+  // The body limit for a request: 1 MiB for JSON, the largest media kind's
+  // limit (plus a multipart envelope) for uploads; 413 beyond. Any thread.
+  // LargestBody: the largest of them, for HttpLimits::body_bytes.
+  static size_t LargestBody(const Config& config);
   size_t BodyLimit(std::string_view method, std::string_view target) const;
 
   // Ends live event streams and waits for the appends the app queued to

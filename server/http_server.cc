@@ -230,7 +230,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(server_.options_.limits.header_bytes));
-    parser_->body_limit(server_.options_.limits.body_bytes);
+    body_limit_ = server_.options_.limits.body_bytes;
+    parser_->body_limit(body_limit_);
     stream_.expires_after(server_.options_.limits.idle_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -240,12 +241,21 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void OnReadHeader(beast::error_code ec, std::size_t) {
     if (ec) return OnReadError(ec);
     busy_ = true;
+    // The route's own limit, now that the method and target are known: the
+    // parser checked Content-Length only against the largest of them.
+    body_limit_ = server_.options_.limits.body_bytes;
     if (server_.options_.body_limit) {
       const auto& header = parser_->get();
-      parser_->body_limit(
+      body_limit_ = std::min(
+          body_limit_,
           server_.options_.body_limit(std::string_view(header.method_string()),
                                       std::string_view(header.target())));
     }
+    if (auto length = parser_->content_length();
+        length && *length > body_limit_) {
+      return OnReadError(http::error::body_limit);
+    }
+    parser_->body_limit(body_limit_);
     stream_.expires_after(server_.options_.limits.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -263,10 +273,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = false;
     busy_ = true;
     if (ec == http::error::body_limit) {
-      DoWrite(
-          Problem(413, "the request body exceeds " +
-                           std::to_string(server_.options_.limits.body_bytes) +
-                           " bytes"));
+      DoWrite(Problem(413, "the request body exceeds " +
+                               std::to_string(body_limit_) + " bytes"));
     } else if (ec == http::error::header_limit) {
       DoWrite(Problem(431,
                       "the request line and headers exceed " +
@@ -412,6 +420,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   bool busy_ = false;
   bool keep_alive_ = true;
+  size_t body_limit_ = 0;  // this request's, once its headers are in
   bool draining_ = false;
   bool wrote_response_ = false;
   bool streaming_ = false;

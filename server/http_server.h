@@ -20,7 +20,9 @@ using siteledger::Status;
 // Every limit of the HTTP server, in plain sight.
 struct HttpLimits {
   size_t header_bytes = 16 * 1024;         // request line and headers
-  size_t body_bytes = 1024 * 1024;         // JSON bodies; 413 beyond
+  // The largest body any request may have: checked against Content-Length
+  // while the headers are read. A route may allow less (body_limit).
+  size_t body_bytes = 1024 * 1024;
   std::chrono::seconds read_timeout{30};   // to read one whole request
   std::chrono::seconds idle_timeout{60};   // keep-alive wait for the next one
   std::chrono::seconds write_timeout{30};  // to write one response
@@ -33,8 +35,10 @@ struct HttpOptions {
   uint16_t port = 8080;
   int threads = 2;
   HttpLimits limits;
-  // The body limit for a request, from its method and target, read once the
-  // headers are in; unset: limits.body_bytes for every request.
+  // The body limit for a request, from its method and target, applied once
+  // the headers are in (to Content-Length and to a chunked body as it
+  // arrives); at most limits.body_bytes. Unset: limits.body_bytes for every
+  // request.
   std::function<size_t(std::string_view method, std::string_view target)>
       body_limit;
   // Called (on a server thread) on SIGHUP.

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
       // A bad file keeps the old operators; ReloadOperators logs why.
       app->ReloadOperators().IgnoreError();
     };
+    config->http.limits.body_bytes = sl::server::App::LargestBody(*config);
     config->http.body_limit = [&app](std::string_view method,
                                      std::string_view target) {
       return app->BodyLimit(method, target);

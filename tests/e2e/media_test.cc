@@ -984,5 +984,26 @@ TEST_CASE("Media brought back by an operator restore is served with its bytes",
   }
 }
 
+TEST_CASE(
+    "An image over 1 MiB with a Content-Length is held to its kind's "
+    "limit, not the JSON limit",
+    "[media][hardening]") {
+  World w({"--media-max-bytes", "logo=3145728"});
+  Tenant t = w.Install("client-media-big");
+  // A 2 MiB logo: 413 "exceeds 1048576 bytes" before the route's limit
+  // applied to Content-Length.
+  Response big = Upload(w, t, Png(2, 2, 2 << 20), "image/png", "logo");
+  INFO(big.body);
+  CHECK(big.status == 201);
+  // Over the kind's own limit it is 413, naming that limit.
+  Response over = Upload(w, t, Png(2, 2, 3 << 20), "image/png", "logo");
+  CHECK(IsProblem(over, 413));
+  // JSON routes keep their 1 MiB.
+  Response json = w.Call(t, "POST", "/api/v1/feedback",
+                         R"({"text":")" + std::string(1100000, 'x') + "\"}");
+  CHECK(IsProblem(json, 413));
+  CHECK(DetailOf(json).find("1048576") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace siteledger::e2e
