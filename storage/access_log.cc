@@ -122,6 +122,8 @@ Status AccessLog::WriteLocked(std::vector<AccessEntry>& entries) {
   }
   // Not synced: losing the last 100 ms of access log in a crash is
   // acceptable; slowing every request down for it is not.
+  // Under the disk reserve the entries are dropped, as on any failure.
+  SL_RETURN_IF_ERROR(db_.CheckDiskReserve(batch.GetDataSize()));
   rocksdb::WriteOptions wo;
   return internal::FromRocks(db_.db()->Write(wo, &batch),
                              "writing the access log");

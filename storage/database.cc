@@ -1,5 +1,6 @@
 #include "storage/internal/database.h"
 
+#include <fcntl.h>
 #include <roaring/roaring.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
@@ -8,6 +9,13 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
 
 #include "storage/base/coding.h"
 #include "storage/internal/keys.h"
@@ -56,7 +64,10 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context) {
       return Status::Internal(std::move(message));
     case rocksdb::Status::kIOError:
       if (s.subcode() == rocksdb::Status::kNoSpace) {
-        return Status::QuotaExceeded(std::move(message));
+        // The file's path stays out: a client sees this message (507).
+        return Status::QuotaExceeded(std::string(context) +
+                                     (context.empty() ? "" : ": ") +
+                                     "the disk is full");
       }
       return Status::IOError(std::move(message));
     case rocksdb::Status::kBusy:
@@ -160,7 +171,82 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   return o;
 }
 
+// See NewInfoLog. Writes with write(2) on a descriptor of its own: a
+// failed write leaves nothing behind that a later one could trip on.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  InfoLog(std::filesystem::path path, uint64_t max_bytes)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
+        path_(std::move(path)),
+        max_bytes_(max_bytes) {
+    Reopen();
+  }
+  ~InfoLog() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    const auto now = std::chrono::system_clock::now();
+    const time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            now.time_since_epoch())
+                            .count() %
+                        1000000;
+    struct tm t {};
+    ::localtime_r(&seconds, &t);
+    int n = std::snprintf(line, sizeof(line),
+                          "%04d/%02d/%02d-%02d:%02d:%02d.%06lld ",
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
+                          t.tm_min, t.tm_sec, static_cast<long long>(micros));
+    n = std::max(n, 0);
+    va_list copy;
+    va_copy(copy, ap);
+    const int body = std::vsnprintf(
+        line + n, sizeof(line) - static_cast<size_t>(n) - 1, format, copy);
+    va_end(copy);
+    size_t len =
+        std::min(sizeof(line) - 2, static_cast<size_t>(n) +
+                                       static_cast<size_t>(std::max(body, 0)));
+    if (len == 0 || line[len - 1] != '\n') line[len++] = '\n';
+    std::lock_guard lock(mu_);
+    if (size_ > max_bytes_) Roll();
+    if (fd_ < 0) return;
+    // A short or failed write (ENOSPC) loses this line only.
+    const ssize_t written = ::write(fd_, line, len);
+    if (written > 0) size_ += static_cast<uint64_t>(written);
+  }
+
+ private:
+  void Reopen() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ =
+        ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    const off_t end = fd_ >= 0 ? ::lseek(fd_, 0, SEEK_END) : 0;
+    size_ = end > 0 ? static_cast<uint64_t>(end) : 0;
+  }
+  void Roll() {
+    std::error_code ec;
+    std::filesystem::rename(path_, path_.string() + ".old", ec);
+    Reopen();
+  }
+
+  const std::filesystem::path path_;
+  const uint64_t max_bytes_;
+  std::mutex mu_;
+  int fd_ = -1;        // guarded by mu_ after construction
+  uint64_t size_ = 0;  // guarded by mu_
+};
+
 }  // namespace
+
+std::shared_ptr<rocksdb::Logger> NewInfoLog(const std::filesystem::path& folder,
+                                            uint64_t max_bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  return std::make_shared<InfoLog>(folder / "LOG", max_bytes);
+}
 
 rocksdb::DBOptions HardenedDbOptions() {
   rocksdb::DBOptions o;
@@ -183,6 +269,10 @@ rocksdb::DBOptions HardenedDbOptions() {
   o.max_log_file_size = 16 << 20;
   o.max_background_jobs = 2;
   o.bytes_per_sync = 1 << 20;
+  // Replay the WAL into memtables without writing level-0 tables, so that a
+  // restart on a nearly full disk comes up (the disk reserve leaves room
+  // for the new WAL and MANIFEST); the old WAL files stay until a flush.
+  o.avoid_flush_during_recovery = true;
   return o;
 }
 
@@ -191,11 +281,22 @@ Result<std::unique_ptr<Database>> Database::Open(
   std::unique_ptr<Database> database(new Database());
   database->path_ = options.path;
   database->secondary_ = options.secondary;
+  database->disk_reserve_ = options.secondary ? 0 : options.disk_reserve_bytes;
+  database->disk_check_interval_ = options.disk_check_interval;
 
   rocksdb::DBOptions db_options = HardenedDbOptions();
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.wal_recovery_mode = options.wal_recovery_mode;
+  if (database->disk_reserve_ > 0) {
+    // What a flush must write (the memtables) and what the live WAL may
+    // hold both fit in the reserve, so a flush never meets a full disk and
+    // a restart replays the WAL into memtables without flushing.
+    const uint64_t budget =
+        std::clamp<uint64_t>(database->disk_reserve_ / 2, 4 << 20, 64 << 20);
+    db_options.db_write_buffer_size = budget;
+    db_options.max_total_wal_size = budget;
+  }
   if (!options.secondary && options.zero_fill_wal) {
     // Synced WAL writes overwrite zeros laid ahead of them: see
     // wal_file_system.h.
@@ -208,7 +309,11 @@ Result<std::unique_ptr<Database>> Database::Open(
     database->env_ = rocksdb::NewCompositeEnv(options.file_system);
     db_options.env = database->env_.get();
   }
-  if (options.secondary) db_options.max_open_files = -1;
+  if (options.secondary) {
+    db_options.max_open_files = -1;
+  } else {
+    db_options.info_log = NewInfoLog(options.path);
+  }
 
   // One block cache for every family, so memory is bounded as a whole.
   const std::shared_ptr<rocksdb::Cache> block_cache =
@@ -266,7 +371,50 @@ Database::~Database() {
   db_.reset();
 }
 
+void Database::RefreshFreeSpace(std::chrono::steady_clock::time_point now) {
+  struct statvfs fs {};
+  // A folder whose file system cannot be asked counts as full: better 507
+  // than ENOSPC inside RocksDB.
+  free_bytes_ = ::statvfs(path_.c_str(), &fs) == 0
+                    ? static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize
+                    : 0;
+  free_measured_ = now;
+}
+
+Status Database::CheckDiskReserve(uint64_t bytes) {
+  if (disk_reserve_ == 0) return Status::Ok();
+  MutexLock lock(disk_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  // Between measurements the writes since are subtracted, so a burst
+  // cannot run past the reserve; a refusal always measures again, so the
+  // first write after space is freed goes through.
+  if (now - free_measured_ >= disk_check_interval_ ||
+      free_bytes_ < disk_reserve_ + bytes) {
+    RefreshFreeSpace(now);
+  }
+  writes_refused_ = free_bytes_ < disk_reserve_ + bytes;
+  if (writes_refused_) {
+    return Status::QuotaExceeded(
+        "the server's disk is nearly full: writes are refused until space "
+        "is freed (reads still work)");
+  }
+  free_bytes_ -= bytes;
+  return Status::Ok();
+}
+
+DiskSpace Database::disk_space() {
+  MutexLock lock(disk_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - free_measured_ >= disk_check_interval_) {
+    RefreshFreeSpace(now);
+    if (disk_reserve_ > 0) writes_refused_ = free_bytes_ < disk_reserve_;
+  }
+  return DiskSpace{free_bytes_, disk_reserve_, writes_refused_};
+}
+
 Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
+  // The WAL takes the batch's bytes again and some framing.
+  SL_RETURN_IF_ERROR(CheckDiskReserve(batch.GetDataSize() + 4096));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(db_->Write(wo, &batch), "writing to the database");

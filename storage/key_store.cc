@@ -47,6 +47,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(
   rocksdb::Options options(internal::HardenedDbOptions(),
                            rocksdb::ColumnFamilyOptions());
   options.compression = rocksdb::kNoCompression;
+  options.info_log = internal::NewInfoLog(path);  // survives a full disk
   rocksdb::DB* raw = nullptr;
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);

@@ -39,6 +39,7 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   internal::DatabaseOptions db_options;
   db_options.path = options.data;
   db_options.clock = options.clock;
+  db_options.disk_reserve_bytes = options.disk_reserve_bytes;
   auto db = internal::Database::Open(db_options);
   if (!db) return Err(db.error());
   store->db_ = std::move(*db);
@@ -166,6 +167,8 @@ uint64_t Store::TenantBytes(TenantId tenant) const {
   }
   return total;
 }
+
+DiskSpace Store::disk_space() const { return db_->disk_space(); }
 
 bool Store::Healthy() const {
   auto row = db_->Get(Family::kTenants, std::string(8, '\0'));

@@ -10,6 +10,7 @@
 #include "storage/audit_log.h"
 #include "storage/base/clock.h"
 #include "storage/base/status.h"
+#include "storage/disk_space.h"
 #include "storage/event_log.h"
 #include "storage/key_store.h"
 #include "storage/master_key.h"
@@ -33,6 +34,12 @@ struct StoreOptions {
   // Must outlive the store. Required.
   const Clock* clock = nullptr;
   EventLog::Options log;
+  // Free space kept on the data folder's file system: a write that would
+  // leave less is refused with QuotaExceeded ("the server's disk is nearly
+  // full") before RocksDB sees it, reads go on, and the room left lets a
+  // restart recover. It also bounds memtables and the live WAL to half of
+  // it (4 to 64 MiB). 0: no reserve.
+  uint64_t disk_reserve_bytes = uint64_t{64} << 20;
 };
 
 // Store is one region's storage: the database, the key store, the tenant
@@ -87,6 +94,11 @@ class Store {
   // True when the database answers reads (for /readyz): a read of the
   // tenants family that succeeds or finds nothing. Never fails; any thread.
   bool Healthy() const;
+
+  // The free space of the data folder's file system and the reserve, for
+  // /metrics and /readyz; measured again when older than ~200 ms. Never
+  // fails (a file system that cannot be asked counts as full); any thread.
+  DiskSpace disk_space() const;
 
   // Approximately how many bytes the tenant's rows take on disk and in
   // memtables, over every tenant family. A family RocksDB cannot size counts

@@ -8,13 +8,16 @@
 #include <rocksdb/file_system.h>
 
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "storage/base/clock.h"
-#include "storage/family.h"
+#include "storage/base/mutex.h"
 #include "storage/base/status.h"
+#include "storage/disk_space.h"
+#include "storage/family.h"
 
 namespace siteledger::storage::internal {
 
@@ -47,6 +50,16 @@ struct DatabaseOptions {
   // that zeros after the last record are read as padding, not damage.
   rocksdb::WALRecoveryMode wal_recovery_mode =
       rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Free space to keep on the file system of `path`: a synced write that
+  // would leave less is refused with QuotaExceeded before RocksDB sees it,
+  // so RocksDB never meets ENOSPC on the write path and a restart has room
+  // to recover. Also bounds the memtables and the live WAL (half the
+  // reserve each, between 4 and 64 MiB) so that a flush always fits in the
+  // reserve. 0: no reserve, RocksDB's own sizes.
+  uint64_t disk_reserve_bytes = 0;
+  // How long a free-space figure (statvfs) is trusted; in between, the
+  // bytes written since are subtracted from it.
+  std::chrono::milliseconds disk_check_interval{200};
 };
 
 class Database {
@@ -64,8 +77,18 @@ class Database {
   const std::filesystem::path& path() const { return path_; }
   bool secondary() const { return secondary_; }
 
-  // Writes `batch` with a synced WAL.
+  // Writes `batch` with a synced WAL. QuotaExceeded, writing nothing, when
+  // the write would eat into the disk reserve (CheckDiskReserve) or the disk
+  // is full.
   Status WriteSynced(rocksdb::WriteBatch& batch);
+  // Ok if about `bytes` more can be written without leaving less free space
+  // than the reserve (and counts them against the free space); otherwise
+  // QuotaExceeded. Asks the file system again when its figure is older than
+  // the check interval, or when the write would not fit. Any thread.
+  Status CheckDiskReserve(uint64_t bytes) EXCLUDES(disk_mu_);
+  // The free space and the reserve, measured again if the figure is stale.
+  // Any thread.
+  DiskSpace disk_space() EXCLUDES(disk_mu_);
   // Point read; NotFound when absent.
   Result<std::string> Get(Family family, std::string_view key) const;
   // Deletes [begin, end) in `family` and compacts it so the bytes leave the
@@ -76,8 +99,18 @@ class Database {
  private:
   Database() = default;
 
+  // Measures the free space now. REQUIRES: disk_mu_ held.
+  void RefreshFreeSpace(std::chrono::steady_clock::time_point now)
+      REQUIRES(disk_mu_);
+
   std::filesystem::path path_;
   bool secondary_ = false;
+  uint64_t disk_reserve_ = 0;
+  std::chrono::milliseconds disk_check_interval_{200};
+  Mutex disk_mu_;
+  uint64_t free_bytes_ GUARDED_BY(disk_mu_) = 0;
+  std::chrono::steady_clock::time_point free_measured_ GUARDED_BY(disk_mu_){};
+  bool writes_refused_ GUARDED_BY(disk_mu_) = false;
   std::shared_ptr<rocksdb::Env> env_;  // owns the wrapped file system, if any
   // Compaction filters must outlive the database, which only borrows them.
   std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters_;
@@ -87,7 +120,16 @@ class Database {
 };
 
 // Options shared by the region database and the key store: small MANIFEST,
-// no recycled or archived WAL files.
+// no recycled or archived WAL files, no flush while recovering.
 rocksdb::DBOptions HardenedDbOptions();
+
+// RocksDB's info log (LOG in `folder`) that a full disk cannot bring down.
+// RocksDB's own file logger goes on appending to its file writer after a
+// write failed, and its writer asserts on that (an abort in Debian's build):
+// this one drops the lines it cannot write and tries again with the next.
+// Rolls to LOG.old past `max_bytes`. Never fails; lines go nowhere if the
+// file cannot be opened.
+std::shared_ptr<rocksdb::Logger> NewInfoLog(const std::filesystem::path& folder,
+                                            uint64_t max_bytes = 16 << 20);
 
 }  // namespace siteledger::storage::internal

@@ -246,3 +246,174 @@ class CrashableFileSystem : public rocksdb::FileSystemWrapper {
 };
 
 }  // namespace siteledger::testing
+
+namespace siteledger::testing {
+
+// A file system of `capacity` bytes: the sizes of the files written through
+// it (since it was made) count against it, and a write that would pass the
+// capacity fails with NoSpace, writing nothing, as write(2) does with ENOSPC
+// (RocksDB sees the same status as from a full disk). Deleting or
+// truncating a file gives its bytes back; set_capacity() frees space.
+class NoSpaceFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  NoSpaceFileSystem(std::shared_ptr<rocksdb::FileSystem> base,
+                    uint64_t capacity)
+      : FileSystemWrapper(std::move(base)), capacity_(capacity) {}
+
+  const char* Name() const override { return "NoSpaceFileSystem"; }
+
+  void set_capacity(uint64_t capacity) { capacity_ = capacity; }
+  uint64_t used() {
+    std::lock_guard lock(mu_);
+    return used_;
+  }
+  // Writes refused with NoSpace so far.
+  uint64_t refusals() const { return refusals_; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name,
+                                    const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    auto s = target()->NewWritableFile(name, options, &file, dbg);
+    if (!s.ok()) return s;
+    Resize(name, 0);
+    r->reset(new File(std::move(file), name, *this));
+    return s;
+  }
+
+  rocksdb::IOStatus ReopenWritableFile(
+      const std::string& name, const rocksdb::FileOptions& options,
+      std::unique_ptr<rocksdb::FSWritableFile>* r,
+      rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    auto s = target()->ReopenWritableFile(name, options, &file, dbg);
+    if (!s.ok()) return s;
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(name, ec);
+    Resize(name, ec ? 0 : size);
+    r->reset(new File(std::move(file), name, *this));
+    return s;
+  }
+
+  rocksdb::IOStatus RenameFile(const std::string& src, const std::string& dst,
+                               const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override {
+    auto s = target()->RenameFile(src, dst, options, dbg);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      if (auto it = sizes_.find(src); it != sizes_.end()) {
+        const uint64_t size = it->second;
+        sizes_.erase(it);
+        if (auto old = sizes_.find(dst); old != sizes_.end()) {
+          used_ -= old->second;
+        }
+        sizes_[dst] = size;
+      }
+    }
+    return s;
+  }
+
+  rocksdb::IOStatus DeleteFile(const std::string& name,
+                               const rocksdb::IOOptions& options,
+                               rocksdb::IODebugContext* dbg) override {
+    auto s = target()->DeleteFile(name, options, dbg);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      if (auto it = sizes_.find(name); it != sizes_.end()) {
+        used_ -= it->second;
+        sizes_.erase(it);
+      }
+    }
+    return s;
+  }
+
+ private:
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, std::string name,
+         NoSpaceFileSystem& fs)
+        : FSWritableFileOwnerWrapper(std::move(f)),
+          name_(std::move(name)),
+          fs_(fs) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                             const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* dbg) override {
+      if (!fs_.Reserve(name_, end_, data.size())) return Full();
+      end_ += data.size();
+      return target()->Append(data, o, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                             const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* dbg) override {
+      if (!fs_.Reserve(name_, end_, data.size())) return Full();
+      end_ += data.size();
+      return target()->Append(data, o, info, dbg);
+    }
+    rocksdb::IOStatus PositionedAppend(const rocksdb::Slice& data,
+                                       uint64_t offset,
+                                       const rocksdb::IOOptions& o,
+                                       rocksdb::IODebugContext* dbg) override {
+      if (!fs_.Reserve(name_, offset, data.size())) return Full();
+      end_ = std::max(end_, offset + data.size());
+      return target()->PositionedAppend(data, offset, o, dbg);
+    }
+    rocksdb::IOStatus PositionedAppend(
+        const rocksdb::Slice& data, uint64_t offset,
+        const rocksdb::IOOptions& o, const rocksdb::DataVerificationInfo& info,
+        rocksdb::IODebugContext* dbg) override {
+      if (!fs_.Reserve(name_, offset, data.size())) return Full();
+      end_ = std::max(end_, offset + data.size());
+      return target()->PositionedAppend(data, offset, o, info, dbg);
+    }
+    rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& o,
+                               rocksdb::IODebugContext* dbg) override {
+      auto s = target()->Truncate(size, o, dbg);
+      if (s.ok()) {
+        end_ = size;
+        fs_.Resize(name_, size);
+      }
+      return s;
+    }
+    // Space that RocksDB preallocates is not counted: tmpfs does not
+    // reserve it either.
+
+   private:
+    static rocksdb::IOStatus Full() {
+      return rocksdb::IOStatus::NoSpace("No space left on device (simulated)");
+    }
+    std::string name_;
+    NoSpaceFileSystem& fs_;
+    uint64_t end_ = 0;
+  };
+
+  // Grows `name` to hold [offset, offset + n) if the capacity allows.
+  bool Reserve(const std::string& name, uint64_t offset, uint64_t n) {
+    std::lock_guard lock(mu_);
+    uint64_t& size = sizes_[name];
+    const uint64_t grow = offset + n > size ? offset + n - size : 0;
+    if (used_ + grow > capacity_) {
+      ++refusals_;
+      return false;
+    }
+    used_ += grow;
+    size += grow;
+    return true;
+  }
+  void Resize(const std::string& name, uint64_t size) {
+    std::lock_guard lock(mu_);
+    uint64_t& current = sizes_[name];
+    used_ = used_ - current + size;
+    current = size;
+  }
+
+  std::atomic<uint64_t> capacity_;
+  std::atomic<uint64_t> refusals_{0};
+  std::mutex mu_;
+  std::map<std::string, uint64_t> sizes_;  // GUARDED_BY(mu_)
+  uint64_t used_ = 0;                      // GUARDED_BY(mu_)
+};
+
+}  // namespace siteledger::testing
