@@ -237,6 +237,15 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
             // Later in-flight appends were decided on top of this one; they
             // fail at the log (wrong expected version). Start again from
             // what is durable once they have.
+            if (owner->poisoned &&
+                appended.error().code() == StatusCode::kConflict) {
+              // Not this request's conflict: an earlier append of the
+              // tenant failed (a full disk, say) and this one was decided
+              // on top of it. The client may retry as it is.
+              appended = Err(Status::Unavailable(
+                  "an earlier change of this tenant failed to commit; "
+                  "retry"));
+            }
             owner->poisoned = true;
             owner->Reset();
           } else {

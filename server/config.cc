@@ -36,6 +36,9 @@ Usage: siteledgerd [flags]
   --media-quota-bytes N   the most media bytes a tenant keeps (default 1 GiB)
   --media-max-pixels N    the largest image, width x height, an upload may
                           declare (default 50000000)
+  --disk-reserve-bytes N  free space kept on the data folder's file system:
+                          below it writes answer 507 and reads go on
+                          (default 67108864, 64 MiB; 0 turns it off)
   --threads N             HTTP worker threads (default 2)
   --help                  print this text
 
@@ -117,7 +120,8 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-url-ttl",
         "--media-max-bytes",
         "--media-quota-bytes",
-        "--media-max-pixels"};
+        "--media-max-pixels",
+        "--disk-reserve-bytes"};
     if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
       return Err(Status::InvalidArgument(
           "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
@@ -210,6 +214,15 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
             "--media-max-pixels: expected a positive whole number"));
       }
       config.media_max_pixels = n;
+    } else if (name == "--disk-reserve-bytes") {
+      uint64_t n = 0;
+      auto [ptr, ec] =
+          std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size()) {
+        return Err(Status::InvalidArgument(
+            "--disk-reserve-bytes: expected a whole number of bytes"));
+      }
+      config.disk_reserve_bytes = n;
     } else if (name == "--operators-file") {
       config.operators_file = value;
     } else if (name == "--threads") {

@@ -45,6 +45,10 @@ struct Config {
   int64_t media_quota_bytes = int64_t{1} << 30;
   // The most pixels (width x height) an uploaded image may declare.
   uint64_t media_max_pixels = 50'000'000;
+  // Free space kept on the data folder's file system: below it writes are
+  // refused with 507 (reads go on), so that RocksDB never meets a full disk
+  // and a restart has room to recover. 0 turns the reserve off.
+  uint64_t disk_reserve_bytes = uint64_t{64} << 20;
   bool help = false;
 };
 

@@ -110,6 +110,9 @@ HttpResponse ProblemFor(const Status& status) {
   }
   HttpResponse r = Problem(code, status.message());
   if (code == 401) r.Set("WWW-Authenticate", "JWT");
+  // A full disk (or its reserve) clears when an operator frees space; a
+  // tenant over its media quota may retry once it deleted some.
+  if (code == 507) r.Set("Retry-After", "30");
   return r;
 }
 

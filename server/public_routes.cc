@@ -51,6 +51,16 @@ std::string PublicRoutes::RenderMetrics() const {
                static_cast<double>(stats.requests));
   AppendFamily(out, "siteledger_sse_subscribers", "Live event streams.",
                "gauge", feed_.subscribers());
+  const storage::DiskSpace disk = store_.disk_space();
+  AppendFamily(out, "siteledger_disk_free_bytes",
+               "Free bytes on the data folder's file system.", "gauge",
+               disk.free_bytes);
+  AppendFamily(out, "siteledger_disk_reserve_bytes",
+               "Free bytes kept back: below them writes are refused (507).",
+               "gauge", disk.reserve_bytes);
+  AppendFamily(out, "siteledger_disk_writes_refused",
+               "1 while writes are refused to keep the disk reserve.", "gauge",
+               disk.writes_refused ? 1 : 0);
   for (const auto& [name, value] : store_.DatabaseFigures()) {
     const std::string metric = "siteledger_rocksdb_" + name;
     out += "# TYPE " + metric + " gauge\n";
@@ -104,6 +114,16 @@ void PublicRoutes::Serve(const CallPtr& call) {
       const bool ready = store_.Healthy();
       body.Set("status", ready ? "ready" : "unavailable");
       body.Set("region", config_.region);
+      // Under the disk reserve the server still serves reads, so it stays
+      // ready (200); "writes" and "disk" say that writes are refused.
+      const storage::DiskSpace disk = store_.disk_space();
+      body.Set("writes",
+               disk.writes_refused ? "refused: disk reserve" : "accepted");
+      Json space = Json::MakeObject();
+      space.Set("freeBytes", static_cast<int64_t>(disk.free_bytes));
+      space.Set("reserveBytes", static_cast<int64_t>(disk.reserve_bytes));
+      space.Set("writesRefused", disk.writes_refused);
+      body.Set("disk", std::move(space));
       return finisher_.Finish(call, JsonResponse(ready ? 200 : 503, body));
     }
     case Action::kMetrics: {

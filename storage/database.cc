@@ -394,6 +394,7 @@ Status Database::CheckDiskReserve(uint64_t bytes) {
   }
   writes_refused_ = free_bytes_ < disk_reserve_ + bytes;
   if (writes_refused_) {
+    refused_bytes_ = bytes;
     return Status::QuotaExceeded(
         "the server's disk is nearly full: writes are refused until space "
         "is freed (reads still work)");
@@ -407,7 +408,11 @@ DiskSpace Database::disk_space() {
   const auto now = std::chrono::steady_clock::now();
   if (now - free_measured_ >= disk_check_interval_) {
     RefreshFreeSpace(now);
-    if (disk_reserve_ > 0) writes_refused_ = free_bytes_ < disk_reserve_;
+    // Refused stays refused until the write refused last would fit.
+    if (disk_reserve_ > 0) {
+      writes_refused_ =
+          free_bytes_ < disk_reserve_ + (writes_refused_ ? refused_bytes_ : 0);
+    }
   }
   return DiskSpace{free_bytes_, disk_reserve_, writes_refused_};
 }

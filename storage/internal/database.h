@@ -111,6 +111,7 @@ class Database {
   uint64_t free_bytes_ GUARDED_BY(disk_mu_) = 0;
   std::chrono::steady_clock::time_point free_measured_ GUARDED_BY(disk_mu_){};
   bool writes_refused_ GUARDED_BY(disk_mu_) = false;
+  uint64_t refused_bytes_ GUARDED_BY(disk_mu_) = 0;  // the last refused
   std::shared_ptr<rocksdb::Env> env_;  // owns the wrapped file system, if any
   // Compaction filters must outlive the database, which only borrows them.
   std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters_;
