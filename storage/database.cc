@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
-#include <mutex>
 
 #include "storage/base/coding.h"
 #include "storage/internal/keys.h"
@@ -179,9 +178,11 @@ class InfoLog final : public rocksdb::Logger {
       : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
         path_(std::move(path)),
         max_bytes_(max_bytes) {
+    MutexLock lock(mu_);
     Reopen();
   }
   ~InfoLog() override {
+    MutexLock lock(mu_);
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -210,7 +211,7 @@ class InfoLog final : public rocksdb::Logger {
         std::min(sizeof(line) - 2, static_cast<size_t>(n) +
                                        static_cast<size_t>(std::max(body, 0)));
     if (len == 0 || line[len - 1] != '\n') line[len++] = '\n';
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (size_ > max_bytes_) Roll();
     if (fd_ < 0) return;
     // A short or failed write (ENOSPC) loses this line only.
@@ -219,14 +220,14 @@ class InfoLog final : public rocksdb::Logger {
   }
 
  private:
-  void Reopen() {
+  void Reopen() REQUIRES(mu_) {
     if (fd_ >= 0) ::close(fd_);
     fd_ =
         ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     const off_t end = fd_ >= 0 ? ::lseek(fd_, 0, SEEK_END) : 0;
     size_ = end > 0 ? static_cast<uint64_t>(end) : 0;
   }
-  void Roll() {
+  void Roll() REQUIRES(mu_) {
     std::error_code ec;
     std::filesystem::rename(path_, path_.string() + ".old", ec);
     Reopen();
@@ -234,9 +235,9 @@ class InfoLog final : public rocksdb::Logger {
 
   const std::filesystem::path path_;
   const uint64_t max_bytes_;
-  std::mutex mu_;
-  int fd_ = -1;        // guarded by mu_ after construction
-  uint64_t size_ = 0;  // guarded by mu_
+  Mutex mu_;
+  int fd_ GUARDED_BY(mu_) = -1;
+  uint64_t size_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

@@ -155,6 +155,8 @@ class EventLog {
   //                    does not exist
   //   Corruption       a registered tenant's data key is missing from the
   //                    key store, or does not unwrap
+  //   QuotaExceeded    the disk is full, or the write would eat into the
+  //                    disk reserve (StoreOptions::disk_reserve_bytes)
   //   IOError          the synced write failed
   //   Unavailable      the log is shutting down
   // Blocks until the outcome is durable. Any thread but the commit thread:
