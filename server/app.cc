@@ -3,6 +3,7 @@
 #include "server/event_feed.h"
 #include "server/internal/call.h"
 #include "server/internal/finisher.h"
+#include "server/internal/install_keys.h"
 #include "server/internal/lifecycle_api.h"
 #include "server/internal/media_api.h"
 #include "server/internal/operator_api.h"
@@ -92,9 +93,9 @@ class App::Impl {
         tenant_api_(projector_, store.log(), feed_, finisher_, store.clock()),
         media_api_(projector_, store.log(), feed_, finisher_, auth_,
                    store.clock(), config_, std::move(media_url_key)),
+        install_keys_(config_.install_keys_url),
         lifecycle_(store.registry(), store.audit(), auth_, projector_,
-                   finisher_, store.clock(), config_.base_url,
-                   config_.install_keys_url),
+                   finisher_, store.clock(), config_.base_url, install_keys_),
         operators_(OperatorApi::Deps{.registry = store.registry(),
                                      .audit = store.audit(),
                                      .log = store.log(),
@@ -120,6 +121,7 @@ class App::Impl {
   // queued complete (and are answered, logged and audited) first.
   void Shutdown() {
     feed_.Shutdown();
+    install_keys_.Shutdown();  // lifecycle calls waiting for a key: 503
     log_.WaitForAppends();
   }
   size_t BodyLimit(std::string_view method, std::string_view target) const;
@@ -141,6 +143,7 @@ class App::Impl {
   TenantAuth auth_;
   TenantApi tenant_api_;
   MediaApi media_api_;
+  InstallKeys install_keys_;
   LifecycleApi lifecycle_;
   OperatorApi operators_;
   PublicRoutes public_;

@@ -24,6 +24,11 @@ size_t OnData(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Returning non-zero makes curl stop with CURLE_ABORTED_BY_CALLBACK.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+}
+
 }  // namespace
 
 void InitHttpClient() { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -51,6 +56,12 @@ Result<OutboundResponse> Fetch(const OutboundRequest& request) {
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnData);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA,
+                     const_cast<std::atomic<bool>*>(request.cancel));
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
   if (!request.body.empty() || request.method == "POST" ||
       request.method == "PUT") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());

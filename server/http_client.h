@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -19,6 +20,9 @@ struct OutboundRequest {
   std::string body;
   std::chrono::milliseconds timeout{5000};
   size_t max_response_bytes = 1 << 20;
+  // When given, the request is abandoned (Unavailable) within about a second
+  // of it becoming true. Must outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct OutboundResponse {
@@ -29,7 +33,8 @@ struct OutboundResponse {
 
 // Makes one HTTP(S) request (libcurl; TLS verified against the system's
 // CAs, no redirects followed). Unavailable when the peer cannot be reached
-// or answers too slowly; TooLarge when the answer exceeds its limit.
+// or answers too slowly, or the request was cancelled; TooLarge when the
+// answer exceeds its limit.
 // Thread-safe; call InitHttpClient() once at start.
 Result<OutboundResponse> Fetch(const OutboundRequest& request);
 void InitHttpClient();

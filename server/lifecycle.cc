@@ -1,8 +1,10 @@
 // The app descriptor and Atlassian's lifecycle callbacks.
 
 #include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
 
-#include "server/http_client.h"
 #include "server/internal/lifecycle_api.h"
 #include "server/internal/request_parts.h"
 #include "server/jwt.h"
@@ -14,17 +16,8 @@ namespace siteledger::server {
 namespace {
 
 constexpr std::chrono::seconds kJwtLeeway{30};
-constexpr auto kKeyCacheTtl = std::chrono::hours(1);
-
-bool ValidKid(std::string_view kid) {
-  if (kid.empty() || kid.size() > 200) return false;
-  for (char c : kid) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
+// HS256 keys are 256 bits; Atlassian's shared secrets are longer.
+constexpr size_t kMinSharedSecretBytes = 32;
 
 bool AudienceMatches(const Json* aud, std::string_view base_url) {
   if (aud == nullptr) return false;
@@ -84,6 +77,12 @@ void LifecycleApi::SetEnabled(const CallPtr& call) {
   finisher_.Finish(call, NoContent());
 }
 
+void LifecycleApi::Refuse(const CallPtr& call, std::string detail) {
+  Log("warn", "lifecycle callback refused",
+      {{"route", call->route_label}, {"reason", detail}});
+  finisher_.Fail(call, Status::Unauthenticated(std::move(detail)));
+}
+
 void LifecycleApi::Serve(const CallPtr& call) {
   const Action action = call->route->action;
   if (action == Action::kEnabled || action == Action::kDisabled) {
@@ -91,88 +90,96 @@ void LifecycleApi::Serve(const CallPtr& call) {
   }
 
   // installed / uninstalled: an RS256 token signed with Atlassian's install
-  // key, fetched by kid.
-  auto fail = [&](std::string detail) {
-    Log("warn", "lifecycle callback refused",
-        {{"route", call->route_label}, {"reason", detail}});
-    finisher_.Fail(call, Status::Unauthenticated(std::move(detail)));
-  };
+  // key, fetched by kid. Anyone can send one, so everything that can be
+  // checked without the key is checked first: a made-up token costs no fetch.
   auto token = TokenOf(*call, "JWT");
-  if (!token) return fail(token.error().message());
+  if (!token) return Refuse(call, token.error().message());
   auto jwt = ParseJwt(*token);
-  if (!jwt) return fail(jwt.error().message());
+  if (!jwt) return Refuse(call, jwt.error().message());
   if (jwt->alg() != "RS256") {
-    return fail(
-        "a lifecycle token's alg must be RS256 (Atlassian's install "
-        "keys)");
+    return Refuse(call,
+                  "a lifecycle token's alg must be RS256 (Atlassian's install "
+                  "keys)");
   }
   const std::string kid(jwt->header.GetString("kid"));
-  if (!ValidKid(kid)) return fail("the token's kid is missing or malformed");
-
-  std::string pem;
-  {
-    MutexLock lock(keys_mu_);
-    auto it = install_keys_.find(kid);
-    if (it != install_keys_.end() &&
-        std::chrono::steady_clock::now() - it->second.fetched < kKeyCacheTtl) {
-      pem = it->second.pem;
-    }
+  if (!InstallKeys::ValidKid(kid)) {
+    return Refuse(call, "the token's kid is missing or malformed");
   }
-  if (pem.empty()) {
-    OutboundRequest request;
-    request.url = install_keys_url_ + "/" + kid;
-    request.max_response_bytes = 16384;
-    auto fetched = Fetch(request);
-    if (!fetched) {
-      return finisher_.Fail(
-          call,
-          Status::Unavailable("the install key server could not be reached"));
-    }
-    if (fetched->status != 200) {
-      return fail("no install key for the token's kid");
-    }
-    pem = fetched->body;
-    MutexLock lock(keys_mu_);
-    install_keys_[kid] = {pem, std::chrono::steady_clock::now()};
+  const Json* exp = jwt->claims.Find("exp");
+  if (exp == nullptr || !exp->is_int()) {
+    return Refuse(call, "the token has no exp");
   }
-  if (Status s = VerifyRs256(*jwt, pem); !s.ok()) return fail(s.message());
-
+  if (clock_.Now() >
+      siteledger::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
+    return Refuse(call, "the token has expired");
+  }
+  const Json* qsh = jwt->claims.Find("qsh");
+  if (qsh == nullptr || !qsh->is_string()) {
+    return Refuse(call, "the token has no qsh");
+  }
+  if (qsh->as_string() == "context-qsh") {
+    return Refuse(call,
+                  "a context-qsh token is not accepted on lifecycle callbacks");
+  }
+  if (!storage::ConstantTimeEquals(
+          qsh->as_string(), QueryStringHash(call->request.method, call->path,
+                                            call->query, auth_.base_path()))) {
+    return Refuse(call, "the token's qsh does not match this request");
+  }
+  if (!AudienceMatches(jwt->claims.Find("aud"), base_url_)) {
+    return Refuse(call, "the token's aud is not this app's base URL");
+  }
   auto body = JsonBodyOf(*call, BodyUse::kRequired);
   if (!body) return finisher_.Fail(call, body.error());
-  const std::string client_key(body->GetString("clientKey"));
+  std::string client_key(body->GetString("clientKey"));
   if (client_key.empty()) {
     return finisher_.Fail(call,
                           Status::InvalidArgument("$.clientKey: is required"));
   }
   const Json* iss = jwt->claims.Find("iss");
   if (iss == nullptr || !iss->is_string() || iss->as_string() != client_key) {
-    return fail("the token's iss is not the body's clientKey");
-  }
-  if (!AudienceMatches(jwt->claims.Find("aud"), base_url_)) {
-    return fail("the token's aud is not this app's base URL");
-  }
-  const Json* exp = jwt->claims.Find("exp");
-  if (exp == nullptr || !exp->is_int()) return fail("the token has no exp");
-  if (clock_.Now() >
-      siteledger::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
-    return fail("the token has expired");
-  }
-  const Json* qsh = jwt->claims.Find("qsh");
-  if (qsh == nullptr || !qsh->is_string()) return fail("the token has no qsh");
-  if (qsh->as_string() == "context-qsh") {
-    return fail("a context-qsh token is not accepted on lifecycle callbacks");
-  }
-  if (!storage::ConstantTimeEquals(
-          qsh->as_string(), QueryStringHash(call->request.method, call->path,
-                                            call->query, auth_.base_path()))) {
-    return fail("the token's qsh does not match this request");
+    return Refuse(call, "the token's iss is not the body's clientKey");
   }
 
-  if (action == Action::kInstalled) {
+  // The key may take a fetch: this thread goes back to its other
+  // connections, and the answer comes from this connection's strand.
+  auto token_ok = std::make_shared<const Signed>(
+      Signed{std::move(*jwt), std::move(*body), std::move(client_key)});
+  keys_.Get(kid, [this, call, token_ok](Result<std::string> pem) {
+    Finisher::Later(call, [this, call, token_ok, pem = std::move(pem)] {
+      OnKey(call, *token_ok, pem);
+    });
+  });
+}
+
+void LifecycleApi::OnKey(const CallPtr& call, const Signed& token,
+                         const Result<std::string>& pem) {
+  if (!pem) {
+    if (pem.error().code() == StatusCode::kNotFound) {
+      return Refuse(call, pem.error().message());
+    }
+    return finisher_.Fail(call, pem.error());
+  }
+  if (Status s = VerifyRs256(token.jwt, *pem); !s.ok()) {
+    return Refuse(call, s.message());
+  }
+  const Json& body = token.body;
+  const std::string& client_key = token.client_key;
+
+  if (call->route->action == Action::kInstalled) {
     storage::Installation installation;
     installation.client_key = client_key;
-    installation.base_url = std::string(body->GetString("baseUrl"));
-    installation.shared_secret = std::string(body->GetString("sharedSecret"));
+    installation.base_url = std::string(body.GetString("baseUrl"));
+    installation.shared_secret = std::string(body.GetString("sharedSecret"));
+    // The secret is the HS256 key of every token of the installation: a
+    // short one could be guessed offline from any token seen.
+    if (installation.shared_secret.size() < kMinSharedSecretBytes) {
+      return finisher_.Fail(
+          call, Status::InvalidArgument(
+                    "$.sharedSecret: must be at least " +
+                    std::to_string(kMinSharedSecretBytes) +
+                    " bytes (an HS256 key); the installation was not changed"));
+    }
     auto installed = registry_.Install(installation);
     if (!installed) return finisher_.Fail(call, installed.error());
     auth_.Forget(client_key);

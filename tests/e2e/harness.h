@@ -231,67 +231,101 @@ class KeyServer {
     thread_ = std::thread([this] { Serve(); });
   }
   ~KeyServer() {
-    stop_ = true;
+    {
+      std::lock_guard lock(mu_);  // so that a slow answer's wait sees it
+      stop_ = true;
+    }
+    stop_cv_.notify_all();
     ::shutdown(fd_, SHUT_RDWR);
     ::close(fd_);
     thread_.join();
+    for (std::thread& t : slow_) t.join();
   }
 
   void Put(const std::string& kid, const std::string& pem) {
     std::lock_guard lock(mu_);
     keys_[kid] = pem;
   }
+  // From now on every answer (a key or 404) waits `delay`, and connections
+  // are served concurrently, each on its own thread, as a real server would;
+  // with no delay (the default) they are served one at a time.
+  void SetDelay(std::chrono::milliseconds delay) { delay_ms_ = delay.count(); }
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(port_);
   }
   int requests() const { return requests_; }
+  // The requests for one kid.
+  int requests_for(const std::string& kid) const {
+    std::lock_guard lock(mu_);
+    auto it = per_kid_.find(kid);
+    return it == per_kid_.end() ? 0 : it->second;
+  }
 
  private:
   void Serve() {
     while (!stop_) {
       const int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) continue;
-      std::string req;
-      char buf[1024];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        const ssize_t n = ::read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        req.append(buf, static_cast<size_t>(n));
+      if (delay_ms_ > 0) {
+        slow_.emplace_back([this, c] { Answer(c); });
+      } else {
+        Answer(c);
       }
-      ++requests_;
-      const size_t sp1 = req.find(' ');
-      const size_t sp2 = req.find(' ', sp1 + 1);
-      std::string path =
-          sp1 == std::string::npos ? "" : req.substr(sp1 + 1, sp2 - sp1 - 1);
-      std::string pem;
-      {
-        std::lock_guard lock(mu_);
-        auto it = keys_.find(path.empty() ? "" : path.substr(1));
-        if (it != keys_.end()) pem = it->second;
-      }
-      const std::string resp =
-          pem.empty() ? "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-                        "Connection: close\r\n\r\n"
-                      : "HTTP/1.1 200 OK\r\nContent-Type: "
-                        "application/x-pem-file\r\nContent-Length: " +
-                            std::to_string(pem.size()) +
-                            "\r\nConnection: close\r\n\r\n" + pem;
-      size_t off = 0;
-      while (off < resp.size()) {
-        const ssize_t n = ::write(c, resp.data() + off, resp.size() - off);
-        if (n <= 0) break;
-        off += static_cast<size_t>(n);
-      }
-      ::close(c);
     }
+  }
+
+  void Answer(int c) {
+    std::string req;
+    char buf[1024];
+    while (req.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      req.append(buf, static_cast<size_t>(n));
+    }
+    ++requests_;
+    const size_t sp1 = req.find(' ');
+    const size_t sp2 = req.find(' ', sp1 + 1);
+    std::string path =
+        sp1 == std::string::npos ? "" : req.substr(sp1 + 1, sp2 - sp1 - 1);
+    const std::string kid = path.empty() ? "" : path.substr(1);
+    std::string pem;
+    {
+      std::lock_guard lock(mu_);
+      ++per_kid_[kid];
+      auto it = keys_.find(kid);
+      if (it != keys_.end()) pem = it->second;
+    }
+    if (const long delay = delay_ms_; delay > 0) {
+      std::unique_lock lock(mu_);
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(delay),
+                        [this] { return stop_.load(); });
+    }
+    const std::string resp =
+        pem.empty() ? "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n"
+                    : "HTTP/1.1 200 OK\r\nContent-Type: "
+                      "application/x-pem-file\r\nContent-Length: " +
+                          std::to_string(pem.size()) +
+                          "\r\nConnection: close\r\n\r\n" + pem;
+    size_t off = 0;
+    while (off < resp.size()) {
+      const ssize_t n = ::write(c, resp.data() + off, resp.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::close(c);
   }
 
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
-  std::mutex mu_;
+  std::atomic<long> delay_ms_{0};
+  mutable std::mutex mu_;
+  std::condition_variable stop_cv_;
   std::map<std::string, std::string> keys_;
+  std::map<std::string, int> per_kid_;
+  std::vector<std::thread> slow_;  // Serve's thread only
   std::thread thread_;
 };
 
