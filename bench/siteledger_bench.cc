@@ -81,7 +81,10 @@ constexpr const char* kUsage =
     "         [--as_of_events=100000] [--server=URL]\n"
     "workloads (default: all but http_*): append_one, append_concurrent,\n"
     "  append_batch, rocksdb_put_sync, replay, rebuild, as_of, http_setup,\n"
-    "  http_media. Each prints events/s and p50/p99 latency per operation.\n";
+    "  http_media. Each prints events/s and p50/p99 latency per operation.\n"
+    "--db=DIR is deleted when the run ends: it must be a new or empty folder,\n"
+    "  or one an earlier run made (it leaves a .siteledger-bench file in "
+    "it).\n";
 
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
@@ -125,6 +128,23 @@ Flags ParseFlags(int argc, char** argv) {
   if (f.db.empty()) {
     f.db = std::filesystem::temp_directory_path() / "siteledger-bench";
   }
+  // The run deletes --db when it ends: never a folder it did not make.
+  namespace fs = std::filesystem;
+  const fs::path marker = f.db / ".siteledger-bench";
+  std::error_code ec;
+  if (fs::exists(f.db, ec) && !fs::is_empty(f.db, ec) &&
+      !fs::exists(marker, ec)) {
+    std::fprintf(stderr,
+                 "siteledger-bench: %s holds files this benchmark did not "
+                 "make, and it deletes --db when it ends; name a new or "
+                 "empty folder\n",
+                 f.db.c_str());
+    std::exit(2);
+  }
+  fs::create_directories(f.db, ec);
+  fs::permissions(f.db, fs::perms::owner_all, ec);
+  std::FILE* m = std::fopen(marker.c_str(), "w");
+  if (m != nullptr) std::fclose(m);
   return f;
 }
 
@@ -468,8 +488,9 @@ void Rebuild(const Flags& f) {
 
     std::vector<Recorder> fold(1);
     start = Clock::now();
-    auto state = projector.StateAt(tenant, siteledger::Sequence(f.rebuild_events),
-                                   /*use_snapshots=*/false);
+    auto state =
+        projector.StateAt(tenant, siteledger::Sequence(f.rebuild_events),
+                          /*use_snapshots=*/false);
     const double fold_s =
         std::chrono::duration<double>(Clock::now() - start).count();
     if (!state) {

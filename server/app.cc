@@ -1,5 +1,7 @@
 #include "server/app.h"
 
+#include <algorithm>
+
 #include "server/event_feed.h"
 #include "server/internal/call.h"
 #include "server/internal/finisher.h"
@@ -42,8 +44,18 @@ std::string BasePath(const std::string& base_url) {
   return slash == std::string::npos ? std::string() : base_url.substr(slash);
 }
 
+// Whether the route reads query parameter `name` (as one value).
+bool ReadsQuery(const RouteSpec& route, std::string_view name) {
+  if (name == "jwt") return true;
+  if (route.as_of && name == "as_of") return true;
+  if (route.is_list() && (name == "cursor" || name == "limit")) return true;
+  return std::any_of(route.query.begin(), route.query.end(),
+                     [&](const QueryParamDoc& q) { return q.name == name; });
+}
+
 // InvalidArgument naming the first path parameter, query parameter or
-// query name that is not valid UTF-8 once decoded.
+// query name that is not valid UTF-8 once decoded, or a parameter the route
+// reads that is sent twice.
 Status CheckText(const Call& call) {
   for (const auto& [name, value] : call.params) {
     if (!ValidUtf8(value)) {
@@ -51,7 +63,17 @@ Status CheckText(const Call& call) {
                                      "' is not valid UTF-8");
     }
   }
-  for (const auto& [name, value] : call.query_params) {
+  for (size_t i = 0; i < call.query_params.size(); ++i) {
+    const auto& [name, value] = call.query_params[i];
+    // A parameter the route reads takes one value: a repeated one would be
+    // read first here and sorted into the qsh, two different requests.
+    // Others may repeat (the qsh joins their values).
+    for (size_t j = 0; j < i && ReadsQuery(*call.route, name); ++j) {
+      if (call.query_params[j].first == name) {
+        return Status::InvalidArgument("query parameter '" + name +
+                                       "' is repeated; send it once");
+      }
+    }
     if (!ValidUtf8(name)) {
       return Status::InvalidArgument(
           "a query parameter name is not valid "

@@ -40,6 +40,11 @@ Usage: siteledgerd [flags]
                           below it writes answer 507 and reads go on
                           (default 67108864, 64 MiB; 0 turns it off)
   --threads N             HTTP worker threads (default 2)
+  --read-timeout SECONDS  the longest one request may take to arrive, from
+                          its first byte (default 30; keep-alive waits 60)
+  --max-connections-per-address N
+                          connections one client address may hold
+                          (default 256; 1024 in all)
   --help                  print this text
 
 Started with no flags it serves region us from ./data/us on 127.0.0.1:8080.
@@ -121,7 +126,9 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-max-bytes",
         "--media-quota-bytes",
         "--media-max-pixels",
-        "--disk-reserve-bytes"};
+        "--disk-reserve-bytes",
+        "--read-timeout",
+        "--max-connections-per-address"};
     if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
       return Err(Status::InvalidArgument(
           "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
@@ -179,6 +186,14 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
             "--trusted-proxy: expected a network such as 10.0.0.0/8"));
       }
       config.trusted_proxies.push_back(*cidr);
+    } else if (name == "--read-timeout") {
+      auto n = ParseInt(name, value, 1, 3600);
+      if (!n) return Err(n.error());
+      config.http.limits.read_timeout = std::chrono::seconds(*n);
+    } else if (name == "--max-connections-per-address") {
+      auto n = ParseInt(name, value, 1, 1 << 20);
+      if (!n) return Err(n.error());
+      config.http.limits.max_connections_per_address = static_cast<size_t>(*n);
     } else if (name == "--media-url-key-file") {
       config.media_url_key_file = value;
     } else if (name == "--media-url-ttl") {

@@ -1,5 +1,7 @@
 #include "server/internal/finisher.h"
 
+#include <algorithm>
+
 #include "server/log.h"
 #include "server/problem.h"
 
@@ -13,8 +15,9 @@ void Finisher::Finish(const CallPtr& call, HttpResponse response) {
     // durable before anything is answered.
     storage::AuditRecord a;
     a.actor = call->op->name;
-    a.action =
-        call->request.method == "GET" ? "operator.read" : "operator.write";
+    a.action = call->request.method == "GET" || call->request.method == "HEAD"
+                   ? "operator.read"
+                   : "operator.write";
     a.tenant = call->tenant;
     // The clientKey asked for, known or not.
     a.client_key =
@@ -31,6 +34,12 @@ void Finisher::Finish(const CallPtr& call, HttpResponse response) {
     }
   }
   Log(*call, response.status, std::chrono::steady_clock::now() - call->start);
+  // No answer is sniffed into something it is not (a JSON view as HTML).
+  if (std::none_of(
+          response.headers.begin(), response.headers.end(),
+          [](const auto& h) { return h.first == "X-Content-Type-Options"; })) {
+    response.Set("X-Content-Type-Options", "nosniff");
+  }
   response.head_only = call->head;
   call->respond(std::move(response));
 }

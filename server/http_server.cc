@@ -87,7 +87,9 @@ class HttpServer::Impl {
   void OnAccept(beast::error_code ec, tcp::socket socket);
   void CheckDrained();
 
-  void Register(const std::shared_ptr<Session>& s);
+  // False, registering nothing, when the server or the session's address
+  // is at its connection limit.
+  bool Register(const std::shared_ptr<Session>& s);
   void Unregister(Session* s);
 
   // Declared before the io_context: sessions destroyed with it unregister
@@ -95,6 +97,7 @@ class HttpServer::Impl {
   mutable Mutex mu_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_
       GUARDED_BY(mu_);
+  std::unordered_map<std::string, size_t> per_address_ GUARDED_BY(mu_);
   HttpOptions options_;
   HttpHandler handler_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
@@ -124,6 +127,15 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   ~Session() {
     EndStream();
     server_.Unregister(this);
+  }
+
+  const std::string& remote() const { return remote_; }
+  bool registered_ = false;  // counted in the server's maps (under its mu_)
+
+  // Closes a connection over a limit without reading from it.
+  void Refuse() {
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
   }
 
   void Start() {
@@ -232,7 +244,23 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         static_cast<std::uint32_t>(server_.options_.limits.header_bytes));
     body_limit_ = server_.options_.limits.body_bytes;
     parser_->body_limit(body_limit_);
+    if (buffer_.size() > 0) return ReadHeader();  // pipelined: already here
+    // Idle until the request's first byte; from then on the whole request
+    // has read_timeout, so slow headers cannot hold the connection longer.
     stream_.expires_after(server_.options_.limits.idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(4096),
+        beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
+  }
+
+  void OnFirstBytes(beast::error_code ec, std::size_t bytes) {
+    if (ec) return OnReadError(ec);
+    buffer_.commit(bytes);
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    stream_.expires_after(server_.options_.limits.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
@@ -256,7 +284,6 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       return OnReadError(http::error::body_limit);
     }
     parser_->body_limit(body_limit_);
-    stream_.expires_after(server_.options_.limits.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnRead, shared_from_this()));
@@ -462,31 +489,37 @@ void HttpServer::Impl::DoAccept() {
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (draining_) return;
   if (!ec) {
-    bool over_limit;
-    {
-      MutexLock lock(mu_);
-      over_limit = sessions_.size() >= options_.limits.max_connections;
-    }
-    if (over_limit) {
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      auto session = std::make_shared<Session>(std::move(socket), *this);
-      Register(session);
+    auto session = std::make_shared<Session>(std::move(socket), *this);
+    // One client address cannot take every connection.
+    if (Register(session)) {
       session->Start();
+    } else {
+      session->Refuse();
     }
   }
   DoAccept();
 }
 
-void HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
+bool HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
   MutexLock lock(mu_);
+  size_t& from_address = per_address_[s->remote()];
+  if (sessions_.size() >= options_.limits.max_connections ||
+      from_address >= options_.limits.max_connections_per_address) {
+    if (from_address == 0) per_address_.erase(s->remote());
+    return false;
+  }
+  ++from_address;
   sessions_.emplace(s.get(), s);
+  s->registered_ = true;
+  return true;
 }
 
 void HttpServer::Impl::Unregister(Session* s) {
   MutexLock lock(mu_);
+  if (!s->registered_) return;
   sessions_.erase(s);
+  auto it = per_address_.find(s->remote());
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
 }
 
 void HttpServer::Impl::WaitForSignal() {

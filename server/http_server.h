@@ -19,15 +19,19 @@ using siteledger::Status;
 
 // Every limit of the HTTP server, in plain sight.
 struct HttpLimits {
-  size_t header_bytes = 16 * 1024;         // request line and headers
+  size_t header_bytes = 16 * 1024;  // request line and headers
   // The largest body any request may have: checked against Content-Length
   // while the headers are read. A route may allow less (body_limit).
   size_t body_bytes = 1024 * 1024;
-  std::chrono::seconds read_timeout{30};   // to read one whole request
-  std::chrono::seconds idle_timeout{60};   // keep-alive wait for the next one
-  std::chrono::seconds write_timeout{30};  // to write one response
-  size_t max_connections = 1024;           // further connections are refused
-  std::chrono::seconds drain_timeout{30};  // in-flight work on shutdown
+  // To read one whole request, from its first byte: headers sent slowly
+  // are held no longer than this.
+  std::chrono::seconds read_timeout{30};
+  // Keep-alive: how long a connection may wait for a request's first byte.
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds write_timeout{30};    // to write one response
+  size_t max_connections = 1024;             // further connections are refused
+  size_t max_connections_per_address = 256;  // from one client address
+  std::chrono::seconds drain_timeout{30};    // in-flight work on shutdown
 };
 
 struct HttpOptions {

@@ -177,7 +177,8 @@ bool IfNoneMatchHits(std::string_view header, std::string_view etag) {
 }  // namespace
 
 void MediaApi::ServeBytes(const CallPtr& call, TenantId tenant,
-                          const std::string& media_id) {
+                          const std::string& media_id,
+                          std::optional<int64_t> max_age) {
   if (!ValidMediaId(media_id)) {
     return finisher_.Finish(
         call, Problem(404, "media '" + media_id + "' does not exist"));
@@ -192,7 +193,12 @@ void MediaApi::ServeBytes(const CallPtr& call, TenantId tenant,
   const std::string etag = "\"" + media_id + "\"";
   auto common = [&](HttpResponse& r) {
     r.Set("ETag", etag);
-    r.Set("Cache-Control", "private, max-age=31536000, immutable");
+    // The bytes of an id never change; but what a signed URL serves may be
+    // cached no longer than the URL lives (past it, a deletion or an
+    // uninstall must be seen).
+    r.Set("Cache-Control",
+          max_age ? "private, max-age=" + std::to_string(*max_age)
+                  : std::string("private, max-age=31536000, immutable"));
     r.Set("X-Content-Type-Options", "nosniff");
     r.Set("Accept-Ranges", "bytes");
     const std::string type((*view)->doc.GetString("type"));
@@ -450,8 +456,11 @@ void MediaApi::ServeSigned(const CallPtr& call) {
   if ((*record)->state != storage::LifecycleState::kInstalled) {
     return denied("the app is uninstalled from this site");
   }
+  if (!(*record)->enabled) return denied("the app is disabled on this site");
   call->tenant = (*record)->id;
-  ServeBytes(call, call->tenant, handle.substr(dot + 1));
+  const int64_t now_s = siteledger::MillisOf(clock_.Now()) / 1000;
+  ServeBytes(call, call->tenant, handle.substr(dot + 1),
+             std::max<int64_t>(0, expires - now_s));
 }
 
 }  // namespace siteledger::server

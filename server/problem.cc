@@ -46,6 +46,7 @@ HttpResponse Uncached(int status, std::string content_type, std::string body) {
   r.status = status;
   r.Set("Content-Type", std::move(content_type));
   r.Set("Cache-Control", "no-store");
+  r.Set("X-Content-Type-Options", "nosniff");
   r.body = std::move(body);
   return r;
 }

@@ -257,6 +257,12 @@ void TenantApi::ServeEvents(const CallPtr& call) {
       after = *seq;
     }
   }
+  if (after.value() == UINT64_MAX) {
+    // Nothing comes after the last seq there can be (and next() would wrap
+    // to the start).
+    return finisher_.Finish(call,
+                            JsonResponse(200, ListBody(Json::MakeArray(), "")));
+  }
   auto events = log_.Read(call->tenant, after.next(), *limit);
   if (!events) return finisher_.Fail(call, events.error());
   Json items = Json::MakeArray();
@@ -287,6 +293,8 @@ void TenantApi::ServeStream(const CallPtr& call) {
   head.Set("Content-Type", "text/event-stream");
   head.Set("Cache-Control", "no-store");
   head.Set("X-Accel-Buffering", "no");
+  // HEAD: the stream's headers, no stream.
+  if (call->head) return finisher_.Finish(call, std::move(head));
   // When the client goes (or the server drains), wake the feed so it lets
   // go of the stream at once.
   auto writer = finisher_.Stream(call, std::move(head),

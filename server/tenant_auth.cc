@@ -10,8 +10,10 @@ namespace siteledger::server {
 
 using projections::Json;
 
-// Clock skew allowed on a token's exp.
+// Clock skew allowed on a token's exp, iat and nbf.
 constexpr std::chrono::seconds kJwtLeeway{30};
+// The longest a token may live (exp - iat).
+constexpr std::chrono::hours kMaxTokenLifetime{1};
 
 Result<std::shared_ptr<const storage::TenantRecord>> TenantAuth::ByClientKey(
     const std::string& client_key) {
@@ -70,15 +72,17 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
   if (iss == nullptr || !iss->is_string() || iss->as_string().empty()) {
     return Status::Unauthenticated("the token has no iss (the clientKey)");
   }
+  // An unknown clientKey and a bad signature are one answer: which
+  // clientKeys are installed here is nobody's business.
+  const Status not_verified = Status::Unauthenticated(
+      "the token does not verify: its iss is not an installed clientKey or "
+      "its signature is not the installation's");
   auto record = ByClientKey(iss->as_string());
   if (!record) {
-    if (record.error().code() == StatusCode::kNotFound) {
-      return Status::Unauthenticated(
-          "the token's iss is not an installed clientKey");
-    }
+    if (record.error().code() == StatusCode::kNotFound) return not_verified;
     return record.error();
   }
-  SL_RETURN_IF_ERROR(VerifyHs256(*jwt, (*record)->shared_secret));
+  if (!VerifyHs256(*jwt, (*record)->shared_secret).ok()) return not_verified;
   const Json* exp = jwt->claims.Find("exp");
   if (exp == nullptr || !exp->is_int()) {
     return Status::Unauthenticated("the token has no exp");
@@ -88,6 +92,27 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
       siteledger::TimestampFromMillis(exp->as_int() * 1000);
   if (now > expires + kJwtLeeway) {
     return Status::Unauthenticated("the token has expired");
+  }
+  // A token lives an hour at most, and is not used before its time.
+  Timestamp issued = now;
+  if (const Json* iat = jwt->claims.Find("iat"); iat != nullptr) {
+    if (!iat->is_int()) {
+      return Status::Unauthenticated("the token's iat is not a number");
+    }
+    issued = siteledger::TimestampFromMillis(iat->as_int() * 1000);
+    if (issued > now + kJwtLeeway) {
+      return Status::Unauthenticated("the token's iat is in the future");
+    }
+  }
+  if (const Json* nbf = jwt->claims.Find("nbf"); nbf != nullptr) {
+    if (!nbf->is_int() || siteledger::TimestampFromMillis(
+                              nbf->as_int() * 1000) > now + kJwtLeeway) {
+      return Status::Unauthenticated("the token is not valid yet (nbf)");
+    }
+  }
+  if (expires - std::min(issued, now) > kMaxTokenLifetime + kJwtLeeway) {
+    return Status::Unauthenticated(
+        "the token lives longer than an hour (exp - iat)");
   }
   const Json* qsh = jwt->claims.Find("qsh");
   if (qsh == nullptr || !qsh->is_string()) {
@@ -124,6 +149,14 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
     return Status::PermissionDenied(
         "the app is uninstalled from this site; its data is kept but not "
         "served");
+  }
+  if (!(*record)->enabled) {
+    // Known, so that the enabled callback can turn it back on.
+    call.tenant = (*record)->id;
+    call.record = *record;
+    return Status::PermissionDenied(
+        "the app is disabled on this site; its data is kept but not served "
+        "until it is enabled");
   }
   call.tenant = (*record)->id;
   call.record = *record;

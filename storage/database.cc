@@ -421,9 +421,23 @@ DiskSpace Database::disk_space() {
 Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
   // The WAL takes the batch's bytes again and some framing.
   SL_RETURN_IF_ERROR(CheckDiskReserve(batch.GetDataSize() + 4096));
+  // A write that met a full disk leaves RocksDB refusing every write (its
+  // background error) until it is told to resume; the reserve says there
+  // is room again, so try.
+  if (needs_resume_.load(std::memory_order_acquire)) {
+    if (!db_->Resume().ok()) {
+      return Status::QuotaExceeded(
+          "the server's disk was full; writes resume once there is room");
+    }
+    needs_resume_.store(false, std::memory_order_release);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, &batch), "writing to the database");
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok() && (s.IsNoSpace() || s.IsIOError())) {
+    needs_resume_.store(true, std::memory_order_release);
+  }
+  return FromRocks(s, "writing to the database");
 }
 
 Result<std::string> Database::Get(Family family, std::string_view key) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "projections/projector.h"
 #include "server/config.h"
@@ -41,8 +42,11 @@ class MediaApi {
   void Delete(const CallPtr& call);
   void SignUrl(const CallPtr& call);
   void ServeSigned(const CallPtr& call);
+  // `max_age`: how long the answer may be cached (a signed URL's time
+  // left); unset: a year, immutable (the bytes of an id never change).
   void ServeBytes(const CallPtr& call, TenantId tenant,
-                  const std::string& media_id);
+                  const std::string& media_id,
+                  std::optional<int64_t> max_age = std::nullopt);
 
   projections::Projector& projector_;
   const storage::EventLog& log_;

@@ -28,8 +28,11 @@ class TenantAuth {
   // and call.token_expires. Errors: Unauthenticated (no token, a bad one, an
   // unknown clientKey, expired, a qsh that does not match, context-qsh
   // where `allow_context_qsh` is false or outside /api/v1/),
-  // PermissionDenied (the app is uninstalled; nothing is set then), or a
-  // storage error reading the registry.
+  // PermissionDenied (the app is uninstalled: nothing is set then; or
+  // disabled: call.tenant and call.record are set, for the enabled
+  // callback), or a storage error reading the registry. A token must carry
+  // exp, may carry iat and nbf (neither later than now plus 30 s), and lives
+  // an hour at most.
   Status Authenticate(Call& call, bool allow_context_qsh);
 
   // The installation of `client_key`, cached. NotFound if there is none.

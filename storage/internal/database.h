@@ -8,6 +8,7 @@
 #include <rocksdb/file_system.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -116,6 +117,9 @@ class Database {
   // Compaction filters must outlive the database, which only borrows them.
   std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters_;
   std::unique_ptr<rocksdb::DB> db_;
+  // Set when a synced write failed for the disk: RocksDB then refuses
+  // writes until DB::Resume, tried before the next one.
+  std::atomic<bool> needs_resume_{false};
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, kAllFamilies.size()> handles_{};
 };

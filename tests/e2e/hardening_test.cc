@@ -2,6 +2,7 @@
 // issue): each test names what broke.
 
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "storage/base/utf8.h"
 #include "tests/e2e/harness.h"
@@ -63,6 +64,184 @@ TEST_CASE(
   CHECK(list.json().Find("items")->as_array().size() == 1);
   CHECK(w.Call(t, "GET", "/api/v1/events").status == 200);
   CHECK(w.Call(t, "GET", "/api/v1/search/promoted?as_of=seq:1").status == 200);
+}
+
+// The lifecycle callback `event` (enabled or disabled), signed with the
+// installation's own token.
+Response Toggle(World& w, const Tenant& t, const std::string& event) {
+  const std::string path = "/lifecycle/" + event;
+  return Http("POST", w.server->url(path),
+              {t.Auth("POST", path), "Content-Type: application/json"},
+              LifecycleBody(event, t.client_key, t.secret).Dump());
+}
+
+TEST_CASE("A disabled app is not served until it is enabled again",
+          "[hardening]") {
+  World w;
+  Tenant t = w.Install("client-disabled");
+  REQUIRE(w.Call(t, "GET", "/api/v1/sites").status == 200);
+  REQUIRE(Toggle(w, t, "disabled").status == 204);
+  Response r = w.Call(t, "GET", "/api/v1/sites");
+  CHECK(IsProblem(r, 403));
+  CHECK(DetailOf(r).find("disabled") != std::string::npos);
+  CHECK(IsProblem(w.Call(t, "POST", "/api/v1/sites", R"({"name":"x"})"), 403));
+  REQUIRE(Toggle(w, t, "enabled").status == 204);
+  CHECK(w.Call(t, "GET", "/api/v1/sites").status == 200);
+}
+
+TEST_CASE(
+    "Tokens: an unknown clientKey and a bad signature get one answer, "
+    "and iat, nbf and lifetime are checked",
+    "[hardening][auth]") {
+  World w;
+  Tenant t = w.Install("client-tokens");
+  const std::string target = "/api/v1/sites";
+  auto call = [&](const Json& claims, const std::string& secret) {
+    return Http("GET", w.server->url(target),
+                {"Authorization: JWT " + SignHs(claims, secret)});
+  };
+  Json unknown = TokenClaims(t, "GET", target);
+  unknown.Set("iss", "client-nobody-installed");
+  Response a = call(unknown, t.secret);
+  Response b = call(TokenClaims(t, "GET", target), "not the secret");
+  CHECK(IsProblem(a, 401));
+  CHECK(IsProblem(b, 401));
+  CHECK(DetailOf(a) == DetailOf(b));
+
+  Json future = TokenClaims(t, "GET", target);
+  future.Set("iat", NowSeconds() + 600);
+  future.Set("exp", NowSeconds() + 900);
+  CHECK(IsProblem(call(future, t.secret), 401));
+  Json not_yet = TokenClaims(t, "GET", target);
+  not_yet.Set("nbf", NowSeconds() + 600);
+  CHECK(IsProblem(call(not_yet, t.secret), 401));
+  Json day_long =
+      TokenClaims(t, "GET", target, "5b10ac8d82e05b22cc7d4ef5", 24 * 3600);
+  CHECK(IsProblem(call(day_long, t.secret), 401));
+  Json no_iat =
+      TokenClaims(t, "GET", target, "5b10ac8d82e05b22cc7d4ef5", 24 * 3600);
+  no_iat.Erase("iat");
+  CHECK(IsProblem(call(no_iat, t.secret), 401));
+  // An hour is allowed; so is a token issued a little ahead of our clock.
+  Json hour = TokenClaims(t, "GET", target, "5b10ac8d82e05b22cc7d4ef5", 3600);
+  CHECK(call(hour, t.secret).status == 200);
+  Json skewed = TokenClaims(t, "GET", target);
+  skewed.Set("iat", NowSeconds() + 10);
+  CHECK(call(skewed, t.secret).status == 200);
+}
+
+TEST_CASE(
+    "A repeated query parameter is refused, not read first and hashed "
+    "sorted",
+    "[hardening]") {
+  World w;
+  Tenant t = w.Install("client-repeated");
+  Response r = w.Call(t, "GET", "/api/v1/sites?limit=1&limit=200");
+  CHECK(IsProblem(r, 400));
+  CHECK(DetailOf(r).find("repeated") != std::string::npos);
+  CHECK(w.Call(t, "GET", "/api/v1/sites?limit=1").status == 200);
+}
+
+TEST_CASE("Small things a hostile review found", "[hardening]") {
+  OperatorsFile operators;
+  const std::string token = operators.Add("ops", "read-tenant-data,audit");
+  World w(operators.Flags());
+  Tenant t = w.Install("client-small");
+
+  SECTION("the last seq there can be is not the start again") {
+    Response r = w.Call(t, "POST", "/api/v1/sites", R"({"name":"One"})");
+    REQUIRE(r.status == 201);
+    Response after =
+        w.Call(t, "GET", "/api/v1/events?after=18446744073709551615");
+    REQUIRE(after.status == 200);
+    CHECK(after.json().Find("items")->as_array().empty());
+  }
+  SECTION("JSON answers are not sniffed") {
+    CHECK(w.Call(t, "GET", "/api/v1/sites").header("x-content-type-options") ==
+          "nosniff");
+    CHECK(Http("GET", w.server->url("/healthz"))
+              .header("x-content-type-options") == "nosniff");
+    CHECK(w.Call(t, "GET", "/api/v1/sites/nope")
+              .header("x-content-type-options") == "nosniff");
+  }
+  SECTION("HEAD of an operator's tenant read is audited as a read") {
+    Response head =
+        Admin(w, token, "HEAD", "/admin/tenants/client-small/sites", "a check");
+    REQUIRE(head.status == 200);
+    Response audit = Admin(w, token, "GET", "/admin/audit");
+    REQUIRE(audit.status == 200);
+    INFO(audit.body);
+    const Json records = audit.json();
+    bool seen = false;
+    for (const Json& item : records.Find("items")->as_array()) {
+      if (item.GetString("reason") == "a check") {
+        seen = true;
+        CHECK(item.GetString("action") == "operator.read");
+      }
+    }
+    CHECK(seen);
+  }
+  SECTION("HEAD of the event stream sends its headers and no stream") {
+    const std::string target = "/api/v1/events/stream";
+    RawConnection c(w.server->base_url());
+    REQUIRE(c.Send("HEAD " + target + " HTTP/1.1\r\nHost: x\r\n" +
+                   t.Auth("HEAD", target) + "\r\n\r\n"));
+    Response head = c.Read();
+    CHECK(head.status == 200);
+    CHECK(head.header("content-type") == "text/event-stream");
+    // The connection carries the next request's answer, not a stream.
+    REQUIRE(c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    Response next = c.Read();
+    CHECK(next.status == 200);
+    CHECK(next.body.find("\"ok\"") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "Slow headers are held no longer than the read timeout, and one "
+    "address holds at most its share of connections",
+    "[hardening]") {
+  World w({"--read-timeout", "2", "--max-connections-per-address", "4"});
+  SECTION("slow headers") {
+    RawConnection c(w.server->base_url());
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(c.Send("GET /healthz HTTP/1.1\r\n"));
+    bool open = true;
+    // A header byte every half second: 60 s of keep-alive before.
+    for (int i = 0; i < 40 && open; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      open = c.Send("X");
+    }
+    if (open) {
+      // The server may have closed without the send noticing yet.
+      Response r = c.Read();
+      open = r.status == 0 ? false : open;
+    }
+    const auto held = std::chrono::steady_clock::now() - start;
+    CHECK_FALSE(open);
+    CHECK(held < std::chrono::seconds(15));
+  }
+  SECTION("connections per address") {
+    std::vector<std::unique_ptr<RawConnection>> held;
+    for (int i = 0; i < 4; ++i) {
+      held.push_back(std::make_unique<RawConnection>(w.server->base_url()));
+    }
+    // Each of the four answers; a fifth is closed unanswered.
+    for (auto& c : held) {
+      REQUIRE(c->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+      CHECK(c->Read().status == 200);
+    }
+    RawConnection fifth(w.server->base_url());
+    fifth.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(fifth.Read().status == 0);
+    held.pop_back();
+    // Once one closes, another gets in.
+    CHECK(Eventually([&] {
+      RawConnection again(w.server->base_url());
+      again.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      return again.Read().status == 200;
+    }));
+  }
 }
 
 }  // namespace

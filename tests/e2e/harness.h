@@ -456,13 +456,15 @@ struct Tenant {
   std::string secret;
 
   // A token for `method path?query` (qsh of exactly that request).
+  // `issued_ahead`: seconds the token is issued after now (for a server
+  // whose test clock runs ahead).
   std::string Token(const std::string& method, const std::string& target,
                     const std::string& sub = "5b10ac8d82e05b22cc7d4ef5",
-                    int64_t ttl = 300) const {
+                    int64_t ttl = 300, int64_t issued_ahead = 0) const {
     const size_t q = target.find('?');
     Json claims = Json::MakeObject();
     claims.Set("iss", client_key);
-    claims.Set("iat", NowSeconds());
+    claims.Set("iat", NowSeconds() + issued_ahead);
     claims.Set("exp", NowSeconds() + ttl);
     claims.Set("qsh", server::QueryStringHash(
                           method, target.substr(0, q),
@@ -1032,9 +1034,9 @@ inline Response CallAhead(World& w, const Tenant& t, std::chrono::seconds ahead,
                           const std::string& method, const std::string& target,
                           const std::string& body = "",
                           std::vector<std::string> headers = {}) {
-  headers.push_back("Authorization: JWT " + t.Token(method, target,
-                                                    "5b10ac8d82e05b22cc7d4ef5",
-                                                    ahead.count() + 300));
+  headers.push_back("Authorization: JWT " +
+                    t.Token(method, target, "5b10ac8d82e05b22cc7d4ef5",
+                            ahead.count() + 300, ahead.count()));
   if (!body.empty()) headers.push_back("Content-Type: application/json");
   return Http(method, w.server->url(target), headers, body);
 }

@@ -740,7 +740,9 @@ TEST_CASE(
   CHECK(got.header("content-type") == "image/png");
   CHECK(got.header("etag") == "\"" + id + "\"");
   CHECK(got.header("x-content-type-options") == "nosniff");
-  CHECK(got.header("cache-control") == "private, max-age=31536000, immutable");
+  // Cached no longer than the URL lives (the hardening issue).
+  CHECK(got.header("cache-control").starts_with("private, max-age="));
+  CHECK(got.header("cache-control").find("immutable") == std::string::npos);
 
   const size_t dot = s.handle.rfind('.');
   const std::string sealed = s.handle.substr(0, dot);
@@ -1003,6 +1005,32 @@ TEST_CASE(
                          R"({"text":")" + std::string(1100000, 'x') + "\"}");
   CHECK(IsProblem(json, 413));
   CHECK(DetailOf(json).find("1048576") != std::string::npos);
+}
+
+TEST_CASE(
+    "A signed media URL's answer is cached no longer than the URL "
+    "lives",
+    "[media][hardening]") {
+  World w({"--media-url-ttl", "600"});
+  Tenant t = w.Install("client-media-cache");
+  Response up = Upload(w, t, Png(4, 4), "image/png");
+  REQUIRE(up.status == 201);
+  const std::string id(up.json().GetString("id"));
+  const SignedUrl url = MakeSignedUrl(w, t, id);
+  Response got = Http("GET", w.server->url(url.path));
+  REQUIRE(got.status == 200);
+  const std::string cache = got.header("cache-control");
+  INFO(cache);
+  CHECK(cache.find("immutable") == std::string::npos);
+  const size_t at = cache.find("max-age=");
+  REQUIRE(at != std::string::npos);
+  const long max_age = std::stol(cache.substr(at + 8));
+  CHECK(max_age > 0);
+  CHECK(max_age <= 600);
+  // The tenant's own route, behind its token, keeps the long cache.
+  CHECK(w.Call(t, "GET", "/api/v1/media/" + id)
+            .header("cache-control")
+            .find("immutable") != std::string::npos);
 }
 
 }  // namespace
