@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "storage/crypto.h"
 
@@ -148,6 +149,53 @@ Status VerifyRs256(const Jwt& jwt, std::string_view pem) {
           jwt.signing_input.size()) == 1;
   if (!ok) return Status::Unauthenticated("the JWT signature does not verify");
   return Status::Ok();
+}
+
+namespace {
+
+// A time claim in seconds, if it is a whole number in a sane range (so
+// that no arithmetic on it overflows).
+std::optional<siteledger::Timestamp> TimeClaim(const Json* claim) {
+  constexpr int64_t kLatest = 95'617'584'000;  // 5000-01-01
+  if (claim == nullptr || !claim->is_int() || claim->as_int() < 0 ||
+      claim->as_int() > kLatest) {
+    return std::nullopt;
+  }
+  return siteledger::TimestampFromMillis(claim->as_int() * 1000);
+}
+
+}  // namespace
+
+Result<siteledger::Timestamp> CheckTokenTimes(const Jwt& jwt,
+                                              siteledger::Timestamp now) {
+  const auto refuse = [](std::string why) {
+    return siteledger::Err(Status::Unauthenticated(std::move(why)));
+  };
+  const Json* exp_claim = jwt.claims.Find("exp");
+  if (exp_claim == nullptr) return refuse("the token has no exp");
+  const auto expires = TimeClaim(exp_claim);
+  if (!expires) return refuse("the token's exp is not a time in seconds");
+  if (now > *expires + kTokenLeeway) return refuse("the token has expired");
+  // A token lives an hour at most, and is not used before its time.
+  siteledger::Timestamp issued = now;
+  if (const Json* iat = jwt.claims.Find("iat"); iat != nullptr) {
+    const auto t = TimeClaim(iat);
+    if (!t) return refuse("the token's iat is not a time in seconds");
+    if (*t > now + kTokenLeeway) {
+      return refuse("the token's iat is in the future");
+    }
+    issued = *t;
+  }
+  if (const Json* nbf = jwt.claims.Find("nbf"); nbf != nullptr) {
+    const auto t = TimeClaim(nbf);
+    if (!t || *t > now + kTokenLeeway) {
+      return refuse("the token is not valid yet (nbf)");
+    }
+  }
+  if (*expires - std::min(issued, now) > kMaxTokenLifetime + kTokenLeeway) {
+    return refuse("the token lives longer than an hour (exp - iat)");
+  }
+  return *expires;
 }
 
 std::string SignHs256(const Json& claims, std::string_view secret) {

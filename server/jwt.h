@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "projections/json.h"
+#include "storage/base/ids.h"
 #include "storage/base/status.h"
 
 namespace siteledger::server {
@@ -44,6 +45,19 @@ Result<Jwt> ParseJwt(std::string_view token);
 Status VerifyHs256(const Jwt& jwt, std::string_view secret);
 // Verifies an RS256 signature under a PEM public key.
 Status VerifyRs256(const Jwt& jwt, std::string_view pem_public_key);
+
+// Clock skew allowed on a token's times.
+inline constexpr std::chrono::seconds kTokenLeeway{30};
+// The longest a token may live.
+inline constexpr std::chrono::hours kMaxTokenLifetime{1};
+
+// The time claims of a token, against `now`: exp is required and not past
+// (with kTokenLeeway); iat and nbf, when present, are not later than now
+// plus the leeway; and the token lives at most kMaxTokenLifetime (exp - iat,
+// or exp - now without iat). Each is a whole number of seconds within years
+// 1970 to 5000. Returns exp; Unauthenticated naming the claim otherwise.
+Result<siteledger::Timestamp> CheckTokenTimes(const Jwt& jwt,
+                                              siteledger::Timestamp now);
 
 // Signs claims with HS256 (for outbound requests and tools).
 std::string SignHs256(const Json& claims, std::string_view secret);

@@ -15,7 +15,6 @@
 namespace siteledger::server {
 namespace {
 
-constexpr std::chrono::seconds kJwtLeeway{30};
 // HS256 keys are 256 bits; Atlassian's shared secrets are longer.
 constexpr size_t kMinSharedSecretBytes = 32;
 
@@ -105,13 +104,8 @@ void LifecycleApi::Serve(const CallPtr& call) {
   if (!InstallKeys::ValidKid(kid)) {
     return Refuse(call, "the token's kid is missing or malformed");
   }
-  const Json* exp = jwt->claims.Find("exp");
-  if (exp == nullptr || !exp->is_int()) {
-    return Refuse(call, "the token has no exp");
-  }
-  if (clock_.Now() >
-      siteledger::TimestampFromMillis(exp->as_int() * 1000) + kJwtLeeway) {
-    return Refuse(call, "the token has expired");
+  if (auto expires = CheckTokenTimes(*jwt, clock_.Now()); !expires) {
+    return Refuse(call, expires.error().message());
   }
   const Json* qsh = jwt->claims.Find("qsh");
   if (qsh == nullptr || !qsh->is_string()) {

@@ -86,3 +86,52 @@ TEST_CASE("Malformed tokens are refused with a reason", "[jwt]") {
 
 }  // namespace
 }  // namespace siteledger::server
+
+namespace siteledger::server {
+namespace {
+
+Jwt WithClaims(std::string_view claims) {
+  Jwt jwt;
+  jwt.claims = *projections::ParseJson(claims);
+  return jwt;
+}
+
+TEST_CASE(
+    "CheckTokenTimes refuses tokens not yet valid, too long-lived or "
+    "with times out of range",
+    "[jwt]") {
+  const Timestamp now = TimestampFromMillis(int64_t{1'790'000'000} * 1000);
+  const int64_t s = 1'790'000'000;
+  auto check = [&](const std::string& claims) {
+    return CheckTokenTimes(WithClaims(claims), now);
+  };
+  auto at = [&](int64_t exp, int64_t iat) {
+    return R"({"exp":)" + std::to_string(exp) + R"(,"iat":)" +
+           std::to_string(iat) + "}";
+  };
+  auto ok = check(at(s + 180, s));
+  REQUIRE(ok.has_value());
+  CHECK(*ok == now + std::chrono::seconds(180));
+  CHECK(check(at(s + 3600, s)).has_value());        // an hour is allowed
+  CHECK(check(at(s + 20, s + 10)).has_value());     // iat within the leeway
+  CHECK_FALSE(check(at(s + 3700, s)).has_value());  // over an hour
+  CHECK_FALSE(check(at(s + 900, s + 600)).has_value());     // iat ahead
+  CHECK_FALSE(check(at(s - 60, s - 240)).has_value());      // expired
+  CHECK_FALSE(check(R"({"iat":1790000000})").has_value());  // no exp
+  CHECK_FALSE(check(R"({"exp":"soon"})").has_value());
+  // Without iat the lifetime counts from now.
+  CHECK(check(R"({"exp":)" + std::to_string(s + 600) + "}").has_value());
+  CHECK_FALSE(
+      check(R"({"exp":)" + std::to_string(s + 86400) + "}").has_value());
+  // nbf in the future.
+  CHECK_FALSE(check(R"({"exp":)" + std::to_string(s + 60) + R"(,"nbf":)" +
+                    std::to_string(s + 600) + "}")
+                  .has_value());
+  // Times whose milliseconds would overflow are refused, not wrapped.
+  CHECK_FALSE(check(R"({"exp":9223372036854775807})").has_value());
+  CHECK_FALSE(check(R"({"exp":-9223372036854775807})").has_value());
+  CHECK_FALSE(check(at(s + 60, -1)).has_value());
+}
+
+}  // namespace
+}  // namespace siteledger::server
