@@ -54,6 +54,19 @@ SIGTERM or SIGINT drains: in-flight requests finish, then it exits 0.
 
 namespace {
 
+// A positive whole number up to 2^62 (a count of bytes or pixels).
+Result<uint64_t> ParseCount(std::string_view flag, std::string_view value) {
+  uint64_t n = 0;
+  auto [ptr, ec] =
+      std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
+      n > (uint64_t{1} << 62)) {
+    return Err(Status::InvalidArgument(std::string(flag) +
+                                       ": expected a positive whole number"));
+  }
+  return n;
+}
+
 Result<int> ParseInt(std::string_view flag, std::string_view value, int lo,
                      int hi) {
   int out = 0;
@@ -212,23 +225,13 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       if (!n) return Err(n.error());
       config.media_max_bytes[kind] = static_cast<size_t>(*n);
     } else if (name == "--media-quota-bytes") {
-      int64_t n = 0;
-      auto [ptr, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
-        return Err(Status::InvalidArgument(
-            "--media-quota-bytes: expected a positive whole number"));
-      }
-      config.media_quota_bytes = n;
+      auto n = ParseCount(name, value);
+      if (!n) return Err(n.error());
+      config.media_quota_bytes = static_cast<int64_t>(*n);
     } else if (name == "--media-max-pixels") {
-      uint64_t n = 0;
-      auto [ptr, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
-        return Err(Status::InvalidArgument(
-            "--media-max-pixels: expected a positive whole number"));
-      }
-      config.media_max_pixels = n;
+      auto n = ParseCount(name, value);
+      if (!n) return Err(n.error());
+      config.media_max_pixels = *n;
     } else if (name == "--disk-reserve-bytes") {
       uint64_t n = 0;
       auto [ptr, ec] =
