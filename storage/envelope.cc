@@ -1,7 +1,7 @@
 #include "storage/envelope.h"
 
-#include "storage/crypto.h"
 #include "storage/base/coding.h"
+#include "storage/crypto.h"
 #include "storage/internal/envelope_codec.h"
 
 namespace siteledger::storage {

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "storage/crypto.h"
 #include "storage/base/status.h"
+#include "storage/crypto.h"
 
 namespace siteledger::storage {
 

@@ -124,15 +124,15 @@ inline std::unexpected<Status> Err(Status s) {
 }  // namespace siteledger
 
 // Returns early with the Status if `expr` (a Status) is not OK.
-#define SL_RETURN_IF_ERROR(expr)                       \
-  do {                                                 \
+#define SL_RETURN_IF_ERROR(expr)              \
+  do {                                        \
     ::siteledger::Status sl_status_ = (expr); \
-    if (!sl_status_.ok()) return sl_status_;           \
+    if (!sl_status_.ok()) return sl_status_;  \
   } while (0)
 
 // Like SL_RETURN_IF_ERROR, inside a function that returns Result<T>.
-#define SL_RETURN_ERR_IF_ERROR(expr)                                     \
-  do {                                                                   \
+#define SL_RETURN_ERR_IF_ERROR(expr)                            \
+  do {                                                          \
     ::siteledger::Status sl_status_ = (expr);                   \
     if (!sl_status_.ok()) return ::siteledger::Err(sl_status_); \
   } while (0)

@@ -18,9 +18,9 @@ void Fold(TenantState& state, uint64_t seq, std::string_view type,
           std::string_view payload) {
   const Json p = P(payload);
   REQUIRE(ValidatePayload(type, p).ok());
-  REQUIRE(Apply(state,
-                EventRef{Sequence(seq),
-                         siteledger::TimestampFromMillis(1000 * seq), type, "", p})
+  REQUIRE(Apply(state, EventRef{Sequence(seq),
+                                siteledger::TimestampFromMillis(1000 * seq),
+                                type, "", p})
               .ok());
   state.set_seq(Sequence(seq));
 }

@@ -41,8 +41,7 @@ TEST_CASE("A stream subscribed after shutdown is closed without a deadlock",
   auto done = std::async(std::launch::async, [&] {
     feed.Subscribe(t, Sequence(0), writer, rig.clock.Now());
   });
-  REQUIRE(done.wait_for(std::chrono::seconds(10)) ==
-          std::future_status::ready);
+  REQUIRE(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   CHECK(writer->closed());
   CHECK(feed.subscribers() == 0);
 }

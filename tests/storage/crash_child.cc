@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
           events.push_back(
               {"crash.test", "p-1", tag + "-" + std::to_string(k)});
         }
-        auto r =
-            log.Append(siteledger::TenantId(tenant), std::nullopt, std::move(events));
+        auto r = log.Append(siteledger::TenantId(tenant), std::nullopt,
+                            std::move(events));
         if (!r) {
           std::fprintf(stderr, "append: %s\n", r.error().ToString().c_str());
           std::_Exit(4);

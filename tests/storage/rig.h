@@ -23,7 +23,8 @@ inline storage::MasterKey TestMasterKey() {
 
 struct Rig {
   TempDir dir;
-  siteledger::TestClock clock{siteledger::TimestampFromMillis(1'790'000'000'000)};
+  siteledger::TestClock clock{
+      siteledger::TimestampFromMillis(1'790'000'000'000)};
   storage::MasterKey master = TestMasterKey();
   std::unique_ptr<storage::internal::Database> db;
   std::unique_ptr<storage::KeyStore> keys;
