@@ -116,6 +116,15 @@ RouteSpec Tenant(std::string method, std::string path, Action action,
   return r;
 }
 
+// A media route: the tenant API's access, served by the media handler.
+RouteSpec Media(std::string method, std::string path, Action action,
+                std::string summary) {
+  RouteSpec r =
+      Tenant(std::move(method), std::move(path), action, std::move(summary));
+  r.handler = Handler::kMedia;
+  return r;
+}
+
 // A read of one entity, served as it is now or ?as_of= an earlier point.
 RouteSpec Get(std::string path, ViewKind view, std::string summary,
               std::string response) {
@@ -375,8 +384,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   }
   {
     RouteSpec upload =
-        Tenant("POST", "/api/v1/media", A::kUploadMedia, "Upload an image");
-    upload.handler = Handler::kMedia;
+        Media("POST", "/api/v1/media", A::kUploadMedia, "Upload an image");
     upload.success = 201;
     upload.response = "Media";
     upload.write = true;
@@ -394,10 +402,8 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
     t.push_back(std::move(upload));
   }
   {
-    RouteSpec get = Tenant("GET", "/api/v1/media/{id}", A::kGetMedia,
-                           "Download an image (byte ranges allowed)");
-    get.handler = Handler::kMedia;
-    get.id_param = "id";
+    RouteSpec get = Media("GET", "/api/v1/media/{id}", A::kGetMedia,
+                          "Download an image (byte ranges allowed)");
     get.description =
         "The stored Content-Type, ETag = id, Cache-Control: private, "
         "max-age=31536000, immutable; one byte range per request (206, or 416 "
@@ -405,21 +411,17 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
     t.push_back(std::move(get));
   }
   {
-    RouteSpec del = Tenant("DELETE", "/api/v1/media/{id}", A::kDeleteMedia,
-                           "Delete an image (409 while a theme, layout or "
-                           "featured page uses it)");
-    del.handler = Handler::kMedia;
-    del.id_param = "id";
+    RouteSpec del = Media("DELETE", "/api/v1/media/{id}", A::kDeleteMedia,
+                          "Delete an image (409 while a theme, layout or "
+                          "featured page uses it)");
     del.success = 204;
     del.write = true;
     t.push_back(std::move(del));
   }
   {
-    RouteSpec url = Tenant("POST", "/api/v1/media/{id}/url", A::kMediaUrl,
-                           "A signed URL that serves the image without a "
-                           "token");
-    url.handler = Handler::kMedia;
-    url.id_param = "id";
+    RouteSpec url = Media("POST", "/api/v1/media/{id}/url", A::kMediaUrl,
+                          "A signed URL that serves the image without a "
+                          "token");
     url.response = "MediaUrl";
     t.push_back(std::move(url));
   }

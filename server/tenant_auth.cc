@@ -10,9 +10,6 @@ namespace siteledger::server {
 
 using projections::Json;
 
-// Clock skew allowed on a token's exp (as CheckTokenTimes allows).
-constexpr std::chrono::seconds kJwtLeeway = kTokenLeeway;
-
 Result<std::shared_ptr<const storage::TenantRecord>> TenantAuth::ByClientKey(
     const std::string& client_key) {
   {
@@ -129,7 +126,7 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
   }
   call.tenant = (*record)->id;
   call.record = *record;
-  call.token_expires = *expires + kJwtLeeway;
+  call.token_expires = *expires + kTokenLeeway;
   MutexLock lock(verified_mu_);
   if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
   verified_.emplace(std::move(cache_key),
