@@ -3,10 +3,10 @@
 #include <optional>
 
 #include "projections/events.h"
+#include "projections/internal/history.h"
 #include "projections/internal/pseudonyms.h"
 #include "projections/internal/row_store.h"
 #include "projections/internal/session.h"
-#include "projections/internal/snapshotter.h"
 #include "projections/internal/tenant_states.h"
 #include "projections/internal/view_cache.h"
 #include "projections/schema.h"
@@ -16,8 +16,8 @@
 
 // The command path (decide, fold, append) and the public surface. The parts
 // it is built from live in projections/internal/: sessions and their
-// overlay, the row store, pseudonyms, the view cache, snapshots and the
-// folds that build whole states.
+// overlay, the row store, pseudonyms, the view cache, the views' versions
+// (history) and the folds that build whole states.
 
 namespace siteledger::projections {
 
@@ -39,8 +39,7 @@ class Projector::Impl {
       : log_(log),
         clock_(clock),
         options_(options),
-        sessions_(options.max_sessions),
-        snapshots_(log) {}
+        sessions_(options.max_sessions) {}
 
   void Execute(TenantId tenant, Command command, Done done);
   // Decides `command` under the session's lock. Returns the answer when it
@@ -55,7 +54,6 @@ class Projector::Impl {
   const Options options_;
   internal::SessionTable sessions_;
   internal::ViewCache views_;
-  internal::Snapshotter snapshots_;  // last: its thread stops first
 };
 
 void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
@@ -160,12 +158,18 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
             "changes of this tenant are still being written; retry the "
             "restore"));
       }
+      if (seq != session.head.next()) {
+        return fail(Status::Internal("a restore must be its append's first "
+                                     "event"));
+      }
+      // What changed since the target, as of the committed head (nothing
+      // is in flight).
       const Sequence to(static_cast<uint64_t>(e.payload.GetInt("toSeq")));
-      auto target = internal::StateAt(log_, tenant, to, true);
-      if (!target) return fail(target.error());
-      auto current = internal::CurrentViews(log_, tenant);
-      if (!current) return fail(current.error());
-      RestoreTo(store, *current, *target, seq);
+      if (Status s = internal::RestoreFromHistory(log_, tenant, store, to,
+                                                  session.head, seq);
+          !s.ok()) {
+        return fail(s);
+      }
     } else {
       if (Status s = Apply(store, EventRef{seq, ctx.now, e.type,
                                            ctx.actor_pseudonym, e.payload});
@@ -173,6 +177,7 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
         return fail(s);
       }
     }
+    if (Status s = store.EndEvent(seq, writes); !s.ok()) return fail(s);
     events.push_back({e.type, ctx.actor_pseudonym, std::move(payload)});
   }
   if (Status s = store.Writes(writes); !s.ok()) return fail(s);
@@ -193,8 +198,10 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
     request.idempotency_response = result.Serialize();
   }
 
-  // What the next command of this tenant must see.
+  // What the next command of this tenant must see (no command reads the
+  // versions).
   for (const ExtraWrite& w : writes) {
+    if (w.family == Family::kSnapshots) continue;
     session.overlay[{w.family, w.key}] = Session::Pending{
         w.op == WriteOp::kDelete ? std::nullopt
                                  : std::optional<std::string>(w.value),
@@ -215,14 +222,11 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
     session.idempotency_keys.insert(command.idempotency_key);
   }
 
-  const uint64_t every = options_.snapshot_every;
-  const bool snapshot_due = every > 0 && result.last.value() / every >
-                                             (result.first.value() - 1) / every;
   // Enqueued under the session lock: the log applies one tenant's appends in
   // the order they arrive, which is the order they were decided in.
   log_.AppendAsync(
       std::move(request),
-      [this, tenant, owner, key = command.idempotency_key, snapshot_due,
+      [this, tenant, owner, key = command.idempotency_key,
        written_views = std::move(written_views), result = std::move(result),
        done = std::move(done)](Result<storage::AppendResult> appended) mutable {
         // Before anyone hears of the append: readers must not be served
@@ -271,7 +275,6 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
           done(std::move(*first));
           return;
         }
-        if (snapshot_due) snapshots_.Schedule(tenant, appended->last);
         done(std::move(result));
       });
   return std::nullopt;
@@ -344,13 +347,65 @@ Result<Projector::Page> Projector::List(TenantId tenant, ViewKind kind,
   return page;
 }
 
+Result<std::optional<ViewDoc>> Projector::GetAt(TenantId tenant,
+                                                const ViewKey& key,
+                                                Sequence seq) {
+  auto row_key = ViewRowKey(impl_->log_, tenant, key);
+  if (!row_key) return Err(row_key.error());
+  auto history = internal::History::Open(impl_->log_, tenant);
+  if (!history) return Err(history.error());
+  auto row = history->RowAt(*row_key, seq);
+  if (!row) return Err(row.error());
+  if (!*row) return std::optional<ViewDoc>();
+  auto doc = DecodeViewRow(**row);
+  if (!doc) return Err(doc.error());
+  return std::optional<ViewDoc>(std::move(*doc));
+}
+
+Result<Projector::Page> Projector::ListAt(TenantId tenant, ViewKind kind,
+                                          Sequence seq, std::string_view cursor,
+                                          size_t limit) {
+  const std::string prefix(1, static_cast<char>(kind));
+  std::string after;
+  if (!cursor.empty()) after = prefix + std::string(cursor);
+  auto history = internal::History::Open(impl_->log_, tenant);
+  if (!history) return Err(history.error());
+  std::vector<std::pair<std::string, std::string>> rows;
+  Status s = history->ForEachAt(
+      prefix, after, seq,
+      [&rows, limit](std::string_view row_key, const std::string& row) {
+        rows.emplace_back(std::string(row_key), row);
+        return rows.size() <= limit;
+      });
+  if (!s.ok()) return Err(s);
+  Page page;
+  for (size_t i = 0; i < rows.size() && i < limit; ++i) {
+    auto row = DecodeViewRow(rows[i].second);
+    if (!row) return Err(row.error());
+    page.items.emplace_back(KeyOfRow(rows[i].first, *row), std::move(*row));
+    page.cursors.push_back(rows[i].first.substr(1));
+  }
+  if (rows.size() > limit && limit > 0) {
+    page.next_cursor = rows[limit - 1].first.substr(1);
+  }
+  return page;
+}
+
+Status Projector::Rebuild(TenantId tenant) {
+  impl_->sessions_.Erase(tenant);
+  impl_->views_.InvalidateTenant(tenant);
+  Status s = internal::RebuildViews(impl_->log_, tenant);
+  impl_->views_.InvalidateTenant(tenant);
+  return s;
+}
+
 Result<TenantState> Projector::CurrentViews(TenantId tenant) {
   return internal::CurrentViews(impl_->log_, tenant);
 }
 
 Result<TenantState> Projector::StateAt(TenantId tenant, Sequence seq,
-                                       bool use_snapshots) {
-  return internal::StateAt(impl_->log_, tenant, seq, use_snapshots);
+                                       bool from_history) {
+  return internal::StateAt(impl_->log_, tenant, seq, from_history);
 }
 
 Result<TenantState> Projector::StateAtTime(TenantId tenant, Timestamp t) {
@@ -368,8 +423,6 @@ Result<std::optional<std::string>> Projector::AccountIdOf(
     TenantId tenant, std::string_view pseudonym) {
   return LookupAccountId(impl_->log_, tenant, pseudonym);
 }
-
-void Projector::WaitForSnapshots() { impl_->snapshots_.WaitForIdle(); }
 
 void Projector::Forget(TenantId tenant) {
   impl_->sessions_.Erase(tenant);

@@ -18,26 +18,24 @@ using siteledger::TenantId;
 
 // Projector turns commands into events and keeps the views in step with the
 // log: inline (the view rows an append changes are written in the same
-// atomic append), from scratch (a fold of the whole log), from the nearest
-// snapshot plus the tail, and as of any earlier seq or time.
+// atomic append, with the versions that record each event's changes), from
+// scratch (a fold of the whole log, or a rebuild that streams it), and as of
+// any earlier seq or time (one seek per view in its versions).
 //
 // Commands of one tenant are decided one at a time against the tenant's
 // latest state, including appends still on their way to disk, so that they
 // never conflict with each other and the commit path can group them. Reads
 // see only what is durable. Safe for concurrent use: every method may be
 // called from any thread, except where it says otherwise. The log's commit
-// thread runs Execute's callbacks; the blocking methods (ExecuteSync,
-// WaitForSnapshots, the destructor) must not be called from there.
+// thread runs Execute's callbacks; the blocking ExecuteSync must not be
+// called from there.
 //
 // Errors common to the reads below: NotFound when the tenant's data key was
-// destroyed, Corruption when a stored row, snapshot or event does not
+// destroyed, Corruption when a stored row, version or event does not
 // decode, IOError when RocksDB fails.
 class Projector {
  public:
   struct Options {
-    // A snapshot of the whole state is written after every this many events
-    // of a tenant (0: never).
-    uint64_t snapshot_every = 1000;
     // Tenants whose in-flight state is kept between commands.
     size_t max_sessions = 10000;
     // The most bytes of media one tenant may keep.
@@ -49,9 +47,7 @@ class Projector {
             Options options);
   Projector(storage::EventLog& log, const siteledger::Clock& clock)
       : Projector(log, clock, Options()) {}
-  // Waits for queued snapshots to be written. Appends the projector queued
-  // must have completed (their callbacks run); must not run on the log's
-  // commit thread.
+  // Appends the projector queued must have completed (their callbacks run).
   ~Projector();
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
@@ -111,18 +107,40 @@ class Projector {
   Result<Page> List(TenantId tenant, ViewKind kind, std::string_view cursor,
                     size_t limit);
 
+  // The view of an entity as it was after event `seq` (nullopt when it did
+  // not exist then): one seek in the view's versions, whatever the tenant's
+  // size. REQUIRES: `seq` is at most the committed head (a later seq reads
+  // as the head). The common read errors. Any thread.
+  Result<std::optional<ViewDoc>> GetAt(TenantId tenant, const ViewKey& key,
+                                       Sequence seq);
+  // As List, for the entities as they were after event `seq`; cursors are
+  // the same as List's. Costs two seeks per entity of `kind` passed over,
+  // including entities that did not exist at `seq`. Any thread.
+  Result<Page> ListAt(TenantId tenant, ViewKind kind, Sequence seq,
+                      std::string_view cursor, size_t limit);
+
   // Every committed view row of the tenant; the common read errors. Any
-  // thread.
+  // thread. Holds the whole state: for tools and tests.
   Result<TenantState> CurrentViews(TenantId tenant);
-  // The state after event `seq`, from the nearest snapshot (or, without
-  // `use_snapshots`, from the first event) plus a fold. NotFound also when
-  // the log ends before `seq`; the common read errors. Any thread; long
-  // folds read ahead on a thread of their own.
+  // The whole state after event `seq`: from the views' versions, or
+  // (`from_history` false) by folding the log from its first event, which
+  // shares nothing with the stored views and so checks them. NotFound also
+  // when the log ends before `seq`; the common read errors. Holds the whole
+  // state: for tools and tests. Any thread; long folds read ahead on a
+  // thread of their own.
   Result<TenantState> StateAt(TenantId tenant, Sequence seq,
-                              bool use_snapshots = true);
+                              bool from_history = true);
   // The state as it was at time `t` (after the last event at or before it;
   // empty before the first). As StateAt for errors and threads.
   Result<TenantState> StateAtTime(TenantId tenant, Timestamp t);
+
+  // Rebuilds the tenant's views and versions from its log, streaming: the
+  // memory it takes follows a batch of events, not the tenant. No command
+  // of the tenant may run meanwhile (an offline tool, a migration's target,
+  // an upgrade at start). Corruption for an event that does not decode;
+  // the common read errors; the write errors of EventLog::WriteRows. Any
+  // thread but the log's commit thread.
+  Status Rebuild(TenantId tenant);
 
   // The pseudonym standing for `account_id` in the tenant's events, if the
   // tenant has seen it; and the account id behind a pseudonym (nullopt when
@@ -131,12 +149,6 @@ class Projector {
                                                  std::string_view account_id);
   Result<std::optional<std::string>> AccountIdOf(TenantId tenant,
                                                  std::string_view pseudonym);
-
-  // Waits until every snapshot scheduled so far is written (or failed:
-  // snapshots only save time). Must not be called from the log's commit
-  // thread (an Execute callback): it would hold up every append for as long
-  // as the snapshots' folds take.
-  void WaitForSnapshots();
 
   // Drops the in-memory state of `tenant` (after its log was changed by
   // something other than this projector: an import, a purge). Commands in

@@ -1,5 +1,6 @@
 #include "projections/internal/row_store.h"
 
+#include "projections/internal/history.h"
 #include "projections/view_row.h"
 #include "storage/crypto.h"
 
@@ -69,11 +70,13 @@ Result<const ViewDoc*> RowStore::Get(const ViewKey& key) {
 void RowStore::Put(const ViewKey& key, ViewDoc doc) {
   cache_.insert_or_assign(key, std::make_shared<const ViewDoc>(std::move(doc)));
   dirty_.insert(key);
+  event_changes_.insert(key);
 }
 
 void RowStore::Delete(const ViewKey& key) {
   cache_.insert_or_assign(key, nullptr);
   dirty_.insert(key);
+  event_changes_.insert(key);
 }
 
 Result<std::vector<ViewKey>> RowStore::Keys(ViewKind kind) {
@@ -140,6 +143,15 @@ Status RowStore::Writes(std::vector<ExtraWrite>& out) {
       out.push_back({Family::kViews, WriteOp::kDelete, *row_key, ""});
     }
   }
+  return Status::Ok();
+}
+
+Status RowStore::EndEvent(Sequence seq, std::vector<ExtraWrite>& out) {
+  session_.mu.AssertHeld();
+  auto changed = RowsOf(log_, tenant_, *this, event_changes_);
+  if (!changed) return changed.error();
+  AddVersionWrites(seq, *changed, out);
+  event_changes_.clear();
   return Status::Ok();
 }
 

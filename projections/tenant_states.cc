@@ -2,6 +2,7 @@
 
 #include "projections/events.h"
 #include "projections/internal/batch_reader.h"
+#include "projections/internal/history.h"
 #include "projections/internal/row_store.h"
 #include "projections/view_row.h"
 
@@ -20,13 +21,12 @@ Result<Json> ParsePayload(const storage::Event& e) {
 }
 
 Status FoldOne(const storage::EventLog& log, TenantId tenant,
-               TenantState& state, const storage::Event& e,
-               bool use_snapshots) {
+               TenantState& state, const storage::Event& e) {
   auto payload = ParsePayload(e);
   if (!payload) return payload.error();
   if (e.type == event::kTenantRestored) {
     const Sequence to(static_cast<uint64_t>(payload->GetInt("toSeq")));
-    auto target = StateAt(log, tenant, to, use_snapshots);
+    auto target = StateAt(log, tenant, to, false);
     if (!target) return target.error();
     const TenantState current = state;
     RestoreTo(state, current, *target, e.seq);
@@ -40,14 +40,14 @@ Status FoldOne(const storage::EventLog& log, TenantId tenant,
 
 // Folds events (state.seq(), until] into `state`.
 Status FoldInto(const storage::EventLog& log, TenantId tenant,
-                TenantState& state, Sequence until, bool use_snapshots) {
+                TenantState& state, Sequence until) {
   BatchReader reader(log, tenant, state.seq().next(), until);
   for (;;) {
     auto events = reader.Next();
     if (!events) return events.error();
     if (events->empty()) break;
     for (const storage::Event& e : *events) {
-      SL_RETURN_IF_ERROR(FoldOne(log, tenant, state, e, use_snapshots));
+      SL_RETURN_IF_ERROR(FoldOne(log, tenant, state, e));
     }
     reader.Recycle(std::move(*events));
   }
@@ -90,18 +90,34 @@ Result<TenantState> CurrentViews(const storage::EventLog& log,
 }
 
 Result<TenantState> StateAt(const storage::EventLog& log, TenantId tenant,
-                            Sequence seq, bool use_snapshots) {
+                            Sequence seq, bool from_history) {
   TenantState state;
-  if (use_snapshots) {
-    auto snap = log.NearestSnapshot(tenant, seq);
-    if (!snap) return Err(snap.error());
-    if (*snap) {
-      auto restored = TenantState::Deserialize((*snap)->state);
-      if (!restored) return Err(restored.error());
-      state = std::move(*restored);
-    }
+  if (!from_history) {
+    SL_RETURN_ERR_IF_ERROR(FoldInto(log, tenant, state, seq));
+    return state;
   }
-  SL_RETURN_ERR_IF_ERROR(FoldInto(log, tenant, state, seq, use_snapshots));
+  auto head = log.GetHead(tenant);
+  if (!head) return Err(head.error());
+  if (head->seq < seq) {
+    return Err(Status::NotFound("the log ends at seq " +
+                                std::to_string(head->seq.value())));
+  }
+  auto history = History::Open(log, tenant);
+  if (!history) return Err(history.error());
+  Status visited = Status::Ok();
+  SL_RETURN_ERR_IF_ERROR(history->ForEachAt(
+      "", "", seq, [&](std::string_view row_key, const std::string& row) {
+        auto key = ViewKeyOfRow(row_key, row);
+        auto text = SplitViewRow(row);
+        if (!key || !text) {
+          visited = !key ? key.error() : text.error();
+          return false;
+        }
+        state.PutText(*key, text->version, std::string(text->json));
+        return true;
+      }));
+  SL_RETURN_ERR_IF_ERROR(visited);
+  state.set_seq(seq);
   return state;
 }
 

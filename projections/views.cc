@@ -815,58 +815,6 @@ Hash TenantState::Digest() const {
   return hasher.Finish();
 }
 
-namespace {
-
-constexpr std::string_view kSnapshotMagic = "SLS1";
-
-}  // namespace
-
-std::string TenantState::Serialize() const {
-  std::string out(kSnapshotMagic);
-  coding::PutU64(out, seq_.value());
-  coding::PutU64(out, rows_.size());
-  for (const auto& [key, row] : rows_) {
-    const std::string& text = TextOf(row);
-    coding::PutU8(out, static_cast<uint8_t>(key.kind));
-    coding::PutU32(out, static_cast<uint32_t>(key.id.size()));
-    out += key.id;
-    coding::PutU64(out, row.version.value());
-    coding::PutU32(out, static_cast<uint32_t>(text.size()));
-    out += text;
-  }
-  return out;
-}
-
-Result<TenantState> TenantState::Deserialize(std::string_view bytes) {
-  auto bad = [] {
-    return siteledger::Err(Status::Corruption("snapshot is malformed"));
-  };
-  if (!bytes.starts_with(kSnapshotMagic)) return bad();
-  coding::Reader r(bytes.substr(kSnapshotMagic.size()));
-  TenantState state;
-  auto seq = r.U64();
-  auto count = r.U64();
-  if (!seq || !count) return bad();
-  state.seq_ = Sequence(*seq);
-  for (uint64_t i = 0; i < *count; ++i) {
-    auto kind = r.U8();
-    auto id_len = r.U32();
-    auto id = id_len ? r.Bytes(*id_len) : std::nullopt;
-    auto version = r.U64();
-    auto text_len = r.U32();
-    auto text = text_len ? r.Bytes(*text_len) : std::nullopt;
-    if (!kind || !id || !version || !text) return bad();
-    auto k = ViewKindFromChar(static_cast<char>(*kind));
-    if (!k) return bad();
-    // Rows come in key order: insert at the end without searching.
-    state.rows_.emplace_hint(
-        state.rows_.end(), ViewKey{*k, std::string(*id)},
-        Row{Sequence(*version), std::string(*text), std::nullopt});
-  }
-  if (!r.done()) return bad();
-  return state;
-}
-
 void RestoreTo(ViewStore& store, const TenantState& current,
                const TenantState& target, Sequence seq) {
   current.ForEachText([&](const ViewKey& key, Sequence, const std::string&) {

@@ -137,15 +137,6 @@ class TenantState final : public ViewStore {
   // Never fails.
   Hash Digest() const;
 
-  // A binary serialization for snapshots, and back:
-  //   "SLS1" | u64 seq | u64 rows | rows of
-  //   (u8 kind | u32 id length | id | u64 version | u32 text length | text)
-  // Serialize never fails. Deserialize: Corruption if the bytes are
-  // truncated, carry another magic, an unknown kind or trailing bytes; the
-  // rows' texts are not parsed until read.
-  std::string Serialize() const;
-  static Result<TenantState> Deserialize(std::string_view bytes);
-
   bool operator==(const TenantState& other) const;
 
  private:

@@ -16,7 +16,6 @@ namespace siteledger::server {
 using projections::Command;
 using projections::CommandResult;
 using projections::Json;
-using projections::TenantState;
 using projections::ViewDoc;
 using projections::ViewKey;
 using projections::ViewKind;
@@ -49,37 +48,36 @@ struct ListSpec {
 
 }  // namespace
 
-// One request's reads: the views now, or the state at ?as_of= loaded once.
+// One request's reads: the views now, or as of ?as_of= (its seq found once).
 struct TenantApi::Reads {
   TenantApi& api;
   const CallPtr& call;
   AsOf as_of;
-  std::optional<TenantState> state;
+  std::optional<Sequence> seq;
 
-  Status LoadState() {
-    if (!as_of.set || state) return Status::Ok();
+  Result<Sequence> SeqOfAsOf() {
+    if (seq) return *seq;
     if (as_of.seq) {
       auto head = api.log_.GetHead(call->tenant);
-      if (!head) return head.error();
+      if (!head) return Err(head.error());
       if (*as_of.seq > head->seq) {
-        return Status::InvalidArgument("as_of: the log is only at seq " +
-                                       std::to_string(head->seq.value()));
+        return Err(Status::InvalidArgument("as_of: the log is only at seq " +
+                                           std::to_string(head->seq.value())));
       }
+      seq = *as_of.seq;
+    } else {
+      auto at = api.log_.SequenceAt(call->tenant, *as_of.time);
+      if (!at) return Err(at.error());
+      seq = *at;
     }
-    auto s = as_of.seq ? api.projector_.StateAt(call->tenant, *as_of.seq)
-                       : api.projector_.StateAtTime(call->tenant, *as_of.time);
-    if (!s) return s.error();
-    state = std::move(*s);
-    return Status::Ok();
+    return *seq;
   }
 
   Result<std::optional<ViewDoc>> Get(const ViewKey& key) {
     if (!as_of.set) return api.projector_.Get(call->tenant, key);
-    SL_RETURN_ERR_IF_ERROR(LoadState());
-    auto doc = state->Get(key);
-    if (!doc) return Err(doc.error());
-    if (*doc == nullptr) return std::optional<ViewDoc>();
-    return std::optional<ViewDoc>(**doc);
+    auto at = SeqOfAsOf();
+    if (!at) return Err(at.error());
+    return api.projector_.GetAt(call->tenant, key, *at);
   }
 
   void ServeView(const ViewKey& key) {
@@ -109,42 +107,33 @@ struct TenantApi::Reads {
     Json items = Json::MakeArray();
     std::string next;
     bool more = false;  // a further item exists: the page is not the last
+    std::optional<Sequence> at;
     if (as_of.set) {
-      if (Status s = LoadState(); !s.ok()) return f.Fail(call, s);
-      auto keys = state->Keys(kind);
-      if (!keys) return f.Fail(call, keys.error());
-      for (const ViewKey& key : *keys) {
-        if (!cursor->empty() && key.id <= *cursor) continue;
-        auto doc = state->Get(key);
-        if (!doc) return f.Fail(call, doc.error());
-        if (spec.keep && !spec.keep((*doc)->doc)) continue;
+      auto found = SeqOfAsOf();
+      if (!found) return f.Fail(call, found.error());
+      at = *found;
+    }
+    // Read pages until `limit` items pass the filter; the cursor continues
+    // right after the last item answered, whichever page it came from.
+    std::string position = *cursor;
+    while (!more) {
+      auto page = at ? api.projector_.ListAt(call->tenant, kind, *at,
+                                             position, *limit)
+                     : api.projector_.List(call->tenant, kind, position,
+                                           *limit);
+      if (!page) return f.Fail(call, page.error());
+      for (size_t i = 0; i < page->items.size(); ++i) {
+        const ViewDoc& view = page->items[i].second;
+        if (spec.keep && !spec.keep(view.doc)) continue;
         if (items.as_array().size() == *limit) {
           more = true;
           break;
         }
-        items.Push(render(**doc));
-        next = key.id;
+        items.Push(render(view));
+        next = page->cursors[i];
       }
-    } else {
-      // Read pages until `limit` items pass the filter; the cursor continues
-      // right after the last item answered, whichever page it came from.
-      std::string position = *cursor;
-      while (!more) {
-        auto page = api.projector_.List(call->tenant, kind, position, *limit);
-        if (!page) return f.Fail(call, page.error());
-        for (size_t i = 0; i < page->items.size(); ++i) {
-          const ViewDoc& view = page->items[i].second;
-          if (spec.keep && !spec.keep(view.doc)) continue;
-          if (items.as_array().size() == *limit) {
-            more = true;
-            break;
-          }
-          items.Push(render(view));
-          next = page->cursors[i];
-        }
-        position = page->next_cursor;
-        if (position.empty()) break;
-      }
+      position = page->next_cursor;
+      if (position.empty()) break;
     }
     if (!more) next.clear();
     f.Finish(call, JsonResponse(200, ListBody(std::move(items), next)));

@@ -88,10 +88,35 @@ struct AppendResult {
   std::string response;   // on a replay: the first request's response
 };
 
-// The newest snapshot at or before a seq.
-struct Snapshot {
-  Sequence seq;
-  std::string state;
+// A cursor over one tenant's rows of one family (EventLog::NewRowIterator).
+// Keys are given and returned without the tenant id. Positioning never
+// fails: an invalid cursor says why in status().
+class RowIterator {
+ public:
+  ~RowIterator();
+  RowIterator(const RowIterator&) = delete;
+  RowIterator& operator=(const RowIterator&) = delete;
+
+  // The first row whose key is at or after `key`.
+  void Seek(std::string_view key);
+  // The last row whose key is at or before `key`.
+  void SeekForPrev(std::string_view key);
+  bool Valid() const;
+  // REQUIRES: Valid().
+  void Next();
+  void Prev();
+  std::string_view key() const;
+  // The row's value, opened with the tenant's data key in an encrypted
+  // family. Corruption when it does not open.
+  Result<std::string> value() const;
+  // Ok, or the error that ended the iteration (IOError, Corruption).
+  Status status() const;
+
+ private:
+  friend class EventLog;
+  struct Rep;
+  explicit RowIterator(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
 };
 
 // What Verify found: `ok`, or the first seq at which the chain breaks.
@@ -217,15 +242,19 @@ class EventLog {
   // cannot read. Any thread.
   Result<Sequence> SequenceAt(TenantId tenant, Timestamp t) const;
 
-  // Stores a snapshot of the tenant's projected state at `seq`, sealed with
-  // its data key, with a synced write of its own (not through the commit
-  // thread). NotFound once the data key is destroyed; IOError. Any thread;
-  // it blocks for the sync, so not from an AppendAsync callback.
-  Status PutSnapshot(TenantId tenant, Sequence seq, std::string_view state);
-  // The newest snapshot at or before `seq`, or nullopt; the common read
-  // errors. Any thread.
-  Result<std::optional<Snapshot>> NearestSnapshot(TenantId tenant,
-                                                  Sequence seq) const;
+  // Writes rows outside an append, sealed as an append's extra writes are
+  // (same families; no merges): for a rebuild of a tenant's views, which no
+  // append of the tenant may race. `sync`: wait until they are on disk (an
+  // unsynced write is made durable by the next synced one). InvalidArgument
+  // for a family or write an append may not make; NotFound once the data
+  // key is destroyed; QuotaExceeded as Append; IOError. Any thread but the
+  // commit thread when `sync`.
+  Status WriteRows(TenantId tenant, const std::vector<ExtraWrite>& writes,
+                   bool sync);
+  // Deletes every row of the tenant in `family` (kViews or kSnapshots: what
+  // a rebuild writes again), with a synced write. InvalidArgument for
+  // another family; IOError. Any thread but the commit thread.
+  Status DeleteTenantRows(TenantId tenant, Family family);
 
   // A row written through ExtraWrite, decrypted; nullopt if absent. The
   // common read errors (NotFound only for the data key: an absent row is
@@ -238,6 +267,14 @@ class EventLog {
   Result<std::vector<std::pair<std::string, std::string>>> ScanRows(
       TenantId tenant, Family family, std::string_view prefix,
       std::string_view start_after, size_t limit) const;
+
+  // A cursor over the tenant's rows of `family` in key order, reading the
+  // database as it was when the cursor was made. NotFound once the data key
+  // of an encrypted family is destroyed; the common read errors. Any
+  // thread; the cursor itself is for one thread at a time and must not
+  // outlive the log.
+  Result<std::unique_ptr<RowIterator>> NewRowIterator(TenantId tenant,
+                                                      Family family) const;
 
   // Walks the tenant's whole log: dense seqs, every payload opens (so no byte
   // of any envelope was altered), every previous hash matches, and the head

@@ -8,8 +8,8 @@
 #include "storage/internal/event_log_rows.h"
 #include "storage/internal/keys.h"
 
-// Reads: the head, events (decrypted), the seq at a time, snapshots, rows
-// written through appends, tenant HMACs, and the walk that verifies a chain.
+// Reads: the head, events (decrypted), the seq at a time, rows written
+// through appends (and the row writes of a rebuild), row cursors, tenant HMACs, and the walk that verifies a chain.
 // None of them goes through the commit thread.
 
 namespace siteledger::storage {
@@ -171,48 +171,136 @@ Result<Sequence> EventLog::SequenceAt(TenantId tenant, Timestamp t) const {
   return Sequence(found);
 }
 
-Status EventLog::PutSnapshot(TenantId tenant, Sequence seq,
-                             std::string_view state) {
-  auto key = KeyFor(tenant);
-  if (!key) return key.error();
-  const std::string row_key = internal::SnapshotKey(tenant, seq);
-  std::string sealed;
-  SL_RETURN_IF_ERROR(
-      (*key)->SealAppend(state, RowAad(Family::kSnapshots, row_key), sealed));
+Status EventLog::WriteRows(TenantId tenant,
+                           const std::vector<ExtraWrite>& writes, bool sync) {
+  if (tenant.value() == 0) return Status::InvalidArgument("tenant 0 is reserved");
+  std::shared_ptr<const AeadKey> key;
   rocksdb::WriteBatch batch;
-  batch.Put(db_.cf(Family::kSnapshots), row_key, sealed).PermitUncheckedError();
+  for (const ExtraWrite& w : writes) {
+    if (!internal::AllowedExtraFamily(w.family) || w.op == WriteOp::kMerge ||
+        w.key.empty()) {
+      return Status::InvalidArgument(
+          "a row write needs a key and a put or delete in the views, "
+          "snapshots, blobs, pseudonyms or index family");
+    }
+    const std::string row_key = internal::TenantKey(tenant, w.key);
+    if (w.op == WriteOp::kDelete) {
+      batch.Delete(db_.cf(w.family), row_key).PermitUncheckedError();
+      continue;
+    }
+    if (!IsEncryptedFamily(w.family)) {
+      batch.Put(db_.cf(w.family), row_key, w.value).PermitUncheckedError();
+      continue;
+    }
+    if (!key) {
+      auto k = KeyFor(tenant);
+      if (!k) return k.error();
+      key = std::move(*k);
+    }
+    std::string sealed;
+    SL_RETURN_IF_ERROR(
+        key->SealAppend(w.value, RowAad(w.family, row_key), sealed));
+    batch.Put(db_.cf(w.family), row_key, sealed).PermitUncheckedError();
+  }
+  if (sync && batch.Count() == 0) {
+    // Nothing to write; make earlier unsynced writes durable.
+    return internal::FromRocks(db_.db()->SyncWAL(), "syncing the WAL");
+  }
+  if (sync) return db_.WriteSynced(batch);
+  SL_RETURN_IF_ERROR(db_.CheckDiskReserve(batch.GetDataSize()));
+  return internal::FromRocks(
+      db_.db()->Write(rocksdb::WriteOptions(), &batch), "writing rows");
+}
+
+Status EventLog::DeleteTenantRows(TenantId tenant, Family family) {
+  if (family != Family::kViews && family != Family::kSnapshots) {
+    return Status::InvalidArgument(
+        "only a tenant's views and snapshots can be deleted as a whole");
+  }
+  const std::string begin = internal::TenantPrefix(tenant);
+  const std::string end = internal::TenantRangeEnd(tenant);
+  rocksdb::WriteBatch batch;
+  if (family == Family::kSnapshots) {
+    batch.DeleteRange(db_.cf(family), begin, end).PermitUncheckedError();
+    return db_.WriteSynced(batch);
+  }
+  // The views family inserts into its memtable with a per-tenant hint,
+  // which RocksDB's range deletions do not support: delete row by row (a
+  // tenant has a row per entity, and a rebuild writes as many again).
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(ro, db_.cf(family)));
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    batch.Delete(db_.cf(family), it->key()).PermitUncheckedError();
+    if (batch.Count() >= 10000) {
+      SL_RETURN_IF_ERROR(internal::FromRocks(
+          db_.db()->Write(rocksdb::WriteOptions(), &batch), "deleting rows"));
+      batch.Clear();
+    }
+  }
+  SL_RETURN_IF_ERROR(internal::FromRocks(it->status(), "deleting rows"));
+  if (batch.Count() == 0) {
+    // Nothing left to write; make the earlier batches durable.
+    return internal::FromRocks(db_.db()->SyncWAL(), "syncing the WAL");
+  }
   return db_.WriteSynced(batch);
 }
 
-Result<std::optional<Snapshot>> EventLog::NearestSnapshot(TenantId tenant,
-                                                          Sequence seq) const {
-  const std::string lower = internal::TenantPrefix(tenant);
-  rocksdb::Slice lower_bound(lower);
+struct RowIterator::Rep {
+  std::string lower;
+  std::string upper;
+  rocksdb::Slice lower_slice;
+  rocksdb::Slice upper_slice;
+  Family family;
+  std::shared_ptr<const AeadKey> key;  // null for a family stored in clear
+  std::unique_ptr<rocksdb::Iterator> it;
+};
+
+RowIterator::RowIterator(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+RowIterator::~RowIterator() = default;
+
+void RowIterator::Seek(std::string_view key) {
+  rep_->it->Seek(rep_->lower + std::string(key));
+}
+void RowIterator::SeekForPrev(std::string_view key) {
+  rep_->it->SeekForPrev(rep_->lower + std::string(key));
+}
+bool RowIterator::Valid() const { return rep_->it->Valid(); }
+void RowIterator::Next() { rep_->it->Next(); }
+void RowIterator::Prev() { rep_->it->Prev(); }
+std::string_view RowIterator::key() const {
+  return rep_->it->key().ToStringView().substr(internal::kTenantPrefixBytes);
+}
+Result<std::string> RowIterator::value() const {
+  std::string_view stored = rep_->it->value().ToStringView();
+  if (!rep_->key) return std::string(stored);
+  return rep_->key->Open(stored,
+                         RowAad(rep_->family, rep_->it->key().ToStringView()));
+}
+Status RowIterator::status() const {
+  return internal::FromRocks(rep_->it->status(), "reading rows");
+}
+
+Result<std::unique_ptr<RowIterator>> EventLog::NewRowIterator(
+    TenantId tenant, Family family) const {
+  auto rep = std::make_unique<RowIterator::Rep>();
+  if (IsEncryptedFamily(family)) {
+    auto k = KeyFor(tenant);
+    if (!k) return Err(k.error());
+    rep->key = std::move(*k);
+  }
+  rep->family = family;
+  rep->lower = internal::TenantPrefix(tenant);
+  rep->upper = internal::TenantRangeEnd(tenant);
+  rep->lower_slice = rocksdb::Slice(rep->lower);
+  rep->upper_slice = rocksdb::Slice(rep->upper);
   rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower_bound;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(ro, db_.cf(Family::kSnapshots)));
-  const std::string target = internal::SnapshotKey(tenant, seq);
-  it->SeekForPrev(target);
-  if (!it->Valid()) {
-    SL_RETURN_ERR_IF_ERROR(
-        internal::FromRocks(it->status(), "reading snapshots"));
-    return std::optional<Snapshot>();
-  }
-  const std::string_view row_key = it->key().ToStringView();
-  if (internal::TenantOfKey(row_key) != tenant) {
-    return std::optional<Snapshot>();
-  }
-  auto key = KeyFor(tenant);
-  if (!key) return Err(key.error());
-  auto state = (*key)->Open(it->value().ToStringView(),
-                            RowAad(Family::kSnapshots, row_key));
-  if (!state) {
-    return Err(state.error().WithContext(
-        "snapshot at " + SeqText(internal::SequenceOfKey(row_key))));
-  }
-  return std::optional<Snapshot>(
-      Snapshot{internal::SequenceOfKey(row_key), std::move(*state)});
+  ro.iterate_lower_bound = &rep->lower_slice;
+  ro.iterate_upper_bound = &rep->upper_slice;
+  rep->it.reset(db_.db()->NewIterator(ro, db_.cf(family)));
+  return std::unique_ptr<RowIterator>(new RowIterator(std::move(rep)));
 }
 
 Result<std::optional<std::string>> EventLog::GetRow(

@@ -16,15 +16,10 @@
 namespace siteledger::storage {
 namespace {
 
+using internal::AllowedExtraFamily;
 using internal::IdempotencyRecord;
 using internal::TenantRow;
 using internal::TenantRowKey;
-
-bool AllowedExtraFamily(Family family) {
-  return family == Family::kViews || family == Family::kSnapshots ||
-         family == Family::kBlobs || family == Family::kPseudonyms ||
-         family == Family::kIndex;
-}
 
 Status ValidateRequest(const AppendRequest& request) {
   if (request.tenant.value() == 0) {

@@ -57,12 +57,18 @@ class RowStore final : public ViewStore {
   // The entity's document after this command, or nullopt.
   std::optional<ViewDoc> Current(const ViewKey& key);
 
+  // Records what the event folded since the last call changed, as version
+  // rows of event `seq` (see history.h) added to `out`. NotFound once the
+  // data key is destroyed.
+  Status EndEvent(Sequence seq, std::vector<storage::ExtraWrite>& out);
+
  private:
   const storage::EventLog& log_;
   Session& session_;
   const TenantId tenant_;
   std::map<ViewKey, std::shared_ptr<const ViewDoc>> cache_;
   std::set<ViewKey> dirty_;
+  std::set<ViewKey> event_changes_;  // since the last EndEvent
 };
 
 }  // namespace siteledger::projections::internal

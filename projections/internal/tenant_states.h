@@ -1,7 +1,8 @@
 #pragma once
 
-// Whole-tenant states built from the log: the stored views as they are, or
-// a fold up to a seq (from the nearest snapshot or from the first event).
+// Whole-tenant states: the stored views as they are, the views' versions as
+// of a seq, or a fold of the log up to a seq (for tools and tests: they hold
+// the whole state).
 
 #include "projections/views.h"
 #include "storage/event_log.h"
@@ -13,11 +14,11 @@ namespace siteledger::projections::internal {
 // key is destroyed, IOError).
 Result<TenantState> CurrentViews(const storage::EventLog& log, TenantId tenant);
 
-// The state after event `seq`, from the nearest snapshot (or, without
-// `use_snapshots`, from the first event) plus a fold. NotFound if the log
-// ends before `seq`; Corruption for a payload or snapshot that does not
-// decode; the log's errors. Any thread; may start a read-ahead thread.
+// The state after event `seq`: from the views' versions, or (without
+// `from_history`) a fold from the first event. NotFound if the log ends
+// before `seq`; Corruption for a payload or version that does not decode;
+// the log's errors. Any thread; a fold may start a read-ahead thread.
 Result<TenantState> StateAt(const storage::EventLog& log, TenantId tenant,
-                            Sequence seq, bool use_snapshots);
+                            Sequence seq, bool from_history);
 
 }  // namespace siteledger::projections::internal

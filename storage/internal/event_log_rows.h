@@ -21,6 +21,13 @@ inline constexpr int64_t kIdempotencyWindowMs = 24LL * 3600 * 1000;
 // value cannot be moved to another row (or tenant) and still open.
 std::string RowAad(Family family, std::string_view full_key);
 
+// The families an append (and EventLog::WriteRows) may write rows to.
+inline bool AllowedExtraFamily(Family family) {
+  return family == Family::kViews || family == Family::kSnapshots ||
+         family == Family::kBlobs || family == Family::kPseudonyms ||
+         family == Family::kIndex;
+}
+
 // The head row: u64 seq | i64 time ms | 32-byte hash. Corruption when
 // malformed.
 std::string EncodeHead(const Head& head);

@@ -39,11 +39,6 @@ inline std::string EventKey(TenantId tenant, Sequence seq) {
   return out;
 }
 
-// snapshots: tenant | seq
-inline std::string SnapshotKey(TenantId tenant, Sequence seq) {
-  return EventKey(tenant, seq);
-}
-
 inline TenantId TenantOfKey(std::string_view key) {
   return TenantId(key.size() >= 8 ? coding::DecodeU64(key.data()) : 0);
 }

@@ -48,26 +48,6 @@ TEST_CASE("Each view records the seq of the last event that changed it",
         "1970-01-01T00:00:03.000Z");
 }
 
-TEST_CASE("A state survives serialization byte for byte", "[views]") {
-  TenantState state;
-  Fold(state, 1, event::kSiteCreated, R"({"v":1,"siteId":"s","name":"A"})");
-  Fold(state, 2, event::kPromotedSet,
-       R"({"v":1,"keyword":"Pay Day","results":[{"contentId":"1"}]})");
-  Fold(state, 3, event::kUserSeen,
-       R"({"v":1,"user":"u_0123456789abcdef0123","day":"2026-11-25"})");
-  auto copy = TenantState::Deserialize(state.Serialize());
-  REQUIRE(copy.has_value());
-  CHECK(*copy == state);
-  CHECK(copy->seq() == Sequence(3));
-  CHECK(copy->Digest() == state.Digest());
-  CHECK((*copy->Get({ViewKind::kPromoted, "pay day"}))->doc ==
-        (*state.Get({ViewKind::kPromoted, "pay day"}))->doc);
-  std::string damaged = state.Serialize();
-  damaged.resize(damaged.size() - 3);
-  CHECK(TenantState::Deserialize(damaged).error().code() ==
-        siteledger::StatusCode::kCorruption);
-}
-
 TEST_CASE("Restoring keeps identical rows and versions the rest", "[views]") {
   TenantState before;
   Fold(before, 1, event::kSiteCreated, R"({"v":1,"siteId":"a","name":"A"})");

@@ -399,7 +399,12 @@ TEST_CASE("After its data key is destroyed a tenant's data cannot be read",
               ->Append(t, std::nullopt, {Ev("a.b", "secret content")},
                        {ExtraWrite{Family::kViews, WriteOp::kPut, "v", "row"}})
               .has_value());
-  REQUIRE(rig.log->PutSnapshot(t, Sequence(1), "state").ok());
+  REQUIRE(rig.log
+              ->WriteRows(t,
+                          {ExtraWrite{Family::kSnapshots, WriteOp::kPut, "s",
+                                      "state"}},
+                          true)
+              .ok());
   REQUIRE(rig.log->Append(other, std::nullopt, {Ev("a.b", "x")}).has_value());
   REQUIRE(rig.keys->Destroy(t, rig.clock.Now()).ok());
   rig.Reopen();
@@ -410,7 +415,9 @@ TEST_CASE("After its data key is destroyed a tenant's data cannot be read",
   };
   check_destroyed(rig.log->Read(t, Sequence(1), 10).error());
   check_destroyed(rig.log->GetRow(t, Family::kViews, "v").error());
-  check_destroyed(rig.log->NearestSnapshot(t, Sequence(1)).error());
+  check_destroyed(rig.log->NewRowIterator(t, Family::kSnapshots).error());
+  check_destroyed(rig.log->WriteRows(
+      t, {ExtraWrite{Family::kViews, WriteOp::kPut, "v", "x"}}, true));
   check_destroyed(rig.log->Verify(t).error());
   check_destroyed(
       rig.log->Append(t, std::nullopt, {Ev("a.b", "more")}).error());
@@ -458,19 +465,50 @@ TEST_CASE(
         StatusCode::kNotFound);
 }
 
-TEST_CASE("Snapshots: the nearest at or before a seq", "[event_log]") {
+TEST_CASE("Row writes and cursors stay in their tenant", "[event_log]") {
   Rig rig;
   const TenantId t = rig.NewTenant("client-a");
   const TenantId u = rig.NewTenant("client-b");
-  REQUIRE(rig.log->PutSnapshot(t, Sequence(10), "at-10").ok());
-  REQUIRE(rig.log->PutSnapshot(t, Sequence(20), "at-20").ok());
-  REQUIRE(rig.log->PutSnapshot(u, Sequence(5), "other-tenant").ok());
-  CHECK_FALSE(rig.log->NearestSnapshot(t, Sequence(9))->has_value());
-  CHECK((*rig.log->NearestSnapshot(t, Sequence(10)))->state == "at-10");
-  CHECK((*rig.log->NearestSnapshot(t, Sequence(19)))->seq == Sequence(10));
-  CHECK((*rig.log->NearestSnapshot(t, Sequence(1000)))->state == "at-20");
-  CHECK_FALSE(rig.log->NearestSnapshot(u, Sequence(4))->has_value());
-  CHECK((*rig.log->NearestSnapshot(u, Sequence(6)))->state == "other-tenant");
+  auto put = [](std::string key, std::string value) {
+    return ExtraWrite{Family::kSnapshots, WriteOp::kPut, std::move(key),
+                      std::move(value)};
+  };
+  REQUIRE(rig.log->WriteRows(t, {put("k10", "at-10"), put("k20", "at-20")},
+                             false)
+              .ok());
+  REQUIRE(rig.log->WriteRows(u, {put("k05", "other-tenant")}, true).ok());
+  auto it = std::move(*rig.log->NewRowIterator(t, Family::kSnapshots));
+  it->SeekForPrev("k09");
+  CHECK_FALSE(it->Valid());  // u's row sorts after, t has none before
+  it->SeekForPrev("k19");
+  REQUIRE(it->Valid());
+  CHECK(it->key() == "k10");
+  CHECK(*it->value() == "at-10");  // opened with t's key
+  it->Next();
+  REQUIRE(it->Valid());
+  CHECK(*it->value() == "at-20");
+  it->Next();
+  CHECK_FALSE(it->Valid());  // the cursor ends with the tenant's range
+  CHECK(it->status().ok());
+  auto other = std::move(*rig.log->NewRowIterator(u, Family::kSnapshots));
+  other->Seek("");
+  REQUIRE(other->Valid());
+  CHECK(*other->value() == "other-tenant");
+
+  // Merges and the events family are not row writes.
+  CHECK(rig.log->WriteRows(t, {ExtraWrite{Family::kEvents, WriteOp::kPut, "x", "y"}},
+                           true)
+            .code() == StatusCode::kInvalidArgument);
+  // A rebuild starts by deleting what it writes again, in its tenant only.
+  REQUIRE(rig.log->DeleteTenantRows(t, Family::kSnapshots).ok());
+  it = std::move(*rig.log->NewRowIterator(t, Family::kSnapshots));
+  it->Seek("");
+  CHECK_FALSE(it->Valid());
+  other = std::move(*rig.log->NewRowIterator(u, Family::kSnapshots));
+  other->Seek("");
+  CHECK(other->Valid());
+  CHECK(rig.log->DeleteTenantRows(t, Family::kEvents).code() ==
+        StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("SequenceAt finds the last event at or before a time",

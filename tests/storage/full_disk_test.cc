@@ -81,13 +81,17 @@ struct Outcome {
 
 // 8 writers append 2 KiB events to their own tenants until each has seen
 // `failures` failed appends, while other threads write as the server's do
-// (synced snapshots, unsynced access-log rows).
+// (synced row writes, unsynced access-log rows).
 void WriteUntilFull(Rig& rig, const std::vector<TenantId>& tenants,
                     int failures, Outcome& out) {
   std::atomic<bool> done{false};
   std::thread snapshots([&] {
     while (!done) {
-      rig.log->PutSnapshot(tenants[0], Sequence(1), std::string(4096, 's'))
+      rig.log
+          ->WriteRows(tenants[0],
+                      {ExtraWrite{Family::kSnapshots, WriteOp::kPut, "s",
+                                  std::string(4096, 's')}},
+                      /*sync=*/true)
           .IgnoreError();  // refused once the disk is full: expected
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
