@@ -67,8 +67,9 @@ Status DecodeChanges(std::string_view value, std::set<std::string>& out) {
     out.emplace(*key);
   }
   if (r.failed() || !r.done()) {
-    return Status::Corruption("a change list in the snapshots family is "
-                              "malformed");
+    return Status::Corruption(
+        "a change list in the snapshots family is "
+        "malformed");
   }
   return Status::Ok();
 }
@@ -126,9 +127,9 @@ Result<ChangedRows> RowsOf(const storage::EventLog& log, TenantId tenant,
     if (!row_key) return Err(row_key.error());
     auto doc = store.Get(key);
     if (!doc) return Err(doc.error());
-    out.emplace(std::move(*row_key),
-                *doc ? std::optional<std::string>(EncodeViewRow(**doc))
-                     : std::nullopt);
+    out.emplace(
+        std::move(*row_key),
+        *doc ? std::optional<std::string>(EncodeViewRow(**doc)) : std::nullopt);
   }
   return out;
 }

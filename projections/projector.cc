@@ -159,8 +159,9 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
             "restore"));
       }
       if (seq != session.head.next()) {
-        return fail(Status::Internal("a restore must be its append's first "
-                                     "event"));
+        return fail(
+            Status::Internal("a restore must be its append's first "
+                             "event"));
       }
       // What changed since the target, as of the committed head (nothing
       // is in flight).

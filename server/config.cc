@@ -26,6 +26,10 @@ Usage: siteledgerd [flags]
   --operators-file PATH   operators and their token hashes (re-read on SIGHUP)
   --test-clock            lets operators move the clock forward (testing
                           only; needs --operators-file)
+  --rebuild-views         rebuild every tenant's views and their versions
+                          from its log, then exit (the server rebuilds by
+                          itself when it opens data whose views are in an
+                          older format)
   --media-url-key-file PATH
                           the key that signs media URLs; share it between
                           regions (default media-url.key beside --data)
@@ -134,6 +138,7 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--trusted-proxy",
         "--operators-file",
         "--test-clock",
+        "--rebuild-views",
         "--media-url-key-file",
         "--media-url-ttl",
         "--media-max-bytes",
@@ -149,6 +154,10 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
     }
     if (arg == "--test-clock") {
       config.test_clock = true;
+      continue;
+    }
+    if (arg == "--rebuild-views") {
+      config.rebuild_views = true;
       continue;
     }
     std::string name;

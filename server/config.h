@@ -31,6 +31,8 @@ struct Config {
   // Enables POST /admin/clock, which moves the server's clock forward (for
   // testing retention windows). Never on by default; needs operators_file.
   bool test_clock = false;
+  // Rebuild every tenant's views from its log, then exit.
+  bool rebuild_views = false;
   // Media: the key that signs media URLs, shared by every region so that a
   // URL keeps working after a residency migration (default
   // media-url.key beside --data, created with mode 0600), how long a signed

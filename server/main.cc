@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "projections/projector.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http_client.h"
@@ -15,6 +16,49 @@
 #include "storage/store.h"
 
 namespace sl = siteledger;
+
+namespace {
+
+// The format of the views and their versions this build writes: 2 keeps
+// every version of every view (see docs/formats.md, section 7); data from
+// before (0) kept whole-state snapshots and no versions.
+constexpr uint32_t kViewsFormat = 2;
+
+// Rebuilds every tenant's views from its log when the data's views are in
+// an older format, or when `always`; then records the format. Runs before
+// the server takes a request.
+sl::Status UpgradeViews(sl::storage::Store& store, bool always) {
+  auto format = store.registry().ViewsFormat();
+  if (!format) return format.error();
+  if (*format == kViewsFormat && !always) return sl::Status::Ok();
+  if (*format > kViewsFormat) {
+    return sl::Status::Unsupported(
+        "the data's views are in format " + std::to_string(*format) +
+        ", newer than this build's " + std::to_string(kViewsFormat));
+  }
+  sl::projections::Projector projector(store.log(), store.clock());
+  uint64_t rebuilt = 0;
+  sl::TenantId after(0);
+  for (;;) {
+    auto tenants = store.registry().List(after, 1000);
+    if (!tenants) return tenants.error();
+    for (const sl::storage::TenantRecord& tenant : *tenants) {
+      if (sl::Status s = projector.Rebuild(tenant.id); !s.ok()) {
+        return s.WithContext("tenant " + std::to_string(tenant.id.value()));
+      }
+      ++rebuilt;
+    }
+    if (tenants->size() < 1000) break;
+    after = tenants->back().id;
+  }
+  SL_RETURN_IF_ERROR(store.registry().SetViewsFormat(kViewsFormat));
+  sl::server::Log("info", "rebuilt the views",
+                  {{"tenants", static_cast<long long>(rebuilt)},
+                   {"format", static_cast<long long>(kViewsFormat)}});
+  return sl::Status::Ok();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   try {
@@ -52,6 +96,12 @@ int main(int argc, char** argv) {
                       {{"error", store.error().ToString()}});
       return 1;
     }
+    if (auto s = UpgradeViews(**store, config->rebuild_views); !s.ok()) {
+      sl::server::Log("error", "cannot rebuild the views",
+                      {{"error", s.ToString()}});
+      return 1;
+    }
+    if (config->rebuild_views) return 0;
     sl::server::InitHttpClient();
     // The server binds first: the default base URL names the bound port. No
     // request is accepted before Run(), by which time `app` exists.

@@ -117,10 +117,9 @@ struct TenantApi::Reads {
     // right after the last item answered, whichever page it came from.
     std::string position = *cursor;
     while (!more) {
-      auto page = at ? api.projector_.ListAt(call->tenant, kind, *at,
-                                             position, *limit)
-                     : api.projector_.List(call->tenant, kind, position,
-                                           *limit);
+      auto page =
+          at ? api.projector_.ListAt(call->tenant, kind, *at, position, *limit)
+             : api.projector_.List(call->tenant, kind, position, *limit);
       if (!page) return f.Fail(call, page.error());
       for (size_t i = 0; i < page->items.size(); ++i) {
         const ViewDoc& view = page->items[i].second;

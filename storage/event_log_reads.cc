@@ -9,8 +9,9 @@
 #include "storage/internal/keys.h"
 
 // Reads: the head, events (decrypted), the seq at a time, rows written
-// through appends (and the row writes of a rebuild), row cursors, tenant HMACs, and the walk that verifies a chain.
-// None of them goes through the commit thread.
+// through appends (and the row writes of a rebuild), row cursors, tenant HMACs,
+// and the walk that verifies a chain. None of them goes through the commit
+// thread.
 
 namespace siteledger::storage {
 namespace internal {
@@ -173,7 +174,8 @@ Result<Sequence> EventLog::SequenceAt(TenantId tenant, Timestamp t) const {
 
 Status EventLog::WriteRows(TenantId tenant,
                            const std::vector<ExtraWrite>& writes, bool sync) {
-  if (tenant.value() == 0) return Status::InvalidArgument("tenant 0 is reserved");
+  if (tenant.value() == 0)
+    return Status::InvalidArgument("tenant 0 is reserved");
   std::shared_ptr<const AeadKey> key;
   rocksdb::WriteBatch batch;
   for (const ExtraWrite& w : writes) {
@@ -208,8 +210,8 @@ Status EventLog::WriteRows(TenantId tenant,
   }
   if (sync) return db_.WriteSynced(batch);
   SL_RETURN_IF_ERROR(db_.CheckDiskReserve(batch.GetDataSize()));
-  return internal::FromRocks(
-      db_.db()->Write(rocksdb::WriteOptions(), &batch), "writing rows");
+  return internal::FromRocks(db_.db()->Write(rocksdb::WriteOptions(), &batch),
+                             "writing rows");
 }
 
 Status EventLog::DeleteTenantRows(TenantId tenant, Family family) {

@@ -318,4 +318,31 @@ Result<std::vector<TenantRecord>> TenantRegistry::List(TenantId after,
   return out;
 }
 
+Result<uint32_t> TenantRegistry::ViewsFormat() const {
+  auto row = db_.Get(Family::kTenants, TenantRowKey(internal::kRegistryTenant,
+                                                    TenantRow::kViewsFormat));
+  if (!row) {
+    if (row.error().code() == StatusCode::kNotFound) return uint32_t{0};
+    return Err(row.error());
+  }
+  coding::Reader r(*row);
+  auto format = r.U32();
+  if (!format || !r.done()) {
+    return Err(Status::Corruption("the views format row is malformed"));
+  }
+  return *format;
+}
+
+Status TenantRegistry::SetViewsFormat(uint32_t format) {
+  std::string value;
+  coding::PutU32(value, format);
+  rocksdb::WriteBatch batch;
+  batch
+      .Put(db_.cf(Family::kTenants),
+           TenantRowKey(internal::kRegistryTenant, TenantRow::kViewsFormat),
+           value)
+      .PermitUncheckedError();
+  return db_.WriteSynced(batch);
+}
+
 }  // namespace siteledger::storage

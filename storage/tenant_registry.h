@@ -90,6 +90,13 @@ class TenantRegistry {
   // Corruption for a record that does not open; IOError. Any thread.
   Result<std::vector<TenantRecord>> List(TenantId after, size_t limit) const;
 
+  // The format of the region's views and their versions, as last written
+  // (0 when never recorded: data from before formats were recorded); and
+  // recording it, synced. Corruption for a malformed row; IOError. Any
+  // thread.
+  Result<uint32_t> ViewsFormat() const;
+  Status SetViewsFormat(uint32_t format);
+
   const std::string& region() const { return region_; }
 
  private:

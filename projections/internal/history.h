@@ -67,10 +67,10 @@ class History {
   // empty for all) and sorts after `start_after` (empty: from the first), as
   // they were after event `seq`, in row key order, until `visit` returns
   // false. Two seeks per entity that ever existed in the range.
-  Status ForEachAt(
-      std::string_view prefix, std::string_view start_after, Sequence seq,
-      const std::function<bool(std::string_view row_key,
-                               const std::string& row)>& visit);
+  Status ForEachAt(std::string_view prefix, std::string_view start_after,
+                   Sequence seq,
+                   const std::function<bool(std::string_view row_key,
+                                            const std::string& row)>& visit);
 
   // The row keys changed by events (after, until].
   Result<std::set<std::string>> ChangedBetween(Sequence after, Sequence until);

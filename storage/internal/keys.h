@@ -56,6 +56,7 @@ enum class TenantRow : char {
   kIdempotency = 'i',  // SHA-256(idempotency key) -> first append's result
   kAuditHead = 'A',    // tenant 0: last audit record's id, time and hash
   kIdentity = 'I',     // tenant 0: database identity and master key check
+  kViewsFormat = 'V',  // tenant 0: the format the views are in (u32)
 };
 
 inline std::string TenantRowKey(TenantId tenant, TenantRow row,

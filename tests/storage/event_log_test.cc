@@ -400,10 +400,10 @@ TEST_CASE("After its data key is destroyed a tenant's data cannot be read",
                        {ExtraWrite{Family::kViews, WriteOp::kPut, "v", "row"}})
               .has_value());
   REQUIRE(rig.log
-              ->WriteRows(t,
-                          {ExtraWrite{Family::kSnapshots, WriteOp::kPut, "s",
-                                      "state"}},
-                          true)
+              ->WriteRows(
+                  t,
+                  {ExtraWrite{Family::kSnapshots, WriteOp::kPut, "s", "state"}},
+                  true)
               .ok());
   REQUIRE(rig.log->Append(other, std::nullopt, {Ev("a.b", "x")}).has_value());
   REQUIRE(rig.keys->Destroy(t, rig.clock.Now()).ok());
@@ -473,9 +473,9 @@ TEST_CASE("Row writes and cursors stay in their tenant", "[event_log]") {
     return ExtraWrite{Family::kSnapshots, WriteOp::kPut, std::move(key),
                       std::move(value)};
   };
-  REQUIRE(rig.log->WriteRows(t, {put("k10", "at-10"), put("k20", "at-20")},
-                             false)
-              .ok());
+  REQUIRE(
+      rig.log->WriteRows(t, {put("k10", "at-10"), put("k20", "at-20")}, false)
+          .ok());
   REQUIRE(rig.log->WriteRows(u, {put("k05", "other-tenant")}, true).ok());
   auto it = std::move(*rig.log->NewRowIterator(t, Family::kSnapshots));
   it->SeekForPrev("k09");
@@ -496,8 +496,9 @@ TEST_CASE("Row writes and cursors stay in their tenant", "[event_log]") {
   CHECK(*other->value() == "other-tenant");
 
   // Merges and the events family are not row writes.
-  CHECK(rig.log->WriteRows(t, {ExtraWrite{Family::kEvents, WriteOp::kPut, "x", "y"}},
-                           true)
+  CHECK(rig.log
+            ->WriteRows(
+                t, {ExtraWrite{Family::kEvents, WriteOp::kPut, "x", "y"}}, true)
             .code() == StatusCode::kInvalidArgument);
   // A rebuild starts by deleting what it writes again, in its tenant only.
   REQUIRE(rig.log->DeleteTenantRows(t, Family::kSnapshots).ok());
