@@ -11,7 +11,10 @@ void ViewCache::Invalidate(TenantId tenant,
   if (it == tenants_.end()) return;
   ++it->second.generation;
   for (const std::string& key : row_keys) {
-    cached_rows_ -= it->second.rows.erase(key);
+    auto row = it->second.rows.find(key);
+    if (row == it->second.rows.end()) continue;
+    cached_bytes_ -= BytesOf(row->first, row->second);
+    it->second.rows.erase(row);
   }
 }
 
@@ -20,7 +23,9 @@ void ViewCache::InvalidateTenant(TenantId tenant) {
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;
   ++it->second.generation;
-  cached_rows_ -= it->second.rows.size();
+  for (const auto& [key, row] : it->second.rows) {
+    cached_bytes_ -= BytesOf(key, row);
+  }
   it->second.rows.clear();
 }
 
@@ -46,7 +51,8 @@ Result<std::shared_ptr<const Projector::StoredView>> ViewCache::Get(
   MutexLock lock(mu_);
   CachedTenant& t = tenants_[tenant];
   if (t.generation == generation) {
-    if (cached_rows_ >= kMaxCachedRows) {
+    const size_t bytes = BytesOf(row_key, stored);
+    if (cached_bytes_ + bytes > kMaxCachedBytes) {
       // Crude but bounded: start over rather than track recency. Every
       // generation moves on, so no read in flight fills the new cache
       // with what it read before.
@@ -54,9 +60,9 @@ Result<std::shared_ptr<const Projector::StoredView>> ViewCache::Get(
         ++cached.generation;
         cached.rows.clear();
       }
-      cached_rows_ = 0;
+      cached_bytes_ = 0;
     } else if (t.rows.emplace(row_key, stored).second) {
-      ++cached_rows_;
+      cached_bytes_ += bytes;
     }
   }
   return stored;

@@ -40,11 +40,18 @@ class ViewCache {
                        std::shared_ptr<const Projector::StoredView>>
         rows;
   };
-  static constexpr size_t kMaxCachedRows = 200000;
+  // What the cache may hold: keys, documents and bookkeeping, counted
+  // (BytesOf) as a fixed overhead per row plus the key and the text.
+  static constexpr size_t kMaxCachedBytes = size_t{64} << 20;
+  static size_t BytesOf(
+      const std::string& key,
+      const std::shared_ptr<const Projector::StoredView>& row) {
+    return 128 + key.size() + (row ? row->json.size() : 0);
+  }
 
   Mutex mu_;
   std::unordered_map<TenantId, CachedTenant> tenants_ GUARDED_BY(mu_);
-  size_t cached_rows_ GUARDED_BY(mu_) = 0;
+  size_t cached_bytes_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace siteledger::projections::internal
