@@ -16,6 +16,13 @@
 //                      views, next to a raw replay of the same log
 //   as_of              views at random times of a --as_of_events tenant
 //                      with snapshots every 1,000 events
+//   big_tenant         one tenant grown through the projector to
+//                      --big_events events (issue 12, "Big tenants"): an
+//                      announcement created per event up to --big_entities,
+//                      then updates of them; at 1k, 10k, 100k and 1M events
+//                      one row: appends/s and p99 of the last --seconds of
+//                      --threads writers, p99 of a view read, a list page
+//                      and an as-of read (--seconds each), and the RSS
 //   http_setup         prepares --db (a region folder) for bench/http_bench.sh:
 //                      installs a tenant, creates a site, and prints the
 //                      site id and signed tokens for the HTTP workloads
@@ -31,12 +38,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -70,6 +79,8 @@ struct Flags {
   uint64_t replay_events = 1'000'000;
   uint64_t rebuild_events = 1'000'000;
   uint64_t as_of_events = 100'000;
+  uint64_t big_events = 1'000'000;
+  uint64_t big_entities = 100'000;
   std::string server;
   size_t value_size = 200;
 };
@@ -78,10 +89,12 @@ constexpr const char* kUsage =
     "usage: siteledger-bench [--benchmarks=a,b,...] [--db=DIR] [--seconds=N]\n"
     "         [--threads=16] [--tenants=1000] [--value_size=200]\n"
     "         [--replay_events=1000000] [--rebuild_events=1000000]\n"
-    "         [--as_of_events=100000] [--server=URL]\n"
-    "workloads (default: all but http_*): append_one, append_concurrent,\n"
-    "  append_batch, rocksdb_put_sync, replay, rebuild, as_of, http_setup,\n"
-    "  http_media. Each prints events/s and p50/p99 latency per operation.\n"
+    "         [--as_of_events=100000] [--big_events=1000000]\n"
+    "         [--big_entities=100000] [--server=URL]\n"
+    "workloads (default: all but big_tenant and http_*): append_one,\n"
+    "  append_concurrent, append_batch, rocksdb_put_sync, replay, rebuild,\n"
+    "  as_of, big_tenant, http_setup, http_media. Each prints events/s and\n"
+    "  p50/p99 latency per operation.\n"
     "--db=DIR is deleted when the run ends: it must be a new or empty folder,\n"
     "  or one an earlier run made (it leaves a .siteledger-bench file in "
     "it).\n";
@@ -113,6 +126,10 @@ Flags ParseFlags(int argc, char** argv) {
       f.rebuild_events = std::strtoull(v8, nullptr, 10);
     } else if (const char* v9 = value("as_of_events")) {
       f.as_of_events = std::strtoull(v9, nullptr, 10);
+    } else if (const char* v11 = value("big_events")) {
+      f.big_events = std::strtoull(v11, nullptr, 10);
+    } else if (const char* v12 = value("big_entities")) {
+      f.big_entities = std::strtoull(v12, nullptr, 10);
     } else if (const char* v10 = value("server")) {
       f.server = v10;
     } else if (const char* v7 = value("value_size")) {
@@ -568,6 +585,270 @@ void AsOf(const Flags& f) {
              "-event tenant, one view at a random seq; events/s = reads/s");
 }
 
+// --- big_tenant: one tenant grown large (issue 12, "Big tenants") ---
+
+namespace proj = siteledger::projections;
+
+// Latencies kept per writer: the newest this many appends, enough for the
+// measured window at any rate the log reaches.
+constexpr size_t kBigRing = 16384;
+
+// The view of `key` as of event `seq`, or nullopt when it did not exist
+// then. Kept to one function: the one-seek read (Projector::GetAt) is to
+// replace its body, and the rest of the workload stays as it is.
+siteledger::Result<std::optional<proj::ViewDoc>> AsOfRead(
+    proj::Projector& projector, siteledger::TenantId tenant,
+    const proj::ViewKey& key, siteledger::Sequence seq) {
+  auto state = projector.StateAt(tenant, seq);
+  if (!state) return siteledger::Err(state.error());
+  auto doc = state->Get(key);
+  if (!doc) return siteledger::Err(doc.error());
+  if (*doc == nullptr) return std::optional<proj::ViewDoc>();
+  return std::optional<proj::ViewDoc>(**doc);
+}
+
+// This process's resident set (VmRSS), in MiB; 0 when it cannot be read.
+double RssMiB() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::atof(line + 6);
+  }
+  std::fclose(f);
+  return kib / 1024;
+}
+
+double DirMiB(const std::filesystem::path& dir) {
+  std::error_code ec;
+  uintmax_t bytes = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) bytes += e.file_size(ec);
+  }
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+proj::Command AnnouncementCommand(proj::CommandType type, std::string id,
+                                  uint64_t n) {
+  proj::Command c;
+  c.type = type;
+  c.id = std::move(id);
+  c.body = *proj::ParseJson(
+      R"({"text":"Maintenance window tonight, notice )" + std::to_string(n) +
+      R"(","severity":"info","startsAt":"2026-11-25T21:00:00Z","audience":{"all":true}})");
+  return c;
+}
+
+// The tenant's entities and when each was created, shared by the writers
+// (which add them) and the readers (which pick among them).
+class BigEntities {
+ public:
+  struct Entity {
+    std::array<char, 24> id{};  // "a_" and 16 hex digits: no heap per id
+    siteledger::Sequence created;
+  };
+
+  void Add(const std::string& id, siteledger::Sequence created) {
+    Entity e;
+    std::memcpy(e.id.data(), id.data(), std::min(id.size(), e.id.size() - 1));
+    e.created = created;
+    std::lock_guard lock(mu_);
+    all_.push_back(e);
+  }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return all_.size();
+  }
+  Entity Pick(std::mt19937_64& rng) {
+    std::lock_guard lock(mu_);
+    return all_[rng() % all_.size()];
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Entity> all_;  // guarded by mu_
+};
+
+// One writer's newest appends: when each ended and how long it took.
+struct BigSamples {
+  struct Sample {
+    Clock::time_point end;
+    double latency_us;
+  };
+  std::vector<Sample> ring;
+  size_t next = 0;
+  void Add(Clock::time_point end, double latency_us) {
+    if (ring.size() < kBigRing) {
+      ring.push_back({end, latency_us});
+    } else {
+      ring[next] = {end, latency_us};
+      next = (next + 1) % kBigRing;
+    }
+  }
+};
+
+// Grows one tenant through the projector, as the server would (a synced
+// append per command, --threads writers), and measures it at 1k, 10k,
+// 100k and 1M events. The appends' figures are those of the last
+// --seconds before each checkpoint, so that the tenant is at that size and
+// no event is added beyond it; the reads run with the writers stopped (the
+// snapshot thread may still be catching up: that is measured too).
+void BigTenant(const Flags& f) {
+  Region region(f.db);
+  const siteledger::TenantId tenant = region.MakeTenants(1)[0];
+  proj::Projector projector(*region.log, region.clock);
+  BigEntities entities;
+  std::atomic<uint64_t> claimed{0};  // events the writers have taken on
+
+  std::vector<uint64_t> checkpoints;
+  for (uint64_t c = 1000; c <= f.big_events; c *= 10) checkpoints.push_back(c);
+  if (checkpoints.empty() || checkpoints.back() != f.big_events) {
+    checkpoints.push_back(f.big_events);
+  }
+  std::printf(
+      "big_tenant: one tenant, announcements created up to %llu, then "
+      "updated; %d writers; %.1f s per read; RSS at start %.0f MiB\n",
+      static_cast<unsigned long long>(f.big_entities), f.threads, f.seconds,
+      RssMiB());
+  std::printf("%9s %8s %10s %9s %9s %9s %9s %9s %6s %8s %8s %8s\n", "events",
+              "entities", "append/s", "app p99", "view p99", "list p99",
+              "asof p50", "asof p99", "asofs", "RSS MiB", "db MiB", "snap lag");
+  std::fflush(stdout);
+
+  const auto run_start = Clock::now();
+  for (const uint64_t target : checkpoints) {
+    // Writers, until the tenant holds `target` events.
+    std::vector<BigSamples> samples(static_cast<size_t>(f.threads));
+    std::vector<std::thread> writers;
+    const auto segment_start = Clock::now();
+    for (int t = 0; t < f.threads; ++t) {
+      writers.emplace_back([&, t] {
+        std::mt19937_64 rng(target * 131 + static_cast<uint64_t>(t));
+        BigSamples& mine = samples[static_cast<size_t>(t)];
+        for (;;) {
+          const uint64_t n = claimed.fetch_add(1);
+          if (n >= target) return;
+          proj::Command c =
+              n < f.big_entities
+                  ? AnnouncementCommand(proj::CommandType::kCreateAnnouncement,
+                                        "", n)
+                  : AnnouncementCommand(proj::CommandType::kUpdateAnnouncement,
+                                        entities.Pick(rng).id.data(), n);
+          const auto t0 = Clock::now();
+          auto r = projector.ExecuteSync(tenant, std::move(c));
+          const auto t1 = Clock::now();
+          if (!r || r->last.value() == 0) {
+            std::fprintf(stderr, "big_tenant append: %s\n",
+                         r ? "no event" : r.error().ToString().c_str());
+            std::exit(1);
+          }
+          mine.Add(t1,
+                   std::chrono::duration<double, std::micro>(t1 - t0).count());
+          if (n < f.big_entities) entities.Add(r->entity->id, r->last);
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    claimed = target;  // each writer took one claim past the end
+    const auto segment_end = Clock::now();
+    const auto window_start =
+        std::max(segment_start,
+                 segment_end - std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(f.seconds)));
+    std::vector<double> append_us;
+    for (const BigSamples& s : samples) {
+      for (const BigSamples::Sample& x : s.ring) {
+        if (x.end >= window_start) append_us.push_back(x.latency_us);
+      }
+    }
+    const double window_s =
+        std::chrono::duration<double>(segment_end - window_start).count();
+
+    auto head = region.log->GetHead(tenant);
+    if (!head || head->seq.value() != target) {
+      std::fprintf(stderr, "big_tenant: the log is not at %llu\n",
+                   static_cast<unsigned long long>(target));
+      std::exit(1);
+    }
+    const siteledger::Sequence now = head->seq;
+
+    // Reads, one at a time, of random entities.
+    std::mt19937_64 rng(target);
+    auto latencies = [](std::vector<Recorder>& r) { return r[0].latencies_us; };
+    std::vector<Recorder> view;
+    RunTimed(1, f.seconds, view, [&](int, uint64_t) -> uint64_t {
+      const proj::ViewKey key{proj::ViewKind::kAnnouncement,
+                              entities.Pick(rng).id.data()};
+      auto v = projector.GetStored(tenant, key);
+      if (!v || *v == nullptr) {
+        std::fprintf(stderr, "big_tenant view read failed\n");
+        std::exit(1);
+      }
+      return 1;
+    });
+    std::vector<Recorder> list;
+    RunTimed(1, f.seconds, list, [&](int, uint64_t) -> uint64_t {
+      auto page = projector.List(tenant, proj::ViewKind::kAnnouncement,
+                                 entities.Pick(rng).id.data(), 50);
+      if (!page) {
+        std::fprintf(stderr, "big_tenant list: %s\n",
+                     page.error().ToString().c_str());
+        std::exit(1);
+      }
+      return 1;
+    });
+    std::vector<Recorder> as_of;
+    RunTimed(1, f.seconds, as_of, [&](int, uint64_t) -> uint64_t {
+      const BigEntities::Entity e = entities.Pick(rng);
+      const uint64_t span = now.value() - e.created.value() + 1;
+      const siteledger::Sequence seq(e.created.value() + rng() % span);
+      auto doc = AsOfRead(projector, tenant,
+                          {proj::ViewKind::kAnnouncement, e.id.data()}, seq);
+      if (!doc || !doc->has_value()) {
+        std::fprintf(stderr, "big_tenant as-of read failed\n");
+        std::exit(1);
+      }
+      return 1;
+    });
+
+    auto snapshot = region.log->NearestSnapshot(tenant, now);
+    const uint64_t snapshot_seq =
+        snapshot && *snapshot ? (*snapshot)->seq.value() : 0;
+    std::printf(
+        "%9llu %8zu %10.0f %9.4f %9.4f %9.4f %9.4f %9.4f %6zu %8.0f %8.0f "
+        "%8llu\n",
+        static_cast<unsigned long long>(target), entities.size(),
+        static_cast<double>(append_us.size()) / window_s,
+        Percentile(append_us, 0.99) / 1000,
+        Percentile(latencies(view), 0.99) / 1000,
+        Percentile(latencies(list), 0.99) / 1000,
+        Percentile(latencies(as_of), 0.50) / 1000,
+        Percentile(latencies(as_of), 0.99) / 1000, as_of[0].latencies_us.size(),
+        RssMiB(), DirMiB(f.db),
+        static_cast<unsigned long long>(now.value() - snapshot_seq));
+    std::fflush(stdout);
+  }
+  const auto drain_start = Clock::now();
+  projector.WaitForSnapshots();
+  const auto end = Clock::now();
+  std::printf(
+      "big_tenant: %.1f s in all; the snapshots still queued took %.1f s "
+      "more; RSS %.0f MiB\n"
+      "  (ms; append/s and app p99 over the last %.1f s of writes before "
+      "each row; asofs: as-of reads made; snap lag: events since the "
+      "newest snapshot)\n",
+      std::chrono::duration<double>(end - run_start).count(),
+      std::chrono::duration<double>(end - drain_start).count(), RssMiB(),
+      f.seconds);
+}
+
 constexpr char kBenchClient[] = "bench-client";
 constexpr char kBenchSecret[] = "bench-secret-0123456789abcdef0123456789";
 
@@ -759,6 +1040,7 @@ void HttpMedia(const Flags& f) {
 //   site=<id>
 //   read_token=<JWT for GET /api/v1/sites/<id>>
 //   append_token=<JWT for PUT /api/v1/sites/<id>/navigation>
+//   any_token=<JWT with qsh "context-qsh": any /api/v1 request>
 void HttpSetup(const Flags& f) {
   siteledger::SystemClock clock;
   sl::StoreOptions options;
@@ -780,7 +1062,7 @@ void HttpSetup(const Flags& f) {
   auto site = projector.ExecuteSync(installed->record.id, create);
   if (!site) std::exit(1);
   const std::string id = site->entity->id;
-  auto token = [&](const std::string& method, const std::string& path) {
+  auto token = [&](const std::string& qsh) {
     siteledger::projections::Json claims =
         siteledger::projections::Json::MakeObject();
     const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -790,13 +1072,18 @@ void HttpSetup(const Flags& f) {
     claims.Set("iat", now);
     claims.Set("exp", now + 3600);
     claims.Set("sub", "5b10ac8d82e05b22cc7d4ef5");
-    claims.Set("qsh", siteledger::server::QueryStringHash(method, path, ""));
+    claims.Set("qsh", qsh);
     return siteledger::server::SignHs256(claims, secret);
   };
+  using siteledger::server::QueryStringHash;
   std::printf("site=%s\n", id.c_str());
-  std::printf("read_token=%s\n", token("GET", "/api/v1/sites/" + id).c_str());
-  std::printf("append_token=%s\n",
-              token("PUT", "/api/v1/sites/" + id + "/navigation").c_str());
+  std::printf("read_token=%s\n",
+              token(QueryStringHash("GET", "/api/v1/sites/" + id, "")).c_str());
+  std::printf(
+      "append_token=%s\n",
+      token(QueryStringHash("PUT", "/api/v1/sites/" + id + "/navigation", ""))
+          .c_str());
+  std::printf("any_token=%s\n", token("context-qsh").c_str());
 }
 
 }  // namespace
@@ -818,6 +1105,8 @@ int main(int argc, char** argv) {
       Rebuild(f);
     } else if (b == "as_of") {
       AsOf(f);
+    } else if (b == "big_tenant") {
+      BigTenant(f);
     } else if (b == "http_media") {
       HttpMedia(f);
     } else if (b == "http_setup") {
