@@ -13,9 +13,9 @@
 //   rocksdb_put_sync   the same writers doing plain synced Puts on raw
 //                      RocksDB: the baseline for append_concurrent
 //   rebuild            fold --rebuild_events events of mixed kinds into
-//                      views, next to a raw replay of the same log
-//   as_of              views at random times of a --as_of_events tenant
-//                      with snapshots every 1,000 events
+//                      views, next to a raw replay of the same log, then
+//                      the same log through the streamed rebuild
+//   as_of              one view at a random seq of a --as_of_events tenant
 //   big_tenant         one tenant grown through the projector to
 //                      --big_events events (issue 12, "Big tenants"): an
 //                      announcement created per event up to --big_entities,
@@ -599,12 +599,7 @@ constexpr size_t kBigRing = 16384;
 siteledger::Result<std::optional<proj::ViewDoc>> AsOfRead(
     proj::Projector& projector, siteledger::TenantId tenant,
     const proj::ViewKey& key, siteledger::Sequence seq) {
-  auto state = projector.StateAt(tenant, seq);
-  if (!state) return siteledger::Err(state.error());
-  auto doc = state->Get(key);
-  if (!doc) return siteledger::Err(doc.error());
-  if (*doc == nullptr) return std::optional<proj::ViewDoc>();
-  return std::optional<proj::ViewDoc>(**doc);
+  return projector.GetAt(tenant, key, seq);
 }
 
 // This process's resident set (VmRSS), in MiB; 0 when it cannot be read.
@@ -698,8 +693,7 @@ struct BigSamples {
 // append per command, --threads writers), and measures it at 1k, 10k,
 // 100k and 1M events. The appends' figures are those of the last
 // --seconds before each checkpoint, so that the tenant is at that size and
-// no event is added beyond it; the reads run with the writers stopped (the
-// snapshot thread may still be catching up: that is measured too).
+// no event is added beyond it; the reads run with the writers stopped.
 void BigTenant(const Flags& f) {
   Region region(f.db);
   const siteledger::TenantId tenant = region.MakeTenants(1)[0];
@@ -717,9 +711,9 @@ void BigTenant(const Flags& f) {
       "updated; %d writers; %.1f s per read; RSS at start %.0f MiB\n",
       static_cast<unsigned long long>(f.big_entities), f.threads, f.seconds,
       RssMiB());
-  std::printf("%9s %8s %10s %9s %9s %9s %9s %9s %6s %8s %8s %8s\n", "events",
+  std::printf("%9s %8s %10s %9s %9s %9s %9s %9s %6s %8s %8s\n", "events",
               "entities", "append/s", "app p99", "view p99", "list p99",
-              "asof p50", "asof p99", "asofs", "RSS MiB", "db MiB", "snap lag");
+              "asof p50", "asof p99", "asofs", "RSS MiB", "db MiB");
   std::fflush(stdout);
 
   const auto run_start = Clock::now();
@@ -818,12 +812,8 @@ void BigTenant(const Flags& f) {
       return 1;
     });
 
-    auto snapshot = region.log->NearestSnapshot(tenant, now);
-    const uint64_t snapshot_seq =
-        snapshot && *snapshot ? (*snapshot)->seq.value() : 0;
     std::printf(
-        "%9llu %8zu %10.0f %9.4f %9.4f %9.4f %9.4f %9.4f %6zu %8.0f %8.0f "
-        "%8llu\n",
+        "%9llu %8zu %10.0f %9.4f %9.4f %9.4f %9.4f %9.4f %6zu %8.0f %8.0f\n",
         static_cast<unsigned long long>(target), entities.size(),
         static_cast<double>(append_us.size()) / window_s,
         Percentile(append_us, 0.99) / 1000,
@@ -831,21 +821,15 @@ void BigTenant(const Flags& f) {
         Percentile(latencies(list), 0.99) / 1000,
         Percentile(latencies(as_of), 0.50) / 1000,
         Percentile(latencies(as_of), 0.99) / 1000, as_of[0].latencies_us.size(),
-        RssMiB(), DirMiB(f.db),
-        static_cast<unsigned long long>(now.value() - snapshot_seq));
+        RssMiB(), DirMiB(f.db));
     std::fflush(stdout);
   }
-  const auto drain_start = Clock::now();
-  projector.WaitForSnapshots();
   const auto end = Clock::now();
   std::printf(
-      "big_tenant: %.1f s in all; the snapshots still queued took %.1f s "
-      "more; RSS %.0f MiB\n"
+      "big_tenant: %.1f s in all; RSS %.0f MiB\n"
       "  (ms; append/s and app p99 over the last %.1f s of writes before "
-      "each row; asofs: as-of reads made; snap lag: events since the "
-      "newest snapshot)\n",
-      std::chrono::duration<double>(end - run_start).count(),
-      std::chrono::duration<double>(end - drain_start).count(), RssMiB(),
+      "each row; asofs: as-of reads made)\n",
+      std::chrono::duration<double>(end - run_start).count(), RssMiB(),
       f.seconds);
 }
 
