@@ -39,7 +39,8 @@ class Projector::Impl {
       : log_(log),
         clock_(clock),
         options_(options),
-        sessions_(options.max_sessions) {}
+        sessions_(options.max_sessions, options.session_cache_bytes),
+        views_(options.view_cache_bytes) {}
 
   void Execute(TenantId tenant, Command command, Done done);
   // Decides `command` under the session's lock. Returns the answer when it

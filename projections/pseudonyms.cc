@@ -65,12 +65,7 @@ Result<std::string> ResolvePseudonym(const storage::EventLog& log,
     return it->second;
   }
   auto resolved = ResolveUncached(log, session, tenant, account_id, writes);
-  if (resolved) {
-    if (session.pseudonyms.size() >= Session::kMaxCached) {
-      session.pseudonyms.clear();
-    }
-    session.pseudonyms.emplace(std::string(account_id), *resolved);
-  }
+  if (resolved) session.CachePseudonym(std::string(account_id), *resolved);
   return resolved;
 }
 

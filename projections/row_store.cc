@@ -57,10 +57,7 @@ Result<const ViewDoc*> RowStore::Get(const ViewKey& key) {
         if (!decoded) return Err(decoded.error());
         doc = std::make_shared<const ViewDoc>(std::move(*decoded));
       }
-      if (session_.docs.size() >= Session::kMaxCached) {
-        session_.docs.clear();
-      }
-      session_.docs.emplace(key, doc);
+      session_.CacheDoc(key, doc, *value ? (*value)->size() : 0);
     }
     it = cache_.emplace(key, std::move(doc)).first;
   }
@@ -130,9 +127,6 @@ Result<std::vector<ViewKey>> RowStore::Keys(ViewKind kind) {
 Status RowStore::Writes(std::vector<ExtraWrite>& out) {
   session_.mu.AssertHeld();
   for (const ViewKey& key : dirty_) {
-    session_.docs.insert_or_assign(key, cache_.at(key));
-  }
-  for (const ViewKey& key : dirty_) {
     auto row_key = ViewRowKey(log_, tenant_, key);
     if (!row_key) return row_key.error();
     const auto& doc = cache_.at(key);
@@ -142,6 +136,7 @@ Status RowStore::Writes(std::vector<ExtraWrite>& out) {
     } else {
       out.push_back({Family::kViews, WriteOp::kDelete, *row_key, ""});
     }
+    session_.CacheDoc(key, doc, out.back().value.size());
   }
   return Status::Ok();
 }

@@ -52,7 +52,7 @@ Result<std::shared_ptr<const Projector::StoredView>> ViewCache::Get(
   CachedTenant& t = tenants_[tenant];
   if (t.generation == generation) {
     const size_t bytes = BytesOf(row_key, stored);
-    if (cached_bytes_ + bytes > kMaxCachedBytes) {
+    if (cached_bytes_ + bytes > max_bytes_) {
       // Crude but bounded: start over rather than track recency. Every
       // generation moves on, so no read in flight fills the new cache
       // with what it read before.

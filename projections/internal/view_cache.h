@@ -19,6 +19,9 @@ namespace siteledger::projections::internal {
 // Safe for concurrent use.
 class ViewCache {
  public:
+  // Holds at most `max_bytes` (see BytesOf).
+  explicit ViewCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+
   // The stored view at `row_key` (see ViewRowKey), from the cache or read
   // from `log`; nullptr when absent. Corruption for a row that does not
   // split; the log's errors. The returned view is immutable and lives as
@@ -40,15 +43,15 @@ class ViewCache {
                        std::shared_ptr<const Projector::StoredView>>
         rows;
   };
-  // What the cache may hold: keys, documents and bookkeeping, counted
-  // (BytesOf) as a fixed overhead per row plus the key and the text.
-  static constexpr size_t kMaxCachedBytes = size_t{64} << 20;
+  // What a row is counted as: a fixed overhead for its bookkeeping, its key
+  // and its text.
   static size_t BytesOf(
       const std::string& key,
       const std::shared_ptr<const Projector::StoredView>& row) {
     return 128 + key.size() + (row ? row->json.size() : 0);
   }
 
+  const size_t max_bytes_;
   Mutex mu_;
   std::unordered_map<TenantId, CachedTenant> tenants_ GUARDED_BY(mu_);
   size_t cached_bytes_ GUARDED_BY(mu_) = 0;
