@@ -394,16 +394,13 @@ Status Decider::Theme() {
       auto theme = Need(ViewKind::kTheme, c_.id);
       if (!theme) return theme.error();
       SL_RETURN_IF_ERROR(CheckIfMatch(*theme));
-      auto sites = store_.Keys(ViewKind::kSite);
-      if (!sites) return sites.error();
-      for (const ViewKey& key : *sites) {
-        auto site = store_.Get(key);
-        if (!site) return site.error();
-        if (*site && (*site)->doc.GetString("themeId") == c_.id) {
-          return Status::Conflict("theme '" + c_.id +
-                                  "' is assigned to site '" + key.id +
-                                  "': assign another theme first");
-        }
+      // A count kept by the folds, not a walk over the sites.
+      auto uses = store_.Get({ViewKind::kTotals, UseCountId("themeId", c_.id)});
+      if (!uses) return uses.error();
+      if (*uses != nullptr) {
+        return Status::Conflict("theme '" + c_.id + "' is assigned to " +
+                                std::to_string((*uses)->doc.GetInt("sites")) +
+                                " site(s): assign another theme first");
       }
       Json p = Json::MakeObject();
       p.Set("v", kPayloadVersion);
@@ -444,16 +441,13 @@ Status Decider::Layout() {
       if (!layout) return layout.error();
       SL_RETURN_IF_ERROR(CheckIfMatch(*layout));
       if (c_.type == CommandType::kDeleteLayout) {
-        auto sites = store_.Keys(ViewKind::kSite);
-        if (!sites) return sites.error();
-        for (const ViewKey& key : *sites) {
-          auto site = store_.Get(key);
-          if (!site) return site.error();
-          if (*site && (*site)->doc.GetString("homeLayoutId") == c_.id) {
-            return Status::Conflict("layout '" + c_.id +
-                                    "' is the home layout of site '" + key.id +
-                                    "'");
-          }
+        auto uses =
+            store_.Get({ViewKind::kTotals, UseCountId("homeLayoutId", c_.id)});
+        if (!uses) return uses.error();
+        if (*uses != nullptr) {
+          return Status::Conflict(
+              "layout '" + c_.id + "' is the home layout of " +
+              std::to_string((*uses)->doc.GetInt("sites")) + " site(s)");
         }
       }
       Json p = Json::MakeObject();

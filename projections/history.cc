@@ -275,11 +275,6 @@ class RebuildStore final : public ViewStore {
     rows_.insert_or_assign(key, Entry{std::nullopt, true});
     event_changes_.insert(key);
   }
-  Result<std::vector<ViewKey>> Keys(ViewKind) override {
-    // No fold lists keys; only commands do.
-    return Err(Status::Internal("a rebuild does not list keys"));
-  }
-
   // Records the changes of event `seq` as versions.
   Status EndEvent(Sequence seq) {
     auto changed = RowsOf(log_, tenant_, *this, event_changes_);

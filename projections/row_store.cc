@@ -76,54 +76,6 @@ void RowStore::Delete(const ViewKey& key) {
   event_changes_.insert(key);
 }
 
-Result<std::vector<ViewKey>> RowStore::Keys(ViewKind kind) {
-  session_.mu.AssertHeld();
-  std::set<ViewKey> keys;
-  const std::string prefix(1, static_cast<char>(kind));
-  std::string after;
-  for (;;) {
-    auto rows = log_.ScanRows(tenant_, Family::kViews, prefix, after, 1000);
-    if (!rows) return Err(rows.error());
-    for (auto& [row_key, value] : *rows) {
-      if (kind == ViewKind::kPromoted) {
-        auto row = DecodeViewRow(value);
-        if (!row) return Err(row.error());
-        keys.insert(KeyOfRow(row_key, *row));
-      } else {
-        keys.insert({kind, row_key.substr(1)});
-      }
-    }
-    if (rows->size() < 1000) break;
-    after = rows->back().first;
-  }
-  for (const auto& [fk, pending] : session_.overlay) {
-    if (fk.first != Family::kViews || fk.second.empty() ||
-        fk.second[0] != static_cast<char>(kind)) {
-      continue;
-    }
-    ViewKey key{kind, fk.second.substr(1)};
-    if (kind == ViewKind::kPromoted && pending.value) {
-      auto row = DecodeViewRow(*pending.value);
-      if (!row) return Err(row.error());
-      key = KeyOfRow(fk.second, *row);
-    }
-    if (pending.value) {
-      keys.insert(key);
-    } else if (kind != ViewKind::kPromoted) {
-      keys.erase(key);
-    }
-  }
-  for (const auto& [key, doc] : cache_) {
-    if (key.kind != kind || !dirty_.contains(key)) continue;
-    if (doc) {
-      keys.insert(key);
-    } else {
-      keys.erase(key);
-    }
-  }
-  return std::vector<ViewKey>(keys.begin(), keys.end());
-}
-
 Status RowStore::Writes(std::vector<ExtraWrite>& out) {
   session_.mu.AssertHeld();
   for (const ViewKey& key : dirty_) {

@@ -57,6 +57,11 @@ std::optional<ViewKind> ViewKindFromChar(char c) {
   }
 }
 
+std::string UseCountId(std::string_view field, std::string_view id) {
+  return std::string(field == "themeId" ? "theme:" : "home-layout:") +
+         std::string(id);
+}
+
 std::string NormalizeKeyword(std::string_view keyword) {
   std::string out;
   bool space = false;
@@ -308,8 +313,33 @@ class Folder {
     store_.Delete(key);
     if (key.kind == ViewKind::kSite) {
       store_.Delete({ViewKind::kNavigation, key.id});
+      for (std::string_view field : {"themeId", "homeLayoutId"}) {
+        SL_RETURN_IF_ERROR(
+            CountUse(field, (*row)->doc.Find(std::string(field)), -1));
+      }
     }
     return UpdateReferences(key.kind, key.id, &(*row)->doc, nullptr);
+  }
+
+  // How many sites use a theme (themeId) or a layout as their home
+  // (homeLayoutId), kept so that refusing to delete one in use costs a read,
+  // not a walk over every site: totals rows "theme:<id>" and
+  // "home-layout:<id>" with {"sites":N}, gone at 0. `value` is the site's
+  // member (a string id, or null for none).
+  Status CountUse(std::string_view field, const Json* value, int64_t delta) {
+    if (value == nullptr || !value->is_string()) return Status::Ok();
+    const ViewKey key{ViewKind::kTotals, UseCountId(field, value->as_string())};
+    auto row = Load(key);
+    if (!row) return row.error();
+    const int64_t sites = (*row ? (*row)->doc.GetInt("sites") : 0) + delta;
+    if (sites <= 0) {
+      if (*row) store_.Delete(key);
+      return Status::Ok();
+    }
+    Json doc = Json::MakeObject();
+    doc.Set("sites", sites);
+    Save(key, std::move(doc));
+    return Status::Ok();
   }
 
   Status SiteCreated() {
@@ -334,6 +364,13 @@ class Folder {
     if (!row) return row.error();
     if (!*row) return Status::Ok();
     Json doc = std::move((*row)->doc);
+    if (field == "themeId" || field == "homeLayoutId") {
+      const Json* before = doc.Find(std::string(field));
+      if (before == nullptr || *before != value) {
+        SL_RETURN_IF_ERROR(CountUse(field, before, -1));
+        SL_RETURN_IF_ERROR(CountUse(field, &value, +1));
+      }
+    }
     doc.Set(std::string(field), value);
     doc.Set("updatedAt", When());
     Save(key, std::move(doc));

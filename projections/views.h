@@ -68,8 +68,6 @@ class ViewStore {
   // reports errors when it commits).
   virtual void Put(const ViewKey& key, ViewDoc doc) = 0;
   virtual void Delete(const ViewKey& key) = 0;
-  // Every key of `kind`, in order.
-  virtual Result<std::vector<ViewKey>> Keys(ViewKind kind) = 0;
   // The document, for the caller to change and Put (or Delete) back: an
   // in-memory state moves it out, others copy it. nullopt when absent.
   virtual Result<std::optional<ViewDoc>> Take(const ViewKey& key);
@@ -108,8 +106,8 @@ class TenantState final : public ViewStore {
   Result<const ViewDoc*> Get(const ViewKey& key) override;
   void Put(const ViewKey& key, ViewDoc doc) override;
   void Delete(const ViewKey& key) override;
-  // Never fails.
-  Result<std::vector<ViewKey>> Keys(ViewKind kind) override;
+  // Every key of `kind`, in order. Never fails.
+  Result<std::vector<ViewKey>> Keys(ViewKind kind);
   // Moves the document out (Corruption as Get); the row is unusable until
   // Put or Delete.
   Result<std::optional<ViewDoc>> Take(const ViewKey& key) override;
@@ -160,6 +158,11 @@ class TenantState final : public ViewStore {
 // On the thread that owns `store`; `current` and `target` are read only.
 void RestoreTo(ViewStore& store, const TenantState& current,
                const TenantState& target, Sequence seq);
+
+// The id of the totals row that counts the sites whose `field` ("themeId"
+// or "homeLayoutId") is `id`: "theme:<id>" or "home-layout:<id>". Pure,
+// any thread.
+std::string UseCountId(std::string_view field, std::string_view id);
 
 // The key under which a promoted-results view is kept for `keyword`:
 // ASCII-lowercased, trimmed, inner runs of spaces, tabs and newlines

@@ -48,7 +48,6 @@ class RowStore final : public ViewStore {
   Result<const ViewDoc*> Get(const ViewKey& key) override;
   void Put(const ViewKey& key, ViewDoc doc) override;
   void Delete(const ViewKey& key) override;
-  Result<std::vector<ViewKey>> Keys(ViewKind kind) override;
 
   // The rows this command changed, as writes for the append; they become
   // the session's decoded rows. NotFound once the data key is destroyed.

@@ -106,10 +106,29 @@ TEST_CASE("Site commands fold into one view", "[projector]") {
     CHECK(again->first == Sequence(0));
     CHECK(w.Head() == head);
   }
-  SECTION("a theme in use cannot be deleted") {
-    auto del = w.Run(CommandType::kDeleteTheme, theme->entity->id);
+  SECTION("a theme in use cannot be deleted, until no site uses it") {
+    const std::string id = theme->entity->id;
+    const std::string other = w.CreateSite("Other");
+    REQUIRE(
+        w.Run(CommandType::kUpdateSite, other, R"({"themeId":")" + id + "\"}"));
+    auto del = w.Run(CommandType::kDeleteTheme, id);
     REQUIRE_FALSE(del.has_value());
     CHECK(del.error().code() == StatusCode::kConflict);
+    CHECK(del.error().message().find("2 site(s)") != std::string::npos);
+    // The count follows assignments and deletions of sites.
+    REQUIRE(w.Run(CommandType::kDeleteSite, other));
+    del = w.Run(CommandType::kDeleteTheme, id);
+    REQUIRE_FALSE(del.has_value());
+    CHECK(del.error().message().find("1 site(s)") != std::string::npos);
+    auto second = w.Run(CommandType::kCreateTheme, "", R"({"name":"Night"})");
+    REQUIRE(second.has_value());
+    REQUIRE(w.Run(CommandType::kUpdateSite, site,
+                  R"({"themeId":")" + second->entity->id + "\"}"));
+    REQUIRE(w.Run(CommandType::kDeleteTheme, id).has_value());
+    CHECK_FALSE(
+        w.projector
+            ->Get(w.tenant, {ViewKind::kTotals, UseCountId("themeId", id)})
+            ->has_value());
   }
   SECTION("deleting the site deletes its navigation") {
     REQUIRE(w.Run(
