@@ -40,9 +40,9 @@ class Projector {
     size_t max_sessions = 10000;
     // The most bytes the sessions' caches of decoded views and pseudonyms
     // hold, all tenants together.
-    size_t session_cache_bytes = size_t{64} << 20;
+    size_t session_cache_bytes = size_t{32} << 20;
     // The most bytes the cache of stored views (GetStored) holds.
-    size_t view_cache_bytes = size_t{64} << 20;
+    size_t view_cache_bytes = size_t{32} << 20;
     // The most bytes of media one tenant may keep.
     int64_t media_quota_bytes = int64_t{1} << 30;
   };

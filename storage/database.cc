@@ -142,8 +142,18 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   table.block_cache = block_cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  o.compression = rocksdb::kLZ4Compression;
-  o.bottommost_compression = rocksdb::kZSTD;
+  if (family == Family::kEvents || family == Family::kViews ||
+      family == Family::kSnapshots || family == Family::kPseudonyms ||
+      family == Family::kAudit) {
+    // Their values are sealed (ciphertext does not compress): compressing
+    // would only spend CPU in every flush and compaction, which a busy
+    // tenant's versions keep busy.
+    o.compression = rocksdb::kNoCompression;
+    o.bottommost_compression = rocksdb::kNoCompression;
+  } else {
+    o.compression = rocksdb::kLZ4Compression;
+    o.bottommost_compression = rocksdb::kZSTD;
+  }
   switch (family) {
     case Family::kEvents:
     case Family::kViews:
