@@ -824,6 +824,114 @@ void BigTenant(const Flags& f) {
         RssMiB(), DirMiB(f.db));
     std::fflush(stdout);
   }
+  // The comparison: the big tenant against a new one of 1,000
+  // announcements, in the same run, with the same operations (creates,
+  // updates, reads), alternated over three rounds.
+  auto fresh_install =
+      region.registry->Install({"bench-fresh", "https://b.example", "secret"});
+  if (!fresh_install) std::exit(1);
+  const siteledger::TenantId fresh = fresh_install->record.id;
+  BigEntities fresh_entities;
+  for (uint64_t n = 0; n < 1000; ++n) {
+    auto r = projector.ExecuteSync(
+        fresh,
+        AnnouncementCommand(proj::CommandType::kCreateAnnouncement, "", n));
+    if (!r) std::exit(1);
+    fresh_entities.Add(r->entity->id, r->last);
+  }
+  struct Figures {
+    double create_rate, create_p99, update_rate, update_p99, view_p99, list_p99,
+        asof_p99;
+  };
+  auto measure = [&](siteledger::TenantId t, BigEntities& ents, uint64_t salt) {
+    Figures out{};
+    std::atomic<uint64_t> serial{salt * 1000000000ULL};
+    auto appends = [&](proj::CommandType type, double* rate, double* p99) {
+      std::vector<Recorder> recs;
+      const double elapsed =
+          RunTimed(f.threads, f.seconds / 2, recs, [&](int w, uint64_t i) {
+            std::mt19937_64 rng(salt * 7919 + static_cast<uint64_t>(w) * 31 +
+                                i);
+            const uint64_t n = serial.fetch_add(1);
+            auto r = projector.ExecuteSync(
+                t,
+                type == proj::CommandType::kCreateAnnouncement
+                    ? AnnouncementCommand(type, "", n)
+                    : AnnouncementCommand(type, ents.Pick(rng).id.data(), n));
+            if (!r) std::exit(1);
+            return uint64_t{1};
+          });
+      std::vector<double> all;
+      uint64_t events = 0;
+      for (const Recorder& r : recs) {
+        all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
+        events += r.events;
+      }
+      *rate = static_cast<double>(events) / elapsed;
+      *p99 = Percentile(all, 0.99) / 1000;
+    };
+    appends(proj::CommandType::kCreateAnnouncement, &out.create_rate,
+            &out.create_p99);
+    appends(proj::CommandType::kUpdateAnnouncement, &out.update_rate,
+            &out.update_p99);
+    auto head = region.log->GetHead(t);
+    if (!head) std::exit(1);
+    std::mt19937_64 rng(salt);
+    std::vector<Recorder> recs;
+    RunTimed(1, f.seconds / 2, recs, [&](int, uint64_t) -> uint64_t {
+      auto v = projector.GetStored(
+          t, {proj::ViewKind::kAnnouncement, ents.Pick(rng).id.data()});
+      if (!v || *v == nullptr) std::exit(1);
+      return 1;
+    });
+    out.view_p99 = Percentile(recs[0].latencies_us, 0.99) / 1000;
+    RunTimed(1, f.seconds / 2, recs, [&](int, uint64_t) -> uint64_t {
+      auto page = projector.List(t, proj::ViewKind::kAnnouncement,
+                                 ents.Pick(rng).id.data(), 50);
+      if (!page) std::exit(1);
+      return 1;
+    });
+    out.list_p99 = Percentile(recs[0].latencies_us, 0.99) / 1000;
+    RunTimed(1, f.seconds / 2, recs, [&](int, uint64_t) -> uint64_t {
+      const BigEntities::Entity e = ents.Pick(rng);
+      const uint64_t span = head->seq.value() - e.created.value() + 1;
+      auto doc =
+          AsOfRead(projector, t, {proj::ViewKind::kAnnouncement, e.id.data()},
+                   siteledger::Sequence(e.created.value() + rng() % span));
+      if (!doc || !doc->has_value()) std::exit(1);
+      return 1;
+    });
+    out.asof_p99 = Percentile(recs[0].latencies_us, 0.99) / 1000;
+    return out;
+  };
+  std::vector<Figures> big_rounds, fresh_rounds;
+  for (uint64_t round = 0; round < 3; ++round) {
+    big_rounds.push_back(measure(tenant, entities, 2 * round + 1));
+    fresh_rounds.push_back(measure(fresh, fresh_entities, 2 * round + 2));
+  }
+  auto median = [](std::vector<Figures>& rounds, double Figures::*field) {
+    std::vector<double> v;
+    for (const Figures& r : rounds) v.push_back(r.*field);
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf(
+      "big_tenant vs a new tenant, same run, medians of 3 alternated rounds "
+      "(big / new):\n");
+  for (const auto& [name, field] :
+       std::initializer_list<std::pair<const char*, double Figures::*>>{
+           {"create/s", &Figures::create_rate},
+           {"create p99 ms", &Figures::create_p99},
+           {"update/s", &Figures::update_rate},
+           {"update p99 ms", &Figures::update_p99},
+           {"view p99 ms", &Figures::view_p99},
+           {"list p99 ms", &Figures::list_p99},
+           {"as-of p99 ms", &Figures::asof_p99}}) {
+    const double big = median(big_rounds, field);
+    const double small = median(fresh_rounds, field);
+    std::printf("  %-14s %10.4f %10.4f  ratio %.2f\n", name, big, small,
+                small > 0 ? big / small : 0.0);
+  }
   const auto end = Clock::now();
   std::printf(
       "big_tenant: %.1f s in all; RSS %.0f MiB\n"
