@@ -6,7 +6,7 @@ void Session::DropCaches() {
   docs.clear();
   doc_bytes_.clear();
   pseudonyms.clear();
-  budget.Give(cached_bytes);
+  budget->Give(cached_bytes);
   cached_bytes = 0;
 }
 
@@ -16,15 +16,15 @@ void Session::Reset() {
 }
 
 bool Session::Take(size_t bytes) {
-  if (budget.TryTake(bytes)) return true;
+  if (budget->TryTake(bytes)) return true;
   DropCaches();
-  return budget.TryTake(bytes);
+  return budget->TryTake(bytes);
 }
 
 void Session::CacheDoc(const ViewKey& key, std::shared_ptr<const ViewDoc> doc,
                        size_t text_bytes) {
   if (auto old = doc_bytes_.find(key); old != doc_bytes_.end()) {
-    budget.Give(old->second);
+    budget->Give(old->second);
     cached_bytes -= old->second;
     doc_bytes_.erase(old);
     docs.erase(key);

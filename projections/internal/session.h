@@ -50,9 +50,12 @@ class CacheBudget {
 // field is guarded by `mu`, which a command holds from its decision until
 // its append is queued.
 struct Session {
-  explicit Session(CacheBudget& cache_budget) : budget(cache_budget) {}
+  // The budget is shared: a session may outlive its table (an append's
+  // callback holds it until the commit thread lets go of the callback).
+  explicit Session(std::shared_ptr<CacheBudget> cache_budget)
+      : budget(std::move(cache_budget)) {}
   // Gives the caches' bytes back (no one else holds the session by then).
-  ~Session() { budget.Give(cached_bytes_unlocked()); }
+  ~Session() { budget->Give(cached_bytes_unlocked()); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -80,7 +83,7 @@ struct Session {
   static constexpr size_t kMaxCached = 4096;
   // What the caches hold, as counted against `budget`.
   size_t cached_bytes GUARDED_BY(mu) = 0;
-  CacheBudget& budget;
+  const std::shared_ptr<CacheBudget> budget;
 
   // What a cached view is counted as: a decoded document takes a few times
   // its canonical text.
@@ -116,7 +119,8 @@ class SessionTable {
   // At most `max_sessions` are kept; idle ones are evicted to make room.
   // Their caches hold at most `cache_bytes` in all.
   SessionTable(size_t max_sessions, size_t cache_bytes)
-      : max_sessions_(max_sessions), budget_(cache_bytes) {}
+      : max_sessions_(max_sessions),
+        budget_(std::make_shared<CacheBudget>(cache_bytes)) {}
 
   // The tenant's session, created empty (not loaded) when absent. A session
   // evicted or erased while held stays valid for its holders.
@@ -126,7 +130,7 @@ class SessionTable {
 
  private:
   const size_t max_sessions_;
-  CacheBudget budget_;  // before the sessions, which give back to it
+  const std::shared_ptr<CacheBudget> budget_;
   Mutex mu_;
   std::unordered_map<TenantId, std::shared_ptr<Session>> sessions_
       GUARDED_BY(mu_);

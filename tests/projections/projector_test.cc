@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "projections/events.h"
+#include "storage/base/coding.h"
 #include "storage/base/rfc3339.h"
-#include "storage/internal/keys.h"
 #include "tests/storage/rig.h"
 
 namespace siteledger::projections {
@@ -768,8 +768,10 @@ TEST_CASE(
   auto* raw = w.rig.db->db();
   auto* snapshots = w.rig.db->cf(storage::Family::kSnapshots);
   REQUIRE(raw->Flush(rocksdb::FlushOptions(), snapshots).ok());
-  const std::string begin = storage::internal::TenantPrefix(w.tenant);
-  const std::string end = storage::internal::TenantRangeEnd(w.tenant);
+  // The tenant's key range: keys start with its id, 8 bytes big-endian.
+  std::string begin, end;
+  coding::PutU64(begin, w.tenant.value());
+  coding::PutU64(end, w.tenant.value() + 1);
   rocksdb::Range range(begin, end);
   uint64_t bytes = 0;
   REQUIRE(raw->GetApproximateSizes(rocksdb::SizeApproximationOptions(),

@@ -36,9 +36,10 @@ TEST_CASE("A cache budget never hands out more than its limit", "[session]") {
 TEST_CASE("Sessions' caches together stay within their shared budget",
           "[session]") {
   const size_t one = Session::DocBytes(1000) + 2;  // a 1000-byte doc, id "sN"
-  CacheBudget budget(10 * one);
-  auto a = std::make_unique<Session>(budget);
-  auto b = std::make_unique<Session>(budget);
+  auto shared = std::make_shared<CacheBudget>(10 * one);
+  CacheBudget& budget = *shared;
+  auto a = std::make_unique<Session>(shared);
+  auto b = std::make_unique<Session>(shared);
   {
     MutexLock lock(a->mu);
     for (int i = 0; i < 10; ++i) {
