@@ -3,6 +3,7 @@
 #include "projections/events.h"
 #include "projections/internal/batch_reader.h"
 #include "projections/internal/row_store.h"
+#include "projections/internal/tenant_states.h"
 #include "projections/view_row.h"
 #include "storage/base/coding.h"
 
@@ -161,11 +162,10 @@ Status History::ForEachAt(
   // the terminator.
   std::string range = VersionPrefix(prefix);
   range.resize(range.size() - 2);
-  const std::string past_all(kSeqBytes, '\xff');
   if (start_after.empty()) {
     it_->Seek(range);
   } else {
-    it_->Seek(VersionPrefix(start_after) + past_all);
+    SkipPast(VersionPrefix(start_after));
   }
   while (it_->Valid() && it_->key().starts_with(range)) {
     auto row_key = RowKeyOfVersion(it_->key());
@@ -173,22 +173,20 @@ Status History::ForEachAt(
       return Status::Corruption("a view version's key is malformed");
     }
     const std::string entity = VersionPrefix(*row_key);
-    if (!start_after.empty() && *row_key <= start_after) {
-      // Only the version at seq UINT64_MAX can sort here.
-      it_->Seek(entity + past_all);
-      if (it_->Valid() && it_->key().starts_with(entity)) it_->Next();
-      continue;
-    }
     it_->SeekForPrev(entity + SeqBytes(seq));
     if (it_->Valid() && it_->key().starts_with(entity)) {
       auto row = it_->value();
       if (!row) return row.error();
       if (!row->empty() && !visit(*row_key, *row)) return Status::Ok();
     }
-    it_->Seek(entity + past_all);
-    if (it_->Valid() && it_->key().starts_with(entity)) it_->Next();
+    SkipPast(entity);
   }
   return it_->status();
+}
+
+void History::SkipPast(const std::string& entity) {
+  it_->Seek(entity + std::string(kSeqBytes, '\xff'));
+  if (it_->Valid() && it_->key().starts_with(entity)) it_->Next();
 }
 
 Result<std::set<std::string>> History::ChangedBetween(Sequence after,
@@ -290,12 +288,8 @@ class RebuildStore final : public ViewStore {
       if (!entry.dirty) continue;
       auto row_key = ViewRowKey(log_, tenant_, key);
       if (!row_key) return row_key.error();
-      if (entry.doc) {
-        writes_.push_back({Family::kViews, WriteOp::kPut, *row_key,
-                           EncodeViewRow(*entry.doc)});
-      } else {
-        writes_.push_back({Family::kViews, WriteOp::kDelete, *row_key, ""});
-      }
+      writes_.push_back(
+          ViewWrite(std::move(*row_key), entry.doc ? &*entry.doc : nullptr));
     }
     SL_RETURN_IF_ERROR(log_.WriteRows(tenant_, writes_, sync));
     writes_.clear();
@@ -330,11 +324,8 @@ Status RebuildViews(storage::EventLog& log, TenantId tenant) {
     if (!events) return events.error();
     if (events->empty()) break;
     for (const storage::Event& e : *events) {
-      auto payload = ParseJson(e.payload, TrustedJsonLimits());
-      if (!payload) {
-        return Status::Corruption("event " + std::to_string(e.seq.value()) +
-                                  " has a payload that does not parse");
-      }
+      auto payload = ParseEventPayload(e);
+      if (!payload) return payload.error();
       if (e.type == event::kTenantRestored) {
         // The restore reads the versions written so far.
         SL_RETURN_IF_ERROR(store.Flush(false));

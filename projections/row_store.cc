@@ -23,6 +23,14 @@ Result<std::string> ViewRowKey(const storage::EventLog& log, TenantId tenant,
   return out;
 }
 
+storage::ExtraWrite ViewWrite(std::string row_key, const ViewDoc* doc) {
+  if (doc == nullptr) {
+    return {Family::kViews, WriteOp::kDelete, std::move(row_key), ""};
+  }
+  return {Family::kViews, WriteOp::kPut, std::move(row_key),
+          EncodeViewRow(*doc)};
+}
+
 ViewKey KeyOfRow(std::string_view row_key, const ViewDoc& row) {
   const ViewKind kind = static_cast<ViewKind>(row_key[0]);
   if (kind == ViewKind::kPromoted) {
@@ -82,12 +90,7 @@ Status RowStore::Writes(std::vector<ExtraWrite>& out) {
     auto row_key = ViewRowKey(log_, tenant_, key);
     if (!row_key) return row_key.error();
     const auto& doc = cache_.at(key);
-    if (doc) {
-      out.push_back(
-          {Family::kViews, WriteOp::kPut, *row_key, EncodeViewRow(*doc)});
-    } else {
-      out.push_back({Family::kViews, WriteOp::kDelete, *row_key, ""});
-    }
+    out.push_back(ViewWrite(std::move(*row_key), doc.get()));
     session_.CacheDoc(key, doc, out.back().value.size());
   }
   return Status::Ok();

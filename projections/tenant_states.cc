@@ -11,18 +11,9 @@ namespace {
 
 using storage::Family;
 
-Result<Json> ParsePayload(const storage::Event& e) {
-  auto payload = ParseJson(e.payload, TrustedJsonLimits());
-  if (!payload) {
-    return Err(Status::Corruption("event " + std::to_string(e.seq.value()) +
-                                  " has a payload that does not parse"));
-  }
-  return payload;
-}
-
 Status FoldOne(const storage::EventLog& log, TenantId tenant,
                TenantState& state, const storage::Event& e) {
-  auto payload = ParsePayload(e);
+  auto payload = ParseEventPayload(e);
   if (!payload) return payload.error();
   if (e.type == event::kTenantRestored) {
     const Sequence to(static_cast<uint64_t>(payload->GetInt("toSeq")));
@@ -60,6 +51,15 @@ Status FoldInto(const storage::EventLog& log, TenantId tenant,
 
 }  // namespace
 
+Result<Json> ParseEventPayload(const storage::Event& e) {
+  auto payload = ParseJson(e.payload, TrustedJsonLimits());
+  if (!payload) {
+    return Err(Status::Corruption("event " + std::to_string(e.seq.value()) +
+                                  " has a payload that does not parse"));
+  }
+  return payload;
+}
+
 Result<TenantState> CurrentViews(const storage::EventLog& log,
                                  TenantId tenant) {
   TenantState state;
@@ -71,14 +71,9 @@ Result<TenantState> CurrentViews(const storage::EventLog& log,
       if (key.empty() || !ViewKindFromChar(key[0])) continue;
       auto text = SplitViewRow(value);
       if (!text) return Err(text.error());
-      ViewKey view_key{static_cast<ViewKind>(key[0]), key.substr(1)};
-      if (view_key.kind == ViewKind::kPromoted) {
-        // The keyword is in the document.
-        auto row = ParseViewRow(text->version, text->json);
-        if (!row) return Err(row.error());
-        view_key = KeyOfRow(key, *row);
-      }
-      state.PutText(view_key, text->version, std::string(text->json));
+      auto view_key = ViewKeyOfRow(key, value);
+      if (!view_key) return Err(view_key.error());
+      state.PutText(*view_key, text->version, std::string(text->json));
     }
     if (rows->size() < 1000) break;
     after = rows->back().first;

@@ -76,6 +76,10 @@ class History {
   Result<std::set<std::string>> ChangedBetween(Sequence after, Sequence until);
 
  private:
+  // Moves to the first row after every version of `entity` (a
+  // VersionPrefix).
+  void SkipPast(const std::string& entity);
+
   explicit History(std::unique_ptr<storage::RowIterator> it)
       : it_(std::move(it)) {}
   std::unique_ptr<storage::RowIterator> it_;

@@ -23,6 +23,10 @@ namespace siteledger::projections::internal {
 Result<std::string> ViewRowKey(const storage::EventLog& log, TenantId tenant,
                                const ViewKey& key);
 
+// The write that stores `doc` at `row_key` in the views family, or deletes
+// the row when `doc` is null.
+storage::ExtraWrite ViewWrite(std::string row_key, const ViewDoc* doc);
+
 // The entity key of a stored row. REQUIRES: `row_key` is a view row's key.
 ViewKey KeyOfRow(std::string_view row_key, const ViewDoc& row);
 

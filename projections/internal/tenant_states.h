@@ -9,6 +9,10 @@
 
 namespace siteledger::projections::internal {
 
+// An event's payload, parsed with TrustedJsonLimits. Corruption, naming the
+// event, when it does not parse.
+Result<Json> ParseEventPayload(const storage::Event& e);
+
 // Every committed view row of the tenant, at its current head. Corruption
 // for a row that does not decode; the log's errors (NotFound once the data
 // key is destroyed, IOError).
