@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <cctype>
 #include <charconv>
 #include <set>
 #include <string_view>
@@ -43,6 +44,16 @@ Usage: siteledgerd [flags]
   --disk-reserve-bytes N  free space kept on the data folder's file system:
                           below it writes answer 507 and reads go on
                           (default 67108864, 64 MiB; 0 turns it off)
+  --peer REGION=URL       another region's siteledgerd, for residency
+                          migrations and redirects (repeatable)
+  --peer-secret-file PATH the secret shared by the regions that signs
+                          region-to-region calls (needed with --peer)
+  --peer-ca-file PATH     CA certificates (PEM) peers' HTTPS is checked
+                          against, besides the system's
+  --tls-cert PATH         serve HTTPS with this certificate chain (PEM)
+  --tls-key PATH          ... and this private key (PEM); both or neither
+  --sweep-interval DURATION
+                          how often due purges run: 30m, 1h, 7d (default 1h)
   --threads N             HTTP worker threads (default 2)
   --read-timeout SECONDS  the longest one request may take to arrive, from
                           its first byte (default 30; keep-alive waits 60)
@@ -115,6 +126,31 @@ bool ValidRegion(std::string_view region) {
 
 }  // namespace
 
+Result<std::chrono::milliseconds> ParseDuration(std::string_view what,
+                                                std::string_view text) {
+  const auto bad = [&] {
+    return Err(Status::InvalidArgument(
+        std::string(what) +
+        ": expected a whole number and a unit s, m, h or d (31d)"));
+  };
+  if (text.size() < 2) return bad();
+  int64_t n = 0;
+  const char unit = text.back();
+  const std::string_view digits = text.substr(0, text.size() - 1);
+  auto [ptr, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  const int64_t per = unit == 's'   ? 1000
+                      : unit == 'm' ? 60'000
+                      : unit == 'h' ? 3'600'000
+                      : unit == 'd' ? 86'400'000
+                                    : 0;
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 0 ||
+      per == 0 || n > 3650LL * 86'400'000 / per) {
+    return bad();
+  }
+  return std::chrono::milliseconds(n * per);
+}
+
 Result<Config> ParseFlags(const std::vector<std::string>& args) {
   Config config;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -146,7 +182,13 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-max-pixels",
         "--disk-reserve-bytes",
         "--read-timeout",
-        "--max-connections-per-address"};
+        "--max-connections-per-address",
+        "--peer",
+        "--peer-secret-file",
+        "--peer-ca-file",
+        "--tls-cert",
+        "--tls-key",
+        "--sweep-interval"};
     if (!kFlags.contains(arg.substr(0, arg.find('=')))) {
       return Err(Status::InvalidArgument(
           "unknown flag " + std::string(arg.substr(0, arg.find('='))) +
@@ -252,6 +294,35 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       config.disk_reserve_bytes = n;
     } else if (name == "--operators-file") {
       config.operators_file = value;
+    } else if (name == "--peer") {
+      const size_t eq = value.find('=');
+      std::string region = eq == std::string::npos ? "" : value.substr(0, eq);
+      for (char& c : region) c = static_cast<char>(std::tolower(c));
+      const std::string url =
+          eq == std::string::npos ? "" : value.substr(eq + 1);
+      if (!ValidRegion(region) ||
+          !(url.starts_with("http://") || url.starts_with("https://"))) {
+        return Err(Status::InvalidArgument(
+            "--peer: expected REGION=URL, e.g. eu=https://eu.example.com"));
+      }
+      std::string trimmed = url;
+      while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+      config.peers[region] = trimmed;
+    } else if (name == "--peer-secret-file") {
+      config.peer_secret_file = value;
+    } else if (name == "--peer-ca-file") {
+      config.peer_ca_file = value;
+    } else if (name == "--tls-cert") {
+      config.tls_cert = value;
+    } else if (name == "--tls-key") {
+      config.tls_key = value;
+    } else if (name == "--sweep-interval") {
+      auto d = ParseDuration(name, value);
+      if (!d) return Err(d.error());
+      if (d->count() < 1000) {
+        return Err(Status::InvalidArgument("--sweep-interval: at least 1s"));
+      }
+      config.sweep_interval = *d;
     } else if (name == "--threads") {
       auto n = ParseInt(name, value, 1, 256);
       if (!n) return Err(n.error());
@@ -264,6 +335,17 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
   if (config.data.empty()) config.data = "data/" + config.region;
   if (config.media_url_key_file.empty()) {
     config.media_url_key_file = config.data.parent_path() / "media-url.key";
+  }
+  if (config.peers.contains(config.region)) {
+    return Err(Status::InvalidArgument(
+        "--peer: a region is not its own peer (" + config.region + ")"));
+  }
+  if (!config.peers.empty() && config.peer_secret_file.empty()) {
+    return Err(Status::InvalidArgument(
+        "--peer needs --peer-secret-file: region-to-region calls are signed"));
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return Err(Status::InvalidArgument("--tls-cert and --tls-key go together"));
   }
   if (config.test_clock && config.operators_file.empty()) {
     return Err(Status::InvalidArgument(

@@ -51,8 +51,28 @@ struct Config {
   // refused with 507 (reads go on), so that RocksDB never meets a full disk
   // and a restart has room to recover. 0 turns the reserve off.
   uint64_t disk_reserve_bytes = uint64_t{64} << 20;
+  // Data residency: the other regions, by lowercase name ("eu" ->
+  // "https://eu.example.com"), and the secret that signs region-to-region
+  // calls (HS256 JWTs on /internal/v1). Without a secret no peer call is made
+  // or accepted.
+  std::map<std::string, std::string> peers;
+  std::filesystem::path peer_secret_file;
+  // Serve HTTPS with this certificate chain and private key (PEM); both or
+  // neither.
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  // CA certificates (PEM) that peers' certificates are checked against,
+  // besides the system's; for regions with their own CA.
+  std::filesystem::path peer_ca_file;
+  // How often the sweeper runs the purges that are due (wall time).
+  std::chrono::milliseconds sweep_interval{3'600'000};
   bool help = false;
 };
+
+// "31d", "12h", "90m", "15s": a whole number and a unit s, m, h or d, at
+// most ten years. InvalidArgument (naming `what`) otherwise. Pure.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view what,
+                                                std::string_view text);
 
 // The text --help prints.
 std::string Usage();

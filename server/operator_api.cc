@@ -7,6 +7,8 @@
 #include <charconv>
 
 #include "projections/commands.h"
+#include "server/config.h"
+#include "server/config.h"
 #include "server/internal/request_parts.h"
 #include "server/jwt.h"
 #include "server/log.h"
@@ -26,30 +28,6 @@ HttpResponse OperatorUnauthenticated(std::string_view detail) {
   HttpResponse r = Problem(401, detail);
   r.Set("WWW-Authenticate", "Bearer");
   return r;
-}
-
-// "31d", "12h", "90m", "15s": a whole number and a unit.
-Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  if (text.size() < 2) {
-    return siteledger::Err(Status::InvalidArgument(
-        "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
-  }
-  int64_t n = 0;
-  const char unit = text.back();
-  const std::string_view digits = text.substr(0, text.size() - 1);
-  auto [ptr, ec] =
-      std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  const int64_t per = unit == 's'   ? 1000
-                      : unit == 'm' ? 60'000
-                      : unit == 'h' ? 3'600'000
-                      : unit == 'd' ? 86'400'000
-                                    : 0;
-  if (ec != std::errc() || ptr != digits.data() + digits.size() || n < 0 ||
-      per == 0 || n > 3650LL * 86'400'000 / per) {
-    return siteledger::Err(Status::InvalidArgument(
-        "$.advance: expected a whole number and a unit s, m, h or d (31d)"));
-  }
-  return std::chrono::milliseconds(n * per);
 }
 
 Json CountsJson(const std::string& client_key, int64_t sites, int64_t themes,
@@ -369,7 +347,7 @@ void OperatorApi::ServeClock(const CallPtr& call) {
         call,
         Status::InvalidArgument("the body must be {\"advance\":\"31d\"}"));
   }
-  auto delta = ParseDuration(advance->as_string());
+  auto delta = ParseDuration("$.advance", advance->as_string());
   if (!delta) return d_.finisher.Fail(call, delta.error());
   d_.test_clock->Advance(*delta);
   storage::AuditRecord a;
