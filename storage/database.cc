@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include "storage/base/coding.h"
 #include "storage/internal/keys.h"
@@ -135,6 +137,15 @@ class ExpireIdempotencyFilter final : public rocksdb::CompactionFilter {
   const Clock* clock_;
 };
 
+// Families whose appends insert into the memtable with a per-tenant hint.
+// RocksDB 7.8 shares those hints between a memtable's point table and its
+// range-deletion table (facebook/rocksdb#5118, fixed in 9.x by #12558): a
+// range deletion there misbehaves, so their rows are deleted one by one.
+bool InsertsWithHint(Family family) {
+  return family == Family::kEvents || family == Family::kViews ||
+         family == Family::kTenants;
+}
+
 rocksdb::ColumnFamilyOptions FamilyOptions(
     Family family, const std::shared_ptr<rocksdb::Cache>& block_cache) {
   rocksdb::ColumnFamilyOptions o;
@@ -154,15 +165,13 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
     o.compression = rocksdb::kLZ4Compression;
     o.bottommost_compression = rocksdb::kZSTD;
   }
+  if (InsertsWithHint(family)) {
+    // Appends of one tenant land next to each other: remember where the
+    // last key of each tenant went instead of searching the skiplist.
+    o.memtable_insert_with_hint_prefix_extractor.reset(
+        rocksdb::NewFixedPrefixTransform(kTenantPrefixBytes));
+  }
   switch (family) {
-    case Family::kEvents:
-    case Family::kViews:
-    case Family::kTenants:
-      // Appends of one tenant land next to each other: remember where the
-      // last key of each tenant went instead of searching the skiplist.
-      o.memtable_insert_with_hint_prefix_extractor.reset(
-          rocksdb::NewFixedPrefixTransform(kTenantPrefixBytes));
-      break;
     case Family::kBlobs:
       // Media bytes go to blob files; purges force their garbage collection.
       o.enable_blob_files = true;
@@ -460,23 +469,117 @@ Result<std::string> Database::Get(Family family, std::string_view key) const {
 }
 
 Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
-                                       std::string_view end) {
-  rocksdb::WriteBatch batch;
-  rocksdb::Status s =
-      batch.DeleteRange(cf(family), rocksdb::Slice(begin), rocksdb::Slice(end));
-  if (!s.ok()) return FromRocks(s, "deleting a range");
-  SL_RETURN_IF_ERROR(WriteSynced(batch));
+                                       std::string_view end,
+                                       ErasedRange* erased) {
+  const bool one_by_one = InsertsWithHint(family);
+  if (erased != nullptr || one_by_one) {
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    ro.fill_cache = false;  // read once, to be deleted
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(family)));
+    rocksdb::WriteBatch batch;
+    for (it->Seek(rocksdb::Slice(begin)); it->Valid(); it->Next()) {
+      if (erased != nullptr) {
+        ++erased->rows;
+        erased->value_bytes += it->value().size();
+      }
+      if (!one_by_one) continue;
+      batch.Delete(cf(family), it->key()).PermitUncheckedError();
+      if (batch.Count() >= 10000) {
+        SL_RETURN_IF_ERROR(WriteSynced(batch));
+        batch.Clear();
+      }
+    }
+    SL_RETURN_IF_ERROR(FromRocks(it->status(), "reading a range to delete"));
+    if (batch.Count() > 0) SL_RETURN_IF_ERROR(WriteSynced(batch));
+  }
+  if (!one_by_one) {
+    rocksdb::WriteBatch batch;
+    rocksdb::Status s = batch.DeleteRange(cf(family), rocksdb::Slice(begin),
+                                          rocksdb::Slice(end));
+    if (!s.ok()) return FromRocks(s, "deleting a range");
+    SL_RETURN_IF_ERROR(WriteSynced(batch));
+  }
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction =
       rocksdb::BottommostLevelCompaction::kForceOptimized;
+  // Automatic compactions go on meanwhile, so that other tenants' writes
+  // do not stall behind a long manual one.
+  co.exclusive_manual_compaction = false;
+  rocksdb::Slice b(begin), e(end);
+  const rocksdb::Slice* from = &b;
+  const rocksdb::Slice* to = &e;
   if (family == Family::kBlobs) {
+    // Garbage collection relocates the live blobs of the tables it
+    // compacts; a blob file also referenced by a table outside the range
+    // would stay, with the deleted bytes in it. Compacting the whole family
+    // rewrites every blob file (costly, but purges are rare).
     co.blob_garbage_collection_policy =
         rocksdb::BlobGarbageCollectionPolicy::kForce;
     co.blob_garbage_collection_age_cutoff = 1.0;
+    from = nullptr;
+    to = nullptr;
   }
-  rocksdb::Slice b(begin), e(end);
-  s = db_->CompactRange(co, cf(family), &b, &e);
-  return FromRocks(s, "compacting a deleted range");
+  return FromRocks(db_->CompactRange(co, cf(family), from, to),
+                   "compacting a deleted range");
+}
+
+Status Database::FlushAll() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(),
+                                                handles_.end());
+  all.push_back(default_handle_);
+  return FromRocks(db_->Flush(fo, all), "flushing the database");
+}
+
+std::set<std::string> DataFileNames(const std::filesystem::path& folder) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(folder, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string ext = it->path().extension().string();
+    if (ext == ".sst" || ext == ".blob" || ext == ".log") {
+      out.insert(it->path().filename().string());
+    }
+  }
+  return out;
+}
+
+size_t WaitForObsoleteFiles(rocksdb::DB& db,
+                            const std::filesystem::path& folder,
+                            const std::set<std::string>& files,
+                            std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::vector<std::string> live_list;
+    uint64_t manifest_size = 0;
+    std::set<std::string> live;
+    if (db.GetLiveFiles(live_list, &manifest_size, /*flush_memtable=*/false)
+            .ok()) {
+      for (const std::string& name : live_list) {
+        live.insert(std::filesystem::path(name).filename().string());
+      }
+    }
+    uint64_t min_log = 0;
+    db.GetIntProperty(rocksdb::DB::Properties::kMinLogNumberToKeep, &min_log);
+    const std::set<std::string> present = DataFileNames(folder);
+    size_t obsolete = 0;
+    for (const std::string& name : files) {
+      if (!present.contains(name) || live.contains(name)) continue;
+      const std::filesystem::path path(name);
+      if (path.extension() == ".log" &&
+          std::strtoull(path.stem().c_str(), nullptr, 10) >= min_log) {
+        continue;  // still holds writes not flushed
+      }
+      ++obsolete;
+    }
+    if (obsolete == 0 || std::chrono::steady_clock::now() >= deadline) {
+      return obsolete;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace internal

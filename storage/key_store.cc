@@ -2,6 +2,10 @@
 
 #include <rocksdb/db.h>
 
+#include <chrono>
+#include <set>
+#include <string>
+
 #include "storage/base/coding.h"
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
@@ -161,27 +165,37 @@ Status KeyStore::SetIdentity(std::string_view identity) {
 }
 
 Status KeyStore::Destroy(TenantId tenant, Timestamp now) {
-  MutexLock lock(mu_);
-  cache_.erase(tenant);
-  std::string tombstone;
-  coding::PutU8(tombstone, kDestroyedKey);
-  coding::PutI64(tombstone, MillisOf(now));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s =
-      db_->db->Put(wo, internal::TenantPrefix(tenant), tombstone);
-  if (!s.ok()) return internal::FromRocks(s, "writing the key store");
-  // The overwritten key still sits in the memtable's WAL and older tables:
-  // flush (so the WAL is dropped, never archived) and compact everything (so
-  // no table keeps the old version).
+  const std::set<std::string> files = internal::DataFileNames(path_);
+  {
+    MutexLock lock(mu_);
+    cache_.erase(tenant);
+    std::string tombstone;
+    coding::PutU8(tombstone, kDestroyedKey);
+    coding::PutI64(tombstone, MillisOf(now));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s =
+        db_->db->Put(wo, internal::TenantPrefix(tenant), tombstone);
+    if (!s.ok()) return internal::FromRocks(s, "writing the key store");
+  }
+  // Other tenants' keys are read meanwhile: the tombstone is written, so
+  // the rest needs no lock. The overwritten key still sits in the
+  // memtable's WAL and older tables: flush (so the WAL is dropped, never
+  // archived), compact everything (so no table keeps the old version), and
+  // wait for RocksDB to delete the files it no longer uses.
   rocksdb::FlushOptions fo;
   fo.wait = true;
-  s = db_->db->Flush(fo);
+  rocksdb::Status s = db_->db->Flush(fo);
   if (!s.ok()) return internal::FromRocks(s, "flushing the key store");
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   s = db_->db->CompactRange(co, nullptr, nullptr);
-  return internal::FromRocks(s, "compacting the key store");
+  if (!s.ok()) return internal::FromRocks(s, "compacting the key store");
+  // Nothing in the key store keeps an iterator open, so the files go
+  // within the wait; if one stayed, the next open would delete it.
+  internal::WaitForObsoleteFiles(*db_->db, path_, files,
+                                 std::chrono::seconds(10));
+  return Status::Ok();
 }
 
 }  // namespace siteledger::storage

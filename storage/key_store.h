@@ -49,9 +49,11 @@ class KeyStore {
   Result<std::shared_ptr<const AeadKey>> Get(TenantId tenant);
 
   // Destroys the tenant's key for good: the wrapped key is deleted, then
-  // flushed and compacted out of the key store's files. Idempotent. IOError
-  // if RocksDB fails (the key may then still be on disk: call again). Any
-  // thread; slow (it compacts).
+  // flushed and compacted out of the key store's files, and Destroy waits
+  // (up to 10 s) for RocksDB to delete the files that held it. Idempotent
+  // (a second call records the later time). IOError if RocksDB fails (the
+  // key may then still be on disk: call again). Any thread; slow (it
+  // compacts), but other tenants' keys are read meanwhile.
   Status Destroy(TenantId tenant, Timestamp now);
 
   // True if `tenant`'s key was destroyed (as opposed to never created).

@@ -1,6 +1,8 @@
 #include "storage/store.h"
 
 #include <chrono>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "storage/internal/database.h"
@@ -166,6 +168,81 @@ uint64_t Store::TenantBytes(TenantId tenant) const {
     }
   }
   return total;
+}
+
+Result<PurgeReceipt> Store::PurgeTenant(TenantId tenant) {
+  if (tenant == internal::kRegistryTenant) {
+    return Err(Status::InvalidArgument("tenant 0 is reserved"));
+  }
+  MutexLock lock(purge_mu_);
+  const std::string who = "tenant " + std::to_string(tenant.value());
+  // A tombstone for an id never handed out would refuse its key later.
+  auto destroyed = keys_->Destroyed(tenant);
+  if (!destroyed) return Err(destroyed.error());
+  if (!*destroyed) {
+    auto key = keys_->Get(tenant);
+    if (!key && key.error().code() != StatusCode::kNotFound) {
+      return Err(key.error());
+    }
+    if (!key) {
+      auto record = db_->Get(
+          Family::kTenants,
+          internal::TenantRowKey(tenant, internal::TenantRow::kRecord));
+      if (!record && record.error().code() == StatusCode::kNotFound) {
+        return Err(Status::NotFound(who + " does not exist"));
+      }
+      if (!record) return Err(record.error());
+    }
+  }
+
+  PurgeReceipt receipt;
+  receipt.tenant = tenant;
+  receipt.key_destroyed_at = clock_->Now();
+  SL_RETURN_ERR_IF_ERROR(keys_->Destroy(tenant, receipt.key_destroyed_at));
+  // An append staged on the commit thread before the key went may still be
+  // written with it. The commit thread takes appends in order and stages
+  // each before the group it is in is written, so once an append queued
+  // now has failed (the key is gone), every earlier one is written or
+  // failed too, and none of the tenant can follow.
+  std::vector<NewEvent> barrier;
+  barrier.push_back(NewEvent{"purge.barrier", "", ""});
+  auto appended = log_->Append(tenant, std::nullopt, std::move(barrier));
+  if (appended) {
+    return Err(Status::Internal(who + " could still append after its key " +
+                                "was destroyed; the purge stopped"));
+  }
+  if (appended.error().code() != StatusCode::kNotFound) {
+    return Err(appended.error());
+  }
+  auto head = log_->GetHead(tenant);
+  if (!head) return Err(head.error());
+  receipt.head_before = head->seq;
+
+  std::set<std::string> files = internal::DataFileNames(db_->path());
+  const std::string begin = internal::TenantPrefix(tenant);
+  const std::string end = internal::TenantRangeEnd(tenant);
+  const std::pair<Family, PurgeReceipt::Rows*> families[] = {
+      {Family::kEvents, &receipt.events},
+      {Family::kViews, &receipt.views},
+      {Family::kSnapshots, &receipt.snapshots},
+      {Family::kBlobs, &receipt.blobs},
+      {Family::kPseudonyms, &receipt.pseudonyms},
+      {Family::kIndex, &receipt.index},
+  };
+  for (const auto& [family, rows] : families) {
+    internal::ErasedRange erased;
+    SL_RETURN_ERR_IF_ERROR(
+        db_->DeleteRangeAndCompact(family, begin, end, &erased));
+    rows->rows = erased.rows;
+    rows->bytes = erased.value_bytes;
+  }
+  // Tables and blob files written while the ranges were compacted may have
+  // held the tenant's rows too; the WAL files before the flush held them.
+  files.merge(internal::DataFileNames(db_->path()));
+  SL_RETURN_ERR_IF_ERROR(db_->FlushAll());
+  receipt.files_left = internal::WaitForObsoleteFiles(
+      *db_->db(), db_->path(), files, std::chrono::seconds(10));
+  return receipt;
 }
 
 DiskSpace Store::disk_space() const { return db_->disk_space(); }

@@ -9,6 +9,8 @@
 #include "storage/access_log.h"
 #include "storage/audit_log.h"
 #include "storage/base/clock.h"
+#include "storage/base/ids.h"
+#include "storage/base/mutex.h"
 #include "storage/base/status.h"
 #include "storage/disk_space.h"
 #include "storage/event_log.h"
@@ -40,6 +42,33 @@ struct StoreOptions {
   // restart recover. It also bounds memtables and the live WAL to half of
   // it (4 to 64 MiB). 0: no reserve.
   uint64_t disk_reserve_bytes = uint64_t{64} << 20;
+};
+
+// What Store::PurgeTenant erased. Per family: the rows deleted, and the
+// bytes of their values as stored (sealed, so a little more than the
+// plaintext).
+struct PurgeReceipt {
+  struct Rows {
+    uint64_t rows = 0;
+    uint64_t bytes = 0;
+  };
+  TenantId tenant;
+  // The tenant's last seq when the purge began (0 if it never appended). The
+  // head row is in the tenants family, which the purge leaves alone, so a
+  // second purge reports the same seq.
+  Sequence head_before;
+  // When the data key was destroyed (this purge's clock reading).
+  Timestamp key_destroyed_at{};
+  Rows events;
+  Rows views;
+  Rows snapshots;
+  Rows blobs;
+  Rows pseudonyms;
+  Rows index;
+  // Files of the database that may hold the tenant's deleted rows and were
+  // still on disk when the purge returned: a reader's iterator kept them
+  // (RocksDB deletes them once it lets go). 0 normally.
+  uint64_t files_left = 0;
 };
 
 // Store is one region's storage: the database, the key store, the tenant
@@ -113,6 +142,38 @@ class Store {
   // no timeout, so not from an AppendAsync callback.
   Status WaitForIdle();
 
+  // Erases the tenant's data for good. In this order:
+  //  1. destroys its data key (KeyStore::Destroy), so that every copy of
+  //     its rows left anywhere (a backup, a replica) can no longer be read,
+  //     and waits until no append of the tenant can still be written;
+  //  2. counts and deletes its rows in the events, views, snapshots, blobs,
+  //     pseudonyms and index families, compacting each range so that the
+  //     values leave the table and blob files (the whole blobs family is
+  //     rewritten);
+  //  3. flushes every family, so that no WAL file holding its writes is
+  //     kept, and waits (up to 10 s) for RocksDB to delete the files that
+  //     held them.
+  // Leaves the tenant's rows in the tenants family (installation record,
+  // head, idempotency records: the registry's to mark purged or delete) and
+  // its entries in the global audit and access logs. Afterwards every read
+  // and append of the tenant is NotFound.
+  //
+  // Idempotent: purging a tenant again does it all again (finishing a purge
+  // that failed half-way) and returns zero counts once nothing is left.
+  // Errors, after which the purge may be called again: InvalidArgument for
+  // tenant 0; NotFound for a tenant with neither a data key (live or
+  // destroyed) nor an installation record (so no future id is poisoned);
+  // QuotaExceeded (the disk reserve), IOError, Unavailable while the store
+  // shuts down. The data key is gone once any step after the first failed.
+  //
+  // Purges run one at a time; reads and appends of other tenants go on
+  // meanwhile. REQUIRES: nothing writes the tenant's rows outside the event
+  // log meanwhile (a rebuild through EventLog::WriteRows that fetched the
+  // key before it was destroyed could write rows after they were deleted).
+  // Any thread but the event log's commit thread; slow (it compacts, and
+  // rewrites every blob file).
+  Result<PurgeReceipt> PurgeTenant(TenantId tenant) EXCLUDES(purge_mu_);
+
   // RocksDB's own figures for /metrics: name -> value (sizes in bytes),
   // summed over the families; a figure RocksDB does not report counts as 0
   // (block_cache_usage_bytes is then left out). Never fails; any thread.
@@ -130,6 +191,7 @@ class Store {
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<AccessLog> access_log_;
+  Mutex purge_mu_;  // held for the whole of a purge: one at a time
 };
 
 }  // namespace siteledger::storage

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "storage/base/clock.h"
@@ -63,6 +65,13 @@ struct DatabaseOptions {
   std::chrono::milliseconds disk_check_interval{200};
 };
 
+// What Database::DeleteRangeAndCompact deleted: rows, and the bytes of
+// their values as stored (sealed values with their seal overhead).
+struct ErasedRange {
+  uint64_t rows = 0;
+  uint64_t value_bytes = 0;
+};
+
 class Database {
  public:
   // Opens (or creates) the database with every column family of Family.
@@ -92,10 +101,24 @@ class Database {
   DiskSpace disk_space() EXCLUDES(disk_mu_);
   // Point read; NotFound when absent.
   Result<std::string> Get(Family family, std::string_view key) const;
-  // Deletes [begin, end) in `family` and compacts it so the bytes leave the
-  // files (blob garbage collection forced for blobs).
+  // Deletes [begin, end) in `family` with synced writes and compacts it so
+  // the bytes leave the table files: the range with its bottommost level
+  // forced, or for kBlobs the whole family with blob garbage collection
+  // forced (a blob file may be shared with rows outside the range). When
+  // `erased` is given (non-owning, for the call only), counts what was
+  // deleted into it. Rows written into the range while it runs may be left
+  // uncounted, or survive: the caller keeps writers out. QuotaExceeded (the
+  // disk reserve), IOError, Unavailable while RocksDB shuts down. Any thread;
+  // slow (it compacts), but other writes go on meanwhile.
   Status DeleteRangeAndCompact(Family family, std::string_view begin,
-                               std::string_view end);
+                               std::string_view end,
+                               ErasedRange* erased = nullptr);
+  // Flushes every family's memtable, so that every WAL file written before
+  // the call becomes obsolete and is deleted (none is kept, archived or
+  // recycled: HardenedDbOptions). The deletion itself runs in the
+  // background: see WaitForObsoleteFiles. IOError, QuotaExceeded,
+  // Unavailable. Any thread; other writes go on meanwhile.
+  Status FlushAll();
 
  private:
   Database() = default;
@@ -127,6 +150,22 @@ class Database {
 // Options shared by the region database and the key store: small MANIFEST,
 // no recycled or archived WAL files, no flush while recovering.
 rocksdb::DBOptions HardenedDbOptions();
+
+// The names (without the folder) of the table (.sst), blob (.blob) and WAL
+// (.log) files in `folder`; empty if it cannot be listed. Any thread.
+std::set<std::string> DataFileNames(const std::filesystem::path& folder);
+
+// Waits until each of `files` (names in `db`'s folder `folder`) is either
+// gone or still used by `db` (a live table or blob file, or a WAL file that
+// holds unflushed writes), or until `timeout` passed. RocksDB deletes
+// obsolete files in the background, and not while a reader's iterator
+// still reads them. Returns how many obsolete files were still there: 0
+// normally. Never fails (a folder that cannot be listed counts as empty);
+// any thread.
+size_t WaitForObsoleteFiles(rocksdb::DB& db,
+                            const std::filesystem::path& folder,
+                            const std::set<std::string>& files,
+                            std::chrono::milliseconds timeout);
 
 // RocksDB's info log (LOG in `folder`) that a full disk cannot bring down.
 // RocksDB's own file logger goes on appending to its file writer after a
