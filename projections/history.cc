@@ -206,6 +206,45 @@ Result<std::set<std::string>> History::ChangedBetween(Sequence after,
   return out;
 }
 
+Result<Hash> ChangesDigest(const storage::EventLog& log, TenantId tenant,
+                           Sequence after, Sequence until) {
+  auto history = History::Open(log, tenant);
+  if (!history) return Err(history.error());
+  auto changed = history->ChangedBetween(after, until);
+  if (!changed) return Err(changed.error());
+  // Row keys of promoted results hold an HMAC under the region's own data
+  // key: entities are named by ViewKey instead.
+  std::map<std::pair<int, std::string>, std::string> present;
+  std::map<char, uint64_t> deleted;
+  for (const std::string& row_key : *changed) {
+    auto row = history->RowAt(row_key, until);
+    if (!row) return Err(row.error());
+    if (!*row) {
+      ++deleted[row_key.empty() ? '\0' : row_key[0]];
+      continue;
+    }
+    auto key = ViewKeyOfRow(row_key, **row);
+    if (!key) return Err(key.error());
+    present.emplace(std::make_pair(static_cast<int>(key->kind), key->id),
+                    std::move(**row));
+  }
+  storage::Sha256Hasher hasher;
+  std::string buf;
+  for (const auto& [key, row] : present) {
+    buf.clear();
+    buf.push_back(static_cast<char>(key.first));
+    buf += std::to_string(key.second.size()) + ":" + key.second;
+    buf += std::to_string(row.size()) + ":";
+    hasher.Update(buf);
+    hasher.Update(row);
+  }
+  for (const auto& [kind, n] : deleted) {
+    buf = std::string("deleted ") + kind + std::to_string(n) + ";";
+    hasher.Update(buf);
+  }
+  return hasher.Finish();
+}
+
 Status RestoreFromHistory(const storage::EventLog& log, TenantId tenant,
                           ViewStore& store, Sequence to, Sequence head,
                           Sequence seq) {
@@ -312,13 +351,18 @@ class RebuildStore final : public ViewStore {
 }  // namespace
 
 Status RebuildViews(storage::EventLog& log, TenantId tenant) {
-  auto head = log.GetHead(tenant);
-  if (!head) return head.error();
   SL_RETURN_IF_ERROR(log.DeleteTenantRows(tenant, Family::kViews));
   SL_RETURN_IF_ERROR(log.DeleteTenantRows(tenant, Family::kSnapshots));
+  return FoldViews(log, tenant, Sequence(1));
+}
+
+Status FoldViews(storage::EventLog& log, TenantId tenant, Sequence from) {
+  auto head = log.GetHead(tenant);
+  if (!head) return head.error();
+  if (from > head->seq) return Status::Ok();
   RebuildStore store(log, tenant);
-  BatchReader reader(log, tenant, Sequence(1), head->seq);
-  Sequence last(0);
+  BatchReader reader(log, tenant, from, head->seq);
+  Sequence last(from.value() - 1);
   for (;;) {
     auto events = reader.Next();
     if (!events) return events.error();

@@ -401,6 +401,31 @@ Status Projector::Rebuild(TenantId tenant) {
   return s;
 }
 
+Status Projector::CatchUp(TenantId tenant, Sequence from) {
+  impl_->sessions_.Erase(tenant);
+  impl_->views_.InvalidateTenant(tenant);
+  Status s = internal::FoldViews(impl_->log_, tenant, from);
+  impl_->views_.InvalidateTenant(tenant);
+  return s;
+}
+
+Result<Hash> Projector::ViewsDigest(TenantId tenant) {
+  auto state = internal::CurrentViews(impl_->log_, tenant);
+  if (!state) return Err(state.error());
+  return state->Digest();
+}
+
+Result<Hash> Projector::DigestAt(TenantId tenant, Sequence seq) {
+  auto state = internal::StateAt(impl_->log_, tenant, seq, true);
+  if (!state) return Err(state.error());
+  return state->Digest();
+}
+
+Result<Hash> Projector::ChangesDigest(TenantId tenant, Sequence after,
+                                      Sequence until) {
+  return internal::ChangesDigest(impl_->log_, tenant, after, until);
+}
+
 Result<TenantState> Projector::CurrentViews(TenantId tenant) {
   return internal::CurrentViews(impl_->log_, tenant);
 }
@@ -424,6 +449,13 @@ Result<std::optional<std::string>> Projector::PseudonymOf(
 Result<std::optional<std::string>> Projector::AccountIdOf(
     TenantId tenant, std::string_view pseudonym) {
   return LookupAccountId(impl_->log_, tenant, pseudonym);
+}
+
+Status Projector::AddPseudonymRows(TenantId tenant, std::string_view pseudonym,
+                                   std::string_view account_id,
+                                   std::vector<storage::ExtraWrite>& writes) {
+  return internal::AddPseudonymRows(impl_->log_, tenant, pseudonym, account_id,
+                                    writes);
 }
 
 void Projector::Forget(TenantId tenant) {

@@ -147,6 +147,25 @@ class Projector {
   // thread but the log's commit thread.
   Status Rebuild(TenantId tenant);
 
+  // Folds the events from `from` to the head into the views, over the views
+  // stored (which stand after event from - 1): a residency migration's
+  // target folds each batch it imports. Then forgets the tenant's
+  // in-memory state. No command of the tenant may run meanwhile. The errors
+  // of Rebuild. Any thread but the log's commit thread.
+  Status CatchUp(TenantId tenant, Sequence from);
+  // The digest of the tenant's current views (TenantState::Digest), which
+  // two regions holding the same log agree on. The common read errors.
+  // Reads every view: any thread.
+  Result<Hash> ViewsDigest(TenantId tenant);
+  // The digest of the views as they were after event `seq`, from their
+  // versions (TenantState::Digest of StateAt). Reads every view: any
+  // thread.
+  Result<Hash> DigestAt(TenantId tenant, Sequence seq);
+  // The digest of what events (after, until] changed, as it is after
+  // `until`: reads only the changed rows (internal::ChangesDigest). Any
+  // thread.
+  Result<Hash> ChangesDigest(TenantId tenant, Sequence after, Sequence until);
+
   // The pseudonym standing for `account_id` in the tenant's events, if the
   // tenant has seen it; and the account id behind a pseudonym (nullopt when
   // unknown or erased). The common read errors. Any thread.
@@ -154,6 +173,13 @@ class Projector {
                                                  std::string_view account_id);
   Result<std::optional<std::string>> AccountIdOf(TenantId tenant,
                                                  std::string_view pseudonym);
+
+  // Adds to `writes` the rows that make `pseudonym` stand for `account_id`
+  // in the tenant (for EventLog::WriteRows): a migration's target keeps the
+  // source's pseudonyms. The common read errors.
+  Status AddPseudonymRows(TenantId tenant, std::string_view pseudonym,
+                          std::string_view account_id,
+                          std::vector<storage::ExtraWrite>& writes);
 
   // Drops the in-memory state of `tenant` (after its log was changed by
   // something other than this projector: an import, a purge). Commands in

@@ -50,6 +50,18 @@ Result<std::optional<std::string>> LookupPseudonym(
   return log.GetRow(tenant, Family::kPseudonyms, ForwardKey(*h));
 }
 
+Status AddPseudonymRows(const storage::EventLog& log, TenantId tenant,
+                        std::string_view pseudonym, std::string_view account_id,
+                        std::vector<ExtraWrite>& writes) {
+  auto h = log.TenantHmac(tenant, "pseudonym", account_id);
+  if (!h) return h.error();
+  writes.push_back({Family::kPseudonyms, WriteOp::kPut, ForwardKey(*h),
+                    std::string(pseudonym)});
+  writes.push_back({Family::kPseudonyms, WriteOp::kPut, ReverseKey(pseudonym),
+                    std::string(account_id)});
+  return Status::Ok();
+}
+
 Result<std::optional<std::string>> LookupAccountId(const storage::EventLog& log,
                                                    TenantId tenant,
                                                    std::string_view pseudonym) {

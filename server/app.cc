@@ -11,6 +11,7 @@
 #include "server/internal/operator_api.h"
 #include "server/internal/public_routes.h"
 #include "server/internal/request_parts.h"
+#include "server/internal/residency.h"
 #include "server/internal/tenant_api.h"
 #include "server/internal/tenant_auth.h"
 #include "server/jwt.h"
@@ -24,6 +25,8 @@ namespace siteledger::server {
 namespace {
 
 constexpr size_t kJsonBodyLimit = 1 << 20;
+// Region-to-region messages carry batches of events and media.
+constexpr size_t kPeerBodyLimit = 64 << 20;
 
 // Uploads may be as large as the largest media kind allows, plus room for a
 // multipart envelope; everything else is JSON.
@@ -87,6 +90,17 @@ Status CheckText(const Call& call) {
   return Status::Ok();
 }
 
+// The peer secret, or empty (logged) when there is none to read.
+std::string PeerSecret(const Config& config) {
+  if (config.peer_secret_file.empty()) return "";
+  auto secret = LoadPeerSecret(config.peer_secret_file);
+  if (!secret) {
+    Log("error", "no peer secret", {{"error", secret.error().message()}});
+    return "";
+  }
+  return std::move(*secret);
+}
+
 std::vector<std::string> RouteNames(const Router& router) {
   std::vector<std::string> names;
   for (const Route& route : router.routes()) names.push_back(route.pattern);
@@ -118,30 +132,52 @@ class App::Impl {
         install_keys_(config_.install_keys_url),
         lifecycle_(store.registry(), store.audit(), auth_, projector_,
                    finisher_, store.clock(), config_.base_url, install_keys_),
-        operators_(OperatorApi::Deps{.registry = store.registry(),
-                                     .audit = store.audit(),
-                                     .log = store.log(),
-                                     .projector = projector_,
-                                     .tenant_api = tenant_api_,
-                                     .feed = feed_,
-                                     .finisher = finisher_,
-                                     .clock = store.clock(),
-                                     .test_clock = test_clock,
-                                     .tenant_bytes =
-                                         [&store](TenantId t) {
-                                           return store.TenantBytes(t);
-                                         }},
-                   config_.operators_file),
+        operators_(
+            OperatorApi::Deps{
+                .registry = store.registry(),
+                .audit = store.audit(),
+                .log = store.log(),
+                .projector = projector_,
+                .tenant_api = tenant_api_,
+                .feed = feed_,
+                .finisher = finisher_,
+                .clock = store.clock(),
+                .test_clock = test_clock,
+                .tenant_bytes =
+                    [&store](TenantId t) { return store.TenantBytes(t); },
+                .residency =
+                    [this](const CallPtr& call) { residency_.Serve(call); },
+                .config = &config_},
+            config_.operators_file),
+        residency_(ResidencyApi::Deps{
+            .store = store,
+            .projector = projector_,
+            .auth = auth_,
+            .finisher = finisher_,
+            .config = config_,
+            .peer_secret = PeerSecret(config_),
+            .relay =
+                [this](HttpRequest request, Responder respond,
+                       std::string audience) {
+                  HandleRelayed(std::move(request), std::move(respond),
+                                std::move(audience));
+                }}),
         public_(store, metrics_, feed_, finisher_, config_,
                 BuildOpenApi(routes_, config_.base_url).Dump()) {}
 
   ~Impl() { Shutdown(); }
 
-  void Handle(HttpRequest request, Responder respond);
+  void Handle(HttpRequest request, Responder respond) {
+    HandleRelayed(std::move(request), std::move(respond), "");
+  }
+  void HandleRelayed(HttpRequest request, Responder respond,
+                     std::string relay_audience);
+  void Start() { residency_.Start(); }
   Status ReloadOperators() { return operators_.ReloadOperators(); }
   // Nothing of the app may be called back once it is gone: the appends it
   // queued complete (and are answered, logged and audited) first.
   void Shutdown() {
+    residency_.Shutdown();
     feed_.Shutdown();
     install_keys_.Shutdown();  // lifecycle calls waiting for a key: 503
     log_.WaitForAppends();
@@ -168,6 +204,7 @@ class App::Impl {
   InstallKeys install_keys_;
   LifecycleApi lifecycle_;
   OperatorApi operators_;
+  ResidencyApi residency_;
   PublicRoutes public_;
 };
 
@@ -198,8 +235,10 @@ std::string App::Impl::ClientIp(const HttpRequest& request) const {
   return ip;
 }
 
-void App::Impl::Handle(HttpRequest request, Responder respond) {
+void App::Impl::HandleRelayed(HttpRequest request, Responder respond,
+                              std::string relay_audience) {
   auto call = std::make_shared<Call>();
+  call->relay_audience = std::move(relay_audience);
   call->start = std::chrono::steady_clock::now();
   call->client_ip = ClientIp(request);
   call->head = request.method == "HEAD";
@@ -239,17 +278,36 @@ void App::Impl::Dispatch(const CallPtr& call) {
     case Handler::kPublic:
       return public_.Serve(call);
     case Handler::kLifecycle:
+      // A tenant whose home is another region is installed, uninstalled,
+      // enabled and disabled there.
+      if (call->relay_audience.empty() && residency_.RelayLifecycle(call)) {
+        return;
+      }
       return lifecycle_.Serve(call);
     case Handler::kOperator:
       return operators_.Serve(call);
+    case Handler::kResidency:
+      if (route.access == Access::kOperator) return operators_.Serve(call);
+      return residency_.Serve(call);
     case Handler::kTenantApi:
     case Handler::kMedia:
       break;
   }
   if (route.access == Access::kTenant) {
+    // A tenant whose home is another region is served there: a 307 before
+    // anything else, never data.
+    if (auto redirect = residency_.Redirect(*call)) {
+      return finisher_.Finish(call, std::move(*redirect));
+    }
     if (Status s = auth_.Authenticate(*call, /*allow_context_qsh=*/true);
         !s.ok()) {
       return finisher_.Fail(call, s);
+    }
+    const std::string& method = call->request.method;
+    if (method != "GET" && method != "HEAD") {
+      auto ticket = residency_.AdmitWrite(*call);
+      if (!ticket) return finisher_.Fail(call, ticket.error());
+      call->write_ticket = std::move(*ticket);
     }
     tenant_api_.RecordUserSeen(*call);
   }
@@ -259,6 +317,9 @@ void App::Impl::Dispatch(const CallPtr& call) {
 
 size_t App::Impl::BodyLimit(std::string_view method,
                             std::string_view target) const {
+  if (method == "POST" && target.starts_with(kPeerPrefix)) {
+    return kPeerBodyLimit;
+  }
   if (method == "POST" &&
       (target == "/api/v1/media" || target.starts_with("/api/v1/media?"))) {
     return UploadLimit(config_);
@@ -267,7 +328,8 @@ size_t App::Impl::BodyLimit(std::string_view method,
 }
 
 size_t App::LargestBody(const Config& config) {
-  return std::max(kJsonBodyLimit, UploadLimit(config));
+  return std::max({kJsonBodyLimit, UploadLimit(config),
+                   config.peers.empty() ? size_t{0} : kPeerBodyLimit});
 }
 
 App::App(storage::Store& store, Config config, TestClock* test_clock,
@@ -288,6 +350,8 @@ size_t App::BodyLimit(std::string_view method, std::string_view target) const {
 }
 
 void App::Shutdown() { impl_->Shutdown(); }
+
+void App::Start() { impl_->Start(); }
 
 const Router& App::router() const { return impl_->router(); }
 

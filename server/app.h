@@ -41,6 +41,10 @@ class App {
   static size_t LargestBody(const Config& config);
   size_t BodyLimit(std::string_view method, std::string_view target) const;
 
+  // Starts the background work: resumes the residency migrations under way
+  // and starts the sweeper. Once, after the server listens.
+  void Start();
+
   // Ends live event streams and waits for the appends the app queued to
   // complete (their answers, access-log lines and audit records done). Call
   // once the HTTP server has stopped (HttpServer::Run returned), not from the

@@ -23,6 +23,9 @@ struct OutboundRequest {
   // When given, the request is abandoned (Unavailable) within about a second
   // of it becoming true. Must outlive the call.
   const std::atomic<bool>* cancel = nullptr;
+  // CA certificates (PEM) to verify the server against instead of the
+  // system's; empty: the system's.
+  std::string ca_file;
 };
 
 struct OutboundResponse {

@@ -120,7 +120,9 @@ void LifecycleApi::Serve(const CallPtr& call) {
                                             call->query, auth_.base_path()))) {
     return Refuse(call, "the token's qsh does not match this request");
   }
-  if (!AudienceMatches(jwt->claims.Find("aud"), base_url_)) {
+  if (!AudienceMatches(jwt->claims.Find("aud"), base_url_) &&
+      (call->relay_audience.empty() ||
+       !AudienceMatches(jwt->claims.Find("aud"), call->relay_audience))) {
     return Refuse(call, "the token's aud is not this app's base URL");
   }
   auto body = JsonBodyOf(*call, BodyUse::kRequired);

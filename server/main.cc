@@ -10,6 +10,7 @@
 #include "server/app.h"
 #include "server/config.h"
 #include "server/http_client.h"
+#include "server/internal/residency.h"
 #include "server/http_server.h"
 #include "server/log.h"
 #include "storage/base/clock.h"
@@ -102,6 +103,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (config->rebuild_views) return 0;
+    if (!config->peer_secret_file.empty()) {
+      if (auto secret = sl::server::LoadPeerSecret(config->peer_secret_file);
+          !secret) {
+        sl::server::Log("error", "cannot load the peer secret",
+                        {{"error", secret.error().message()}});
+        return 1;
+      }
+    }
     sl::server::InitHttpClient();
     // The server binds first: the default base URL names the bound port. No
     // request is accepted before Run(), by which time `app` exists.
@@ -145,6 +154,7 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    app->Start();
     sl::server::Log("info", "serving",
                     {{"region", config->region},
                      {"data", config->data.string()},

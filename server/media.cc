@@ -8,6 +8,7 @@
 #include "projections/commands.h"
 #include "server/internal/media_api.h"
 #include "server/internal/request_parts.h"
+#include "server/internal/residency.h"
 #include "server/internal/tenant_api.h"
 #include "server/jwt.h"
 #include "server/problem.h"
@@ -452,6 +453,10 @@ void MediaApi::ServeSigned(const CallPtr& call) {
   if (!record) {
     return finisher_.Finish(
         call, Problem(404, "this site's media is not served here"));
+  }
+  // A URL made before a residency migration: the home serves it.
+  if (auto r = HomeRedirect(config_, **record, call->request.target)) {
+    return finisher_.Finish(call, std::move(*r));
   }
   if ((*record)->state != storage::LifecycleState::kInstalled) {
     return denied("the app is uninstalled from this site");

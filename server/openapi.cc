@@ -284,6 +284,45 @@ Json Components() {
                     Obj({{"items", Obj({{"type", "array"}, {"items", counts}})},
                          {"totals", counts}})},
                    {"required", Arr({"items", "totals"})}}));
+  const Json nullable_int = Obj({{"type", Arr({"integer", "null"})}});
+  schemas.Set(
+      "Residency",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"region", Str()},
+                 {"homeBaseUrl", Str()},
+                 {"state", Obj({{"type", "string"},
+                                {"enum", Arr({"home", "copying", "cutover",
+                                              "rolling-back"})}})},
+                 {"progress",
+                  Obj({{"type", Arr({"object", "null"})},
+                       {"properties",
+                        Obj({{"eventsCopied", Int()},
+                             {"eventsTotal", Int()},
+                             {"mediaCopied", Int()},
+                             {"mediaTotal", Int()},
+                             {"bytesCopied", Int()},
+                             {"rate", Obj({{"type", "number"},
+                                           {"description", "events/s"}})},
+                             {"etaSeconds", nullable_int}})}})},
+                 {"rollbackDeadline", NullableStr()},
+                 {"migrationId", NullableStr()},
+                 {"lastError", NullableStr()}})},
+           {"required", Arr({"region", "homeBaseUrl", "state", "progress",
+                             "rollbackDeadline"})}}));
+  schemas.Set("DareStatus",
+              Obj({{"type", "object"},
+                   {"properties",
+                    Obj({{"status", Str()}, {"errorResponseCode", Str()}})},
+                   {"required", Arr({"status"})}}));
+  schemas.Set(
+      "Sweep",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"purged", Obj({{"type", "array"},
+                                 {"items", Obj({{"type", "object"}})}})},
+                 {"dryRun", Obj({{"type", "boolean"}})}})},
+           {"required", Arr({"purged"})}}));
   schemas.Set(
       "Audit",
       Obj({{"type", "object"},
@@ -333,6 +372,14 @@ Json Components() {
                      "`Authorization: JWT <token>`: RS256, signed with the "
                      "Atlassian install key named by its kid; aud = baseUrl, "
                      "iss = clientKey."}}));
+  security.Set("peerJwt",
+               Obj({{"type", "apiKey"},
+                    {"in", "header"},
+                    {"name", "Authorization"},
+                    {"description",
+                     "`Authorization: JWT <token>`: another region of this "
+                     "deployment; HS256 with the peer secret, iss = "
+                     "siteledger:<region>, qsh of the request."}}));
   return Obj({{"schemas", schemas}, {"securitySchemes", security}});
 }
 
@@ -503,6 +550,9 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
         break;
       case Access::kOperator:
         o.Set("security", Arr({Obj({{"operatorBearer", Json::MakeArray()}})}));
+        break;
+      case Access::kPeer:
+        o.Set("security", Arr({Obj({{"peerJwt", Json::MakeArray()}})}));
         break;
       default:
         o.Set("security", Json::MakeArray());  // public, or a signed URL

@@ -8,8 +8,8 @@
 
 #include "projections/commands.h"
 #include "server/config.h"
-#include "server/config.h"
 #include "server/internal/request_parts.h"
+#include "server/internal/residency.h"
 #include "server/jwt.h"
 #include "server/log.h"
 #include "server/problem.h"
@@ -143,10 +143,26 @@ void OperatorApi::Serve(const CallPtr& call) {
     call->tenant = record->id;
     call->record =
         std::make_shared<const storage::TenantRecord>(std::move(*record));
-    if (route.action == Action::kAdminRestore) return ServeRestore(call);
+    if (route.handler == Handler::kResidency) return d_.residency(call);
+    // A tenant whose home is another region is read and restored there.
+    if (auto r =
+            HomeRedirect(*d_.config, *call->record, call->request.target)) {
+      return f.Finish(call, std::move(*r));
+    }
+    if (route.action == Action::kAdminRestore) {
+      if (!call->record->residency.writable()) {
+        HttpResponse r = Problem(503,
+                                 "a residency migration is finishing; try "
+                                 "again in a moment");
+        r.Set("Retry-After", "1");
+        return f.Finish(call, std::move(r));
+      }
+      return ServeRestore(call);
+    }
     return d_.tenant_api.Serve(call);  // the same reads as the tenant API
   }
 
+  if (route.handler == Handler::kResidency) return d_.residency(call);
   switch (route.action) {
     case Action::kAdminTenants:
       return ServeTenants(call);

@@ -2,6 +2,8 @@
 
 #include "server/internal/public_routes.h"
 
+#include <cctype>
+
 #include "server/problem.h"
 
 namespace siteledger::server {
@@ -88,7 +90,23 @@ HttpResponse PublicRoutes::Descriptor() const {
   lifecycle.Set("uninstalled", "/lifecycle/uninstalled");
   lifecycle.Set("enabled", "/lifecycle/enabled");
   lifecycle.Set("disabled", "/lifecycle/disabled");
+  // Atlassian's realm migrations call <path>/schedule, /start, /status,
+  // /commit and /rollback.
+  lifecycle.Set("dare-migration", "/migration");
   d.Set("lifecycle", std::move(lifecycle));
+  // Realm pinning: each region's base URL, keyed by Atlassian's location.
+  if (!config_.peers.empty()) {
+    Json regions = Json::MakeObject();
+    auto upper = [](std::string s) {
+      for (char& c : s) c = static_cast<char>(std::toupper(c));
+      return s;
+    };
+    regions.Set(upper(config_.region), config_.base_url);
+    for (const auto& [region, url] : config_.peers) {
+      regions.Set(upper(region), url);
+    }
+    d.Set("regionBaseUrls", std::move(regions));
+  }
   Json migrations = Json::MakeObject();
   migrations.Set("signed-install", true);
   migrations.Set("context-qsh", true);

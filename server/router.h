@@ -15,6 +15,7 @@ enum class Access : uint8_t {
   kTenantSigned,   // lifecycle: HS256 JWT, real qsh only
   kOperator,       // operator bearer token
   kSignedUrl,      // the URL's own signature is the credential
+  kPeer,           // another region: HS256 JWT under the peer secret
 };
 
 struct Route {

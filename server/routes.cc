@@ -59,6 +59,31 @@ Json RestoreBody() {
     "minProperties":1,"maxProperties":1,"additionalProperties":false})");
 }
 
+Json MigrationBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "target":{"type":"string","pattern":"^[A-Za-z0-9-]{1,16}$",
+                "description":"The region to move to: eu, or Atlassian's EU",
+                "examples":["eu"]}},
+    "required":["target"],"additionalProperties":false})");
+}
+Json DareScheduleBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "startTime":{"type":"string","format":"date-time"},
+      "endTime":{"type":"string","format":"date-time"},
+      "location":{"type":"string","examples":["EU"]},
+      "migrationId":{"type":"string","minLength":1,"maxLength":128}},
+    "required":["location","migrationId"]})");
+}
+Json DareIdBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "migrationId":{"type":"string","minLength":1,"maxLength":128}},
+    "required":["migrationId"]})");
+}
+Json PeerBody() {
+  return ParseSchema(R"({"type":"object",
+    "description":"Region-to-region message: docs/formats.md, Residency"})");
+}
+
 constexpr size_t kViewPage = 50, kMaxViewPage = 200;
 constexpr size_t kEventPage = 100, kMaxEventPage = 1000;
 constexpr size_t kAuditPage = 100, kMaxAuditPage = 1000;
@@ -178,6 +203,20 @@ RouteSpec Delete(std::string path, CommandType command, std::string summary) {
   return r;
 }
 
+RouteSpec ResidencyRoute(std::string method, std::string path, Access access,
+                         Action action, std::string summary,
+                         std::string response = "") {
+  RouteSpec r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.access = access;
+  r.handler = Handler::kResidency;
+  r.action = action;
+  r.summary = std::move(summary);
+  r.response = std::move(response);
+  return r;
+}
+
 RouteSpec AdminRoute(std::string method, std::string path, Action action,
                      Scope scope, std::string summary, std::string response) {
   RouteSpec r;
@@ -225,7 +264,59 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
                         Access::kTenantSigned,
                         "The app was disabled (HS256 JWT)", LifecycleBody));
 
+  // ----- residency: Atlassian's realm-migration callbacks ---------------
+  {
+    const std::pair<const char*, Action> dare[] = {
+        {"schedule", A::kDareSchedule},
+        {"start", A::kDareStart},
+        {"commit", A::kDareCommit},
+        {"rollback", A::kDareRollback}};
+    for (const auto& [name, action] : dare) {
+      RouteSpec r =
+          ResidencyRoute("POST", std::string("/migration/") + name,
+                         Access::kTenantSigned, action,
+                         std::string("Atlassian's data residency migration: ") +
+                             name + " (HS256 JWT)",
+                         "DareStatus");
+      r.request_schema = action == A::kDareSchedule || action == A::kDareStart
+                             ? BodySchema(DareScheduleBody)
+                             : BodySchema(DareIdBody);
+      t.push_back(std::move(r));
+    }
+    RouteSpec status = ResidencyRoute(
+        "GET", "/migration/status", Access::kTenantSigned, A::kDareStatus,
+        "Atlassian's data residency migration: status (HS256 JWT)",
+        "DareStatus");
+    status.query.push_back({"migrationId", "The migration asked about"});
+    t.push_back(std::move(status));
+  }
+
   // ----- the tenant API ------------------------------------------------
+  {
+    RouteSpec get = ResidencyRoute(
+        "GET", "/api/v1/residency", Access::kTenant, A::kResidencyGet,
+        "Where the tenant's data lives, and any migration under way",
+        "Residency");
+    get.description =
+        "Never redirected: the home region and any region that holds the "
+        "tenant's tombstone answer it.";
+    t.push_back(std::move(get));
+    RouteSpec migrate =
+        ResidencyRoute("POST", "/api/v1/residency/migration", Access::kTenant,
+                       A::kResidencyMigrate,
+                       "Move the tenant's data to another region", "Residency");
+    migrate.success = 202;
+    migrate.request_schema = MigrationBody;
+    t.push_back(std::move(migrate));
+    RouteSpec rollback = ResidencyRoute(
+        "POST", "/api/v1/residency/rollback", Access::kTenant,
+        A::kResidencyRollback,
+        "Move the tenant back to the region it left (within 7 days); "
+        "changes made since the move are lost",
+        "Residency");
+    rollback.success = 202;
+    t.push_back(std::move(rollback));
+  }
   t.push_back(List("/api/v1/sites", V::kSite, "List sites", "Site"));
   t.push_back(Create("/api/v1/sites", C::kCreateSite, "Create a site", "Site",
                      FromEvent(ev::kSiteCreated, {"siteId"})));
@@ -461,6 +552,16 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
         {"until", "Before this time (RFC 3339)", "date-time"});
     t.push_back(std::move(audit));
   }
+  {
+    RouteSpec sweep =
+        AdminRoute("POST", "/admin/sweep", A::kAdminSweep, Scope::kPurge,
+                   "Run the purges that are due now (scope purge)", "Sweep");
+    sweep.handler = Handler::kResidency;
+    sweep.query.push_back({"dry_run",
+                           "true: list what would be purged, purge nothing",
+                           "enum:true|false"});
+    t.push_back(std::move(sweep));
+  }
   if (options.test_clock) {
     RouteSpec clock = AdminRoute(
         "POST", "/admin/clock", A::kAdminClock, Scope::kClock,
@@ -488,6 +589,58 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
         "Restore a tenant to an earlier seq or time (scope restore)", "");
     restore.request_schema = RestoreBody;
     t.push_back(std::move(restore));
+  }
+  {
+    const std::string base = std::string(kOperatorTenantPrefix) + "/migration";
+    RouteSpec get =
+        AdminRoute("GET", base, A::kAdminMigrationGet, Scope::kMigrate,
+                   "A tenant's residency (scope migrate)", "Residency");
+    get.handler = Handler::kResidency;
+    t.push_back(std::move(get));
+    RouteSpec start = AdminRoute(
+        "POST", base, A::kAdminMigrationStart, Scope::kMigrate,
+        "Move a tenant to another region (scope migrate)", "Residency");
+    start.handler = Handler::kResidency;
+    start.success = 202;
+    start.request_schema = MigrationBody;
+    t.push_back(std::move(start));
+    RouteSpec rollback = AdminRoute(
+        "POST", base + "/rollback", A::kAdminMigrationRollback, Scope::kMigrate,
+        "Move a tenant back within 7 days of a move (scope migrate)",
+        "Residency");
+    rollback.handler = Handler::kResidency;
+    rollback.success = 202;
+    t.push_back(std::move(rollback));
+  }
+  // ----- region to region ----------------------------------------------
+  {
+    const std::string base = std::string(kPeerPrefix) + "tenants/{clientKey}";
+    const std::tuple<const char*, std::string, Action, const char*> peer[] = {
+        {"POST", base + "/begin", A::kPeerBegin,
+         "Peer: take a copy of a tenant (it stays at its home)"},
+        {"POST", base + "/events", A::kPeerImport,
+         "Peer: a batch of the tenant's log, pseudonyms and media"},
+        {"GET", base, A::kPeerStatus, "Peer: the copy's state and head"},
+        {"GET", base + "/digest", A::kPeerDigest,
+         "Peer: the digest of the copy's views as of ?seq="},
+        {"POST", base + "/commit", A::kPeerCommit,
+         "Peer: become the tenant's home (the handshake's second step)"},
+        {"POST", base + "/abort", A::kPeerAbort, "Peer: drop an arriving copy"},
+        {"POST", base + "/reclaim", A::kPeerReclaim,
+         "Peer: become home again (a rollback)"},
+        {"POST", base + "/rollback", A::kPeerRollback,
+         "Peer: start a rollback at the tenant's home"},
+        {"POST", std::string(kPeerPrefix) + "relay", A::kPeerRelay,
+         "Peer: a lifecycle callback relayed to the tenant's home"}};
+    for (const auto& [method, path, action, summary] : peer) {
+      RouteSpec r =
+          ResidencyRoute(method, path, Access::kPeer, action, summary);
+      if (std::string_view(method) == "POST") r.request_schema = PeerBody;
+      if (action == A::kPeerDigest) {
+        r.query.push_back({"seq", "As of this seq", "integer", true});
+      }
+      t.push_back(std::move(r));
+    }
   }
   return t;
 }

@@ -28,6 +28,7 @@ enum class Handler : uint8_t {
   kTenantApi,  // /api/v1 views, lists, commands and the event log
   kMedia,      // /api/v1/media: uploads, downloads, deletion, signed URLs
   kOperator,   // /admin: operator routes, and the tenant reads they mirror
+  kResidency,  // residency: where a tenant lives, migrations, peers
 };
 
 // What a route does, for the handler that serves it. The generic actions
@@ -59,6 +60,29 @@ enum class Action : uint8_t {
   kAdminAudit,
   kAdminClock,
   kAdminRestore,
+  // Residency: the tenant's own routes, the operators', Atlassian's
+  // realm-migration callbacks, and the region-to-region routes.
+  kResidencyGet,
+  kResidencyMigrate,
+  kResidencyRollback,
+  kAdminMigrationGet,
+  kAdminMigrationStart,
+  kAdminMigrationRollback,
+  kAdminSweep,
+  kDareSchedule,
+  kDareStart,
+  kDareStatus,
+  kDareCommit,
+  kDareRollback,
+  kPeerBegin,
+  kPeerImport,
+  kPeerStatus,
+  kPeerDigest,
+  kPeerCommit,
+  kPeerAbort,
+  kPeerReclaim,
+  kPeerRollback,
+  kPeerRelay,
 };
 
 // Whether a command takes a JSON body. Any body sent must be JSON (415).
@@ -122,6 +146,9 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options);
 
 // A router over `routes`: Route::handler is the row's index in `routes`.
 Router BuildRouter(std::span<const RouteSpec> routes);
+
+// The prefix of the region-to-region routes.
+inline constexpr std::string_view kPeerPrefix = "/internal/v1/";
 
 // The prefix of the operator routes that touch one tenant's data.
 inline constexpr std::string_view kOperatorTenantPrefix =

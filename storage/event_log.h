@@ -78,6 +78,13 @@ struct AppendRequest {
   // tenant's last event (InvalidArgument otherwise): callers that fold views
   // before the append (they need the time) decide it themselves.
   std::optional<Timestamp> time;
+  // An import (a residency migration's target): events as another region
+  // wrote them, appended as they are, with their seqs, times and
+  // idempotency keys, so that every hash is the same. `events`,
+  // `expected_version`, `idempotency_key` and `time` must be unset. The
+  // first must follow the head (seq and previous hash), each the one
+  // before, and times never go back: Conflict otherwise, writing nothing.
+  std::vector<Event> imported;
 };
 
 struct AppendResult {

@@ -41,6 +41,9 @@ size_t RequestBytes(const AppendRequest& request) {
   for (const NewEvent& e : request.events) {
     n += 128 + e.type.size() + e.actor.size() + e.payload.size();
   }
+  for (const Event& e : request.imported) {
+    n += 128 + e.type.size() + e.actor.size() + e.payload.size();
+  }
   for (const ExtraWrite& w : request.extra_writes) {
     n += 64 + w.key.size() + w.value.size();
   }

@@ -25,7 +25,17 @@ Status ValidateRequest(const AppendRequest& request) {
   if (request.tenant.value() == 0) {
     return Status::InvalidArgument("tenant 0 is reserved");
   }
-  if (request.events.empty()) {
+  if (!request.imported.empty()) {
+    if (!request.events.empty() || request.expected_version ||
+        !request.idempotency_key.empty() || request.time) {
+      return Status::InvalidArgument(
+          "an import carries its events whole, and nothing else");
+    }
+    for (const Event& e : request.imported) {
+      SL_RETURN_IF_ERROR(
+          ValidateEventParts(e.type, e.actor, e.idempotency_key, e.payload));
+    }
+  } else if (request.events.empty()) {
     return Status::InvalidArgument("an append needs at least one event");
   }
   if (request.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
@@ -171,6 +181,50 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
   result.first = head.seq.next();
   result.time = time;
   rocksdb::ColumnFamilyHandle* events_cf = db_.cf(Family::kEvents);
+  // Seals and batches one event; the chain covers the plaintext envelope.
+  auto put = [&](const Event& e) -> Status {
+    const std::string row_key = internal::EventKey(request.tenant, e.seq);
+    std::string value = internal::EncodeHeader(e, internal::kStoredFormat);
+    std::string aad = internal::RowAad(Family::kEvents, row_key);
+    aad += value;
+    std::string sealed;
+    SL_RETURN_IF_ERROR(key.value()->SealAppend(e.payload, aad, sealed));
+    coding::PutU32(value, static_cast<uint32_t>(sealed.size()));
+    value += sealed;
+    batch.Put(events_cf, row_key, value).PermitUncheckedError();
+    head.hash = HashOf(e);
+    head.seq = e.seq;
+    head.time = e.time;
+    return Status::Ok();
+  };
+  if (!request.imported.empty()) {
+    for (const Event& e : request.imported) {
+      if (e.seq != head.seq.next() || e.prev_hash != head.hash ||
+          e.time < head.time) {
+        fail(Status::Conflict("imported event " +
+                                  std::to_string(e.seq.value()) +
+                                  " does not follow the log at " +
+                                  std::to_string(head.seq.value()) +
+                                  " (seq, previous hash or time)",
+                              head.seq.value()));
+        return;
+      }
+      if (Status s = put(e); !s.ok()) {
+        fail(std::move(s));
+        return;
+      }
+    }
+    result.first = request.imported.front().seq;
+    result.last = head.seq;
+    result.time = head.time;
+    batch.PopSavePoint().PermitUncheckedError();
+    group.keys[request.tenant] = *key;
+    group.heads[request.tenant] = head;
+    pending.result = result;
+    pending.needs_batch = true;
+    pending.events_written = request.imported.size();
+    return;
+  }
   Event event;
   event.time = time;
   event.idempotency_key = request.idempotency_key;
@@ -179,24 +233,11 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     event.type = e.type;
     event.actor = e.actor;
     event.prev_hash = head.hash;
-    event.payload.clear();
-    const std::string row_key = internal::EventKey(request.tenant, event.seq);
-    std::string value = internal::EncodeHeader(event, internal::kStoredFormat);
-    std::string aad = internal::RowAad(Family::kEvents, row_key);
-    aad += value;
-    std::string sealed;
-    if (Status s = key.value()->SealAppend(e.payload, aad, sealed); !s.ok()) {
+    event.payload = e.payload;
+    if (Status s = put(event); !s.ok()) {
       fail(std::move(s));
       return;
     }
-    coding::PutU32(value, static_cast<uint32_t>(sealed.size()));
-    value += sealed;
-    batch.Put(events_cf, row_key, value).PermitUncheckedError();
-    // The chain covers the plaintext envelope.
-    event.payload = e.payload;
-    head.hash = HashOf(event);
-    head.seq = event.seq;
-    head.time = time;
   }
   result.last = head.seq;
 

@@ -23,6 +23,14 @@ enum class Field : uint8_t {
   kCreated = 7,
   kUpdated = 8,
   kUninstalledAt = 9,
+  kResidencyState = 10,
+  kPeer = 11,
+  kMigrationId = 12,
+  kMovedAt = 13,
+  kMovedFrom = 14,
+  kCutoverSeq = 15,
+  kFoldedSeq = 16,
+  kPurgeAt = 17,
 };
 
 void PutField(std::string& out, Field field, std::string_view value) {
@@ -46,6 +54,26 @@ constexpr size_t kMaxBaseUrlBytes = 2048;
 constexpr size_t kMaxSecretBytes = 512;
 
 }  // namespace
+
+std::string_view ResidencyStateName(ResidencyState state) {
+  switch (state) {
+    case ResidencyState::kHome:
+      return "home";
+    case ResidencyState::kCopying:
+      return "copying";
+    case ResidencyState::kCutover:
+      return "cutover";
+    case ResidencyState::kMoved:
+      return "moved";
+    case ResidencyState::kIncoming:
+      return "incoming";
+    case ResidencyState::kRollingBack:
+      return "rolling-back";
+    case ResidencyState::kGone:
+      return "gone";
+  }
+  return "unknown";
+}
 
 std::string_view LifecycleStateName(LifecycleState state) {
   switch (state) {
@@ -88,6 +116,29 @@ Result<std::string> TenantRegistry::Encode(const TenantRecord& r) const {
   PutIntField(plain, Field::kUpdated, MillisOf(r.updated));
   if (r.uninstalled_at) {
     PutIntField(plain, Field::kUninstalledAt, MillisOf(*r.uninstalled_at));
+  }
+  const Residency& res = r.residency;
+  if (res.state != ResidencyState::kHome) {
+    PutIntField(plain, Field::kResidencyState, static_cast<int64_t>(res.state));
+  }
+  if (!res.peer.empty()) PutField(plain, Field::kPeer, res.peer);
+  if (!res.migration_id.empty()) {
+    PutField(plain, Field::kMigrationId, res.migration_id);
+  }
+  if (res.moved_at) {
+    PutIntField(plain, Field::kMovedAt, MillisOf(*res.moved_at));
+  }
+  if (!res.moved_from.empty())
+    PutField(plain, Field::kMovedFrom, res.moved_from);
+  if (res.cutover_seq) {
+    PutIntField(plain, Field::kCutoverSeq,
+                static_cast<int64_t>(res.cutover_seq));
+  }
+  if (res.folded_seq) {
+    PutIntField(plain, Field::kFoldedSeq, static_cast<int64_t>(res.folded_seq));
+  }
+  if (res.purge_at) {
+    PutIntField(plain, Field::kPurgeAt, MillisOf(*res.purge_at));
   }
   auto sealed = record_key_.Seal(plain, RecordAad(r.id));
   SecureWipe(plain);
@@ -142,6 +193,30 @@ Result<TenantRecord> TenantRegistry::Decode(TenantId tenant,
         break;
       case Field::kUninstalledAt:
         r.uninstalled_at = TimestampFromMillis(as_int());
+        break;
+      case Field::kResidencyState:
+        r.residency.state = static_cast<ResidencyState>(as_int());
+        break;
+      case Field::kPeer:
+        r.residency.peer.assign(*value);
+        break;
+      case Field::kMigrationId:
+        r.residency.migration_id.assign(*value);
+        break;
+      case Field::kMovedAt:
+        r.residency.moved_at = TimestampFromMillis(as_int());
+        break;
+      case Field::kMovedFrom:
+        r.residency.moved_from.assign(*value);
+        break;
+      case Field::kCutoverSeq:
+        r.residency.cutover_seq = static_cast<uint64_t>(as_int());
+        break;
+      case Field::kFoldedSeq:
+        r.residency.folded_seq = static_cast<uint64_t>(as_int());
+        break;
+      case Field::kPurgeAt:
+        r.residency.purge_at = TimestampFromMillis(as_int());
         break;
       default:
         break;  // a field from a later version: kept by nobody, harmless
@@ -284,12 +359,189 @@ Status TenantRegistry::Update(TenantRecord record) {
   auto existing = Get(record.id);
   if (!existing) return existing.error();
   record.updated = clock_.Now();
+  rocksdb::WriteBatch batch;
+  SL_RETURN_IF_ERROR(StageRecord(&*existing, record, batch));
+  return db_.WriteSynced(batch);
+}
+
+namespace {
+
+std::string InFlightRow(TenantId tenant) {
+  std::string suffix;
+  coding::PutU64(suffix, tenant.value());
+  return TenantRowKey(internal::kRegistryTenant, TenantRow::kInFlight, suffix);
+}
+
+std::string PurgeDueRow(Timestamp due, TenantId tenant) {
+  std::string suffix;
+  coding::PutU64(suffix,
+                 static_cast<uint64_t>(std::max<int64_t>(0, MillisOf(due))));
+  coding::PutU64(suffix, tenant.value());
+  return TenantRowKey(internal::kRegistryTenant, TenantRow::kPurgeDue, suffix);
+}
+
+}  // namespace
+
+Status TenantRegistry::StageRecord(const TenantRecord* old,
+                                   const TenantRecord& record,
+                                   rocksdb::WriteBatch& batch) const {
   auto sealed = Encode(record);
   if (!sealed) return sealed.error();
+  rocksdb::ColumnFamilyHandle* cf = db_.cf(Family::kTenants);
+  batch.Put(cf, TenantRowKey(record.id, TenantRow::kRecord), *sealed)
+      .PermitUncheckedError();
+  if (old != nullptr && old->residency.in_flight()) {
+    batch.Delete(cf, InFlightRow(old->id)).PermitUncheckedError();
+  }
+  if (old != nullptr && old->residency.purge_at) {
+    batch.Delete(cf, PurgeDueRow(*old->residency.purge_at, old->id))
+        .PermitUncheckedError();
+  }
+  if (record.residency.in_flight()) {
+    batch.Put(cf, InFlightRow(record.id), "").PermitUncheckedError();
+  }
+  if (record.residency.purge_at) {
+    batch.Put(cf, PurgeDueRow(*record.residency.purge_at, record.id), "")
+        .PermitUncheckedError();
+  }
+  return Status::Ok();
+}
+
+Result<TenantRecord> TenantRegistry::Adopt(const TenantRecord& incoming) {
+  if (incoming.client_key.empty() ||
+      incoming.client_key.size() > kMaxClientKeyBytes) {
+    return Err(Status::InvalidArgument("clientKey must be 1 to 256 bytes"));
+  }
+  if (incoming.shared_secret.empty() ||
+      incoming.shared_secret.size() > kMaxSecretBytes) {
+    return Err(Status::InvalidArgument("sharedSecret must be 1 to 512 bytes"));
+  }
+  if (incoming.base_url.size() > kMaxBaseUrlBytes) {
+    return Err(Status::InvalidArgument("baseUrl must be at most 2048 bytes"));
+  }
+  MutexLock lock(mu_);
+  auto existing = Find(incoming.client_key);
+  if (existing) {
+    auto record = Get(*existing);
+    if (!record) return Err(record.error());
+    if (record->residency.state == ResidencyState::kIncoming &&
+        record->residency.migration_id == incoming.residency.migration_id) {
+      return std::move(*record);
+    }
+    if (record->residency.state != ResidencyState::kGone &&
+        record->state != LifecycleState::kPurged) {
+      return Err(Status::Conflict(
+          "this region already holds a copy of the tenant (" +
+          std::string(ResidencyStateName(record->residency.state)) + ")"));
+    }
+  } else if (existing.error().code() != StatusCode::kNotFound) {
+    return Err(existing.error());
+  }
+  // A new id (an earlier copy's id, its key destroyed, is never reused).
+  const std::string next_key =
+      TenantRowKey(internal::kRegistryTenant, TenantRow::kNextId);
+  uint64_t next = 1;
+  auto stored_next = db_.Get(Family::kTenants, next_key);
+  if (stored_next) {
+    if (stored_next->size() != 8) {
+      return Err(Status::Corruption("the next tenant id row is malformed"));
+    }
+    next = coding::DecodeU64(stored_next->data());
+  } else if (stored_next.error().code() != StatusCode::kNotFound) {
+    return Err(stored_next.error());
+  }
+  TenantRecord record = incoming;
+  record.id = TenantId(next);
+  record.updated = clock_.Now();
+  std::string next_value;
+  coding::PutU64(next_value, next + 1);
+  {
+    rocksdb::WriteBatch reserve;
+    reserve.Put(db_.cf(Family::kTenants), next_key, next_value);
+    SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(reserve));
+  }
+  SL_RETURN_ERR_IF_ERROR(keys_.Create(record.id));
+  std::string id_value;
+  coding::PutU64(id_value, record.id.value());
   rocksdb::WriteBatch batch;
-  batch.Put(db_.cf(Family::kTenants),
-            TenantRowKey(record.id, TenantRow::kRecord), *sealed);
+  SL_RETURN_ERR_IF_ERROR(StageRecord(nullptr, record, batch));
+  batch.Put(db_.cf(Family::kTenants), ClientKeyRow(record.client_key),
+            id_value);
+  SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
+  return record;
+}
+
+Status TenantRegistry::MarkPurged(TenantId tenant, bool uninstalled) {
+  MutexLock lock(mu_);
+  auto existing = Get(tenant);
+  if (!existing) return existing.error();
+  TenantRecord record = *existing;
+  SecureWipe(record.shared_secret);
+  record.shared_secret.clear();
+  record.client_key.clear();
+  record.base_url.clear();
+  record.residency.purge_at.reset();
+  record.residency.peer.clear();
+  if (uninstalled) {
+    record.state = LifecycleState::kPurged;
+  } else {
+    record.residency.state = ResidencyState::kGone;
+  }
+  record.updated = clock_.Now();
+  rocksdb::WriteBatch batch;
+  // Everything else of the tenant here goes (its head, idempotency
+  // records); the record, written after in the same batch, stays. Row by
+  // row: the family's memtable insert hint and range deletions do not mix.
+  {
+    const std::string prefix = internal::TenantPrefix(tenant);
+    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(
+        rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      batch.Delete(db_.cf(Family::kTenants), it->key()).PermitUncheckedError();
+    }
+    SL_RETURN_IF_ERROR(
+        internal::FromRocks(it->status(), "listing a tenant's rows"));
+  }
+  SL_RETURN_IF_ERROR(StageRecord(&*existing, record, batch));
   return db_.WriteSynced(batch);
+}
+
+Result<std::vector<TenantId>> TenantRegistry::InFlight() const {
+  std::vector<TenantId> out;
+  const std::string prefix =
+      TenantRowKey(internal::kRegistryTenant, TenantRow::kInFlight);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (it->key().size() != prefix.size() + 8) continue;
+    out.emplace_back(coding::DecodeU64(it->key().data() + prefix.size()));
+  }
+  SL_RETURN_ERR_IF_ERROR(
+      internal::FromRocks(it->status(), "listing migrations"));
+  return out;
+}
+
+Result<std::vector<TenantId>> TenantRegistry::PurgesDue(Timestamp now,
+                                                        size_t limit) const {
+  std::vector<TenantId> out;
+  const std::string prefix =
+      TenantRowKey(internal::kRegistryTenant, TenantRow::kPurgeDue);
+  const uint64_t now_ms =
+      static_cast<uint64_t>(std::max<int64_t>(0, MillisOf(now)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
+  for (it->Seek(prefix);
+       out.size() < limit && it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (it->key().size() != prefix.size() + 16) continue;
+    const char* p = it->key().data() + prefix.size();
+    if (coding::DecodeU64(p) > now_ms) break;
+    out.emplace_back(coding::DecodeU64(p + 8));
+  }
+  SL_RETURN_ERR_IF_ERROR(internal::FromRocks(it->status(), "listing purges"));
+  return out;
 }
 
 Result<std::vector<TenantRecord>> TenantRegistry::List(TenantId after,

@@ -13,6 +13,9 @@
 #include "storage/key_store.h"
 #include "storage/master_key.h"
 
+namespace rocksdb {
+class WriteBatch;
+}
 namespace siteledger::storage::internal {
 class Database;
 }
@@ -25,6 +28,47 @@ enum class LifecycleState : uint8_t {
   kPurged = 3,       // data key destroyed, data deleted
 };
 std::string_view LifecycleStateName(LifecycleState state);
+
+// Where a tenant's data lives, as this region knows it (docs/architecture.md,
+// "Residency"). A tenant has one home region; only the home accepts writes,
+// and only in kHome or kCopying.
+enum class ResidencyState : uint8_t {
+  kHome = 0,         // this region is home
+  kCopying = 1,      // home, copying to `peer`; writes go on
+  kCutover = 2,      // home, handing over to `peer`; writes refused
+  kMoved = 3,        // home is elsewhere; this frozen copy is kept for a
+                     // rollback until `purge_at`
+  kIncoming = 4,     // a copy arriving from the home region; not home yet
+  kRollingBack = 5,  // home, giving the tenant back to `peer`; writes refused
+  kGone = 6,         // the copy here was purged: only a tombstone is left
+};
+std::string_view ResidencyStateName(ResidencyState state);
+
+struct Residency {
+  ResidencyState state = ResidencyState::kHome;
+  std::string peer;          // the other region of the migration under way
+  std::string migration_id;  // of the migration under way or last done
+  // The last move: when it happened, the region it came from (on the new
+  // home) and the seq both sides agreed on.
+  std::optional<Timestamp> moved_at;
+  std::string moved_from;
+  uint64_t cutover_seq = 0;
+  // kIncoming: the events whose views are folded here.
+  uint64_t folded_seq = 0;
+  // When the sweeper purges this copy (kMoved; later, uninstalls).
+  std::optional<Timestamp> purge_at;
+
+  // Whether the region holding this record accepts the tenant's writes.
+  bool writable() const {
+    return state == ResidencyState::kHome || state == ResidencyState::kCopying;
+  }
+  // A migration or rollback is under way here (the driver resumes it).
+  bool in_flight() const {
+    return state == ResidencyState::kCopying ||
+           state == ResidencyState::kCutover ||
+           state == ResidencyState::kRollingBack;
+  }
+};
 
 // What Atlassian sends in the `installed` callback that the store keeps.
 struct Installation {
@@ -46,6 +90,7 @@ struct TenantRecord {
   Timestamp created{};
   Timestamp updated{};
   std::optional<Timestamp> uninstalled_at;
+  Residency residency;
 };
 
 // TenantRegistry maps clientKeys (looked up by their HMAC under a key derived
@@ -86,6 +131,29 @@ class TenantRegistry {
   // nothing. Any thread: serialised with installs.
   Status Update(TenantRecord record);
 
+  // Creates the tenant of `incoming.client_key` as a copy arriving from
+  // another region (residency kIncoming; a new tenant id and a new data
+  // key), or returns the copy already arriving (the same migration_id).
+  // A tombstone (kGone) of an earlier copy is replaced by a new tenant id.
+  // Conflict if the clientKey has a live tenant here; InvalidArgument as
+  // Install; IOError. Any thread: serialised with installs.
+  Result<TenantRecord> Adopt(const TenantRecord& incoming);
+
+  // Leaves a tombstone of a purged copy: the record keeps its id, home
+  // region and residency kGone (or lifecycle kPurged when `uninstalled`);
+  // the clientKey, secret and base URL are wiped. The clientKey index row
+  // stays, so that requests for the tenant still find where it went.
+  // IOError. Any thread.
+  Status MarkPurged(TenantId tenant, bool uninstalled);
+
+  // Tenants with a migration or rollback under way here (kCopying,
+  // kCutover, kRollingBack), from an index kept with the records: what the
+  // server resumes at start, whatever the region's size. IOError. Any thread.
+  Result<std::vector<TenantId>> InFlight() const;
+  // Tenants whose purge_at is at or before `now`, earliest first, at most
+  // `limit`; from an index kept with the records. IOError. Any thread.
+  Result<std::vector<TenantId>> PurgesDue(Timestamp now, size_t limit) const;
+
   // Tenants in id order, starting after `after`, at most `limit`.
   // Corruption for a record that does not open; IOError. Any thread.
   Result<std::vector<TenantRecord>> List(TenantId after, size_t limit) const;
@@ -101,6 +169,10 @@ class TenantRegistry {
 
  private:
   std::string ClientKeyRow(std::string_view client_key) const;
+  // Writes `record` (sealed) and moves its index rows from `old` (nullptr
+  // for a new record) in `batch`.
+  Status StageRecord(const TenantRecord* old, const TenantRecord& record,
+                     rocksdb::WriteBatch& batch) const;
   Result<TenantRecord> Decode(TenantId tenant, std::string_view sealed) const;
   Result<std::string> Encode(const TenantRecord& record) const;
 

@@ -96,11 +96,24 @@ Status RestoreFromHistory(const storage::EventLog& log, TenantId tenant,
                           ViewStore& store, Sequence to, Sequence head,
                           Sequence seq);
 
+// A digest of what events (after, until] changed in the views, as they are
+// after `until`: each changed entity's (kind, id, stored row), and how many
+// of each kind were deleted, in entity order. Two regions that folded the
+// same events agree on it; it reads only the changed rows. The history's
+// errors.
+Result<Hash> ChangesDigest(const storage::EventLog& log, TenantId tenant,
+                           Sequence after, Sequence until);
+
 // Rebuilds the tenant's views and versions from its log, in batches: memory
 // follows a batch, not the tenant. Deletes what the views and snapshots
 // families hold for the tenant first. No append of the tenant may run
 // meanwhile (an offline tool, a migration's target, an upgrade at start).
 // Corruption for an event that does not decode; the log's errors.
 Status RebuildViews(storage::EventLog& log, TenantId tenant);
+// Folds the tenant's events from `from` to its head into the stored views
+// and their versions, over what is stored (the views after event from - 1),
+// as RebuildViews does batch by batch. No command of the tenant may run
+// meanwhile. The errors of RebuildViews.
+Status FoldViews(storage::EventLog& log, TenantId tenant, Sequence from);
 
 }  // namespace siteledger::projections::internal

@@ -24,6 +24,13 @@ Result<std::optional<std::string>> LookupAccountId(const storage::EventLog& log,
                                                    TenantId tenant,
                                                    std::string_view pseudonym);
 
+// The two rows that map `account_id` and `pseudonym` to each other, added
+// to `writes`: a migration's target keeps the pseudonyms of the source's
+// events. NotFound once the data key is destroyed; the log's errors.
+Status AddPseudonymRows(const storage::EventLog& log, TenantId tenant,
+                        std::string_view pseudonym, std::string_view account_id,
+                        std::vector<storage::ExtraWrite>& writes);
+
 // The account's pseudonym, allocating one on first sight: its two rows are
 // added to `writes`, for the append that first uses it. The caller holds
 // session.mu from here until that append is queued, so that two commands

@@ -44,6 +44,12 @@ struct Call {
   std::string actor;  // the token's sub: an Atlassian account id
   Timestamp token_expires{};
 
+  // A lifecycle callback relayed by another region: that region's base URL,
+  // which the token's aud may name instead of this one's.
+  std::string relay_audience;
+  // Held while a write is in flight (ResidencyApi::AdmitWrite).
+  std::shared_ptr<void> write_ticket;
+
   // Set by operator authentication.
   const Operator* op = nullptr;  // valid while `operators` is held
   std::shared_ptr<const Operators> operators;

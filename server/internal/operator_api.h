@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "projections/projector.h"
+#include "server/config.h"
 #include "server/event_feed.h"
 #include "server/internal/call.h"
 #include "server/internal/finisher.h"
@@ -37,6 +38,10 @@ class OperatorApi {
     TestClock* test_clock;  // null unless --test-clock
     // The bytes a tenant's data takes on disk (for /admin/tenants).
     std::function<uint64_t(TenantId)> tenant_bytes;
+    // Serves a Handler::kResidency operator route once authenticated (and,
+    // for a tenant's route, audited).
+    std::function<void(const CallPtr&)> residency;
+    const Config* config = nullptr;
   };
   // Without `operators_file`, every operator route answers 401.
   OperatorApi(Deps deps, std::filesystem::path operators_file)

@@ -57,6 +57,8 @@ enum class TenantRow : char {
   kAuditHead = 'A',    // tenant 0: last audit record's id, time and hash
   kIdentity = 'I',     // tenant 0: database identity and master key check
   kViewsFormat = 'V',  // tenant 0: the format the views are in (u32)
+  kInFlight = 'M',     // tenant 0: + tenant id: a migration under way
+  kPurgeDue = 'P',     // tenant 0: + u64 due ms + tenant id: a purge due
 };
 
 inline std::string TenantRowKey(TenantId tenant, TenantRow row,

@@ -1,0 +1,481 @@
+// Data residency end to end: two real siteledgerd processes on loopback, a
+// US and an EU region, moving tenants between them while clients write.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "tests/e2e/harness.h"
+
+namespace siteledger::e2e {
+namespace {
+
+// A loopback port free right now (the servers must know each other's
+// address before either starts).
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Svg(int n) {
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" "
+         "height=\"10\"><rect width=\"10\" height=\"10\" fill=\"#" +
+         std::to_string(100000 + n) + "\"/></svg>";
+}
+
+// Two regions: us (where tenants install) and eu, peers of each other,
+// sharing a peer secret and the media URL key, each with a test clock and
+// the same operators file.
+struct Regions {
+  testing::TempDir dir;
+  KeyServer keys;
+  RsaKey install_key;
+  OperatorsFile ops;
+  std::string admin;
+  uint16_t us_port = FreePort();
+  uint16_t eu_port = FreePort();
+  std::unique_ptr<Server> us;
+  std::unique_ptr<Server> eu;
+
+  Regions() {
+    keys.Put("kid-1", install_key.PublicPem());
+    admin = ops.Add("ops", "migrate,purge,clock,read-tenant-data,usage,audit");
+    {
+      std::ofstream secret(dir / "peer.secret");
+      secret << "peer-secret-0123456789abcdef0123456789abcdef\n";
+    }
+    std::filesystem::permissions(dir / "peer.secret",
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::owner_write);
+    us = Start("us", us_port, "eu", eu_port);
+    eu = Start("eu", eu_port, "us", us_port);
+  }
+
+  std::unique_ptr<Server> Start(const std::string& region, uint16_t port,
+                                const std::string& peer, uint16_t peer_port) {
+    std::vector<std::string> flags = {
+        "--listen",
+        "127.0.0.1:" + std::to_string(port),
+        "--region",
+        region,
+        "--data",
+        (dir / region).string(),
+        "--peer",
+        peer + "=http://127.0.0.1:" + std::to_string(peer_port),
+        "--peer-secret-file",
+        (dir / "peer.secret").string(),
+        "--test-clock"};
+    for (auto& f : ops.Flags()) flags.push_back(f);
+    return std::make_unique<Server>(dir.path(), keys.url(), flags);
+  }
+
+  Tenant Install(const std::string& client_key) {
+    Tenant t{client_key, "secret-of-" + client_key + "-0123456789abcdef"};
+    const std::string path = "/lifecycle/installed";
+    Response r =
+        Http("POST", us->url(path),
+             {"Authorization: JWT " +
+                  SignRs(LifecycleClaims(us->base_url(), client_key, path),
+                         install_key, "kid-1"),
+              "Content-Type: application/json"},
+             LifecycleBody("installed", client_key, t.secret).Dump());
+    INFO(r.body << us->Log());
+    REQUIRE(r.status == 204);
+    return t;
+  }
+
+  static Response Call(Server& s, const Tenant& t, const std::string& method,
+                       const std::string& target, const std::string& body = "",
+                       std::vector<std::string> headers = {}) {
+    headers.push_back(t.Auth(method, target));
+    if (!body.empty() && headers.size() == 1) {
+      headers.push_back("Content-Type: application/json");
+    }
+    return Http(method, s.url(target), headers, body);
+  }
+
+  // As a client would: a 307 is followed once, with a token for the new
+  // request.
+  static Response Follow(Server& s, const Tenant& t, const std::string& method,
+                         const std::string& target,
+                         const std::string& body = "",
+                         std::vector<std::string> headers = {}) {
+    Response r = Call(s, t, method, target, body, headers);
+    if (r.status != 307) return r;
+    std::vector<std::string> again = headers;
+    again.push_back(t.Auth(method, target));
+    if (!body.empty() && headers.empty()) {
+      again.push_back("Content-Type: application/json");
+    }
+    return Http(method, r.header("location"), again, body);
+  }
+
+  Response AdminCall(Server& s, const std::string& method,
+                     const std::string& target, const std::string& body = "") {
+    std::vector<std::string> headers = {"Authorization: Bearer " + admin,
+                                        "X-Access-Reason: residency test"};
+    if (!body.empty()) headers.push_back("Content-Type: application/json");
+    return Http(method, s.url(target), headers, body);
+  }
+
+  // Polls GET /api/v1/residency at `s` until `done` holds (60 s at most).
+  Json WaitResidency(Server& s, const Tenant& t,
+                     const std::function<bool(const Json&)>& done) {
+    Json last;
+    for (int i = 0; i < 1200; ++i) {
+      Response r = Call(s, t, "GET", "/api/v1/residency");
+      if (r.status == 200) {
+        last = r.json();
+        if (done(last)) return last;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("residency never settled: " << last.Dump() << "\nus:\n"
+                                     << us->Log() << "\neu:\n"
+                                     << eu->Log());
+    return last;
+  }
+};
+
+// A request on a server whose test clock runs `ahead` of ours.
+Response CallAhead(Server& s, const Tenant& t, std::chrono::seconds ahead,
+                   const std::string& method, const std::string& target) {
+  const int64_t a = ahead.count();
+  return Http(
+      method, s.url(target),
+      {"Authorization: JWT " +
+       t.Token(method, target, "5b10ac8d82e05b22cc7d4ef5", a + 300, a)});
+}
+
+std::string SiteBody(int n) {
+  return "{\"name\":\"site " + std::to_string(n) + "\"}";
+}
+
+// Every event of the tenant, paging through /api/v1/events at `s`.
+std::vector<Json> AllEvents(Server& s, const Tenant& t) {
+  std::vector<Json> out;
+  uint64_t after = 0;
+  for (;;) {
+    const std::string target =
+        "/api/v1/events?after=" + std::to_string(after) + "&limit=1000";
+    Response r = Regions::Call(s, t, "GET", target);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    const Json page = r.json();
+    const auto& items = page.Find("items")->as_array();
+    for (const Json& e : items) {
+      after = static_cast<uint64_t>(e.GetInt("seq"));
+      out.push_back(e);
+    }
+    if (items.size() < 1000) return out;
+  }
+}
+
+std::set<std::string> SiteIds(Server& s, const Tenant& t) {
+  std::set<std::string> ids;
+  std::string cursor;
+  for (;;) {
+    std::string target = "/api/v1/sites?limit=200";
+    if (!cursor.empty()) target += "&cursor=" + cursor;
+    Response r = Regions::Call(s, t, "GET", target);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    const Json page = r.json();
+    for (const std::string& id : IdsOf(page)) ids.insert(id);
+    const Json* next = page.Find("nextCursor");
+    if (next == nullptr || !next->is_string()) return ids;
+    cursor = next->as_string();
+  }
+}
+
+// Creates `n` sites with `threads` clients; returns their ids.
+std::set<std::string> CreateSites(Server& s, const Tenant& t, int n,
+                                  int threads = 4) {
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::vector<std::thread> workers;
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) {
+        Response r = Regions::Call(s, t, "POST", "/api/v1/sites", SiteBody(i));
+        if (r.status != 201) {
+          if (failures++ == 0) {
+            std::lock_guard lock(mu);
+            UNSCOPED_INFO("first failure: " << r.status << " " << r.body);
+          }
+          continue;
+        }
+        std::lock_guard lock(mu);
+        ids.insert(std::string(r.json().GetString("id")));
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  REQUIRE(failures == 0);
+  return ids;
+}
+
+// A client that keeps creating sites through the move, following
+// redirects and retrying 503s: what it was told was stored, and the longest
+// stretch during which its writes were refused.
+struct Writer {
+  Regions& regions;
+  Tenant tenant;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<std::string> acknowledged;
+  std::chrono::milliseconds longest_refusal{0};
+  int refused = 0;
+  int unexpected = 0;
+  std::string last_unexpected;
+  std::thread thread;
+
+  Writer(Regions& r, Tenant t) : regions(r), tenant(std::move(t)) {
+    thread = std::thread([this] { Run(); });
+  }
+  ~Writer() { Stop(); }
+  void Stop() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+  void Run() {
+    int n = 1000000;
+    std::optional<std::chrono::steady_clock::time_point> refused_since;
+    while (!stop) {
+      Response r = Regions::Follow(*regions.us, tenant, "POST", "/api/v1/sites",
+                                   SiteBody(n++));
+      const auto now = std::chrono::steady_clock::now();
+      std::lock_guard lock(mu);
+      if (r.status == 201) {
+        acknowledged.insert(std::string(r.json().GetString("id")));
+        if (refused_since) {
+          longest_refusal =
+              std::max(longest_refusal,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                           now - *refused_since));
+          refused_since.reset();
+        }
+      } else if (r.status == 503) {
+        ++refused;
+        if (!refused_since) refused_since = now;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else {
+        ++unexpected;
+        last_unexpected = std::to_string(r.status) + " " + r.body;
+      }
+    }
+  }
+};
+
+TEST_CASE(
+    "A tenant moves to the EU while a client writes: every acknowledged "
+    "write is there, the media match, the US redirects, the lock is short",
+    "[residency]") {
+  Regions regions;
+  Tenant t = regions.Install("residency-move");
+  Tenant other = regions.Install("residency-bystander");
+  const std::set<std::string> before = CreateSites(*regions.us, t, 3000);
+  const std::string svg = Svg(1);
+  Response upload =
+      Regions::Call(*regions.us, t, "POST", "/api/v1/media?kind=logo", svg,
+                    {"Content-Type: image/svg+xml"});
+  INFO(upload.body);
+  REQUIRE(upload.status == 201);
+  const std::string media_id(upload.json().GetString("id"));
+  Response url = Regions::Call(*regions.us, t, "POST",
+                               "/api/v1/media/" + media_id + "/url");
+  REQUIRE(url.status == 200);
+  const std::string signed_url(url.json().GetString("url"));
+  const std::vector<Json> events_before = AllEvents(*regions.us, t);
+
+  Response home = Regions::Call(*regions.us, t, "GET", "/api/v1/residency");
+  REQUIRE(home.status == 200);
+  CHECK(home.json().GetString("region") == "us");
+  CHECK(home.json().GetString("state") == "home");
+  CHECK(home.json().Find("rollbackDeadline")->is_null());
+
+  Writer writer(regions, t);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Response start =
+      Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
+                    "{\"target\":\"eu\"}");
+  INFO(start.body);
+  REQUIRE(start.status == 202);
+  // Another tenant of the region is served throughout.
+  for (int i = 0; i < 20; ++i) {
+    CHECK(
+        Regions::Call(*regions.us, other, "POST", "/api/v1/sites", SiteBody(i))
+            .status == 201);
+  }
+  const Json moved = regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.GetString("region") == "eu";
+  });
+  CHECK(moved.GetString("homeBaseUrl") == regions.eu->base_url());
+  CHECK(moved.Find("rollbackDeadline")->is_string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  writer.Stop();
+  INFO(writer.last_unexpected);
+  CHECK(writer.unexpected == 0);
+  CHECK(writer.longest_refusal < std::chrono::milliseconds(1000));
+  WARN("writes refused during the cutover: " << writer.refused << ", longest "
+                                             << writer.longest_refusal.count()
+                                             << " ms");
+  {
+    const std::string log = regions.us->Log();
+    const size_t at = log.find("residency cutover");
+    if (at != std::string::npos) WARN(log.substr(at, 200));
+  }
+
+  // Every write that got a 2xx is in the EU.
+  const std::set<std::string> eu_sites = SiteIds(*regions.eu, t);
+  for (const std::string& id : before) CHECK(eu_sites.contains(id));
+  for (const std::string& id : writer.acknowledged) {
+    CHECK(eu_sites.contains(id));
+  }
+  CHECK(eu_sites.size() == before.size() + writer.acknowledged.size());
+  // The log is the same log: the events from before, unchanged.
+  const std::vector<Json> events_after = AllEvents(*regions.eu, t);
+  REQUIRE(events_after.size() >= events_before.size());
+  for (size_t i = 0; i < events_before.size(); ++i) {
+    CHECK(events_after[i] == events_before[i]);
+  }
+  // The media, byte for byte, also through a URL signed before the move.
+  Response bytes =
+      Regions::Call(*regions.eu, t, "GET", "/api/v1/media/" + media_id);
+  CHECK(bytes.status == 200);
+  CHECK(bytes.body == svg);
+  Response old_url = Http("GET", signed_url);
+  CHECK(old_url.status == 307);
+  Response followed = Http("GET", old_url.header("location"));
+  CHECK(followed.status == 200);
+  CHECK(followed.body == svg);
+
+  // The US redirects, never answers with data.
+  Response redirected =
+      Regions::Call(*regions.us, t, "GET", "/api/v1/sites?limit=5");
+  CHECK(redirected.status == 307);
+  CHECK(redirected.header("location") ==
+        regions.eu->url("/api/v1/sites?limit=5"));
+  CHECK(redirected.body.find("site ") == std::string::npos);
+  // Both regions answer where the tenant lives.
+  Response eu_home = Regions::Call(*regions.eu, t, "GET", "/api/v1/residency");
+  REQUIRE(eu_home.status == 200);
+  CHECK(eu_home.json().GetString("region") == "eu");
+  CHECK(eu_home.json().GetString("state") == "home");
+  // The bystander stayed home in the US.
+  CHECK(Regions::Call(*regions.us, other, "GET", "/api/v1/sites").status ==
+        200);
+
+  // A lifecycle callback sent to the old region reaches the new home.
+  const std::string path = "/lifecycle/uninstalled";
+  Response uninstalled = Http(
+      "POST", regions.us->url(path),
+      {"Authorization: JWT " +
+           SignRs(LifecycleClaims(regions.us->base_url(), t.client_key, path),
+                  regions.install_key, "kid-1"),
+       "Content-Type: application/json"},
+      LifecycleBody("uninstalled", t.client_key, t.secret).Dump());
+  INFO(uninstalled.body << regions.eu->Log());
+  CHECK(uninstalled.status == 204);
+  CHECK(Regions::Call(*regions.eu, t, "GET", "/api/v1/sites").status == 403);
+}
+
+TEST_CASE(
+    "A rollback within 7 days brings the tenant home as it was at cutover "
+    "and purges the EU copy; after 8 days it is refused and the US copy is "
+    "purged",
+    "[residency]") {
+  Regions regions;
+  Tenant t = regions.Install("residency-rollback");
+  const std::set<std::string> at_cutover = CreateSites(*regions.us, t, 200);
+  Response start = regions.AdminCall(
+      *regions.us, "POST", "/admin/tenants/" + t.client_key + "/migration",
+      "{\"target\":\"eu\"}");
+  INFO(start.body);
+  REQUIRE(start.status == 202);
+  regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.GetString("region") == "eu";
+  });
+  // Changes made in the EU are dropped by the rollback.
+  const std::set<std::string> in_eu = CreateSites(*regions.eu, t, 20, 2);
+  Response rollback =
+      Regions::Call(*regions.eu, t, "POST", "/api/v1/residency/rollback");
+  INFO(rollback.body);
+  REQUIRE(rollback.status == 202);
+  regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.GetString("region") == "us" && j.GetString("state") == "home";
+  });
+  CHECK(SiteIds(*regions.us, t) == at_cutover);
+  // The EU copy is gone; the EU sends the tenant home.
+  Response eu_sites = Regions::Call(*regions.eu, t, "GET", "/api/v1/sites");
+  CHECK(eu_sites.status == 307);
+  Response tenants = regions.AdminCall(*regions.eu, "GET", "/admin/tenants");
+  REQUIRE(tenants.status == 200);
+  for (const Json& item : tenants.json().Find("items")->as_array()) {
+    CHECK(item.GetString("clientKey") != t.client_key);
+    CHECK(item.GetInt("events") == 0);
+  }
+  (void)in_eu;
+
+  // Move again, then let 8 days pass: rollback is refused, the US copy goes.
+  Tenant t2 = regions.Install("residency-late");
+  CreateSites(*regions.us, t2, 50, 2);
+  REQUIRE(regions
+              .AdminCall(*regions.us, "POST",
+                         "/admin/tenants/" + t2.client_key + "/migration",
+                         "{\"target\":\"eu\"}")
+              .status == 202);
+  regions.WaitResidency(*regions.us, t2, [](const Json& j) {
+    return j.GetString("region") == "eu";
+  });
+  for (Server* s : {regions.us.get(), regions.eu.get()}) {
+    Response clock =
+        regions.AdminCall(*s, "POST", "/admin/clock", "{\"advance\":\"8d\"}");
+    INFO(clock.body);
+    REQUIRE(clock.status == 200);
+  }
+  Response late = CallAhead(*regions.eu, t2, std::chrono::hours(8 * 24), "POST",
+                            "/api/v1/residency/rollback");
+  INFO(late.body);
+  CHECK(late.status == 409);
+  Response dry =
+      regions.AdminCall(*regions.us, "POST", "/admin/sweep?dry_run=true");
+  REQUIRE(dry.status == 200);
+  REQUIRE(dry.json().Find("purged")->as_array().size() == 1);
+  Response sweep = regions.AdminCall(*regions.us, "POST", "/admin/sweep");
+  INFO(sweep.body);
+  REQUIRE(sweep.status == 200);
+  const Json swept = sweep.json();
+  const auto& purged = swept.Find("purged")->as_array();
+  REQUIRE(purged.size() == 1);
+  CHECK(purged[0].GetString("clientKey") == t2.client_key);
+  CHECK(purged[0].Find("erased")->GetInt("events") > 50);
+  // The tombstone still sends the tenant to the EU.
+  Response tomb = CallAhead(*regions.us, t2, std::chrono::hours(8 * 24), "GET",
+                            "/api/v1/sites");
+  CHECK(tomb.status == 307);
+  CHECK(CallAhead(*regions.eu, t2, std::chrono::hours(8 * 24), "GET",
+                  "/api/v1/sites")
+            .status == 200);
+}
+
+}  // namespace
+}  // namespace siteledger::e2e
