@@ -19,7 +19,7 @@ Usage: siteledgerd [flags]
   --master-key-file PATH  the region's master key; created (mode 0600) if
                           absent (default master-<region>.key beside --data)
   --base-url URL          the app's public base URL (default
-                          http://<listen address>)
+                          http://<listen address>, https:// with --tls-cert)
   --install-keys-url URL  where lifecycle signing keys are fetched by kid
                           (default https://connect-install-keys.atlassian.com)
   --trusted-proxy CIDR    believe X-Forwarded-For from this network

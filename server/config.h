@@ -19,7 +19,8 @@ struct Config {
   std::filesystem::path data;             // default ./data/<region>
   std::filesystem::path master_key_file;  // default beside data
   // The app's public base URL (the descriptor's baseUrl and the audience of
-  // lifecycle tokens). Default: http://<listen address and bound port>.
+  // lifecycle tokens). Default: http://<listen address and bound port>
+  // (https:// with tls_cert).
   std::string base_url;
   // Where Atlassian's install (lifecycle) signing keys are fetched from:
   // <url>/<kid> answers a PEM public key.

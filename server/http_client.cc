@@ -48,9 +48,13 @@ Result<OutboundResponse> Fetch(const OutboundRequest& request) {
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
   if (!request.ca_file.empty()) {
     curl_easy_setopt(c, CURLOPT_CAINFO, request.ca_file.c_str());
   }
+  char error[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(request.timeout.count()));
@@ -86,8 +90,11 @@ Result<OutboundResponse> Fetch(const OutboundRequest& request) {
         " bytes"));
   }
   if (code != CURLE_OK) {
-    return siteledger::Err(Status::Unavailable(std::string("request failed: ") +
-                                               curl_easy_strerror(code)));
+    // The error buffer says why ("SSL certificate problem: self-signed
+    // certificate"); the code's text only what failed.
+    std::string why = error[0] != '\0' ? error : curl_easy_strerror(code);
+    if (code == CURLE_SSL_CACERT_BADFILE) why += " (" + request.ca_file + ")";
+    return siteledger::Err(Status::Unavailable("request failed: " + why));
   }
   OutboundResponse response;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);

@@ -20,12 +20,14 @@ struct OutboundRequest {
   std::string body;
   std::chrono::milliseconds timeout{5000};
   size_t max_response_bytes = 1 << 20;
+  // CA certificates (PEM) an https:// server's certificate is checked
+  // against instead of libcurl's default bundle (its default CA directory,
+  // the system's, still applies). Empty: the system's CAs only. The
+  // certificate and its host name are verified either way.
+  std::string ca_file;
   // When given, the request is abandoned (Unavailable) within about a second
   // of it becoming true. Must outlive the call.
   const std::atomic<bool>* cancel = nullptr;
-  // CA certificates (PEM) to verify the server against instead of the
-  // system's; empty: the system's.
-  std::string ca_file;
 };
 
 struct OutboundResponse {
@@ -34,10 +36,11 @@ struct OutboundResponse {
   std::string content_type;
 };
 
-// Makes one HTTP(S) request (libcurl; TLS verified against the system's
-// CAs, no redirects followed). Unavailable when the peer cannot be reached
-// or answers too slowly, or the request was cancelled; TooLarge when the
-// answer exceeds its limit.
+// Makes one HTTP(S) request (libcurl; TLS always verified, against the
+// system's CAs and request.ca_file; no redirects followed). Unavailable when
+// the peer cannot be reached, its certificate is not trusted (or ca_file
+// cannot be read), it answers too slowly, or the request was cancelled;
+// TooLarge when the answer exceeds its limit.
 // Thread-safe; call InitHttpClient() once at start.
 Result<OutboundResponse> Fetch(const OutboundRequest& request);
 void InitHttpClient();

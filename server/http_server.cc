@@ -3,14 +3,19 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "server/log.h"
@@ -22,7 +27,9 @@ namespace siteledger::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 std::string_view HttpRequest::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
@@ -56,6 +63,9 @@ std::shared_ptr<StreamWriter> Responder::Stream(
 
 class HttpServer::Impl {
  public:
+  class Connection;
+  // One per stream type: beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+  template <class Stream>
   class Session;
 
   Impl(HttpOptions options, HttpHandler handler)
@@ -80,6 +90,8 @@ class HttpServer::Impl {
   }
 
   Status Listen();
+  Status LoadTls();
+  void OnHandshakeFailed(const beast::error_code& ec);
   void Run();
   void WaitForSignal();
   void Shutdown();
@@ -89,13 +101,13 @@ class HttpServer::Impl {
 
   // False, registering nothing, when the server or the session's address
   // is at its connection limit.
-  bool Register(const std::shared_ptr<Session>& s);
-  void Unregister(Session* s);
+  bool Register(const std::shared_ptr<Connection>& s);
+  void Unregister(Connection* s);
 
   // Declared before the io_context: sessions destroyed with it unregister
   // themselves here.
   mutable Mutex mu_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> sessions_
       GUARDED_BY(mu_);
   std::unordered_map<std::string, size_t> per_address_ GUARDED_BY(mu_);
   HttpOptions options_;
@@ -113,41 +125,69 @@ class HttpServer::Impl {
   Mutex post_mu_;
   bool stopped_ GUARDED_BY(post_mu_) = false;
   std::atomic<uint16_t> port_{0};
+  // Set by Listen() when serving HTTPS; read-only afterwards, shared by
+  // every connection (OpenSSL allows that across threads).
+  std::optional<ssl::context> tls_;
+  std::atomic<uint64_t> tls_handshake_failures_{0};
 };
 
-// One connection. Every handler runs on the connection's strand.
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+// What the server holds of a connection, whatever its stream.
+class HttpServer::Impl::Connection
+    : public std::enable_shared_from_this<Connection> {
  public:
-  Session(tcp::socket&& socket, Impl& server)
-      : stream_(std::move(socket)), server_(server) {
-    beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = endpoint.address().to_string();
-  }
-  ~Session() {
-    EndStream();
-    server_.Unregister(this);
-  }
+  virtual ~Connection() = default;
+  virtual void Start() = 0;
+  // Closes a connection over a limit without reading from it.
+  virtual void Refuse() = 0;
+  // Closes the connection if it waits for a request; otherwise it closes
+  // after the response in flight.
+  virtual void Drain() = 0;
 
   const std::string& remote() const { return remote_; }
   bool registered_ = false;  // counted in the server's maps (under its mu_)
 
-  // Closes a connection over a limit without reading from it.
-  void Refuse() {
+ protected:
+  std::string remote_;
+};
+
+// One connection. Every handler runs on the connection's strand. Over TLS
+// the handshake comes first and Close() sends close_notify; everything else
+// is the same code for both streams.
+template <class Stream>
+class HttpServer::Impl::Session final : public Connection {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `args`: the TLS context, for TlsStream.
+  template <class... Args>
+  Session(tcp::socket&& socket, Impl& server, Args&... args)
+      : stream_(std::move(socket), args...), server_(server) {
+    beast::error_code ec;
+    auto endpoint = Tcp().socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string();
+  }
+  ~Session() override {
+    EndStream();
+    server_.Unregister(this);
+  }
+
+  void Refuse() override {
     beast::error_code ignored;
-    stream_.socket().close(ignored);
+    Tcp().socket().close(ignored);
   }
 
-  void Start() {
-    asio::dispatch(
-        stream_.get_executor(),
-        beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+  void Start() override {
+    asio::dispatch(stream_.get_executor(), [self = Self()] {
+      if constexpr (kTls) {
+        self->DoHandshake();
+      } else {
+        self->DoRead();
+      }
+    });
   }
 
-  // Closes the connection if it waits for a request; otherwise it closes
-  // after the response in flight.
-  void Drain() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  void Drain() override {
+    asio::dispatch(stream_.get_executor(), [self = Self()] {
       self->draining_ = true;
       if (!self->busy_ || self->streaming_) self->Close();
     });
@@ -179,9 +219,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<StreamWriter> StartStream(HttpResponse head,
                                             std::function<void()> on_close) {
-    auto writer = std::make_shared<Writer>(shared_from_this());
+    auto writer = std::make_shared<Writer>(Self());
     asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this(), h = std::move(head),
+                   [self = Self(), h = std::move(head),
                     cb = std::move(on_close)]() mutable {
                      self->BeginStream(std::move(h), std::move(cb));
                    });
@@ -189,10 +229,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Send(HttpResponse response) {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this(),
-                                            r = std::move(response)]() mutable {
-      self->DoWrite(std::move(r));
-    });
+    asio::dispatch(stream_.get_executor(),
+                   [self = Self(), r = std::move(response)]() mutable {
+                     self->DoWrite(std::move(r));
+                   });
   }
 
  private:
@@ -234,6 +274,41 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     std::shared_ptr<Session> session_;
   };
 
+  std::shared_ptr<Session> Self() {
+    return std::static_pointer_cast<Session>(shared_from_this());
+  }
+
+  // The TCP stream, which carries the timeouts.
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // What a streamed body is written to and read from: the socket itself for
+  // HTTP (no timeout: a stream lasts), the TLS layer for HTTPS.
+  auto& Raw() {
+    if constexpr (kTls) {
+      return stream_;
+    } else {
+      return stream_.socket();
+    }
+  }
+
+  void DoHandshake() {
+    Tcp().expires_after(server_.options_.limits.read_timeout);
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&Session::OnHandshake, Self()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      server_.OnHandshakeFailed(ec);
+      beast::error_code ignored;
+      Tcp().socket().close(ignored);
+      return;
+    }
+    tls_usable_ = true;
+    DoRead();
+  }
+
   void DoRead() {
     if (draining_) {
       Close();
@@ -247,10 +322,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return ReadHeader();  // pipelined: already here
     // Idle until the request's first byte; from then on the whole request
     // has read_timeout, so slow headers cannot hold the connection longer.
-    stream_.expires_after(server_.options_.limits.idle_timeout);
+    Tcp().expires_after(server_.options_.limits.idle_timeout);
     stream_.async_read_some(
         buffer_.prepare(4096),
-        beast::bind_front_handler(&Session::OnFirstBytes, shared_from_this()));
+        beast::bind_front_handler(&Session::OnFirstBytes, Self()));
   }
 
   void OnFirstBytes(beast::error_code ec, std::size_t bytes) {
@@ -260,10 +335,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadHeader() {
-    stream_.expires_after(server_.options_.limits.read_timeout);
+    Tcp().expires_after(server_.options_.limits.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
-        beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
+        beast::bind_front_handler(&Session::OnReadHeader, Self()));
   }
 
   void OnReadHeader(beast::error_code ec, std::size_t) {
@@ -284,15 +359,20 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       return OnReadError(http::error::body_limit);
     }
     parser_->body_limit(body_limit_);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, Self()));
   }
 
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset) {
+        ec == asio::error::connection_reset ||
+        ec == ssl::error::stream_truncated ||
+        ec.category() == asio::error::get_ssl_category()) {
+      // The client is gone, or (over TLS) closed without close_notify or
+      // sent records that do not decrypt: nothing can be answered, and our
+      // close_notify would go nowhere.
+      tls_usable_ = false;
       return Close();
     }
     // A malformed or oversized request: answer, then close, since the rest
@@ -314,7 +394,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec, std::size_t) {
     if (ec) return OnReadError(ec);
-    stream_.expires_never();
+    Tcp().expires_never();
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
     HttpRequest request;
@@ -331,7 +411,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     request.body = std::move(msg.body());
     request.remote_address = remote_;
     parser_.reset();
-    Responder respond(std::make_shared<Sink>(shared_from_this()));
+    Responder respond(std::make_shared<Sink>(Self()));
     try {
       server_.handler_(std::move(request), std::move(respond));
     } catch (const std::exception& e) {
@@ -344,7 +424,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoWrite(HttpResponse r) {
-    if (wrote_response_) return;  // one response per request
+    if (wrote_response_ || closing_) return;  // one response per request
     wrote_response_ = true;
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
@@ -361,12 +441,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     } else {
       res->prepare_payload();
     }
-    stream_.expires_after(server_.options_.limits.write_timeout);
-    http::async_write(
-        stream_, *res,
-        [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-          self->OnWrite(ec, res->need_eof());
-        });
+    Tcp().expires_after(server_.options_.limits.write_timeout);
+    http::async_write(stream_, *res,
+                      [self = Self(), res](beast::error_code ec, std::size_t) {
+                        self->OnWrite(ec, res->need_eof());
+                      });
   }
 
   void OnWrite(beast::error_code ec, bool close) {
@@ -377,10 +456,43 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
-    EndStream();
+    if constexpr (kTls) {
+      if (closing_) return;
+      closing_ = true;
+      EndStream();
+      if (!tls_usable_ || !Tcp().socket().is_open()) return CloseSocket();
+      // close_notify tells the client that a body ending with the connection
+      // (an event stream) is whole. Everything from here, the write in
+      // flight included, is bounded by this timer; drain waits for it, as
+      // the session unregisters only then. Our own timer: a streaming
+      // session has a read and a write pending, when the tcp_stream's
+      // expiry cannot be changed.
+      close_timer_.emplace(stream_.get_executor());
+      close_timer_->expires_after(server_.options_.limits.tls_close_timeout);
+      close_timer_->async_wait([self = Self()](beast::error_code ec) {
+        if (!ec) self->CloseSocket();  // else cancelled: already closed
+      });
+      // asio's TLS stream loses close_notify if asked for it during a
+      // write: a streamed frame in flight sends it when done.
+      if (stream_queue_.empty()) SendCloseNotify();
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.socket().close(ec);
+      EndStream();
+    }
+  }
+
+  // TLS only.
+  void SendCloseNotify() {
+    stream_.async_shutdown(
+        [self = Self()](beast::error_code) { self->CloseSocket(); });
+  }
+
+  void CloseSocket() {
+    if (close_timer_) close_timer_->cancel();
+    beast::error_code ignored;
+    Tcp().socket().close(ignored);
   }
 
   void BeginStream(HttpResponse head, std::function<void()> on_close) {
@@ -388,7 +500,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     wrote_response_ = true;
     streaming_ = true;
     on_stream_close_ = std::move(on_close);
-    if (draining_ || !stream_.socket().is_open()) return Close();
+    if (draining_ || closing_ || !Tcp().socket().is_open()) return Close();
     std::string out = "HTTP/1.1 " + std::to_string(head.status) + " " +
                       std::string(http::obsolete_reason(
                           static_cast<http::status>(head.status))) +
@@ -396,13 +508,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     for (const auto& [k, v] : head.headers) out += k + ": " + v + "\r\n";
     // The body ends when the connection does.
     out += "Server: siteledgerd\r\nConnection: close\r\n\r\n";
-    stream_.expires_never();
+    Tcp().expires_never();
     // Watch for the client going away: it sends nothing more.
-    stream_.socket().async_read_some(
+    Raw().async_read_some(
         asio::buffer(peek_, sizeof peek_),
-        [self = shared_from_this()](beast::error_code, std::size_t) {
-          self->Close();
-        });
+        [self = Self()](beast::error_code, std::size_t) { self->Close(); });
     QueueStreamWrite(std::move(out));
   }
 
@@ -416,9 +526,15 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   // write completes, even if the stream closes meanwhile.
   void DoStreamWrite() {
     asio::async_write(
-        stream_.socket(), asio::buffer(stream_queue_.front()),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        Raw(), asio::buffer(stream_queue_.front()),
+        [self = Self()](beast::error_code ec, std::size_t) {
           self->stream_queue_.pop_front();
+          if constexpr (kTls) {
+            if (self->closing_) {  // Close() waited for this write
+              self->stream_queue_.clear();
+              return ec ? self->CloseSocket() : self->SendCloseNotify();
+            }
+          }
           if (ec) return self->Close();
           if (self->stream_closed_.load(std::memory_order_acquire)) {
             self->stream_queue_.clear();
@@ -440,11 +556,14 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl& server_;
-  std::string remote_;
+  // TLS only: handshake done, no TLS error since (close_notify can be sent).
+  bool tls_usable_ = false;
+  bool closing_ = false;  // TLS only: close_notify sent or sending
+  std::optional<asio::steady_timer> close_timer_;  // TLS only: Close()
   bool busy_ = false;
   bool keep_alive_ = true;
   size_t body_limit_ = 0;  // this request's, once its headers are in
@@ -457,7 +576,93 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   char peek_[64];
 };
 
+namespace {
+
+// The whole of a PEM file, or InvalidArgument naming it.
+Result<std::string> ReadPem(std::string_view what,
+                            const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    return Err(Status::InvalidArgument(std::string(what) + " '" +
+                                       path.string() + "' cannot be read"));
+  }
+  return std::move(text).str();
+}
+
+}  // namespace
+
+Status HttpServer::Impl::LoadTls() {
+  const HttpOptions& o = options_;
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return Status::Ok();
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    return Status::InvalidArgument(
+        "TLS needs both a certificate file and a key file");
+  }
+  auto cert = ReadPem("TLS certificate file", o.tls_cert_file);
+  if (!cert) return cert.error();
+  auto key = ReadPem("TLS key file", o.tls_key_file);
+  if (!key) return key.error();
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                  ssl::context::no_tlsv1_1 | ssl::context::no_compression |
+                  ssl::context::single_dh_use);
+  SSL_CTX* native = ctx.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // Client-initiated renegotiation costs the server a handshake each time.
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  // TLS 1.2: forward-secret AEAD suites only (Mozilla's "intermediate").
+  // TLS 1.3's suites are all of that kind; OpenSSL's defaults stay.
+  SSL_CTX_set_cipher_list(native,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:"
+                          "ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:"
+                          "ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                          "ECDHE-RSA-CHACHA20-POLY1305");
+  beast::error_code ec;
+  ctx.use_certificate_chain(asio::buffer(*cert), ec);
+  if (ec) {
+    return Status::InvalidArgument(
+        "TLS certificate file '" + o.tls_cert_file.string() +
+        "' holds no usable PEM certificate: " + ec.message());
+  }
+  // Checked against the certificate loaded above.
+  ctx.use_private_key(asio::buffer(*key), ssl::context::pem, ec);
+  OPENSSL_cleanse(key->data(), key->size());
+  if (ec && ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+          X509_R_KEY_VALUES_MISMATCH) {
+    return Status::InvalidArgument("TLS key file '" + o.tls_key_file.string() +
+                                   "' does not match the certificate in '" +
+                                   o.tls_cert_file.string() + "'");
+  }
+  if (ec) {
+    return Status::InvalidArgument(
+        "TLS key file '" + o.tls_key_file.string() +
+        "' holds no usable PEM private key: " + ec.message());
+  }
+  tls_.emplace(std::move(ctx));
+  return Status::Ok();
+}
+
+void HttpServer::Impl::OnHandshakeFailed(const beast::error_code& ec) {
+  // Scanners and plain-HTTP clients can fail handshakes as fast as they
+  // connect: log the 1st, 2nd, 4th, 8th... with the count, so the log stays
+  // small and the rate still shows. OpenSSL's reason only ("http request",
+  // "unsupported protocol"): no client address.
+  const uint64_t n =
+      tls_handshake_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if ((n & (n - 1)) == 0) {
+    Log("info", "TLS handshake failed; connection closed",
+        {{"error", ec.message()}, {"failures", n}});
+  }
+}
+
 Status HttpServer::Impl::Listen() {
+  SL_RETURN_IF_ERROR(LoadTls());
   beast::error_code ec;
   auto address = asio::ip::make_address(options_.address, ec);
   if (ec) {
@@ -489,7 +694,14 @@ void HttpServer::Impl::DoAccept() {
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (draining_) return;
   if (!ec) {
-    auto session = std::make_shared<Session>(std::move(socket), *this);
+    std::shared_ptr<Connection> session;
+    if (tls_) {
+      session =
+          std::make_shared<Session<TlsStream>>(std::move(socket), *this, *tls_);
+    } else {
+      session = std::make_shared<Session<beast::tcp_stream>>(std::move(socket),
+                                                             *this);
+    }
     // One client address cannot take every connection.
     if (Register(session)) {
       session->Start();
@@ -500,7 +712,7 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   DoAccept();
 }
 
-bool HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
+bool HttpServer::Impl::Register(const std::shared_ptr<Connection>& s) {
   MutexLock lock(mu_);
   size_t& from_address = per_address_[s->remote()];
   if (sessions_.size() >= options_.limits.max_connections ||
@@ -514,7 +726,7 @@ bool HttpServer::Impl::Register(const std::shared_ptr<Session>& s) {
   return true;
 }
 
-void HttpServer::Impl::Unregister(Session* s) {
+void HttpServer::Impl::Unregister(Connection* s) {
   MutexLock lock(mu_);
   if (!s->registered_) return;
   sessions_.erase(s);
@@ -576,7 +788,7 @@ void HttpServer::Impl::Shutdown() {
     beast::error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);
-    std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<Connection>> live;
     {
       MutexLock lock(mu_);
       for (auto& [ptr, weak] : sessions_) {
@@ -622,6 +834,9 @@ void HttpServer::Shutdown() { impl_->Shutdown(); }
 size_t HttpServer::connections() const {
   MutexLock lock(impl_->mu_);
   return impl_->sessions_.size();
+}
+uint64_t HttpServer::tls_handshake_failures() const {
+  return impl_->tls_handshake_failures_.load(std::memory_order_relaxed);
 }
 
 }  // namespace siteledger::server

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ struct HttpLimits {
   size_t max_connections = 1024;             // further connections are refused
   size_t max_connections_per_address = 256;  // from one client address
   std::chrono::seconds drain_timeout{30};    // in-flight work on shutdown
+  // TLS: the handshake has read_timeout. Closing waits this long for the
+  // client's close_notify after sending ours.
+  std::chrono::seconds tls_close_timeout{2};
 };
 
 struct HttpOptions {
@@ -39,6 +43,12 @@ struct HttpOptions {
   uint16_t port = 8080;
   int threads = 2;
   HttpLimits limits;
+  // Serve HTTPS with this certificate chain and private key (PEM files,
+  // read by Listen()): both or neither; neither serves plain HTTP. TLS 1.2
+  // and 1.3 only, no compression, no renegotiation, forward-secret AEAD
+  // ciphers.
+  std::filesystem::path tls_cert_file;
+  std::filesystem::path tls_key_file;
   // The body limit for a request, from its method and target, applied once
   // the headers are in (to Content-Length and to a chunked body as it
   // arrives); at most limits.body_bytes. Unset: limits.body_bytes for every
@@ -129,13 +139,18 @@ class Responder {
 using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
 
 // An asynchronous HTTP/1.1 server (Boost.Beast): a strand per connection,
-// keep-alive, a timeout on every read and write, body and header limits.
+// keep-alive, a timeout on every read and write, body and header limits;
+// over TLS when options.tls_cert_file is set, with the same limits.
 class HttpServer {
  public:
   HttpServer(HttpOptions options, HttpHandler handler);
   ~HttpServer();
 
-  // Binds and listens. Fails if the address is taken or invalid.
+  // Loads the TLS certificate and key (if set), then binds and listens.
+  // InvalidArgument, naming the file, if the certificate or key cannot be
+  // read or parsed, if only one of them is set, or if they do not match;
+  // InvalidArgument if the address is invalid; Unavailable if it is taken.
+  // Listens on nothing when it fails.
   Status Listen();
   // The bound port (useful with port 0).
   uint16_t port() const;
@@ -150,6 +165,11 @@ class HttpServer {
 
   // Connections open now.
   size_t connections() const;
+
+  // TLS handshakes that failed since construction (a plain-HTTP request to
+  // the TLS port, an untrusting client, a timeout): each connection closed
+  // without an answer.
+  uint64_t tls_handshake_failures() const;
 
  private:
   class Impl;

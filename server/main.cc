@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
                                      std::string_view target) {
       return app->BodyLimit(method, target);
     };
+    config->http.tls_cert_file = config->tls_cert;
+    config->http.tls_key_file = config->tls_key;
+    const bool tls = !config->tls_cert.empty();
     sl::server::HttpServer http(
         config->http,
         [&app](sl::server::HttpRequest request, sl::server::Responder respond) {
@@ -134,8 +137,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (config->base_url.empty()) {
-      config->base_url =
-          "http://" + config->http.address + ":" + std::to_string(http.port());
+      config->base_url = (tls ? "https://" : "http://") + config->http.address +
+                         ":" + std::to_string(http.port());
     }
     auto media_key =
         sl::storage::MasterKey::LoadOrCreate(config->media_url_key_file);
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
                      {"data", config->data.string()},
                      {"address", config->http.address},
                      {"base_url", config->base_url},
+                     {"tls", tls ? "on" : "off"},
                      {"port", static_cast<int>(http.port())}});
     http.Run();
     app->Shutdown();
