@@ -4,6 +4,10 @@
 
 #include "server/internal/residency.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -101,6 +105,19 @@ Result<storage::Event> EventOfJson(const Json& j) {
                                   " does not match its hash"));
   }
   return e;
+}
+
+// Test-only kill points, as RocksDB's tests have them: when the environment
+// variable SITELEDGERD_CRASH_AT names `point`, the process kills itself
+// there (SIGKILL: nothing is flushed or answered), so that an end-to-end
+// test can stop either region at each step of the protocol.
+void CrashPoint(std::string_view point) {
+  static const char* const armed = std::getenv("SITELEDGERD_CRASH_AT");
+  if (armed != nullptr && point == armed) {
+    Log("warn", "crash point reached; killing the process",
+        {{"point", std::string(point)}});
+    ::kill(::getpid(), SIGKILL);
+  }
 }
 
 // A system audit record (a residency step); a failure is logged.
@@ -738,6 +755,7 @@ Status ResidencyApi::StartRollback(TenantRecord rec) {
   rec.residency.state = ResidencyState::kRollingBack;
   rec.residency.peer = rec.residency.moved_from;
   Status s = Save(rec);
+  if (s.ok()) CrashPoint("rollback-recorded");
   gate_->Unlock(rec.id);  // the record now refuses writes by itself
   if (!s.ok()) return s;
   Log("info", "residency rollback started",
@@ -951,6 +969,7 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
                                      detail));
     }
     acked = static_cast<uint64_t>(imported->body.GetInt("seq"));
+    CrashPoint(tail ? "tail-batch" : "copy-batch");
     progress->events_copied.store(acked);
     progress->media_copied.fetch_add(media);
     progress->bytes_copied.fetch_add(bytes);
@@ -993,6 +1012,7 @@ Result<bool> ResidencyApi::Cutover(TenantRecord& rec, uint64_t verified) {
   // Step 1 of the handshake: this region stops taking writes, durably.
   rec.residency.state = ResidencyState::kCutover;
   SL_RETURN_ERR_IF_ERROR(Save(rec));
+  CrashPoint("cutover-locked");
   const auto locked = std::chrono::steady_clock::now();
   const auto tail_from = store_.log().GetHead(rec.id);
   if (auto tail = Copy(rec, /*tail=*/true); !tail) return Err(tail.error());
@@ -1060,6 +1080,7 @@ Result<bool> ResidencyApi::ResolveCutover(TenantRecord& rec,
       return Err(Status::Unavailable("region " + peer + " answered " +
                                      std::to_string(answer->status)));
     }
+    CrashPoint("cutover-committed");
   } else if (status->status == 200 && peer_state == "incoming" &&
              same_migration) {
     // The peer's copy is behind (a crash during the tail): copy again,
@@ -1357,6 +1378,7 @@ Result<Json> ResidencyApi::PeerImport(const std::string& client_key,
   if (!request.imported.empty()) {
     auto appended = store_.log().Append(std::move(request));
     if (!appended) return Err(appended.error());
+    CrashPoint("import-batch");
     SL_RETURN_ERR_IF_ERROR(
         CatchUpViews(store_.registry(), d_.projector, store_.log(), *rec));
   }
@@ -1461,6 +1483,7 @@ Result<Json> ResidencyApi::PeerCommit(const std::string& from,
   rec->residency.cutover_seq = head->seq.value();
   rec->residency.folded_seq = 0;
   SL_RETURN_ERR_IF_ERROR(Save(*rec));
+  CrashPoint("commit-recorded");
   d_.projector.Forget(rec->id);
   AuditSystem(store_.audit(), "residency.arrived", rec->id, rec->client_key,
               "home is now " + region_ + " (from " + from + ") at seq " +
@@ -1531,6 +1554,7 @@ Result<Json> ResidencyApi::PeerReclaim(const std::string& from,
   rec->residency.moved_at.reset();
   rec->residency.moved_from.clear();
   SL_RETURN_ERR_IF_ERROR(Save(*rec));
+  CrashPoint("reclaim-recorded");
   d_.projector.Forget(rec->id);
   AuditSystem(store_.audit(), "residency.rolled-back", rec->id, rec->client_key,
               "home is " + region_ + " again, as at seq " +

@@ -426,6 +426,16 @@ class Server {
     return {status, in_time};
   }
 
+  // Whether the process has exited (and reaps it): for crash tests.
+  bool Exited() {
+    if (pid_ == 0) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = 0;
+    port_ = 0;
+    return true;
+  }
+
   std::string Log() const {
     std::ifstream in(log_);
     std::stringstream s;

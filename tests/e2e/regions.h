@@ -51,7 +51,9 @@ struct Regions {
   std::unique_ptr<Server> us;
   std::unique_ptr<Server> eu;
 
-  Regions() {
+  // `crash_us` / `crash_eu`: a kill point (SITELEDGERD_CRASH_AT) armed in
+  // that region's first process.
+  explicit Regions(std::string crash_us = "", std::string crash_eu = "") {
     keys.Put("kid-1", install_key.PublicPem());
     admin = ops.Add("ops", "migrate,purge,clock,read-tenant-data,usage,audit");
     {
@@ -61,12 +63,19 @@ struct Regions {
     std::filesystem::permissions(dir / "peer.secret",
                                  std::filesystem::perms::owner_read |
                                      std::filesystem::perms::owner_write);
-    us = Start("us", us_port, "eu", eu_port);
-    eu = Start("eu", eu_port, "us", us_port);
+    us = Start("us", us_port, "eu", eu_port, crash_us);
+    eu = Start("eu", eu_port, "us", us_port, crash_eu);
+  }
+
+  // Starts a region's process again (after it crashed), unarmed.
+  static void Restart(Server& s) {
+    s.Stop(SIGKILL);
+    s.Start();
   }
 
   std::unique_ptr<Server> Start(const std::string& region, uint16_t port,
-                                const std::string& peer, uint16_t peer_port) {
+                                const std::string& peer, uint16_t peer_port,
+                                const std::string& crash_at = "") {
     std::vector<std::string> flags = {
         "--listen",
         "127.0.0.1:" + std::to_string(port),
@@ -80,7 +89,12 @@ struct Regions {
         (dir / "peer.secret").string(),
         "--test-clock"};
     for (auto& f : ops.Flags()) flags.push_back(f);
-    return std::make_unique<Server>(dir.path(), keys.url(), flags);
+    // The child takes the environment as it is at spawn.
+    if (!crash_at.empty())
+      ::setenv("SITELEDGERD_CRASH_AT", crash_at.c_str(), 1);
+    auto server = std::make_unique<Server>(dir.path(), keys.url(), flags);
+    ::unsetenv("SITELEDGERD_CRASH_AT");
+    return server;
   }
 
   Tenant Install(const std::string& client_key) {

@@ -54,6 +54,7 @@ struct Writer {
   std::set<std::string> acknowledged;
   std::chrono::milliseconds longest_refusal{0};
   int refused = 0;
+  int unreachable = 0;
   int unexpected = 0;
   std::string last_unexpected;
   std::thread thread;
@@ -87,6 +88,10 @@ struct Writer {
         ++refused;
         if (!refused_since) refused_since = now;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else if (r.status < 0) {
+        // A region down (a crash test): nothing was acknowledged.
+        ++unreachable;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       } else {
         ++unexpected;
         last_unexpected = std::to_string(r.status) + " " + r.body;
@@ -285,6 +290,103 @@ TEST_CASE(
   CHECK(CallAhead(*regions.eu, t2, std::chrono::hours(8 * 24), "GET",
                   "/api/v1/sites")
             .status == 200);
+}
+
+// Both regions agree on the tenant's home, and it is settled there.
+std::string SettledHome(Regions& regions, const Tenant& t) {
+  std::string home;
+  for (int i = 0; i < 1200; ++i) {
+    Response us = Regions::Call(*regions.us, t, "GET", "/api/v1/residency");
+    Response eu = Regions::Call(*regions.eu, t, "GET", "/api/v1/residency");
+    if (us.status == 200 && eu.status == 200) {
+      const Json a = us.json();
+      const Json b = eu.json();
+      if (a.GetString("region") == b.GetString("region") &&
+          a.GetString("state") == "home" && b.GetString("state") == "home") {
+        home = std::string(a.GetString("region"));
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  INFO("us:\n" << regions.us->Log() << "\neu:\n" << regions.eu->Log());
+  REQUIRE(!home.empty());
+  return home;
+}
+
+TEST_CASE(
+    "A region killed at any step of a migration or rollback resumes or "
+    "aborts cleanly, and no acknowledged write is lost",
+    "[residency][crash]") {
+  struct Step {
+    const char* point;
+    bool us;        // the US process is the one that dies
+    bool rollback;  // the point is in a rollback (after a move)
+  };
+  const Step step = GENERATE(
+      Step{"copy-batch", true, false}, Step{"import-batch", false, false},
+      Step{"cutover-locked", true, false}, Step{"tail-batch", true, false},
+      Step{"cutover-committed", true, false},
+      Step{"commit-recorded", false, false},
+      Step{"rollback-recorded", false, true},
+      Step{"reclaim-recorded", true, true});
+  CAPTURE(step.point, step.us, step.rollback);
+  Regions regions(step.us ? step.point : "", step.us ? "" : step.point);
+  Tenant t = regions.Install("residency-crash");
+  const std::set<std::string> before = CreateSites(*regions.us, t, 1200);
+  if (step.rollback) {
+    REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
+                          "{\"target\":\"eu\"}")
+                .status == 202);
+    regions.WaitResidency(*regions.eu, t, [](const Json& j) {
+      return j.GetString("region") == "eu" && j.GetString("state") == "home";
+    });
+  }
+  Writer writer(regions, t);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Response start =
+      step.rollback
+          ? Regions::Call(*regions.eu, t, "POST", "/api/v1/residency/rollback")
+          : Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
+                          "{\"target\":\"eu\"}");
+  // The process may die before it answers (a rollback's own request).
+  CHECK((start.status == 202 || start.status < 0));
+  Server& victim = step.us ? *regions.us : *regions.eu;
+  bool died = false;
+  for (int i = 0; i < 1200 && !died; ++i) {
+    died = victim.Exited();
+    if (!died) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  INFO("us:\n" << regions.us->Log() << "\neu:\n" << regions.eu->Log());
+  REQUIRE(died);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Regions::Restart(victim);
+  const std::string home = SettledHome(regions, t);
+  // A rollback ends in the US, a migration in the EU (each resumed).
+  CHECK(home == (step.rollback ? "us" : "eu"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  writer.Stop();
+  INFO(writer.last_unexpected);
+  CHECK(writer.unexpected == 0);
+  Server& home_server = home == "us" ? *regions.us : *regions.eu;
+  Server& other = home == "us" ? *regions.eu : *regions.us;
+  const std::set<std::string> sites = SiteIds(home_server, t);
+  for (const std::string& id : before) CHECK(sites.contains(id));
+  size_t lost = 0;
+  for (const std::string& id : writer.acknowledged) {
+    if (!sites.contains(id)) ++lost;
+  }
+  if (step.rollback) {
+    // Writes acknowledged in the EU before the rollback are dropped by it,
+    // as the rollback says; none acknowledged by the US may be missing.
+    CHECK(sites.size() >= before.size());
+  } else {
+    CHECK(lost == 0);
+  }
+  CHECK(Regions::Call(other, t, "GET", "/api/v1/sites").status == 307);
+  // Writes go on at the home.
+  CHECK(Regions::Call(home_server, t, "POST", "/api/v1/sites", SiteBody(7))
+            .status == 201);
 }
 
 }  // namespace
