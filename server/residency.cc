@@ -687,6 +687,7 @@ void ResidencyApi::ServeStart(const CallPtr& call, const TenantRecord& rec,
   next.residency.state = ResidencyState::kCopying;
   next.residency.peer = target;
   next.residency.migration_id = std::move(migration_id);
+  next.residency.error_code.clear();
   if (Status s = Save(next); !s.ok()) return f.Fail(call, s);
   SetError(next.id, "");
   Log("info", "residency migration started",
@@ -1135,6 +1136,7 @@ void ResidencyApi::Abandon(TenantRecord& rec, const std::string& why) {
   (void)dropped;
   rec.residency.state = ResidencyState::kHome;
   rec.residency.peer.clear();
+  rec.residency.error_code = "E9999";
   if (Status s = Save(rec); !s.ok()) {
     Log("error", "residency: cannot record an abandoned migration",
         {{"error", s.ToString()}});
@@ -1598,36 +1600,38 @@ void ResidencyApi::ServeDare(const CallPtr& call) {
     case Action::kDareStart: {
       const std::string target = Lower(std::string(body.GetString("location")));
       if (target != region_ && !d_.config.peers.contains(target)) {
+        // Remembered, so that /status says so too.
+        TenantRecord r = rec;
+        r.residency.migration_id = migration_id;
+        r.residency.error_code = "E0002";
+        if (Status s = Save(r); !s.ok()) return f.Fail(call, s);
         return f.Finish(call,
                         JsonResponse(422, status_json("failed", "E0002")));
       }
       if (action == Action::kDareSchedule || target == region_ ||
-          (rec.residency.migration_id == migration_id)) {
+          (rec.residency.migration_id == migration_id &&
+           rec.residency.error_code.empty())) {
         return f.Finish(call, JsonResponse(200, status_json("scheduled")));
       }
       return ServeStart(call, rec, target, migration_id);
     }
     case Action::kDareStatus: {
-      if (rec.residency.migration_id != migration_id) {
-        // Nothing to move (the site is already where it should be).
+      if (rec.residency.migration_id == migration_id &&
+          !rec.residency.error_code.empty()) {
         return f.Finish(
             call,
-            JsonResponse(
-                200, status_json(rec.home_region == region_ ? "ready-to-commit"
-                                                            : "failed",
-                                 rec.home_region == region_ ? "" : "E9999")));
+            JsonResponse(200, status_json("failed", rec.residency.error_code)));
       }
-      if (rec.home_region != region_ &&
-          rec.residency.state == ResidencyState::kMoved) {
+      if (rec.residency.migration_id != migration_id) {
+        // Nothing to move: the site is already where it should be.
         return f.Finish(call,
                         JsonResponse(200, status_json("ready-to-commit")));
       }
-      if (rec.residency.state == ResidencyState::kHome) {
-        // Abandoned: the copy failed.
-        return f.Finish(call,
-                        JsonResponse(200, status_json("failed", "E9999")));
-      }
-      return f.Finish(call, JsonResponse(200, status_json("in-progress")));
+      const bool moving = rec.residency.state == ResidencyState::kCopying ||
+                          rec.residency.state == ResidencyState::kCutover;
+      return f.Finish(call, JsonResponse(200, status_json(moving ? "in-progress"
+                                                                 : "ready-to-"
+                                                                   "commit")));
     }
     case Action::kDareCommit:
       return f.Finish(call, JsonResponse(200, status_json("committed")));

@@ -31,6 +31,7 @@ enum class Field : uint8_t {
   kCutoverSeq = 15,
   kFoldedSeq = 16,
   kPurgeAt = 17,
+  kErrorCode = 18,
 };
 
 void PutField(std::string& out, Field field, std::string_view value) {
@@ -140,6 +141,9 @@ Result<std::string> TenantRegistry::Encode(const TenantRecord& r) const {
   if (res.purge_at) {
     PutIntField(plain, Field::kPurgeAt, MillisOf(*res.purge_at));
   }
+  if (!res.error_code.empty()) {
+    PutField(plain, Field::kErrorCode, res.error_code);
+  }
   auto sealed = record_key_.Seal(plain, RecordAad(r.id));
   SecureWipe(plain);
   return sealed;
@@ -217,6 +221,9 @@ Result<TenantRecord> TenantRegistry::Decode(TenantId tenant,
         break;
       case Field::kPurgeAt:
         r.residency.purge_at = TimestampFromMillis(as_int());
+        break;
+      case Field::kErrorCode:
+        r.residency.error_code.assign(*value);
         break;
       default:
         break;  // a field from a later version: kept by nobody, harmless

@@ -57,6 +57,9 @@ struct Residency {
   uint64_t folded_seq = 0;
   // When the sweeper purges this copy (kMoved; later, uninstalls).
   std::optional<Timestamp> purge_at;
+  // Why the last migration failed, as Atlassian's realm migrations name it
+  // (E0002: no such region here; E9999: anything else); empty otherwise.
+  std::string error_code;
 
   // Whether the region holding this record accepts the tenant's writes.
   bool writable() const {

@@ -283,6 +283,13 @@ TEST_CASE(
   REQUIRE(purged.size() == 1);
   CHECK(purged[0].GetString("clientKey") == t2.client_key);
   CHECK(purged[0].Find("erased")->GetInt("events") > 50);
+  // The tombstone still answers where the tenant lives.
+  Response tomb_home = CallAhead(*regions.us, t2, std::chrono::hours(8 * 24),
+                                 "GET", "/api/v1/residency");
+  INFO(tomb_home.body);
+  REQUIRE(tomb_home.status == 200);
+  CHECK(tomb_home.json().GetString("region") == "eu");
+  CHECK(tomb_home.json().GetString("homeBaseUrl") == regions.eu->base_url());
   // The tombstone still sends the tenant to the EU.
   Response tomb = CallAhead(*regions.us, t2, std::chrono::hours(8 * 24), "GET",
                             "/api/v1/sites");
@@ -290,6 +297,137 @@ TEST_CASE(
   CHECK(CallAhead(*regions.eu, t2, std::chrono::hours(8 * 24), "GET",
                   "/api/v1/sites")
             .status == 200);
+}
+
+// A request signed as Atlassian signs realm-migration callbacks: the
+// installation's HS256 token with the request's qsh.
+Response Dare(Server& s, const Tenant& t, const std::string& method,
+              const std::string& target, const std::string& body = "") {
+  std::vector<std::string> headers = {t.Auth(method, target, "")};
+  if (!body.empty()) headers.push_back("Content-Type: application/json");
+  return Http(method, s.url(target), headers, body);
+}
+
+TEST_CASE(
+    "Atlassian's realm-migration callbacks drive the same migration, and the "
+    "descriptor declares them and each region's base URL",
+    "[residency]") {
+  Regions regions;
+  Response descriptor = Http("GET", regions.us->url("/atlassian-connect.json"));
+  REQUIRE(descriptor.status == 200);
+  const Json d = descriptor.json();
+  CHECK(d.Find("lifecycle")->GetString("dare-migration") == "/migration");
+  CHECK(d.Find("regionBaseUrls")->GetString("US") == regions.us->base_url());
+  CHECK(d.Find("regionBaseUrls")->GetString("EU") == regions.eu->base_url());
+
+  Tenant t = regions.Install("residency-dare");
+  CreateSites(*regions.us, t, 30, 2);
+  const std::string window =
+      R"("startTime":"2026-11-28T01:00:00Z","endTime":"2026-11-28T03:00:00Z")";
+  // A location this deployment has no region for fails with E0002, and the
+  // status says so.
+  Response jp =
+      Dare(*regions.us, t, "POST", "/migration/start",
+           "{" + window + R"(,"location":"JP","migrationId":"mig-jp"})");
+  INFO(jp.body);
+  CHECK(jp.status >= 400);
+  CHECK(jp.json().GetString("status") == "failed");
+  CHECK(jp.json().GetString("errorResponseCode") == "E0002");
+  Response jp_status =
+      Dare(*regions.us, t, "GET", "/migration/status?migrationId=mig-jp");
+  CHECK(jp_status.json().GetString("status") == "failed");
+  CHECK(jp_status.json().GetString("errorResponseCode") == "E0002");
+
+  Response scheduled =
+      Dare(*regions.us, t, "POST", "/migration/schedule",
+           "{" + window + R"(,"location":"EU","migrationId":"mig-1"})");
+  INFO(scheduled.body);
+  CHECK(scheduled.status == 200);
+  // Scheduling moves nothing.
+  CHECK(Regions::Call(*regions.us, t, "GET", "/api/v1/sites").status == 200);
+  Response started =
+      Dare(*regions.us, t, "POST", "/migration/start",
+           "{" + window + R"(,"location":"EU","migrationId":"mig-1"})");
+  INFO(started.body);
+  CHECK(started.status / 100 == 2);
+  std::string status;
+  for (int i = 0; i < 600 && status != "ready-to-commit"; ++i) {
+    Response r =
+        Dare(*regions.us, t, "GET", "/migration/status?migrationId=mig-1");
+    REQUIRE(r.status == 200);
+    status = std::string(r.json().GetString("status"));
+    if (status != "ready-to-commit") {
+      REQUIRE(status == "in-progress");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  REQUIRE(status == "ready-to-commit");
+  // The new home says so too.
+  CHECK(Dare(*regions.eu, t, "GET", "/migration/status?migrationId=mig-1")
+            .json()
+            .GetString("status") == "ready-to-commit");
+  Response commit = Dare(*regions.us, t, "POST", "/migration/commit",
+                         R"({"migrationId":"mig-1"})");
+  CHECK(commit.status == 200);
+  CHECK(Regions::Call(*regions.us, t, "GET", "/api/v1/sites").status == 307);
+  // Atlassian's rollback moves the site back.
+  Response rollback = Dare(*regions.us, t, "POST", "/migration/rollback",
+                           R"({"migrationId":"mig-1"})");
+  INFO(rollback.body);
+  CHECK(rollback.status / 100 == 2);
+  regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.GetString("region") == "us" && j.GetString("state") == "home";
+  });
+  // A tenant token signed by another installation's secret opens nothing.
+  Tenant forged{t.client_key, "not-the-secret-0123456789abcdef-xyz"};
+  CHECK(Dare(*regions.us, forged, "GET", "/migration/status?migrationId=x")
+            .status == 401);
+}
+
+TEST_CASE(
+    "Region-to-region routes accept only the peer secret's tokens, bound to "
+    "the request",
+    "[residency]") {
+  Regions regions;
+  Tenant t = regions.Install("residency-peer-auth");
+  const std::string target = "/internal/v1/tenants/" + t.client_key;
+  auto peer_token = [&](const std::string& secret, const std::string& iss,
+                        const std::string& method, const std::string& path) {
+    Json claims = Json::MakeObject();
+    claims.Set("iss", iss);
+    claims.Set("iat", NowSeconds());
+    claims.Set("exp", NowSeconds() + 60);
+    claims.Set("qsh", server::QueryStringHash(method, path, ""));
+    return "Authorization: JWT " + SignHs(claims, secret);
+  };
+  const std::string secret = "peer-secret-0123456789abcdef0123456789abcdef";
+  // The right secret and qsh: answered.
+  Response ok = Http("GET", regions.us->url(target),
+                     {peer_token(secret, "siteledger:eu", "GET", target)});
+  INFO(ok.body);
+  CHECK(ok.status == 200);
+  CHECK(ok.json().GetString("state") == "home");
+  // A tenant's own token, an operator's token, another secret, an unknown
+  // region, a qsh for another request, no token: 401, nothing answered.
+  for (const std::string& header :
+       {t.Auth("GET", target), "Authorization: Bearer " + regions.admin,
+        peer_token("another-secret-0123456789abcdef0123456789", "siteledger:eu",
+                   "GET", target),
+        peer_token(secret, "siteledger:jp", "GET", target),
+        peer_token(secret, "siteledger:eu", "GET", target + "/digest"),
+        std::string("X-None: 1")}) {
+    Response r = Http("GET", regions.us->url(target), {header});
+    INFO(header << " -> " << r.body);
+    CHECK(r.status == 401);
+    CHECK(r.body.find("\"seq\"") == std::string::npos);
+  }
+  // A forged begin cannot plant a copy of a tenant.
+  const std::string begin = "/internal/v1/tenants/planted/begin";
+  Response planted =
+      Http("POST", regions.eu->url(begin),
+           {t.Auth("POST", begin), "Content-Type: application/json"},
+           R"({"migrationId":"m","clientKey":"planted","sharedSecret":"s"})");
+  CHECK(planted.status == 401);
 }
 
 // Both regions agree on the tenant's home, and it is settled there.
