@@ -10,15 +10,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <optional>
 #include <sstream>
 
 #include "projections/json.h"
-#include "server/http_client.h"
 #include "server/jwt.h"
 #include "server/operators.h"
 #include "storage/crypto.h"
+#include "tools/flags.h"
+#include "tools/migrate.h"
+#include "tools/operator_client.h"
 
 namespace siteledger::tools {
 namespace {
@@ -40,6 +40,10 @@ Usage:
   siteledger audit-log [server flags] [--tenant CLIENTKEY] [--operator NAME]
                        [--since TIME] [--until TIME]
       The audit log (scope audit).
+  siteledger migrate start|status|rollback --tenant CLIENTKEY [server flags]
+                       [--to REGION] [--follow]
+      Moves a tenant between regions (scope migrate); see
+      siteledger migrate --help.
 
 Server flags:
   --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
@@ -52,47 +56,9 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// --flag value and --flag=value; bare --flag is "true".
-struct Flags {
-  std::map<std::string, std::string> values;
-  std::vector<std::string> positional;
-  std::optional<std::string> error;
-
-  std::string Get(const std::string& name, const std::string& fallback = "") {
-    auto it = values.find(name);
-    return it == values.end() ? fallback : it->second;
-  }
-  bool Has(const std::string& name) const { return values.contains(name); }
-};
-
-Flags ParseFlags(const std::vector<std::string>& args, size_t from,
-                 const std::vector<std::string>& booleans) {
-  Flags f;
-  for (size_t i = from; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (!a.starts_with("--")) {
-      f.positional.push_back(a);
-      continue;
-    }
-    const size_t eq = a.find('=');
-    const std::string name = a.substr(2, eq == std::string::npos ? eq : eq - 2);
-    if (eq != std::string::npos) {
-      f.values[name] = a.substr(eq + 1);
-    } else if (std::find(booleans.begin(), booleans.end(), name) !=
-               booleans.end()) {
-      f.values[name] = "true";
-    } else if (i + 1 < args.size()) {
-      f.values[name] = args[++i];
-    } else {
-      f.error = "--" + name + " needs a value";
-    }
-  }
-  return f;
-}
-
 // Appends one line to the operators file under an exclusive lock, creating
 // it with mode 0600.
-int OperatorsAdd(Flags& f) {
+int OperatorsAdd(const Flags& f) {
   const std::string file = f.Get("file");
   const std::string name = f.Get("name");
   const std::string scopes = f.Get("scopes");
@@ -140,59 +106,17 @@ int OperatorsAdd(Flags& f) {
   return 0;
 }
 
-struct ServerFlags {
-  std::string server;
-  std::string token;
-  std::string reason;
-};
-
-std::optional<ServerFlags> LoadServerFlags(Flags& f, std::string& error) {
-  ServerFlags s;
-  s.server = f.Get("server", "http://127.0.0.1:8080");
-  while (!s.server.empty() && s.server.back() == '/') s.server.pop_back();
-  s.reason = f.Get("reason");
-  if (f.Has("token-file")) {
-    std::ifstream in(f.Get("token-file"));
-    if (!in) {
-      error = "cannot read the token file " + f.Get("token-file");
-      return std::nullopt;
-    }
-    std::getline(in, s.token);
-  } else if (const char* env = std::getenv("SITELEDGER_TOKEN")) {
-    s.token = env;
-  }
-  while (!s.token.empty() &&
-         (s.token.back() == '\n' || s.token.back() == '\r' ||
-          s.token.back() == ' ')) {
-    s.token.pop_back();
-  }
-  if (s.token.empty()) {
-    error = "no operator token: pass --token-file or set SITELEDGER_TOKEN";
-    return std::nullopt;
-  }
-  return s;
-}
-
 // GETs `path` from the server into `body`; non-zero (and a message) on an
 // error answer.
 int GetBody(const ServerFlags& s, const std::string& path, std::string& body,
             bool csv = false) {
-  server::OutboundRequest request;
-  request.url = s.server + path;
-  request.headers.push_back({"Authorization", "Bearer " + s.token});
-  if (!s.reason.empty())
-    request.headers.push_back({"X-Access-Reason", s.reason});
-  if (csv) request.headers.push_back({"Accept", "text/csv"});
-  request.timeout = std::chrono::seconds(60);
-  request.max_response_bytes = size_t{256} << 20;
-  auto response = server::Fetch(request);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (csv) headers.push_back({"Accept", "text/csv"});
+  auto response = SendRequest(s, "GET", path, "", std::move(headers));
   if (!response) return Fail(response.error().message());
   if (response->status < 200 || response->status >= 300) {
-    auto problem = projections::ParseJson(response->body);
-    std::string detail =
-        problem ? std::string(problem->GetString("detail")) : response->body;
     return Fail("the server answered " + std::to_string(response->status) +
-                ": " + detail);
+                ": " + ProblemDetail(*response));
   }
   body = std::move(response->body);
   return 0;
@@ -220,6 +144,7 @@ int Run(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   const std::string& command = args[0];
+  if (command == "migrate") return Migrate(args);
   if (command == "operators") {
     if (args.size() < 2 || args[1] != "add") {
       return Fail(
@@ -233,9 +158,8 @@ int Run(const std::vector<std::string>& args) {
   if (command == "tenants" || command == "usage" || command == "audit-log") {
     Flags f = ParseFlags(args, 1, {"csv"});
     if (f.error) return Fail(*f.error);
-    std::string error;
-    auto s = LoadServerFlags(f, error);
-    if (!s) return Fail(error);
+    auto s = LoadServerFlags(f);
+    if (!s) return Fail(s.error().message());
     if (command == "tenants") return Get(*s, "/admin/tenants");
     if (command == "usage") return Get(*s, "/admin/usage", f.Has("csv"));
     std::string query;

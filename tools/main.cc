@@ -5,6 +5,8 @@
 //   siteledger usage     [--server URL] [--token-file PATH] [--csv]
 //   siteledger audit-log [--server URL] [--token-file PATH] [--tenant KEY]
 //                        [--operator NAME] [--since TIME] [--until TIME]
+//   siteledger migrate   start|status|rollback --tenant KEY --reason TEXT
+//                        [--to REGION] [--follow] [--server URL] ...
 //
 // Subcommands that talk to a server share --server (default
 // http://127.0.0.1:8080), --token-file PATH (or SITELEDGER_TOKEN) and

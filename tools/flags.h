@@ -1,0 +1,32 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace siteledger::tools {
+
+// A subcommand's command line: --name value, --name=value, and bare --name
+// for the boolean flags (their value is "true"). Anything not starting with
+// "--" is positional.
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> positional;
+  // Set when a flag that needs a value came last with none.
+  std::optional<std::string> error;
+
+  // The flag's value, or `fallback` when it was not given.
+  std::string Get(const std::string& name,
+                  const std::string& fallback = "") const;
+  bool Has(const std::string& name) const { return values.contains(name); }
+  // The first flag given that is not in `known` ("--name"), or nullopt.
+  std::optional<std::string> Unknown(
+      const std::vector<std::string>& known) const;
+};
+
+// Parses args[from...]; `booleans` names the flags that take no value.
+Flags ParseFlags(const std::vector<std::string>& args, size_t from,
+                 const std::vector<std::string>& booleans);
+
+}  // namespace siteledger::tools
