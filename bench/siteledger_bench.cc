@@ -23,6 +23,14 @@
 //                      one row: appends/s and p99 of the last --seconds of
 //                      --threads writers, p99 of a view read, a list page
 //                      and an as-of read (--seconds each), and the RSS
+//   migrate            residency migration between two real siteledgerd
+//                      processes (--siteledgerd; us and eu, peers on
+//                      loopback) of a tenant of each --migrate_events size,
+//                      --migrate_runs times, while one client keeps writing
+//                      to it: the time from the start request to the
+//                      tenant's region reading eu, events/s moved, the
+//                      cutover's lock window (the US server's log) and the
+//                      writer's longest stretch of 503s
 //   http_setup         prepares --db (a region folder) for bench/http_bench.sh:
 //                      installs a tenant, creates a site, and prints the
 //                      site id and signed tokens for the HTTP workloads
@@ -34,7 +42,12 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <rocksdb/db.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +57,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -83,6 +98,9 @@ struct Flags {
   uint64_t big_entities = 100'000;
   std::string server;
   size_t value_size = 200;
+  std::vector<uint64_t> migrate_events = {10'000, 100'000};
+  int migrate_runs = 5;
+  std::filesystem::path siteledgerd;
 };
 
 constexpr const char* kUsage =
@@ -91,10 +109,12 @@ constexpr const char* kUsage =
     "         [--replay_events=1000000] [--rebuild_events=1000000]\n"
     "         [--as_of_events=100000] [--big_events=1000000]\n"
     "         [--big_entities=100000] [--server=URL]\n"
-    "workloads (default: all but big_tenant and http_*): append_one,\n"
-    "  append_concurrent, append_batch, rocksdb_put_sync, replay, rebuild,\n"
-    "  as_of, big_tenant, http_setup, http_media. Each prints events/s and\n"
-    "  p50/p99 latency per operation.\n"
+    "         [--migrate_events=10000,100000] [--migrate_runs=5]\n"
+    "         [--siteledgerd=PATH]\n"
+    "workloads (default: all but big_tenant, migrate and http_*):\n"
+    "  append_one, append_concurrent, append_batch, rocksdb_put_sync,\n"
+    "  replay, rebuild, as_of, big_tenant, migrate, http_setup, http_media.\n"
+    "  Each prints events/s and p50/p99 latency per operation.\n"
     "--db=DIR is deleted when the run ends: it must be a new or empty folder,\n"
     "  or one an earlier run made (it leaves a .siteledger-bench file in "
     "it).\n";
@@ -132,6 +152,16 @@ Flags ParseFlags(int argc, char** argv) {
       f.big_entities = std::strtoull(v12, nullptr, 10);
     } else if (const char* v10 = value("server")) {
       f.server = v10;
+    } else if (const char* v13 = value("migrate_events")) {
+      f.migrate_events.clear();
+      std::stringstream ss(v13);
+      std::string item;
+      while (std::getline(ss, item, ','))
+        f.migrate_events.push_back(std::strtoull(item.c_str(), nullptr, 10));
+    } else if (const char* v14 = value("migrate_runs")) {
+      f.migrate_runs = std::max(1, std::atoi(v14));
+    } else if (const char* v15 = value("siteledgerd")) {
+      f.siteledgerd = v15;
     } else if (const char* v7 = value("value_size")) {
       f.value_size = std::strtoull(v7, nullptr, 10);
     } else if (a == "--help" || a == "-h") {
@@ -1178,6 +1208,468 @@ void HttpSetup(const Flags& f) {
   std::printf("any_token=%s\n", token("context-qsh").c_str());
 }
 
+// ----- migrate -----------------------------------------------------------
+
+// A loopback port free right now: the two regions must know each other's
+// address before either starts.
+uint16_t FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::fprintf(stderr, "migrate: no free loopback port\n");
+    std::exit(1);
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// One siteledgerd process, its stderr (the JSON log) in `log`. Stopped
+// (SIGTERM, then SIGKILL after 10 s) when destroyed.
+class Daemon {
+ public:
+  Daemon(const std::filesystem::path& binary, std::vector<std::string> args,
+         std::filesystem::path log)
+      : log_(std::move(log)) {
+    args.insert(args.begin(), binary.string());
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(),
+                      environ) != 0) {
+      std::fprintf(stderr, "migrate: cannot start %s\n", binary.c_str());
+      std::exit(1);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    // Serving once the log says so (2 minutes at most).
+    for (int i = 0; i < 12000; ++i) {
+      if (Log().find("\"msg\":\"serving\"") != std::string::npos) return;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::fprintf(stderr, "migrate: siteledgerd did not start:\n%s\n",
+                 Log().c_str());
+    std::exit(1);
+  }
+  ~Daemon() {
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 1000; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // The CPU time (user and system, all threads) the process has used.
+  double CpuSeconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    // Fields 14 and 15 (utime, stime), counted after the ")" ending field 2.
+    std::stringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i) fields >> skip;
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+
+ private:
+  std::filesystem::path log_;
+  pid_t pid_ = 0;
+};
+
+struct HttpAnswer {
+  long status = -1;  // -1: no answer (connection refused, timeout)
+  std::string body;
+  std::string location;  // of a redirect
+};
+
+size_t CurlAppend(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+// One request with a JSON body (none when empty) and a bench-client token
+// signed for it, on a reused handle (its connection kept alive). Redirects
+// are returned, not followed.
+HttpAnswer JsonRequest(CURL* c, const std::string& method,
+                       const std::string& base, const std::string& path,
+                       const std::string& body) {
+  HttpAnswer a;
+  curl_easy_reset(c);
+  const std::string url = base + path;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &CurlAppend);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a.body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(
+      headers, ("Authorization: JWT " + BenchToken(method, path)).c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  if (!body.empty()) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (curl_easy_perform(c) == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a.status);
+    char* location = nullptr;
+    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location);
+    if (location != nullptr) a.location = location;
+  }
+  curl_slist_free_all(headers);
+  return a;
+}
+
+// scheme://host:port of a URL.
+std::string OriginOf(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t path =
+      url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return path == std::string::npos ? url : url.substr(0, path);
+}
+
+// Makes `dir` a US region folder (dir/us and dir/master-us.key) holding the
+// bench client's tenant with `n` mixed events and their views. The events
+// go in appends of 1,000, then Projector::Rebuild writes the views and
+// versions once: the state the projector leaves after one command per
+// event, in seconds instead of the ~20 minutes 1M synced creates over HTTP
+// take on two cores.
+void SeedMigrateTenant(const std::filesystem::path& dir, uint64_t n) {
+  Region region(dir);
+  auto installed = region.registry->Install(
+      {kBenchClient, "https://bench.example", kBenchSecret});
+  if (!installed) {
+    std::fprintf(stderr, "install: %s\n", installed.error().ToString().c_str());
+    std::exit(1);
+  }
+  const siteledger::TenantId tenant = installed->record.id;
+  MixedEvents mixed;
+  for (uint64_t done = 0; done < n; done += 1000) {
+    std::vector<sl::NewEvent> events;
+    for (uint64_t k = done; k < std::min(n, done + 1000); ++k) {
+      events.push_back(mixed.Next(k));
+    }
+    if (!region.log->Append(tenant, std::nullopt, std::move(events))) {
+      std::fprintf(stderr, "seeding failed\n");
+      std::exit(1);
+    }
+  }
+  siteledger::projections::Projector projector(*region.log, region.clock);
+  if (siteledger::Status s = projector.Rebuild(tenant); !s.ok()) {
+    std::fprintf(stderr, "rebuild: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  // The views are in the format of server/main.cc's kViewsFormat, which
+  // otherwise has siteledgerd rebuild them all again at start.
+  constexpr uint32_t kViewsFormat = 2;
+  if (siteledger::Status s = region.registry->SetViewsFormat(kViewsFormat);
+      !s.ok()) {
+    std::fprintf(stderr, "views format: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  region.WaitQuiet();
+}
+
+// A client creating sites in the tenant one after another, as an app
+// would: a 307 moves it to the region named (a new token for the new
+// request), a 503 is retried after 1 ms.
+class MigrateWriter {
+ public:
+  explicit MigrateWriter(std::string base) : base_(std::move(base)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~MigrateWriter() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Whether a write has been acknowledged since the last refusal by a
+  // region other than the first.
+  bool MovedAndWriting() const { return moved_and_writing_.load(); }
+
+  uint64_t written = 0;
+  uint64_t refused = 0;
+  uint64_t redirects = 0;
+  uint64_t unexpected = 0;
+  std::string last_unexpected;
+  double longest_refusal_ms = 0;  // first 503 to the next 201
+  double longest_gap_ms = 0;      // between two 201s
+
+ private:
+  void Run() {
+    CURL* c = curl_easy_init();
+    const std::string first = base_;
+    // Zero: not refused since the last 201, no 201 yet.
+    Clock::time_point refused_since{};
+    Clock::time_point last_ok{};
+    for (uint64_t n = 0; !stop_.load(); ++n) {
+      const HttpAnswer a =
+          JsonRequest(c, "POST", base_, "/api/v1/sites",
+                      "{\"name\":\"w" + std::to_string(n) + "\"}");
+      const auto now = Clock::now();
+      auto ms = [&](Clock::time_point since) {
+        return std::chrono::duration<double, std::milli>(now - since).count();
+      };
+      if (a.status == 201) {
+        ++written;
+        if (refused_since != Clock::time_point{}) {
+          longest_refusal_ms = std::max(longest_refusal_ms, ms(refused_since));
+          refused_since = {};
+        }
+        if (last_ok != Clock::time_point{}) {
+          longest_gap_ms = std::max(longest_gap_ms, ms(last_ok));
+        }
+        last_ok = now;
+        if (base_ != first) moved_and_writing_ = true;
+      } else if (a.status == 307 && !a.location.empty()) {
+        ++redirects;
+        base_ = OriginOf(a.location);
+      } else if (a.status == 503) {
+        ++refused;
+        if (refused_since == Clock::time_point{}) refused_since = now;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      } else {
+        ++unexpected;
+        last_unexpected = std::to_string(a.status) + " " + a.body;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    curl_easy_cleanup(c);
+  }
+
+  std::string base_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> moved_and_writing_{false};
+  std::thread thread_;
+};
+
+// The integer after "name": in a JSON log line; -1 if absent.
+long long LogField(const std::string& line, const std::string& name) {
+  const size_t at = line.find("\"" + name + "\":");
+  if (at == std::string::npos) return -1;
+  return std::strtoll(line.c_str() + at + name.size() + 3, nullptr, 10);
+}
+
+// The last line of `log` holding `msg`, and how many do.
+std::pair<std::string, int> LastLogLine(const std::string& log,
+                                        const std::string& msg) {
+  std::stringstream in(log);
+  std::string line, last;
+  int count = 0;
+  while (std::getline(in, line)) {
+    if (line.find("\"msg\":\"" + msg + "\"") == std::string::npos) continue;
+    last = line;
+    ++count;
+  }
+  return {last, count};
+}
+
+struct MigrateResult {
+  double total_s = 0;
+  uint64_t moved = 0;  // the log's head when the EU became home
+  long long lock_ms = 0, drain_ms = 0, tail_ms = 0, commit_ms = 0;
+  int cutovers = 0;                   // attempts (one unless a drain timed out)
+  double us_cpu_s = 0, eu_cpu_s = 0;  // used by each process meanwhile
+  double writer_503_ms = 0;
+  double writer_gap_ms = 0;
+  uint64_t written = 0, refused = 0;
+};
+
+// One migration of a copy of `seed` from a new us process to a new eu one.
+MigrateResult MigrateOnce(const Flags& f, const std::filesystem::path& binary,
+                          const std::filesystem::path& seed) {
+  namespace fs = std::filesystem;
+  const fs::path run = f.db / "run";
+  fs::remove_all(run);
+  fs::copy(seed, run, fs::copy_options::recursive);
+  const fs::path secret = f.db / "peer.secret";
+  {
+    std::ofstream out(secret);
+    out << "bench-peer-secret-0123456789abcdef0123456789abcdef\n";
+  }
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+  const uint16_t us_port = FreeLoopbackPort();
+  const uint16_t eu_port = FreeLoopbackPort();
+  auto flags = [&](const std::string& region, uint16_t port,
+                   const std::string& peer, uint16_t peer_port) {
+    return std::vector<std::string>{
+        "--listen",
+        "127.0.0.1:" + std::to_string(port),
+        "--region",
+        region,
+        "--data",
+        (run / region).string(),
+        "--peer",
+        peer + "=http://127.0.0.1:" + std::to_string(peer_port),
+        "--peer-secret-file",
+        secret.string()};
+  };
+  Daemon us(binary, flags("us", us_port, "eu", eu_port), run / "us.log");
+  Daemon eu(binary, flags("eu", eu_port, "us", us_port), run / "eu.log");
+  const std::string us_url = "http://127.0.0.1:" + std::to_string(us_port);
+
+  MigrateResult r;
+  MigrateWriter writer(us_url);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CURL* c = curl_easy_init();
+  const double us_cpu = us.CpuSeconds();
+  const double eu_cpu = eu.CpuSeconds();
+  const auto start = Clock::now();
+  const HttpAnswer started = JsonRequest(
+      c, "POST", us_url, "/api/v1/residency/migration", "{\"target\":\"eu\"}");
+  if (started.status != 202) {
+    std::fprintf(stderr, "migrate: the start answered %ld %s\n", started.status,
+                 started.body.c_str());
+    std::exit(1);
+  }
+  for (;;) {
+    const HttpAnswer a = JsonRequest(c, "GET", us_url, "/api/v1/residency", "");
+    if (a.status == 200 &&
+        a.body.find("\"region\":\"eu\"") != std::string::npos)
+      break;
+    if (Clock::now() - start > std::chrono::minutes(30)) {
+      std::fprintf(stderr, "migrate: not moved after 30 minutes: %s\n%s\n",
+                   a.body.c_str(), us.Log().c_str());
+      std::exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.total_s = std::chrono::duration<double>(Clock::now() - start).count();
+  r.us_cpu_s = us.CpuSeconds() - us_cpu;
+  r.eu_cpu_s = eu.CpuSeconds() - eu_cpu;
+  curl_easy_cleanup(c);
+  // The writer's refusals end with its first write in the EU.
+  for (int i = 0; i < 1000 && !writer.MovedAndWriting(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  writer.Stop();
+  if (!writer.MovedAndWriting() || writer.unexpected > 0) {
+    std::fprintf(stderr,
+                 "migrate: the writer did not move cleanly (%llu unexpected "
+                 "answers; last %s)\n",
+                 static_cast<unsigned long long>(writer.unexpected),
+                 writer.last_unexpected.c_str());
+    std::exit(1);
+  }
+  r.writer_503_ms = writer.longest_refusal_ms;
+  r.writer_gap_ms = writer.longest_gap_ms;
+  r.written = writer.written;
+  r.refused = writer.refused;
+  const std::string log = us.Log();
+  const auto [cutover, cutovers] = LastLogLine(log, "residency cutover");
+  const auto [done, dones] = LastLogLine(log, "residency migration done");
+  if (cutover.empty() || done.empty()) {
+    std::fprintf(stderr, "migrate: no cutover in the US log:\n%s\n",
+                 log.c_str());
+    std::exit(1);
+  }
+  r.cutovers = cutovers;
+  r.lock_ms = LogField(cutover, "lock_ms");
+  r.drain_ms = LogField(cutover, "drain_ms");
+  r.tail_ms = LogField(cutover, "tail_ms");
+  r.commit_ms = LogField(cutover, "commit_ms");
+  r.moved = static_cast<uint64_t>(std::max(0LL, LogField(done, "seq")));
+  return r;
+}
+
+std::filesystem::path SiteledgerdBinary(const Flags& f) {
+  if (!f.siteledgerd.empty()) return f.siteledgerd;
+  // Beside this binary in the build tree: build/<type>/server/siteledgerd.
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return self.parent_path().parent_path() / "server" / "siteledgerd";
+}
+
+// The median (of an even count, the mean of the middle two).
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+void Migrate(const Flags& f) {
+  const std::filesystem::path binary = SiteledgerdBinary(f);
+  if (::access(binary.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "migrate: no siteledgerd at %s (--siteledgerd)\n",
+                 binary.c_str());
+    std::exit(2);
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  for (const uint64_t n : f.migrate_events) {
+    const std::filesystem::path seed = f.db / "seed";
+    const auto seed_start = Clock::now();
+    SeedMigrateTenant(seed, n);
+    const std::string name = "migrate_" + std::to_string(n);
+    std::printf(
+        "%-18s : seeded %llu events in %.1f s; %.0f MiB\n", name.c_str(),
+        static_cast<unsigned long long>(n),
+        std::chrono::duration<double>(Clock::now() - seed_start).count(),
+        DirMiB(seed));
+    std::fflush(stdout);
+    std::vector<double> total, rate, lock, writer_503;
+    for (int run = 1; run <= f.migrate_runs; ++run) {
+      const MigrateResult r = MigrateOnce(f, binary, seed);
+      total.push_back(r.total_s);
+      rate.push_back(static_cast<double>(r.moved) / r.total_s);
+      lock.push_back(static_cast<double>(r.lock_ms));
+      writer_503.push_back(r.writer_503_ms);
+      std::printf(
+          "%-18s   run %d: %.2f s, %llu events, %.0f events/s; lock %lld ms "
+          "(drain %lld, tail %lld, commit %lld; %d "
+          "cutover%s); writer: 503s for %.0f ms (%llu refused), longest gap "
+          "%.0f ms, %llu writes; CPU us %.1f s, eu %.1f s\n",
+          name.c_str(), run, r.total_s,
+          static_cast<unsigned long long>(r.moved), rate.back(), r.lock_ms,
+          r.drain_ms, r.tail_ms, r.commit_ms, r.cutovers,
+          r.cutovers == 1 ? "" : "s", r.writer_503_ms,
+          static_cast<unsigned long long>(r.refused), r.writer_gap_ms,
+          static_cast<unsigned long long>(r.written), r.us_cpu_s, r.eu_cpu_s);
+      std::fflush(stdout);
+      std::filesystem::remove_all(f.db / "run");
+    }
+    // Few runs: medians and maxima (the p99 of fewer than 100 runs).
+    auto max = [](const std::vector<double>& v) {
+      return *std::max_element(v.begin(), v.end());
+    };
+    std::printf(
+        "%-18s : %10.0f events/s; total median %.2f s, max %.2f s; lock "
+        "median %.0f ms, max %.0f ms; writer 503s median %.0f ms, max %.0f "
+        "ms; %d run%s\n",
+        name.c_str(), Median(rate), Median(total), max(total), Median(lock),
+        max(lock), Median(writer_503), max(writer_503), f.migrate_runs,
+        f.migrate_runs == 1 ? "" : "s");
+    std::fflush(stdout);
+    std::filesystem::remove_all(seed);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1199,6 +1691,8 @@ int main(int argc, char** argv) {
       AsOf(f);
     } else if (b == "big_tenant") {
       BigTenant(f);
+    } else if (b == "migrate") {
+      Migrate(f);
     } else if (b == "http_media") {
       HttpMedia(f);
     } else if (b == "http_setup") {
