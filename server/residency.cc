@@ -979,15 +979,23 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
 
 Result<bool> ResidencyApi::Cutover(TenantRecord& rec, uint64_t verified) {
   // Before the lock: both sides' views as of `verified` (the peer's head)
-  // must agree, so that the lock checks only what the tail changes.
-  {
-    auto own = d_.projector.DigestAt(rec.id, Sequence(verified));
+  // must agree, so that the lock checks only what the tail changes. The
+  // whole comparison reads every view; writes go on meanwhile, so the copy
+  // and the comparison of what they changed are repeated (each round
+  // shorter) until little is left for the lock.
+  const std::string base = std::string(kPeerPrefix) + "tenants/" +
+                           EncodeRfc3986(rec.client_key) + "/digest";
+  uint64_t since = 0;
+  uint64_t checked = 0;  // the last seq compared
+  for (int round = 0; round < 4; ++round) {
+    auto own = since == 0 ? d_.projector.DigestAt(rec.id, Sequence(verified))
+                          : d_.projector.ChangesDigest(rec.id, Sequence(since),
+                                                       Sequence(verified));
     if (!own) return Err(own.error());
-    auto theirs = CallPeer(rec.residency.peer, "GET",
-                           std::string(kPeerPrefix) + "tenants/" +
-                               EncodeRfc3986(rec.client_key) +
-                               "/digest?seq=" + std::to_string(verified),
-                           nullptr, kPeerTimeout);
+    std::string query = "?seq=" + std::to_string(verified);
+    if (since != 0) query += "&since=" + std::to_string(since);
+    auto theirs = CallPeer(rec.residency.peer, "GET", base + query, nullptr,
+                           kPeerTimeout);
     if (!theirs) return Err(theirs.error());
     if (theirs->status != 200) {
       return Err(Status::Unavailable(
@@ -1000,6 +1008,15 @@ Result<bool> ResidencyApi::Cutover(TenantRecord& rec, uint64_t verified) {
                        std::to_string(verified));
       return true;
     }
+    checked = verified;
+    auto copied = Copy(rec, /*tail=*/false);
+    if (!copied) {
+      if (copied.error().code() == StatusCode::kConflict) return true;
+      return Err(copied.error());
+    }
+    if (*copied - checked < kCutoverTail) break;
+    since = checked;
+    verified = *copied;
   }
   const auto start = std::chrono::steady_clock::now();
   if (!gate_->Lock(rec.id, kDrainWrites)) {
@@ -1018,7 +1035,7 @@ Result<bool> ResidencyApi::Cutover(TenantRecord& rec, uint64_t verified) {
   const auto tail_from = store_.log().GetHead(rec.id);
   if (auto tail = Copy(rec, /*tail=*/true); !tail) return Err(tail.error());
   const auto copied = std::chrono::steady_clock::now();
-  Result<bool> s = ResolveCutover(rec, verified);
+  Result<bool> s = ResolveCutover(rec, checked);
   const auto ms = [](auto from, auto to) {
     return static_cast<long long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(to - from)
@@ -1240,7 +1257,8 @@ void ResidencyApi::ServePeer(const CallPtr& call) {
       answer = PeerStatusOf(client_key);
       break;
     case Action::kPeerDigest:
-      answer = PeerDigest(client_key, call->Query("seq").value_or(""));
+      answer = PeerDigest(client_key, call->Query("seq").value_or(""),
+                          call->Query("since").value_or(""));
       break;
     case Action::kPeerCommit:
       answer = PeerCommit(from, client_key, body);
@@ -1414,7 +1432,8 @@ Result<Json> ResidencyApi::PeerStatusOf(const std::string& client_key) {
 }
 
 Result<Json> ResidencyApi::PeerDigest(const std::string& client_key,
-                                      const std::string& seq_text) {
+                                      const std::string& seq_text,
+                                      const std::string& since_text) {
   auto rec = store_.registry().GetByClientKey(client_key);
   if (!rec) return Err(rec.error());
   if (rec->residency.state != ResidencyState::kIncoming) {
@@ -1430,7 +1449,17 @@ Result<Json> ResidencyApi::PeerDigest(const std::string& client_key,
     return Err(Status::Conflict("the copy ends at seq " +
                                 std::to_string(head->seq.value())));
   }
-  auto digest = d_.projector.DigestAt(rec->id, *seq);
+  Result<Hash> digest = Err(Status::Internal("no digest"));
+  if (since_text.empty()) {
+    digest = d_.projector.DigestAt(rec->id, *seq);
+  } else {
+    auto since = SeqOf(since_text, "since");
+    if (!since) return Err(since.error());
+    if (*since > *seq) {
+      return Err(Status::InvalidArgument("since: at most seq"));
+    }
+    digest = d_.projector.ChangesDigest(rec->id, *since, *seq);
+  }
   if (!digest) return Err(digest.error());
   Json out = Json::MakeObject();
   out.Set("seq", static_cast<int64_t>(seq->value()));

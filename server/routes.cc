@@ -622,7 +622,8 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
          "Peer: a batch of the tenant's log, pseudonyms and media"},
         {"GET", base, A::kPeerStatus, "Peer: the copy's state and head"},
         {"GET", base + "/digest", A::kPeerDigest,
-         "Peer: the digest of the copy's views as of ?seq="},
+         "Peer: the digest of the copy's views as of ?seq= (or of what changed "
+         "after ?since=)"},
         {"POST", base + "/commit", A::kPeerCommit,
          "Peer: become the tenant's home (the handshake's second step)"},
         {"POST", base + "/abort", A::kPeerAbort, "Peer: drop an arriving copy"},
@@ -638,6 +639,8 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
       if (std::string_view(method) == "POST") r.request_schema = PeerBody;
       if (action == A::kPeerDigest) {
         r.query.push_back({"seq", "As of this seq", "integer", true});
+        r.query.push_back(
+            {"since", "Only what events after this seq changed", "integer"});
       }
       t.push_back(std::move(r));
     }

@@ -109,7 +109,8 @@ class ResidencyApi {
                                        const projections::Json& body);
   Result<projections::Json> PeerStatusOf(const std::string& client_key);
   Result<projections::Json> PeerDigest(const std::string& client_key,
-                                       const std::string& seq);
+                                       const std::string& seq,
+                                       const std::string& since);
   Result<projections::Json> PeerCommit(const std::string& from,
                                        const std::string& client_key,
                                        const projections::Json& body);
