@@ -65,7 +65,7 @@ class HttpServer::Impl {
  public:
   class Connection;
   // One per stream type: beast::tcp_stream (HTTP) or TlsStream (HTTPS).
-  template <class Stream>
+  template <class StreamType>
   class Session;
 
   Impl(HttpOptions options, HttpHandler handler)
@@ -153,10 +153,10 @@ class HttpServer::Impl::Connection
 // One connection. Every handler runs on the connection's strand. Over TLS
 // the handshake comes first and Close() sends close_notify; everything else
 // is the same code for both streams.
-template <class Stream>
+template <class StreamType>
 class HttpServer::Impl::Session final : public Connection {
  public:
-  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  static constexpr bool kTls = std::is_same_v<StreamType, TlsStream>;
 
   // `args`: the TLS context, for TlsStream.
   template <class... Args>
@@ -556,7 +556,7 @@ class HttpServer::Impl::Session final : public Connection {
     }
   }
 
-  Stream stream_;
+  StreamType stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl& server_;

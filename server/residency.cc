@@ -221,36 +221,33 @@ struct ResidencyApi::Progress {
 class ResidencyApi::WriteGate {
  public:
   // A ticket, or nullptr while the tenant is locked.
-  std::shared_ptr<void> TryEnter(TenantId tenant) {
-    std::unique_lock lock(mu_);
+  std::shared_ptr<void> TryEnter(TenantId tenant) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     Entry& e = map_[tenant.value()];
     if (e.locked) return nullptr;
     ++e.inflight;
     // Non-null (the gate itself) so that it tests true; the deleter only
     // counts the write out.
     return std::shared_ptr<void>(static_cast<void*>(this),
-                                 [this, tenant](void*) {
-                                   std::unique_lock held(mu_);
-                                   auto it = map_.find(tenant.value());
-                                   if (it == map_.end()) return;
-                                   if (--it->second.inflight == 0) {
-                                     if (!it->second.locked) map_.erase(it);
-                                     cv_.notify_all();
-                                   }
-                                 });
+                                 [this, tenant](void*) { Leave(tenant); });
   }
   // Locks the tenant and waits for its writes in flight; false (unlocked
   // again) if they take longer than `wait`.
-  bool Lock(TenantId tenant, std::chrono::milliseconds wait) {
-    std::unique_lock lock(mu_);
+  bool Lock(TenantId tenant, std::chrono::milliseconds wait) EXCLUDES(mu_) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    MutexLock lock(mu_);
     map_[tenant.value()].locked = true;
-    const bool drained = cv_.wait_for(
-        lock, wait, [&] { return map_[tenant.value()].inflight == 0; });
-    if (!drained) Release(tenant.value());
-    return drained;
+    while (map_[tenant.value()].inflight != 0) {
+      if (!drained_.WaitUntil(mu_, deadline) &&
+          map_[tenant.value()].inflight != 0) {
+        Release(tenant.value());
+        return false;
+      }
+    }
+    return true;
   }
-  void Unlock(TenantId tenant) {
-    std::unique_lock lock(mu_);
+  void Unlock(TenantId tenant) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     Release(tenant.value());
   }
 
@@ -259,15 +256,24 @@ class ResidencyApi::WriteGate {
     int inflight = 0;
     bool locked = false;
   };
-  void Release(uint64_t tenant) {
+  void Leave(TenantId tenant) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    auto it = map_.find(tenant.value());
+    if (it == map_.end()) return;
+    if (--it->second.inflight == 0) {
+      if (!it->second.locked) map_.erase(it);
+      drained_.SignalAll();
+    }
+  }
+  void Release(uint64_t tenant) REQUIRES(mu_) {
     auto it = map_.find(tenant);
     if (it == map_.end()) return;
     it->second.locked = false;
     if (it->second.inflight == 0) map_.erase(it);
   }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<uint64_t, Entry> map_;
+  Mutex mu_;
+  CondVar drained_;
+  std::unordered_map<uint64_t, Entry> map_ GUARDED_BY(mu_);
 };
 
 ResidencyApi::ResidencyApi(Deps deps)
@@ -280,7 +286,7 @@ ResidencyApi::~ResidencyApi() { Shutdown(); }
 
 void ResidencyApi::Start() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (started_) return;
     started_ = true;
   }
@@ -304,16 +310,18 @@ void ResidencyApi::Start() {
 void ResidencyApi::Shutdown() {
   stopping_.store(true);
   {
-    std::lock_guard lock(mu_);
-    cv_.notify_all();
+    MutexLock lock(mu_);
+    wake_.SignalAll();
   }
   if (driver_.joinable()) driver_.join();
   if (sweeper_.joinable()) sweeper_.join();
 }
 
 bool ResidencyApi::Sleep(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return stopping_.load(); });
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  MutexLock lock(mu_);
+  while (!stopping_.load() && wake_.WaitUntil(mu_, deadline)) {
+  }
   return !stopping_.load();
 }
 
@@ -324,7 +332,7 @@ std::string ResidencyApi::BaseUrlOf(const std::string& region) const {
 }
 
 void ResidencyApi::SetError(TenantId tenant, std::string error) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (error.empty()) {
     errors_.erase(tenant.value());
   } else {
@@ -531,7 +539,7 @@ Json ResidencyApi::ResidencyJson(const TenantRecord& rec) {
   std::shared_ptr<Progress> progress;
   std::string error;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = progress_.find(rec.id.value()); it != progress_.end()) {
       progress = it->second;
     }
@@ -769,10 +777,10 @@ Status ResidencyApi::StartRollback(TenantRecord rec) {
 // ----- the driver ------------------------------------------------------
 
 void ResidencyApi::Enqueue(TenantId tenant) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (queued_.insert(tenant.value()).second) {
     queue_.push_back(tenant);
-    cv_.notify_all();
+    wake_.SignalAll();
   }
 }
 
@@ -780,8 +788,8 @@ void ResidencyApi::DriverLoop() {
   while (!stopping_.load()) {
     TenantId tenant;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_.load() || !queue_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_.load() && queue_.empty()) wake_.Wait(mu_);
       if (stopping_.load()) return;
       tenant = queue_.front();
       queue_.pop_front();
@@ -850,7 +858,7 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
       std::string(kPeerPrefix) + "tenants/" + EncodeRfc3986(rec.client_key);
   auto progress = std::make_shared<Progress>();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto [it, inserted] = progress_.try_emplace(rec.id.value(), progress);
     progress = it->second;
   }
@@ -1125,7 +1133,7 @@ Result<bool> ResidencyApi::ResolveCutover(TenantRecord& rec,
   SL_RETURN_ERR_IF_ERROR(Save(rec));
   d_.projector.Forget(rec.id);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     progress_.erase(rec.id.value());
     errors_.erase(rec.id.value());
   }
@@ -1159,7 +1167,7 @@ void ResidencyApi::Abandon(TenantRecord& rec, const std::string& why) {
         {{"error", s.ToString()}});
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     progress_.erase(rec.id.value());
   }
   SetError(rec.id, why);
@@ -1684,7 +1692,7 @@ void ResidencyApi::ServeDare(const CallPtr& call) {
 // ----- purges and the sweeper --------------------------------------------
 
 Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
-  std::lock_guard purging(purge_mu_);
+  MutexLock purging(purge_mu_);
   auto rec = store_.registry().Get(tenant);
   if (!rec) return Err(rec.error());
   if (rec->residency.state == ResidencyState::kGone ||
@@ -1721,7 +1729,7 @@ Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
 }
 
 Result<Json> ResidencyApi::Sweep(bool dry_run) {
-  std::lock_guard lock(sweep_mu_);
+  MutexLock lock(sweep_mu_);
   Json purged = Json::MakeArray();
   auto due = store_.registry().PurgesDue(store_.clock().Now(), 1000);
   if (!due) return Err(due.error());

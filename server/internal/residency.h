@@ -6,11 +6,9 @@
 // "Residency", describes the protocol; docs/formats.md the messages.
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +21,7 @@
 #include "server/internal/call.h"
 #include "server/internal/finisher.h"
 #include "server/internal/tenant_auth.h"
+#include "storage/base/mutex.h"
 #include "storage/store.h"
 
 namespace siteledger::server {
@@ -161,17 +160,18 @@ class ResidencyApi {
   std::unique_ptr<WriteGate> gate_;
 
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<TenantId> queue_;           // guarded by mu_
-  std::unordered_set<uint64_t> queued_;  // guarded by mu_
-  std::unordered_map<uint64_t, std::shared_ptr<Progress>> progress_;  // mu_
-  std::unordered_map<uint64_t, std::string> errors_;                  // mu_
-  bool started_ = false;                                              // mu_
+  Mutex mu_;
+  CondVar wake_;  // the queue grew, or stopping_ was set
+  std::deque<TenantId> queue_ GUARDED_BY(mu_);
+  std::unordered_set<uint64_t> queued_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, std::shared_ptr<Progress>> progress_
+      GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, std::string> errors_ GUARDED_BY(mu_);
+  bool started_ GUARDED_BY(mu_) = false;
   std::thread driver_;
   std::thread sweeper_;
-  std::mutex sweep_mu_;  // one sweep at a time
-  std::mutex purge_mu_;  // one purge at a time
+  Mutex sweep_mu_;  // one sweep at a time
+  Mutex purge_mu_;  // one purge at a time
 };
 
 }  // namespace siteledger::server
