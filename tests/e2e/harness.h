@@ -86,6 +86,13 @@ inline size_t CurlHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// A CA file (PEM) that https:// requests trust besides the system's, for
+// servers with a test certificate; set before any request is made.
+inline std::string& TestCaFile() {
+  static std::string file;
+  return file;
+}
+
 inline Response Http(const std::string& method, const std::string& url,
                      const std::vector<std::string>& headers = {},
                      const std::string& body = "", long timeout_ms = 10000) {
@@ -97,6 +104,9 @@ inline Response Http(const std::string& method, const std::string& url,
     return r;
   }
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  if (!TestCaFile().empty()) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, TestCaFile().c_str());
+  }
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &CurlBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
@@ -349,7 +359,10 @@ class Server {
     args_ = {
         SiteledgerdPath(),     "--listen",           "127.0.0.1:0", "--data",
         (dir / "us").string(), "--install-keys-url", keys_url};
-    for (auto& e : extra) args_.push_back(std::move(e));
+    for (auto& e : extra) {
+      if (e == "--tls-cert") scheme_ = "https";
+      args_.push_back(std::move(e));
+    }
     Start();
   }
   ~Server() { Stop(SIGKILL); }
@@ -444,7 +457,7 @@ class Server {
   }
 
   std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
   }
   std::string base_url() const { return url(); }
   pid_t pid() const { return pid_; }
@@ -453,6 +466,7 @@ class Server {
   std::filesystem::path dir_;
   std::filesystem::path log_;
   std::vector<std::string> args_;
+  std::string scheme_ = "http";
   pid_t pid_ = 0;
   int port_ = 0;
   static inline std::atomic<int> starts_{0};

@@ -37,6 +37,17 @@ inline std::string Svg(int n) {
          std::to_string(100000 + n) + "\"/></svg>";
 }
 
+struct RegionOptions {
+  // A kill point (SITELEDGERD_CRASH_AT) armed in that region's first
+  // process.
+  std::string crash_us;
+  std::string crash_eu;
+  // Both regions serve HTTPS with a certificate for 127.0.0.1 made at test
+  // time; each trusts it through --peer-ca-file unless told otherwise.
+  bool tls = false;
+  bool us_trusts_eu = true;
+};
+
 // Two regions: us (where tenants install) and eu, peers of each other,
 // sharing a peer secret and the media URL key, each with a test clock and
 // the same operators file.
@@ -48,12 +59,26 @@ struct Regions {
   std::string admin;
   uint16_t us_port = FreePort();
   uint16_t eu_port = FreePort();
+  RegionOptions options_;
   std::unique_ptr<Server> us;
   std::unique_ptr<Server> eu;
 
-  // `crash_us` / `crash_eu`: a kill point (SITELEDGERD_CRASH_AT) armed in
-  // that region's first process.
-  explicit Regions(std::string crash_us = "", std::string crash_eu = "") {
+  Regions(std::string crash_us, std::string crash_eu)
+      : Regions(RegionOptions{.crash_us = std::move(crash_us),
+                              .crash_eu = std::move(crash_eu),
+                              .tls = false,
+                              .us_trusts_eu = true}) {}
+  explicit Regions(RegionOptions options = {}) : options_(std::move(options)) {
+    if (options_.tls) {
+      const std::string command =
+          "openssl req -x509 -newkey ec -pkeyopt "
+          "ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+          "-addext subjectAltName=IP:127.0.0.1 -keyout '" +
+          (dir / "tls.key").string() + "' -out '" + (dir / "tls.crt").string() +
+          "' >/dev/null 2>&1";
+      REQUIRE(std::system(command.c_str()) == 0);
+      TestCaFile() = (dir / "tls.crt").string();
+    }
     keys.Put("kid-1", install_key.PublicPem());
     admin = ops.Add("ops", "migrate,purge,clock,read-tenant-data,usage,audit");
     {
@@ -63,8 +88,11 @@ struct Regions {
     std::filesystem::permissions(dir / "peer.secret",
                                  std::filesystem::perms::owner_read |
                                      std::filesystem::perms::owner_write);
-    us = Start("us", us_port, "eu", eu_port, crash_us);
-    eu = Start("eu", eu_port, "us", us_port, crash_eu);
+    us = Start("us", us_port, "eu", eu_port, options_.crash_us);
+    eu = Start("eu", eu_port, "us", us_port, options_.crash_eu);
+  }
+  ~Regions() {
+    if (options_.tls) TestCaFile().clear();
   }
 
   // Starts a region's process again (after it crashed), unarmed.
@@ -76,6 +104,7 @@ struct Regions {
   std::unique_ptr<Server> Start(const std::string& region, uint16_t port,
                                 const std::string& peer, uint16_t peer_port,
                                 const std::string& crash_at = "") {
+    const std::string scheme = options_.tls ? "https" : "http";
     std::vector<std::string> flags = {
         "--listen",
         "127.0.0.1:" + std::to_string(port),
@@ -84,10 +113,21 @@ struct Regions {
         "--data",
         (dir / region).string(),
         "--peer",
-        peer + "=http://127.0.0.1:" + std::to_string(peer_port),
+        peer + "=" + scheme + "://127.0.0.1:" + std::to_string(peer_port),
         "--peer-secret-file",
         (dir / "peer.secret").string(),
         "--test-clock"};
+    if (options_.tls) {
+      for (const std::string& f :
+           {std::string("--tls-cert"), (dir / "tls.crt").string(),
+            std::string("--tls-key"), (dir / "tls.key").string()}) {
+        flags.push_back(f);
+      }
+      if (region != "us" || options_.us_trusts_eu) {
+        flags.push_back("--peer-ca-file");
+        flags.push_back((dir / "tls.crt").string());
+      }
+    }
     for (auto& f : ops.Flags()) flags.push_back(f);
     // The child takes the environment as it is at spawn.
     if (!crash_at.empty())

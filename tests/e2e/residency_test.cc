@@ -430,6 +430,45 @@ TEST_CASE(
   CHECK(planted.status == 401);
 }
 
+TEST_CASE(
+    "Regions that serve HTTPS move a tenant over HTTPS, and a region that "
+    "does not trust its peer's certificate sends it nothing",
+    "[residency]") {
+  {
+    Regions regions(RegionOptions{.crash_us = "", .crash_eu = "", .tls = true});
+    REQUIRE(regions.us->base_url().starts_with("https://"));
+    Tenant t = regions.Install("residency-tls");
+    const std::set<std::string> sites = CreateSites(*regions.us, t, 40, 2);
+    REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
+                          "{\"target\":\"eu\"}")
+                .status == 202);
+    regions.WaitResidency(*regions.us, t, [](const Json& j) {
+      return j.GetString("region") == "eu";
+    });
+    CHECK(SiteIds(*regions.eu, t) == sites);
+    CHECK(regions.eu->Log().find("\"tls\":\"on\"") != std::string::npos);
+  }
+  Regions regions(RegionOptions{
+      .crash_us = "", .crash_eu = "", .tls = true, .us_trusts_eu = false});
+  Tenant t = regions.Install("residency-untrusted");
+  CreateSites(*regions.us, t, 10, 2);
+  REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
+                        "{\"target\":\"eu\"}")
+              .status == 202);
+  const Json stuck = regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.Find("lastError")->is_string();
+  });
+  CHECK(stuck.GetString("region") == "us");
+  CHECK(stuck.GetString("lastError").find("certificate") != std::string::npos);
+  // The EU never heard of the tenant.
+  Response tenants = regions.AdminCall(*regions.eu, "GET", "/admin/tenants");
+  REQUIRE(tenants.status == 200);
+  CHECK(tenants.json().Find("items")->as_array().empty());
+  // The tenant keeps working at home meanwhile.
+  CHECK(Regions::Call(*regions.us, t, "POST", "/api/v1/sites", SiteBody(1))
+            .status == 201);
+}
+
 // Both regions agree on the tenant's home, and it is settled there.
 std::string SettledHome(Regions& regions, const Tenant& t) {
   std::string home;
