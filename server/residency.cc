@@ -68,6 +68,19 @@ Result<Hash> HashOfHex(std::string_view hex) {
   return h;
 }
 
+// The path of a region-to-region route about one tenant.
+std::string PeerPath(const std::string& client_key, std::string_view suffix) {
+  return std::string(kPeerPrefix) + "tenants/" + EncodeRfc3986(client_key) +
+         std::string(suffix);
+}
+
+// A region-to-region body naming only the migration.
+Json MigrationIdBody(const std::string& migration_id) {
+  Json body = Json::MakeObject();
+  body.Set("migrationId", migration_id);
+  return body;
+}
+
 std::string NewMigrationId() {
   auto bytes = storage::RandomBytes(12);
   return "m_" + (bytes ? storage::ToHex(*bytes) : std::string("0"));
@@ -715,12 +728,10 @@ void ResidencyApi::ServeRollback(const CallPtr& call, const TenantRecord& rec) {
                                     "this region holds no copy of the "
                                     "site to roll back to"));
     }
-    Json body = Json::MakeObject();
-    body.Set("migrationId", rec.residency.migration_id);
-    auto answer = CallPeer(rec.home_region, "POST",
-                           std::string(kPeerPrefix) + "tenants/" +
-                               EncodeRfc3986(rec.client_key) + "/rollback",
-                           &body, kPeerTimeout);
+    Json body = MigrationIdBody(rec.residency.migration_id);
+    auto answer =
+        CallPeer(rec.home_region, "POST", PeerPath(rec.client_key, "/rollback"),
+                 &body, kPeerTimeout);
     if (!answer)
       return f.Fail(call, Status::Unavailable(answer.error().message()));
     HttpResponse r;
@@ -854,8 +865,7 @@ void ResidencyApi::Drive(TenantId tenant) {
 // fewer than kCutoverTail events are left (or everything, for the tail).
 Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
   const std::string& peer = rec.residency.peer;
-  const std::string base =
-      std::string(kPeerPrefix) + "tenants/" + EncodeRfc3986(rec.client_key);
+  const std::string base = PeerPath(rec.client_key, "");
   auto progress = std::make_shared<Progress>();
   {
     MutexLock lock(mu_);
@@ -863,8 +873,7 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
     progress = it->second;
   }
   // begin: the peer takes (or already holds) its copy, and says how far.
-  Json begin = Json::MakeObject();
-  begin.Set("migrationId", rec.residency.migration_id);
+  Json begin = MigrationIdBody(rec.residency.migration_id);
   begin.Set("clientKey", rec.client_key);
   begin.Set("sharedSecret", rec.shared_secret);
   begin.Set("baseUrl", rec.base_url);
@@ -919,8 +928,7 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
     auto events = store_.log().Read(rec.id, Sequence(acked + 1), kBatchEvents);
     if (!events) return Err(events.error());
     if (events->empty()) continue;
-    Json batch = Json::MakeObject();
-    batch.Set("migrationId", rec.residency.migration_id);
+    Json batch = MigrationIdBody(rec.residency.migration_id);
     Json items = Json::MakeArray();
     Json pseudonyms = Json::MakeArray();
     Json blobs = Json::MakeArray();
@@ -991,8 +999,7 @@ Result<bool> ResidencyApi::Cutover(TenantRecord& rec, uint64_t verified) {
   // whole comparison reads every view; writes go on meanwhile, so the copy
   // and the comparison of what they changed are repeated (each round
   // shorter) until little is left for the lock.
-  const std::string base = std::string(kPeerPrefix) + "tenants/" +
-                           EncodeRfc3986(rec.client_key) + "/digest";
+  const std::string base = PeerPath(rec.client_key, "/digest");
   uint64_t since = 0;
   uint64_t checked = 0;  // the last seq compared
   for (int round = 0; round < 4; ++round) {
@@ -1067,8 +1074,7 @@ Result<bool> ResidencyApi::Cutover(TenantRecord& rec, uint64_t verified) {
 Result<bool> ResidencyApi::ResolveCutover(TenantRecord& rec,
                                           uint64_t verified) {
   const std::string& peer = rec.residency.peer;
-  const std::string base =
-      std::string(kPeerPrefix) + "tenants/" + EncodeRfc3986(rec.client_key);
+  const std::string base = PeerPath(rec.client_key, "");
   auto head = store_.log().GetHead(rec.id);
   if (!head) return Err(head.error());
   auto status = CallPeer(peer, "GET", base, nullptr, kPeerTimeout);
@@ -1088,8 +1094,7 @@ Result<bool> ResidencyApi::ResolveCutover(TenantRecord& rec,
     auto digest =
         d_.projector.ChangesDigest(rec.id, Sequence(verified), head->seq);
     if (!digest) return Err(digest.error());
-    Json commit = Json::MakeObject();
-    commit.Set("migrationId", rec.residency.migration_id);
+    Json commit = MigrationIdBody(rec.residency.migration_id);
     commit.Set("seq", static_cast<int64_t>(head->seq.value()));
     commit.Set("hash", HashHex(head->hash));
     commit.Set("since", static_cast<int64_t>(verified));
@@ -1151,12 +1156,9 @@ Result<bool> ResidencyApi::ResolveCutover(TenantRecord& rec,
 // to drop its copy.
 void ResidencyApi::Abandon(TenantRecord& rec, const std::string& why) {
   const std::string peer = rec.residency.peer;
-  Json abort = Json::MakeObject();
-  abort.Set("migrationId", rec.residency.migration_id);
+  Json abort = MigrationIdBody(rec.residency.migration_id);
   // Best effort: a copy left behind is dropped by the next begin.
-  auto dropped = CallPeer(peer, "POST",
-                          std::string(kPeerPrefix) + "tenants/" +
-                              EncodeRfc3986(rec.client_key) + "/abort",
+  auto dropped = CallPeer(peer, "POST", PeerPath(rec.client_key, "/abort"),
                           &abort, kPeerTimeout);
   (void)dropped;
   rec.residency.state = ResidencyState::kHome;
@@ -1179,11 +1181,8 @@ void ResidencyApi::Abandon(TenantRecord& rec, const std::string& why) {
 // this copy is purged.
 Result<bool> ResidencyApi::ResolveRollback(TenantRecord& rec) {
   const std::string peer = rec.residency.peer;
-  Json body = Json::MakeObject();
-  body.Set("migrationId", rec.residency.migration_id);
-  auto answer = CallPeer(peer, "POST",
-                         std::string(kPeerPrefix) + "tenants/" +
-                             EncodeRfc3986(rec.client_key) + "/reclaim",
+  Json body = MigrationIdBody(rec.residency.migration_id);
+  auto answer = CallPeer(peer, "POST", PeerPath(rec.client_key, "/reclaim"),
                          &body, kPeerTimeout);
   if (!answer) return Err(answer.error());
   if (answer->status == 409) {

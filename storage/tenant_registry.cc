@@ -281,47 +281,16 @@ Result<TenantRegistry::InstallResult> TenantRegistry::Install(
     return Err(existing.error());
   }
 
-  const std::string next_key =
-      TenantRowKey(internal::kRegistryTenant, TenantRow::kNextId);
-  uint64_t next = 1;
-  auto stored_next = db_.Get(Family::kTenants, next_key);
-  if (stored_next) {
-    if (stored_next->size() != 8) {
-      return Err(Status::Corruption("the next tenant id row is malformed"));
-    }
-    next = coding::DecodeU64(stored_next->data());
-  } else if (stored_next.error().code() != StatusCode::kNotFound) {
-    return Err(stored_next.error());
-  }
   TenantRecord record;
-  record.id = TenantId(next);
   record.client_key = installation.client_key;
   record.base_url = installation.base_url;
   record.shared_secret = installation.shared_secret;
   record.home_region = region_;
   record.created = now;
   record.updated = now;
-  // The key first: a tenant row without a key would be unusable, a key
-  // without a row is only an orphan that the id counter never hands out again.
-  std::string next_value;
-  coding::PutU64(next_value, next + 1);
-  {
-    rocksdb::WriteBatch reserve;
-    reserve.Put(db_.cf(Family::kTenants), next_key, next_value);
-    SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(reserve));
-  }
-  SL_RETURN_ERR_IF_ERROR(keys_.Create(record.id));
-  auto sealed = Encode(record);
-  if (!sealed) return Err(sealed.error());
-  std::string id_value;
-  coding::PutU64(id_value, record.id.value());
-  rocksdb::WriteBatch batch;
-  batch.Put(db_.cf(Family::kTenants),
-            TenantRowKey(record.id, TenantRow::kRecord), *sealed);
-  batch.Put(db_.cf(Family::kTenants), ClientKeyRow(record.client_key),
-            id_value);
-  SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
-  result.record = std::move(record);
+  auto created = CreateLocked(std::move(record));
+  if (!created) return Err(created.error());
+  result.record = std::move(*created);
   result.created = true;
   return result;
 }
@@ -445,6 +414,12 @@ Result<TenantRecord> TenantRegistry::Adopt(const TenantRecord& incoming) {
     return Err(existing.error());
   }
   // A new id (an earlier copy's id, its key destroyed, is never reused).
+  TenantRecord record = incoming;
+  record.updated = clock_.Now();
+  return CreateLocked(std::move(record));
+}
+
+Result<TenantRecord> TenantRegistry::CreateLocked(TenantRecord record) {
   const std::string next_key =
       TenantRowKey(internal::kRegistryTenant, TenantRow::kNextId);
   uint64_t next = 1;
@@ -457,9 +432,9 @@ Result<TenantRecord> TenantRegistry::Adopt(const TenantRecord& incoming) {
   } else if (stored_next.error().code() != StatusCode::kNotFound) {
     return Err(stored_next.error());
   }
-  TenantRecord record = incoming;
   record.id = TenantId(next);
-  record.updated = clock_.Now();
+  // The key first: a tenant row without a key would be unusable, a key
+  // without a row is only an orphan that the id counter never hands out again.
   std::string next_value;
   coding::PutU64(next_value, next + 1);
   {

@@ -172,6 +172,9 @@ class TenantRegistry {
 
  private:
   std::string ClientKeyRow(std::string_view client_key) const;
+  // Creates `record` under a new tenant id with a new data key (its
+  // clientKey index row pointing at it). REQUIRES: mu_ held.
+  Result<TenantRecord> CreateLocked(TenantRecord record) REQUIRES(mu_);
   // Writes `record` (sealed) and moves its index rows from `old` (nullptr
   // for a new record) in `batch`.
   Status StageRecord(const TenantRecord* old, const TenantRecord& record,
