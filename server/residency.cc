@@ -893,6 +893,7 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
   }
   uint64_t acked = static_cast<uint64_t>(answer->body.GetInt("seq"));
   std::unordered_set<std::string> sent_actors;
+  std::unordered_set<std::string> sent_keys;
   if (progress->events_total.load() == 0) {
     progress->events_at_start = acked;
     uint64_t media = 0;
@@ -932,6 +933,7 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
     Json items = Json::MakeArray();
     Json pseudonyms = Json::MakeArray();
     Json blobs = Json::MakeArray();
+    Json idempotency = Json::MakeArray();
     size_t bytes = 0;
     uint64_t media = 0;
     for (const storage::Event& e : *events) {
@@ -966,9 +968,28 @@ Result<uint64_t> ResidencyApi::Copy(TenantRecord& rec, bool tail) {
           }
         }
       }
+      // The record of its idempotency key, so that a retry at the new home
+      // is answered as here.
+      if (!e.idempotency_key.empty() &&
+          sent_keys.insert(e.idempotency_key).second) {
+        auto record = store_.log().ExportIdempotency(rec.id, e.idempotency_key);
+        if (!record) return Err(record.error());
+        if (*record) {
+          Json r = Json::MakeObject();
+          r.Set("key", (*record)->key);
+          r.Set("usedMs", (*record)->used_ms);
+          r.Set("first", static_cast<int64_t>((*record)->result.first.value()));
+          r.Set("last", static_cast<int64_t>((*record)->result.last.value()));
+          r.Set("timeMs", MillisOf((*record)->result.time));
+          r.Set("fingerprint", HashHex((*record)->fingerprint));
+          r.Set("response", (*record)->response);
+          idempotency.Push(std::move(r));
+        }
+      }
       items.Push(EventJson(e));
     }
     batch.Set("events", std::move(items));
+    batch.Set("idempotency", std::move(idempotency));
     batch.Set("pseudonyms", std::move(pseudonyms));
     batch.Set("media", std::move(blobs));
     auto imported =
@@ -1395,6 +1416,23 @@ Result<Json> ResidencyApi::PeerImport(const std::string& client_key,
   if (!rows.empty()) {
     SL_RETURN_ERR_IF_ERROR(store_.log().WriteRows(rec->id, rows, false));
   }
+  std::vector<storage::IdempotencyExport> records;
+  if (const Json* keys = body.Find("idempotency"); keys && keys->is_array()) {
+    for (const Json& k : keys->as_array()) {
+      storage::IdempotencyExport r;
+      r.key = std::string(k.GetString("key"));
+      r.used_ms = k.GetInt("usedMs");
+      r.result.first = Sequence(static_cast<uint64_t>(k.GetInt("first")));
+      r.result.last = Sequence(static_cast<uint64_t>(k.GetInt("last")));
+      r.result.time = TimestampFromMillis(k.GetInt("timeMs"));
+      auto fingerprint = HashOfHex(k.GetString("fingerprint"));
+      if (!fingerprint) return Err(fingerprint.error());
+      r.fingerprint = *fingerprint;
+      r.response = std::string(k.GetString("response"));
+      records.push_back(std::move(r));
+    }
+  }
+  SL_RETURN_ERR_IF_ERROR(store_.log().ImportIdempotency(rec->id, records));
   auto head = store_.log().GetHead(rec->id);
   if (!head) return Err(head.error());
   // A batch the peer sent again (its answer was lost) is skipped.

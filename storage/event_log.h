@@ -126,6 +126,17 @@ class RowIterator {
   std::unique_ptr<Rep> rep_;
 };
 
+// An idempotency record as a region holds it, opened: what a residency
+// migration copies so that a retry at the new home is answered as the old
+// home answered it.
+struct IdempotencyExport {
+  std::string key;  // the Idempotency-Key itself
+  int64_t used_ms = 0;
+  AppendResult result;  // first, last and time
+  Hash fingerprint{};
+  std::string response;  // what the caller answered; may be empty
+};
+
 // What Verify found: `ok`, or the first seq at which the chain breaks.
 struct VerifyReport {
   bool ok = true;
@@ -282,6 +293,17 @@ class EventLog {
   // outlive the log.
   Result<std::unique_ptr<RowIterator>> NewRowIterator(TenantId tenant,
                                                       Family family) const;
+
+  // The record of `idempotency_key` if it is still within its 24 hours,
+  // with its response opened; nullopt otherwise. The common read errors.
+  // Any thread.
+  Result<std::optional<IdempotencyExport>> ExportIdempotency(
+      TenantId tenant, std::string_view idempotency_key) const;
+  // Writes records exported by another region, sealed under this tenant's
+  // key, unsynced (the import's synced append that follows makes them
+  // durable). NotFound once the data key is destroyed; IOError. Any thread.
+  Status ImportIdempotency(TenantId tenant,
+                           const std::vector<IdempotencyExport>& records);
 
   // Walks the tenant's whole log: dense seqs, every payload opens (so no byte
   // of any envelope was altered), every previous hash matches, and the head

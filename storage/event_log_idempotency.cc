@@ -110,4 +110,65 @@ Result<std::optional<AppendResult>> EventLog::LookupIdempotency(
   return std::optional<AppendResult>(std::move(result));
 }
 
+Result<std::optional<IdempotencyExport>> EventLog::ExportIdempotency(
+    TenantId tenant, std::string_view idempotency_key) const {
+  const std::string row_key =
+      internal::IdempotencyRowKey(tenant, idempotency_key);
+  auto value = db_.Get(Family::kTenants, row_key);
+  if (!value) {
+    if (value.error().code() == StatusCode::kNotFound) {
+      return std::optional<IdempotencyExport>();
+    }
+    return Err(value.error());
+  }
+  auto rec = internal::DecodeIdempotency(*value);
+  if (!rec) return Err(rec.error());
+  if (rec->used_ms + internal::kIdempotencyWindowMs < MillisOf(clock_.Now())) {
+    return std::optional<IdempotencyExport>();
+  }
+  IdempotencyExport out;
+  out.key = std::string(idempotency_key);
+  out.used_ms = rec->used_ms;
+  out.result = rec->result;
+  out.fingerprint = rec->fingerprint;
+  if (!rec->sealed_response.empty()) {
+    auto key = KeyFor(tenant);
+    if (!key) return Err(key.error());
+    auto response =
+        (*key)->Open(rec->sealed_response, internal::ResponseAad(row_key));
+    if (!response) return Err(response.error());
+    out.response = std::move(*response);
+  }
+  return std::optional<IdempotencyExport>(std::move(out));
+}
+
+Status EventLog::ImportIdempotency(
+    TenantId tenant, const std::vector<IdempotencyExport>& records) {
+  if (records.empty()) return Status::Ok();
+  auto key = KeyFor(tenant);
+  if (!key) return key.error();
+  rocksdb::WriteBatch batch;
+  for (const IdempotencyExport& r : records) {
+    if (r.key.empty() || r.key.size() > kMaxIdempotencyKeyBytes) {
+      return Status::InvalidArgument(
+          "an idempotency key is 1 to 128 printable ASCII bytes");
+    }
+    const std::string row_key = internal::IdempotencyRowKey(tenant, r.key);
+    internal::IdempotencyRecord rec;
+    rec.used_ms = r.used_ms;
+    rec.result = r.result;
+    rec.fingerprint = r.fingerprint;
+    if (!r.response.empty()) {
+      SL_RETURN_IF_ERROR((*key)->SealAppend(
+          r.response, internal::ResponseAad(row_key), rec.sealed_response));
+    }
+    batch
+        .Put(db_.cf(Family::kTenants), row_key,
+             internal::EncodeIdempotency(rec))
+        .PermitUncheckedError();
+  }
+  return internal::FromRocks(db_.db()->Write(rocksdb::WriteOptions(), &batch),
+                             "writing idempotency records");
+}
+
 }  // namespace siteledger::storage

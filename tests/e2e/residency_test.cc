@@ -469,6 +469,39 @@ TEST_CASE(
             .status == 201);
 }
 
+TEST_CASE(
+    "A retry at the new home with the Idempotency-Key of a write the old "
+    "home acknowledged is answered as the old home answered it",
+    "[residency]") {
+  Regions regions;
+  Tenant t = regions.Install("residency-idempotent");
+  CreateSites(*regions.us, t, 20, 2);
+  Response first =
+      Regions::Call(*regions.us, t, "POST", "/api/v1/sites", SiteBody(500),
+                    {"Content-Type: application/json", "Idempotency-Key: k-1"});
+  REQUIRE(first.status == 201);
+  const std::string id(first.json().GetString("id"));
+  REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
+                        "{\"target\":\"eu\"}")
+              .status == 202);
+  regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.GetString("region") == "eu";
+  });
+  const size_t sites = SiteIds(*regions.eu, t).size();
+  Response retry =
+      Regions::Call(*regions.eu, t, "POST", "/api/v1/sites", SiteBody(500),
+                    {"Content-Type: application/json", "Idempotency-Key: k-1"});
+  INFO(retry.body);
+  CHECK(retry.status == 201);
+  CHECK(retry.json().GetString("id") == id);
+  CHECK(retry.header("idempotent-replayed") == "true");
+  CHECK(SiteIds(*regions.eu, t).size() == sites);
+  Response other =
+      Regions::Call(*regions.eu, t, "POST", "/api/v1/sites", SiteBody(501),
+                    {"Content-Type: application/json", "Idempotency-Key: k-1"});
+  CHECK(other.status == 409);
+}
+
 // Both regions agree on the tenant's home, and it is settled there.
 std::string SettledHome(Regions& regions, const Tenant& t) {
   std::string home;
