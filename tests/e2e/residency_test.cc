@@ -215,7 +215,7 @@ TEST_CASE(
 
 TEST_CASE(
     "A rollback within 7 days brings the tenant home as it was at cutover "
-    "and purges the EU copy; after 8 days it is refused and the US copy is "
+    "and purges the EU copy, and after 8 days it is refused and the US copy is "
     "purged",
     "[residency]") {
   Regions regions;

@@ -830,7 +830,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Identical states digest identically; any change changes the "
+    "Identical states digest identically, and any change changes the "
     "digest",
     "[projector]") {
   World a, b;
