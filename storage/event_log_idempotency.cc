@@ -79,34 +79,16 @@ Hash Fingerprint(std::string_view explicit_fingerprint,
 Result<std::optional<AppendResult>> EventLog::LookupIdempotency(
     TenantId tenant, std::string_view idempotency_key,
     std::string_view fingerprint) const {
-  const std::string row_key =
-      internal::IdempotencyRowKey(tenant, idempotency_key);
-  auto value = db_.Get(Family::kTenants, row_key);
-  if (!value) {
-    if (value.error().code() == StatusCode::kNotFound) {
-      return std::optional<AppendResult>();
-    }
-    return Err(value.error());
-  }
-  auto rec = internal::DecodeIdempotency(*value);
-  if (!rec) return Err(rec.error());
-  if (rec->used_ms + internal::kIdempotencyWindowMs < MillisOf(clock_.Now())) {
-    return std::optional<AppendResult>();
-  }
-  if (rec->fingerprint != Sha256(fingerprint)) {
+  auto record = ExportIdempotency(tenant, idempotency_key);
+  if (!record) return Err(record.error());
+  if (!*record) return std::optional<AppendResult>();
+  if ((*record)->fingerprint != Sha256(fingerprint)) {
     return Err(Status::Conflict(
         "this idempotency key was already used for a different request"));
   }
-  AppendResult result = rec->result;
+  AppendResult result = (*record)->result;
   result.replayed = true;
-  if (!rec->sealed_response.empty()) {
-    auto key = KeyFor(tenant);
-    if (!key) return Err(key.error());
-    auto response =
-        (*key)->Open(rec->sealed_response, internal::ResponseAad(row_key));
-    if (!response) return Err(response.error());
-    result.response = std::move(*response);
-  }
+  result.response = std::move((*record)->response);
   return std::optional<AppendResult>(std::move(result));
 }
 
