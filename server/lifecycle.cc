@@ -10,10 +10,15 @@
 #include "server/jwt.h"
 #include "server/log.h"
 #include "server/problem.h"
+#include "storage/base/rfc3339.h"
 #include "storage/crypto.h"
 
 namespace siteledger::server {
 namespace {
+
+// How long an uninstalled tenant's data is kept, so that installing the app
+// again restores it; then the sweeper purges it (the product's promise).
+constexpr auto kUninstallRetention = std::chrono::days(30);
 
 // HS256 keys are 256 bits; Atlassian's shared secrets are longer.
 constexpr size_t kMinSharedSecretBytes = 32;
@@ -195,13 +200,17 @@ void LifecycleApi::OnKey(const CallPtr& call, const Signed& token,
   if (record->state == storage::LifecycleState::kInstalled) {
     record->state = storage::LifecycleState::kUninstalled;
     record->uninstalled_at = clock_.Now();
+    record->purge_at = *record->uninstalled_at + kUninstallRetention;
     if (Status s = registry_.Update(*record); !s.ok()) {
       return finisher_.Fail(call, s);
     }
   }
   auth_.Forget(client_key);
   Audit(*call, "lifecycle.uninstalled", &*record, "ok",
-        "data kept; requests refused until installed again");
+        "data kept until " +
+            (record->purge_at ? FormatRfc3339(*record->purge_at)
+                              : std::string("its purge")) +
+            "; requests refused until installed again");
   finisher_.Finish(call, NoContent());
 }
 

@@ -36,6 +36,9 @@ Json Str() { return Obj({{"type", "string"}}); }
 Json Int() { return Obj({{"type", "integer"}}); }
 Json NullableStr() { return Obj({{"type", Arr({"string", "null"})}}); }
 Json Time() { return Obj({{"type", "string"}, {"format", "date-time"}}); }
+Json NullableTime() {
+  return Obj({{"type", Arr({"string", "null"})}, {"format", "date-time"}});
+}
 
 // A view document: its own properties plus the version every view has.
 Json View(std::initializer_list<std::pair<std::string, Json>> properties,
@@ -269,7 +272,9 @@ Json Components() {
                                        {"events", Int()},
                                        {"bytes", Int()},
                                        {"lastChange", NullableStr()},
-                                       {"installedAt", Time()}})},
+                                       {"installedAt", Time()},
+                                       {"uninstalledAt", NullableTime()},
+                                       {"purgeAt", NullableTime()}})},
                    {"required", Arr({"clientKey", "state", "homeRegion",
                                      "events", "bytes"})}}));
   const Json counts = Obj({{"type", "object"},

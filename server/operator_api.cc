@@ -222,6 +222,10 @@ void OperatorApi::ServeTenants(const CallPtr& call) {
                                ? Json(FormatRfc3339(head->time))
                                : Json());
     item.Set("installedAt", FormatRfc3339(t.created));
+    item.Set("uninstalledAt", t.uninstalled_at
+                                  ? Json(FormatRfc3339(*t.uninstalled_at))
+                                  : Json());
+    item.Set("purgeAt", t.purge_at ? Json(FormatRfc3339(*t.purge_at)) : Json());
     items.Push(std::move(item));
   }
   return d_.finisher.Finish(call,

@@ -754,6 +754,11 @@ void ResidencyApi::ServeRollback(const CallPtr& call, const TenantRecord& rec) {
 
 Status ResidencyApi::StartRollback(TenantRecord rec) {
   if (rec.residency.state == ResidencyState::kRollingBack) return Status::Ok();
+  if (rec.state != storage::LifecycleState::kInstalled) {
+    return Status::Conflict(
+        "the app is uninstalled: the site's data waits here for its purge and "
+        "does not move");
+  }
   if (rec.residency.moved_from.empty() || !rec.residency.moved_at) {
     return Status::Conflict(
         "the site has not moved here: nothing to roll back");
@@ -1155,7 +1160,7 @@ Result<bool> ResidencyApi::ResolveCutover(TenantRecord& rec,
   rec.residency.moved_at = now;
   rec.residency.moved_from.clear();
   rec.residency.cutover_seq = head->seq.value();
-  rec.residency.purge_at = now + kRollbackWindow;
+  rec.purge_at = now + kRollbackWindow;
   SL_RETURN_ERR_IF_ERROR(Save(rec));
   d_.projector.Forget(rec.id);
   {
@@ -1223,7 +1228,7 @@ Result<bool> ResidencyApi::ResolveRollback(TenantRecord& rec) {
   rec.home_region = peer;
   rec.residency.state = ResidencyState::kMoved;
   rec.residency.moved_from.clear();
-  rec.residency.purge_at = store_.clock().Now();  // right away
+  rec.purge_at = store_.clock().Now();  // right away
   SL_RETURN_ERR_IF_ERROR(Save(rec));
   d_.projector.Forget(rec.id);
   Log("info", "residency rollback done",
@@ -1618,15 +1623,14 @@ Result<Json> ResidencyApi::PeerReclaim(const std::string& from,
         "this region's copy cannot be reclaimed (" +
         std::string(storage::ResidencyStateName(rec->residency.state)) + ")"));
   }
-  if (!rec->residency.purge_at ||
-      store_.clock().Now() > *rec->residency.purge_at) {
+  if (!rec->purge_at || store_.clock().Now() > *rec->purge_at) {
     return Err(Status::Conflict(
         "the rollback window ended: the copy here is due to be purged"));
   }
   rec->home_region = region_;
   rec->residency.state = ResidencyState::kHome;
   rec->residency.peer.clear();
-  rec->residency.purge_at.reset();
+  rec->purge_at.reset();
   rec->residency.moved_at.reset();
   rec->residency.moved_from.clear();
   SL_RETURN_ERR_IF_ERROR(Save(*rec));
@@ -1730,21 +1734,37 @@ void ResidencyApi::ServeDare(const CallPtr& call) {
 
 Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
   MutexLock purging(purge_mu_);
+  auto not_purged = [&](std::string why) {
+    Json out = Json::MakeObject();
+    out.Set("tenant", static_cast<int64_t>(tenant.value()));
+    out.Set("reason", std::move(why));
+    return out;
+  };
   auto rec = store_.registry().Get(tenant);
-  if (!rec) return Err(rec.error());
-  if (rec->residency.state == ResidencyState::kGone ||
-      rec->state == storage::LifecycleState::kPurged) {
-    Json done = Json::MakeObject();
-    done.Set("tenant", static_cast<int64_t>(tenant.value()));
-    done.Set("reason", "purged already");
-    return done;
+  if (!rec) {
+    if (rec.error().code() == StatusCode::kNotFound) {
+      return not_purged("purged already");
+    }
+    return Err(rec.error());
+  }
+  if (rec->residency.state == ResidencyState::kGone) {
+    return not_purged("purged already");
+  }
+  // An uninstalled tenant is claimed first: from then on an install starts
+  // a new tenant, and a reinstall that came first calls the purge off.
+  const bool uninstalled = rec->state != storage::LifecycleState::kInstalled;
+  if (uninstalled) {
+    auto claimed = store_.registry().ClaimPurge(tenant, store_.clock().Now());
+    if (!claimed) return Err(claimed.error());
+    if (!*claimed) return not_purged("installed again: not purged");
   }
   // The digest before, for the receipt (none once the key is gone).
   std::string digest;
   if (auto d = d_.projector.ViewsDigest(tenant)) digest = HashHex(*d);
   auto receipt = store_.PurgeTenant(tenant);
   if (!receipt) return Err(receipt.error());
-  SL_RETURN_ERR_IF_ERROR(store_.registry().MarkPurged(tenant, false));
+  SL_RETURN_ERR_IF_ERROR(uninstalled ? store_.registry().Remove(tenant)
+                                     : store_.registry().MarkPurged(tenant));
   d_.projector.Forget(tenant);
   Json counts = Json::MakeObject();
   counts.Set("events", receipt->events.rows);
@@ -1774,7 +1794,12 @@ Result<Json> ResidencyApi::Sweep(bool dry_run) {
     auto rec = store_.registry().Get(t);
     if (!rec) return Err(rec.error());
     const std::string reason =
-        rec->residency.state == ResidencyState::kMoved
+        rec->state != storage::LifecycleState::kInstalled
+            ? "uninstalled on " +
+                  (rec->uninstalled_at ? FormatRfc3339(*rec->uninstalled_at)
+                                       : std::string("an unknown date")) +
+                  "; retention over"
+        : rec->residency.state == ResidencyState::kMoved
             ? "moved to " + rec->home_region + "; rollback window over"
             : "due";
     if (dry_run) {

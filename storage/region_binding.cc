@@ -60,7 +60,10 @@ Status CheckUnboundTenants(KeyStore& keys, const TenantRegistry& registry,
     }
     if (page->empty()) return Status::Ok();  // every tenant purged
     for (const TenantRecord& record : *page) {
-      if (record.state == LifecycleState::kPurged) continue;
+      if (record.state == LifecycleState::kPurged ||
+          record.residency.state == ResidencyState::kGone) {
+        continue;  // its key was destroyed with its data
+      }
       auto key = keys.Get(record.id);
       if (key) return Status::Ok();
       if (key.error().code() == StatusCode::kNotFound ||

@@ -138,9 +138,7 @@ Result<std::string> TenantRegistry::Encode(const TenantRecord& r) const {
   if (res.folded_seq) {
     PutIntField(plain, Field::kFoldedSeq, static_cast<int64_t>(res.folded_seq));
   }
-  if (res.purge_at) {
-    PutIntField(plain, Field::kPurgeAt, MillisOf(*res.purge_at));
-  }
+  if (r.purge_at) PutIntField(plain, Field::kPurgeAt, MillisOf(*r.purge_at));
   if (!res.error_code.empty()) {
     PutField(plain, Field::kErrorCode, res.error_code);
   }
@@ -220,7 +218,7 @@ Result<TenantRecord> TenantRegistry::Decode(TenantId tenant,
         r.residency.folded_seq = static_cast<uint64_t>(as_int());
         break;
       case Field::kPurgeAt:
-        r.residency.purge_at = TimestampFromMillis(as_int());
+        r.purge_at = TimestampFromMillis(as_int());
         break;
       case Field::kErrorCode:
         r.residency.error_code.assign(*value);
@@ -258,26 +256,27 @@ Result<TenantRegistry::InstallResult> TenantRegistry::Install(
   if (existing) {
     auto record = Get(*existing);
     if (!record) return Err(record.error());
-    if (record->state == LifecycleState::kPurged) {
-      return Err(Status::NotFound(
-          "this installation was purged; its data no longer exists"));
+    if (record->state != LifecycleState::kPurged) {
+      const TenantRecord before = *record;
+      result.restored = record->state == LifecycleState::kUninstalled;
+      record->base_url = installation.base_url;
+      record->shared_secret = installation.shared_secret;
+      record->state = LifecycleState::kInstalled;
+      if (result.restored) {
+        // Installed again before the purge: the purge is called off.
+        record->uninstalled_at.reset();
+        record->purge_at.reset();
+      }
+      record->updated = now;
+      rocksdb::WriteBatch batch;
+      SL_RETURN_ERR_IF_ERROR(StageRecord(&before, *record, batch));
+      SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
+      result.record = std::move(*record);
+      return result;
     }
-    result.restored = record->state == LifecycleState::kUninstalled;
-    record->base_url = installation.base_url;
-    record->shared_secret = installation.shared_secret;
-    record->state = LifecycleState::kInstalled;
-    record->uninstalled_at.reset();
-    record->updated = now;
-    auto sealed = Encode(*record);
-    if (!sealed) return Err(sealed.error());
-    rocksdb::WriteBatch batch;
-    batch.Put(db_.cf(Family::kTenants),
-              TenantRowKey(record->id, TenantRow::kRecord), *sealed);
-    SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
-    result.record = std::move(*record);
-    return result;
-  }
-  if (existing.error().code() != StatusCode::kNotFound) {
+    // Purged (or being purged): its data is gone for good, and the
+    // installation starts over as a new tenant under a new id.
+  } else if (existing.error().code() != StatusCode::kNotFound) {
     return Err(existing.error());
   }
 
@@ -369,15 +368,15 @@ Status TenantRegistry::StageRecord(const TenantRecord* old,
   if (old != nullptr && old->residency.in_flight()) {
     batch.Delete(cf, InFlightRow(old->id)).PermitUncheckedError();
   }
-  if (old != nullptr && old->residency.purge_at) {
-    batch.Delete(cf, PurgeDueRow(*old->residency.purge_at, old->id))
+  if (old != nullptr && old->purge_at) {
+    batch.Delete(cf, PurgeDueRow(*old->purge_at, old->id))
         .PermitUncheckedError();
   }
   if (record.residency.in_flight()) {
     batch.Put(cf, InFlightRow(record.id), "").PermitUncheckedError();
   }
-  if (record.residency.purge_at) {
-    batch.Put(cf, PurgeDueRow(*record.residency.purge_at, record.id), "")
+  if (record.purge_at) {
+    batch.Put(cf, PurgeDueRow(*record.purge_at, record.id), "")
         .PermitUncheckedError();
   }
   return Status::Ok();
@@ -453,7 +452,21 @@ Result<TenantRecord> TenantRegistry::CreateLocked(TenantRecord record) {
   return record;
 }
 
-Status TenantRegistry::MarkPurged(TenantId tenant, bool uninstalled) {
+Status TenantRegistry::StageDeleteRows(TenantId tenant,
+                                       rocksdb::WriteBatch& batch) const {
+  // Row by row: the family's memtable insert hint and range deletions do
+  // not mix (RocksDB 7.8).
+  const std::string prefix = internal::TenantPrefix(tenant);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    batch.Delete(db_.cf(Family::kTenants), it->key()).PermitUncheckedError();
+  }
+  return internal::FromRocks(it->status(), "listing a tenant's rows");
+}
+
+Status TenantRegistry::MarkPurged(TenantId tenant) {
   MutexLock lock(mu_);
   auto existing = Get(tenant);
   if (!existing) return existing.error();
@@ -462,30 +475,67 @@ Status TenantRegistry::MarkPurged(TenantId tenant, bool uninstalled) {
   record.shared_secret.clear();
   record.client_key.clear();
   record.base_url.clear();
-  record.residency.purge_at.reset();
+  record.purge_at.reset();
   record.residency.peer.clear();
-  if (uninstalled) {
-    record.state = LifecycleState::kPurged;
-  } else {
-    record.residency.state = ResidencyState::kGone;
-  }
+  record.residency.state = ResidencyState::kGone;
   record.updated = clock_.Now();
   rocksdb::WriteBatch batch;
   // Everything else of the tenant here goes (its head, idempotency
-  // records); the record, written after in the same batch, stays. Row by
-  // row: the family's memtable insert hint and range deletions do not mix.
-  {
-    const std::string prefix = internal::TenantPrefix(tenant);
-    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(
-        rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-         it->Next()) {
-      batch.Delete(db_.cf(Family::kTenants), it->key()).PermitUncheckedError();
-    }
-    SL_RETURN_IF_ERROR(
-        internal::FromRocks(it->status(), "listing a tenant's rows"));
-  }
+  // records); the record, written after in the same batch, stays.
+  SL_RETURN_IF_ERROR(StageDeleteRows(tenant, batch));
   SL_RETURN_IF_ERROR(StageRecord(&*existing, record, batch));
+  return db_.WriteSynced(batch);
+}
+
+Result<bool> TenantRegistry::ClaimPurge(TenantId tenant, Timestamp now) {
+  MutexLock lock(mu_);
+  auto existing = Get(tenant);
+  if (!existing) {
+    if (existing.error().code() == StatusCode::kNotFound) return false;
+    return Err(existing.error());
+  }
+  if (!existing->purge_at || *existing->purge_at > now ||
+      existing->state == LifecycleState::kInstalled) {
+    return false;  // installed again, or not due
+  }
+  if (existing->state == LifecycleState::kPurged) return true;  // resumed
+  TenantRecord record = *existing;
+  record.state = LifecycleState::kPurged;
+  record.updated = clock_.Now();
+  rocksdb::WriteBatch batch;
+  SL_RETURN_ERR_IF_ERROR(StageRecord(&*existing, record, batch));
+  SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
+  return true;
+}
+
+Status TenantRegistry::Remove(TenantId tenant) {
+  MutexLock lock(mu_);
+  auto existing = Get(tenant);
+  if (!existing) {
+    if (existing.error().code() == StatusCode::kNotFound) return Status::Ok();
+    return existing.error();
+  }
+  if (existing->state != LifecycleState::kPurged) {
+    return Status::Conflict("tenant " + std::to_string(tenant.value()) +
+                            " is not claimed for a purge; its record stays");
+  }
+  rocksdb::WriteBatch batch;
+  SL_RETURN_IF_ERROR(StageDeleteRows(tenant, batch));
+  rocksdb::ColumnFamilyHandle* cf = db_.cf(Family::kTenants);
+  if (existing->purge_at) {
+    batch.Delete(cf, PurgeDueRow(*existing->purge_at, tenant))
+        .PermitUncheckedError();
+  }
+  // The clientKey's row goes too, unless a new installation of the same
+  // clientKey took it over meanwhile.
+  const std::string client_key_row = ClientKeyRow(existing->client_key);
+  auto points_at = db_.Get(Family::kTenants, client_key_row);
+  if (points_at && points_at->size() == 8 &&
+      coding::DecodeU64(points_at->data()) == tenant.value()) {
+    batch.Delete(cf, client_key_row).PermitUncheckedError();
+  } else if (!points_at && points_at.error().code() != StatusCode::kNotFound) {
+    return points_at.error();
+  }
   return db_.WriteSynced(batch);
 }
 

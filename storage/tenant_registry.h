@@ -55,8 +55,6 @@ struct Residency {
   uint64_t cutover_seq = 0;
   // kIncoming: the events whose views are folded here.
   uint64_t folded_seq = 0;
-  // When the sweeper purges this copy (kMoved; later, uninstalls).
-  std::optional<Timestamp> purge_at;
   // Why the last migration failed, as Atlassian's realm migrations name it
   // (E0002: no such region here; E9999: anything else); empty otherwise.
   std::string error_code;
@@ -93,6 +91,9 @@ struct TenantRecord {
   Timestamp created{};
   Timestamp updated{};
   std::optional<Timestamp> uninstalled_at;
+  // When the sweeper purges the tenant's data here: 30 days after an
+  // uninstall, or the end of a moved copy's rollback window (kMoved).
+  std::optional<Timestamp> purge_at;
   Residency residency;
 };
 
@@ -114,8 +115,9 @@ class TenantRegistry {
   };
   // Creates the tenant for `installation.client_key`, or updates it: a new
   // sharedSecret or baseUrl replaces the old; an uninstalled tenant is
-  // installed again with its data as it was. InvalidArgument on an empty
-  // clientKey or secret; NotFound if the tenant was purged; Internal if a
+  // installed again with its data as it was (its purge called off); a
+  // purged one starts over as a new tenant. InvalidArgument on an empty
+  // clientKey or secret; Internal if a
   // new data key cannot be generated; IOError, writing nothing. Any thread:
   // installs and updates are serialised.
   Result<InstallResult> Install(const Installation& installation);
@@ -142,12 +144,23 @@ class TenantRegistry {
   // Install; IOError. Any thread: serialised with installs.
   Result<TenantRecord> Adopt(const TenantRecord& incoming);
 
-  // Leaves a tombstone of a purged copy: the record keeps its id, home
-  // region and residency kGone (or lifecycle kPurged when `uninstalled`);
-  // the clientKey, secret and base URL are wiped. The clientKey index row
-  // stays, so that requests for the tenant still find where it went.
-  // IOError. Any thread.
-  Status MarkPurged(TenantId tenant, bool uninstalled);
+  // Leaves a tombstone of a purged copy of a tenant homed elsewhere: the
+  // record keeps its id, home region and residency kGone; the clientKey,
+  // secret and base URL are wiped. The clientKey index row stays, so that
+  // requests for the tenant still find where it went. IOError. Any thread.
+  Status MarkPurged(TenantId tenant);
+
+  // The purge of an uninstalled tenant, in two steps. ClaimPurge marks it
+  // kPurged if it is uninstalled and its purge_at is at or before `now`
+  // (true; also true if it was claimed before, so a purge interrupted by a
+  // crash resumes), or answers false (installed again, not due, or gone).
+  // From the claim on, an install of its clientKey starts a new, empty
+  // tenant. After the data is purged, Remove deletes every row the
+  // registry keeps of it (record, indexes, and its clientKey's row unless a
+  // new installation took it over): nothing of the tenant is left.
+  // Conflict if it was not claimed; IOError. Any thread.
+  Result<bool> ClaimPurge(TenantId tenant, Timestamp now);
+  Status Remove(TenantId tenant);
 
   // Tenants with a migration or rollback under way here (kCopying,
   // kCutover, kRollingBack), from an index kept with the records: what the
@@ -179,6 +192,8 @@ class TenantRegistry {
   // for a new record) in `batch`.
   Status StageRecord(const TenantRecord* old, const TenantRecord& record,
                      rocksdb::WriteBatch& batch) const;
+  // Deletes every row under the tenant's prefix in `batch`.
+  Status StageDeleteRows(TenantId tenant, rocksdb::WriteBatch& batch) const;
   Result<TenantRecord> Decode(TenantId tenant, std::string_view sealed) const;
   Result<std::string> Encode(const TenantRecord& record) const;
 

@@ -44,6 +44,10 @@ Usage:
                        [--to REGION] [--follow]
       Moves a tenant between regions (scope migrate); see
       siteledger migrate --help.
+  siteledger purge [server flags] [--dry-run] [--json]
+      Runs the sweeper now (scope purge): purges the tenants whose purgeAt
+      has come (uninstalled 30 days ago, or moved away 7 days ago) and
+      prints what went; with --dry-run, what would go, deleting nothing.
 
 Server flags:
   --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
@@ -135,6 +139,59 @@ std::string QueryParam(const std::string& name, const std::string& value) {
   return name + "=" + server::EncodeRfc3986(value);
 }
 
+// `siteledger purge [--dry-run] [--json]`: POST /admin/sweep, then one line
+// per tenant purged (or due, with --dry-run).
+int Purge(const Flags& f) {
+  if (auto unknown =
+          f.Unknown({"server", "token-file", "reason", "dry-run", "json"})) {
+    return Fail("unknown flag " + *unknown + " (see siteledger purge --help)");
+  }
+  auto s = LoadServerFlags(f);
+  if (!s) return Fail(s.error().message());
+  const bool dry_run = f.Has("dry-run");
+  auto response = SendRequest(
+      *s, "POST",
+      std::string("/admin/sweep?dry_run=") + (dry_run ? "true" : "false"));
+  if (!response) return Fail(response.error().message());
+  if (response->status != 200) {
+    return Fail("the server answered " + std::to_string(response->status) +
+                ": " + ProblemDetail(*response));
+  }
+  if (f.Has("json")) {
+    std::printf("%s\n", response->body.c_str());
+    return 0;
+  }
+  auto report =
+      projections::ParseJson(response->body, projections::TrustedJsonLimits());
+  if (!report) return Fail("the server's answer is not JSON");
+  const Json* purged = report->Find("purged");
+  if (purged == nullptr || !purged->is_array()) {
+    return Fail("the server's answer is not a sweep report");
+  }
+  const std::vector<Json>& items = purged->as_array();
+  for (const Json& item : items) {
+    std::string line = dry_run ? "would purge " : "purged ";
+    const std::string client_key(item.GetString("clientKey"));
+    line += client_key.empty() ? std::string("(no clientKey)") : client_key;
+    if (const Json* id = item.Find("tenant"); id && id->is_int()) {
+      line += " (tenant " + std::to_string(id->as_int()) + ")";
+    }
+    line += ": " + std::string(item.GetString("reason"));
+    if (const Json* erased = item.Find("erased");
+        erased && erased->is_object()) {
+      for (const char* what : {"events", "views", "media"}) {
+        if (const Json* n = erased->Find(what); n && n->is_int()) {
+          line += "; " + std::to_string(n->as_int()) + " " + what;
+        }
+      }
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  std::printf("%zu tenant%s %s\n", items.size(), items.size() == 1 ? "" : "s",
+              dry_run ? "due (dry run: nothing deleted)" : "purged");
+  return 0;
+}
+
 }  // namespace
 
 int Run(const std::vector<std::string>& args) {
@@ -145,6 +202,22 @@ int Run(const std::vector<std::string>& args) {
   }
   const std::string& command = args[0];
   if (command == "migrate") return Migrate(args);
+  if (command == "purge") {
+    Flags f = ParseFlags(args, 1, {"dry-run", "json", "help"});
+    if (f.error) return Fail(*f.error);
+    if (f.Has("help")) {
+      std::fputs(
+          "siteledger purge [--server URL] [--token-file PATH] [--dry-run] "
+          "[--json]\n"
+          "  Runs the sweeper now (scope purge): purges every tenant whose\n"
+          "  purgeAt has come and prints one line per tenant. --dry-run\n"
+          "  lists what would go and deletes nothing; --json prints the\n"
+          "  server's answer as it is.\n",
+          stdout);
+      return 0;
+    }
+    return Purge(f);
+  }
   if (command == "operators") {
     if (args.size() < 2 || args[1] != "add") {
       return Fail(

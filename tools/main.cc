@@ -7,6 +7,7 @@
 //                        [--operator NAME] [--since TIME] [--until TIME]
 //   siteledger migrate   start|status|rollback --tenant KEY --reason TEXT
 //                        [--to REGION] [--follow] [--server URL] ...
+//   siteledger purge     [--dry-run] [--json] [--server URL] ...
 //
 // Subcommands that talk to a server share --server (default
 // http://127.0.0.1:8080), --token-file PATH (or SITELEDGER_TOKEN) and

@@ -1,6 +1,6 @@
 // The route table drives the router, the dispatch and the OpenAPI document:
 // every operation the document names is served by a real siteledgerd, with
-// real credentials, by a handler of its own.
+// real credentials, by a handler of its own, and none sets a cookie.
 
 #include <catch2/catch.hpp>
 
@@ -26,7 +26,10 @@ std::string Fill(std::string path, const std::string& client_key) {
   return path;
 }
 
-TEST_CASE("Every documented operation is served by its handler", "[routes]") {
+TEST_CASE(
+    "Every documented operation is served by its handler and no answer sets "
+    "a cookie",
+    "[routes]") {
   OperatorsFile operators;
   const std::string token = operators.Add(
       "root",
@@ -81,6 +84,9 @@ TEST_CASE("Every documented operation is served by its handler", "[routes]") {
     CHECK(r.status != 405);
     CHECK_FALSE((r.status == 404 && DetailOf(r) == "no route for this path"));
     CHECK(r.status < 500);
+    // siteledger keeps no session: no answer, success or error, sets a
+    // cookie (the privacy promise; tokens travel in headers).
+    CHECK(r.header("set-cookie").empty());
     // A success is one the document promises.
     if (r.status >= 200 && r.status < 300) {
       CHECK(op.Find("responses")->Find(std::to_string(r.status)) != nullptr);

@@ -64,6 +64,65 @@ TEST_CASE("A reinstall of an uninstalled tenant restores it", "[registry]") {
   CHECK_FALSE(again->record.uninstalled_at.has_value());
 }
 
+TEST_CASE(
+    "An uninstalled tenant's purge is claimed only when due, a reinstall "
+    "calls it off, and after the claim an install starts a new tenant",
+    "[registry]") {
+  testing::Rig rig;
+  const TenantId id = rig.NewTenant("client-a");
+  auto uninstall = [&] {
+    auto record = rig.registry->Get(id);
+    REQUIRE(record.has_value());
+    record->state = LifecycleState::kUninstalled;
+    record->uninstalled_at = rig.clock.Now();
+    record->purge_at = rig.clock.Now() + std::chrono::days(30);
+    REQUIRE(rig.registry->Update(*record).ok());
+  };
+  uninstall();
+  CHECK(rig.registry->PurgesDue(rig.clock.Now(), 10)->empty());
+  CHECK_FALSE(*rig.registry->ClaimPurge(id, rig.clock.Now()));
+
+  // A reinstall before the date calls the purge off: no index row is left.
+  auto again = rig.registry->Install({"client-a", "https://a", "s2"});
+  REQUIRE(again.has_value());
+  CHECK(again->restored);
+  CHECK_FALSE(again->record.purge_at.has_value());
+  const Timestamp later = rig.clock.Now() + std::chrono::days(31);
+  CHECK(rig.registry->PurgesDue(later, 10)->empty());
+  CHECK_FALSE(*rig.registry->ClaimPurge(id, later));
+  CHECK(rig.registry->Remove(id).code() == StatusCode::kConflict);
+
+  uninstall();
+  rig.clock.Advance(std::chrono::days(31));
+  REQUIRE(rig.registry->PurgesDue(rig.clock.Now(), 10)->size() == 1);
+  REQUIRE(*rig.registry->ClaimPurge(id, rig.clock.Now()));
+  // Claimed twice (a purge resumed after a crash) is still claimed.
+  CHECK(*rig.registry->ClaimPurge(id, rig.clock.Now()));
+  CHECK(rig.registry->Get(id)->state == LifecycleState::kPurged);
+
+  // An install now is a new tenant; removing the old one leaves the new
+  // one's clientKey row alone.
+  auto fresh = rig.registry->Install({"client-a", "https://a", "s3"});
+  REQUIRE(fresh.has_value());
+  CHECK(fresh->created);
+  CHECK(fresh->record.id != id);
+  REQUIRE(rig.registry->Remove(id).ok());
+  CHECK(rig.registry->Get(id).error().code() == StatusCode::kNotFound);
+  CHECK(rig.registry->PurgesDue(rig.clock.Now(), 10)->empty());
+  CHECK(*rig.registry->Find("client-a") == fresh->record.id);
+  CHECK(rig.registry->Remove(id).ok());  // idempotent
+
+  // Without a new install, Remove takes the clientKey's row too.
+  const TenantId other = rig.NewTenant("client-b");
+  auto record = rig.registry->Get(other);
+  record->state = LifecycleState::kUninstalled;
+  record->purge_at = rig.clock.Now();
+  REQUIRE(rig.registry->Update(*record).ok());
+  REQUIRE(*rig.registry->ClaimPurge(other, rig.clock.Now()));
+  REQUIRE(rig.registry->Remove(other).ok());
+  CHECK(rig.registry->Find("client-b").error().code() == StatusCode::kNotFound);
+}
+
 TEST_CASE("No clientKey or secret is stored in plaintext", "[registry]") {
   testing::Rig rig;
   rig.NewTenant("very-distinctive-client-key");
