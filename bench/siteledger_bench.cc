@@ -31,6 +31,11 @@
 //                      tenant's region reading eu, events/s moved, the
 //                      cutover's lock window (the US server's log) and the
 //                      writer's longest stretch of 503s
+//   purge              a tenant of --purge_events events (views and
+//                      versions folded) purged while --threads writers
+//                      append to 100 other tenants: the purge's seconds, and
+//                      the others' p99 during it next to their p99 alone
+//                      (--seconds, just before, in the same run)
 //   http_setup         prepares --db (a region folder) for bench/http_bench.sh:
 //                      installs a tenant, creates a site, and prints the
 //                      site id and signed tokens for the HTTP workloads
@@ -100,6 +105,7 @@ struct Flags {
   size_t value_size = 200;
   std::vector<uint64_t> migrate_events = {10'000, 100'000};
   int migrate_runs = 5;
+  uint64_t purge_events = 1'000'000;
   std::filesystem::path siteledgerd;
 };
 
@@ -110,10 +116,11 @@ constexpr const char* kUsage =
     "         [--as_of_events=100000] [--big_events=1000000]\n"
     "         [--big_entities=100000] [--server=URL]\n"
     "         [--migrate_events=10000,100000] [--migrate_runs=5]\n"
-    "         [--siteledgerd=PATH]\n"
-    "workloads (default: all but big_tenant, migrate and http_*):\n"
+    "         [--siteledgerd=PATH] [--purge_events=1000000]\n"
+    "workloads (default: all but big_tenant, migrate, purge and http_*):\n"
     "  append_one, append_concurrent, append_batch, rocksdb_put_sync,\n"
-    "  replay, rebuild, as_of, big_tenant, migrate, http_setup, http_media.\n"
+    "  replay, rebuild, as_of, big_tenant, migrate, purge, http_setup,\n"
+    "  http_media.\n"
     "  Each prints events/s and p50/p99 latency per operation.\n"
     "--db=DIR is deleted when the run ends: it must be a new or empty folder,\n"
     "  or one an earlier run made (it leaves a .siteledger-bench file in "
@@ -160,6 +167,8 @@ Flags ParseFlags(int argc, char** argv) {
         f.migrate_events.push_back(std::strtoull(item.c_str(), nullptr, 10));
     } else if (const char* v14 = value("migrate_runs")) {
       f.migrate_runs = std::max(1, std::atoi(v14));
+    } else if (const char* v16 = value("purge_events")) {
+      f.purge_events = std::strtoull(v16, nullptr, 10);
     } else if (const char* v15 = value("siteledgerd")) {
       f.siteledgerd = v15;
     } else if (const char* v7 = value("value_size")) {
@@ -279,10 +288,11 @@ struct Region {
   }
 };
 
-// Runs `threads` workers for `seconds`; each calls op(thread, i, recorder).
-template <typename Op>
-double RunTimed(int threads, double seconds, std::vector<Recorder>& recorders,
-                Op op) {
+// Runs `threads` workers until `wait` returns; each calls op(thread, i) and
+// records its latency. Returns the seconds they ran.
+template <typename Op, typename Wait>
+double RunUntil(int threads, std::vector<Recorder>& recorders, Op op,
+                Wait wait) {
   recorders.assign(static_cast<size_t>(threads), Recorder{});
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
@@ -299,10 +309,19 @@ double RunTimed(int threads, double seconds, std::vector<Recorder>& recorders,
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  wait();
   stop = true;
   for (auto& w : workers) w.join();
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Runs `threads` workers for `seconds`; each calls op(thread, i).
+template <typename Op>
+double RunTimed(int threads, double seconds, std::vector<Recorder>& recorders,
+                Op op) {
+  return RunUntil(threads, recorders, op, [seconds] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  });
 }
 
 std::string GroupNote(const sl::EventLog::Stats& before,
@@ -1614,6 +1633,78 @@ double Median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+// --- purge: a big tenant's data erased while other tenants write ---
+
+void Purge(const Flags& f) {
+  Region region(f.db);
+  const auto seed_start = Clock::now();
+  const siteledger::TenantId doomed = Populate(region, f.purge_events);
+  // Populate's tenant is "bench-0": the others are the next 100.
+  auto others = region.MakeTenants(101);
+  others.erase(others.begin());
+  siteledger::projections::Projector projector(*region.log, region.clock);
+  if (siteledger::Status s = projector.Rebuild(doomed); !s.ok()) {
+    std::fprintf(stderr, "purge: folding: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  region.WaitQuiet();
+  std::printf("%-18s : seeded %llu events with views in %.1f s; %.0f MiB\n",
+              "purge", static_cast<unsigned long long>(f.purge_events),
+              std::chrono::duration<double>(Clock::now() - seed_start).count(),
+              DirMiB(f.db));
+  std::fflush(stdout);
+  // Other tenants' requests: one synced append each, as a create would be.
+  auto append = [&](int t, uint64_t i) -> uint64_t {
+    thread_local std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 + 3);
+    const siteledger::TenantId tenant = others[rng() % others.size()];
+    std::vector<sl::NewEvent> events;
+    events.push_back({"bench.event", "p-bench", Payload(f.value_size, i)});
+    if (auto r = region.log->Append(tenant, std::nullopt, std::move(events));
+        !r) {
+      std::fprintf(stderr, "append: %s\n", r.error().ToString().c_str());
+      std::exit(1);
+    }
+    return 1;
+  };
+  std::vector<Recorder> alone;
+  const double alone_s = RunTimed(f.threads, f.seconds, alone, append);
+  std::vector<Recorder> during;
+  siteledger::Result<sl::PurgeReceipt> receipt =
+      siteledger::Err(siteledger::Status::Internal("not run"));
+  double purge_s = 0;
+  const double during_s = RunUntil(f.threads, during, append, [&] {
+    const auto t0 = Clock::now();
+    receipt = region.store->PurgeTenant(doomed);
+    purge_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  });
+  if (!receipt) {
+    std::fprintf(stderr, "purge: %s\n", receipt.error().ToString().c_str());
+    std::exit(1);
+  }
+  auto p99 = [](std::vector<Recorder>& rs) {
+    std::vector<double> all;
+    for (auto& r : rs) {
+      all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
+    }
+    return Percentile(std::move(all), 0.99) / 1000;
+  };
+  const double alone_p99 = p99(alone), during_p99 = p99(during);
+  Report("purge_others_alone", alone, alone_s,
+         std::to_string(f.threads) + " writers, 100 tenants, no purge");
+  Report("purge_others_during", during, during_s,
+         std::to_string(f.threads) + " writers while the purge ran");
+  std::printf(
+      "%-18s : %llu events (%llu views, %llu versions) purged in %.2f s, "
+      "%.0f events/s; others' p99 %.2f ms during it vs %.2f ms alone "
+      "(ratio %.2f)\n",
+      "purge", static_cast<unsigned long long>(receipt->events.rows),
+      static_cast<unsigned long long>(receipt->views.rows),
+      static_cast<unsigned long long>(receipt->snapshots.rows), purge_s,
+      static_cast<double>(receipt->events.rows) / purge_s, during_p99,
+      alone_p99, alone_p99 > 0 ? during_p99 / alone_p99 : 0.0);
+  std::fflush(stdout);
+}
+
 void Migrate(const Flags& f) {
   const std::filesystem::path binary = SiteledgerdBinary(f);
   if (::access(binary.c_str(), X_OK) != 0) {
@@ -1693,6 +1784,8 @@ int main(int argc, char** argv) {
       BigTenant(f);
     } else if (b == "migrate") {
       Migrate(f);
+    } else if (b == "purge") {
+      Purge(f);
     } else if (b == "http_media") {
       HttpMedia(f);
     } else if (b == "http_setup") {
