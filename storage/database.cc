@@ -438,6 +438,10 @@ DiskSpace Database::disk_space() {
 }
 
 Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
+  return Write(batch, /*sync=*/true);
+}
+
+Status Database::Write(rocksdb::WriteBatch& batch, bool sync) {
   // The WAL takes the batch's bytes again and some framing.
   SL_RETURN_IF_ERROR(CheckDiskReserve(batch.GetDataSize() + 4096));
   // A write that met a full disk leaves RocksDB refusing every write (its
@@ -451,7 +455,7 @@ Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
     needs_resume_.store(false, std::memory_order_release);
   }
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync;
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok() && (s.IsNoSpace() || s.IsIOError())) {
     needs_resume_.store(true, std::memory_order_release);
@@ -467,6 +471,14 @@ Result<std::string> Database::Get(Family family, std::string_view key) const {
   if (!s.ok()) return Err(FromRocks(s, "reading the database"));
   return value;
 }
+
+// Rows per batch when a range is deleted row by row: small enough that the
+// other tenants' appends, which share RocksDB's write queue with these
+// batches, never wait long behind one. The batches are not synced one by one
+// (the last one syncs the WAL they share): a crash in the middle leaves the
+// range partly deleted, and the purge, which is retried until it is done,
+// deletes the rest.
+constexpr uint32_t kDeleteBatchRows = 1000;
 
 Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
                                        std::string_view end,
@@ -486,12 +498,13 @@ Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
       }
       if (!one_by_one) continue;
       batch.Delete(cf(family), it->key()).PermitUncheckedError();
-      if (batch.Count() >= 10000) {
-        SL_RETURN_IF_ERROR(WriteSynced(batch));
+      if (batch.Count() >= kDeleteBatchRows) {
+        SL_RETURN_IF_ERROR(Write(batch, /*sync=*/false));
         batch.Clear();
       }
     }
     SL_RETURN_IF_ERROR(FromRocks(it->status(), "reading a range to delete"));
+    // The last batch is synced, and with it every batch before it (one WAL).
     if (batch.Count() > 0) SL_RETURN_IF_ERROR(WriteSynced(batch));
   }
   if (!one_by_one) {

@@ -91,6 +91,8 @@ class Database {
   // the write would eat into the disk reserve (CheckDiskReserve) or the disk
   // is full.
   Status WriteSynced(rocksdb::WriteBatch& batch);
+  // As WriteSynced, with the WAL synced only when `sync`.
+  Status Write(rocksdb::WriteBatch& batch, bool sync);
   // Ok if about `bytes` more can be written without leaving less free space
   // than the reserve (and counts them against the free space); otherwise
   // QuotaExceeded. Asks the file system again when its figure is older than
