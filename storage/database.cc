@@ -155,7 +155,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (family == Family::kEvents || family == Family::kViews ||
       family == Family::kSnapshots || family == Family::kPseudonyms ||
-      family == Family::kAudit) {
+      family == Family::kAudit || family == Family::kAccessLog) {
     // Their values are sealed (ciphertext does not compress): compressing
     // would only spend CPU in every flush and compaction, which a busy
     // tenant's versions keep busy.

@@ -27,8 +27,44 @@ constexpr uint8_t kDestroyedKey = 2;
 // Not 8 bytes long, so it can never be a tenant's row.
 constexpr std::string_view kIdentityRow = "siteledger database identity";
 
+// Day-key rows: the prefix then the day as u32, 19 bytes: never a tenant's
+// 8-byte row nor the identity row.
+constexpr std::string_view kDayRowPrefix = "access-log day ";
+
 std::string WrapAad(TenantId tenant) {
   return "siteledger data key " + internal::TenantPrefix(tenant);
+}
+
+std::string DayRow(Day day) {
+  std::string key(kDayRowPrefix);
+  coding::PutU32(key, static_cast<uint32_t>(day.value()));
+  return key;
+}
+
+std::string DayWrapAad(Day day) {
+  std::string aad = "siteledger access-log key ";
+  coding::PutU32(aad, static_cast<uint32_t>(day.value()));
+  return aad;
+}
+
+std::string DayName(Day day) { return "day " + std::to_string(day.value()); }
+
+// The key sealed in a live row, `value` past its format byte. Corruption
+// naming `what` ("tenant 7's data key") if it does not open.
+Result<std::shared_ptr<const AeadKey>> Unwrap(const AeadKey& wrap_key,
+                                              std::string_view sealed,
+                                              std::string_view aad,
+                                              const std::string& what) {
+  auto bytes = wrap_key.Open(sealed, aad);
+  if (!bytes) {
+    return Err(Status::Corruption(
+        what +
+        " does not unwrap: wrong master key, or the key store is damaged"));
+  }
+  auto key = AeadKey::FromBytes(*bytes);
+  SecureWipe(*bytes);
+  if (!key) return Err(key.error());
+  return std::make_shared<const AeadKey>(std::move(*key));
 }
 
 }  // namespace
@@ -76,18 +112,24 @@ Status KeyStore::Create(TenantId tenant) {
                             " already has a data key");
   }
   if (!s.IsNotFound()) return internal::FromRocks(s, "reading the key store");
-  auto data_key = AeadKey::Generate();
+  auto data_key = WriteNewKey(key, WrapAad(tenant));
   if (!data_key) return data_key.error();
+  cache_[tenant] = std::move(*data_key);
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const AeadKey>> KeyStore::WriteNewKey(
+    std::string_view row, std::string_view aad) {
+  auto key = AeadKey::Generate();
+  if (!key) return Err(key.error());
   std::string value;
   coding::PutU8(value, kLiveKey);
-  SL_RETURN_IF_ERROR(
-      wrap_key_.SealAppend(data_key->bytes(), WrapAad(tenant), value));
+  SL_RETURN_ERR_IF_ERROR(wrap_key_.SealAppend(key->bytes(), aad, value));
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  s = db_->db->Put(wo, key, value);
-  if (!s.ok()) return internal::FromRocks(s, "writing the key store");
-  cache_[tenant] = std::make_shared<const AeadKey>(std::move(*data_key));
-  return Status::Ok();
+  rocksdb::Status s = db_->db->Put(wo, row, value);
+  if (!s.ok()) return Err(internal::FromRocks(s, "writing the key store"));
+  return std::make_shared<const AeadKey>(std::move(*key));
 }
 
 Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
@@ -108,20 +150,101 @@ Result<std::shared_ptr<const AeadKey>> KeyStore::Get(TenantId tenant) {
                          "'s data key was destroyed: its data can no longer be "
                          "decrypted"));
   }
-  auto bytes =
-      wrap_key_.Open(std::string_view(value).substr(1), WrapAad(tenant));
-  if (!bytes) {
-    return Err(Status::Corruption(
-        who +
-        "'s data key does not unwrap: wrong master key, or the key "
-        "store is damaged"));
+  auto key = Unwrap(wrap_key_, std::string_view(value).substr(1),
+                    WrapAad(tenant), who + "'s data key");
+  if (key) cache_[tenant] = *key;
+  return key;
+}
+
+Result<std::shared_ptr<const AeadKey>> KeyStore::AccessLogKey(Day day,
+                                                              bool create) {
+  MutexLock lock(mu_);
+  if (auto it = day_cache_.find(day); it != day_cache_.end()) {
+    return it->second;
   }
-  auto key = AeadKey::FromBytes(*bytes);
-  SecureWipe(*bytes);
-  if (!key) return Err(key.error());
-  auto shared = std::make_shared<const AeadKey>(std::move(*key));
-  cache_[tenant] = shared;
-  return shared;
+  const std::string row = DayRow(day);
+  std::string value;
+  rocksdb::Status s = db_->db->Get(rocksdb::ReadOptions(), row, &value);
+  if (s.ok()) {
+    if (value.empty() || static_cast<uint8_t>(value[0]) != kLiveKey) {
+      return Err(
+          Status::Corruption(DayName(day) + ": malformed access-log key row"));
+    }
+    auto key = Unwrap(wrap_key_, std::string_view(value).substr(1),
+                      DayWrapAad(day), DayName(day) + "'s access-log key");
+    if (key) day_cache_[day] = *key;
+    return key;
+  }
+  if (!s.IsNotFound()) {
+    return Err(internal::FromRocks(s, "reading the key store"));
+  }
+  if (!create) {
+    return Err(Status::NotFound(DayName(day) + " has no access-log key"));
+  }
+  auto key = WriteNewKey(row, DayWrapAad(day));
+  if (key) day_cache_[day] = *key;
+  return key;
+}
+
+Result<std::vector<Day>> KeyStore::AccessLogKeyDays(Day before) {
+  std::vector<Day> days;
+  const std::string end = DayRow(before);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro));
+  for (it->Seek(DayRow(Day(0))); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != kDayRowPrefix.size() + 4 ||
+        !key.starts_with(kDayRowPrefix)) {
+      continue;
+    }
+    coding::Reader r(key.substr(kDayRowPrefix.size()));
+    days.push_back(Day(*r.U32()));
+  }
+  SL_RETURN_ERR_IF_ERROR(
+      internal::FromRocks(it->status(), "reading the key store"));
+  return days;
+}
+
+Result<std::vector<Day>> KeyStore::DestroyAccessLogKeysBefore(Day before) {
+  MutexLock destroying(destroy_days_mu_);
+  const std::set<std::string> files = internal::DataFileNames(path_);
+  std::vector<Day> days;
+  {
+    MutexLock lock(mu_);
+    auto listed = AccessLogKeyDays(before);
+    if (!listed) return Err(listed.error());
+    days = std::move(*listed);
+    if (days.empty() && !day_compaction_due_) return days;
+    rocksdb::WriteBatch batch;
+    for (Day day : days) {
+      day_cache_.erase(day);
+      batch.Delete(DayRow(day)).PermitUncheckedError();
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = db_->db->Write(wo, &batch);
+    if (!s.ok()) return Err(internal::FromRocks(s, "writing the key store"));
+  }
+  // Until the compaction below succeeds, the deleted keys may still be in a
+  // file: a later call must compact even if it deletes nothing.
+  day_compaction_due_ = true;
+  // As in Destroy: the deleted keys still sit in the WAL and in older
+  // tables until a flush drops the WAL and a compaction of everything
+  // drops the tables.
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::Status s = db_->db->Flush(fo);
+  if (!s.ok()) return Err(internal::FromRocks(s, "flushing the key store"));
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  s = db_->db->CompactRange(co, nullptr, nullptr);
+  if (!s.ok()) return Err(internal::FromRocks(s, "compacting the key store"));
+  internal::WaitForObsoleteFiles(*db_->db, path_, files,
+                                 std::chrono::seconds(10));
+  day_compaction_due_ = false;
+  return days;
 }
 
 Result<bool> KeyStore::Destroyed(TenantId tenant) {

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "storage/base/ids.h"
 #include "storage/base/mutex.h"
@@ -19,11 +21,13 @@ class KeyDatabase;
 
 namespace siteledger::storage {
 
-// KeyStore holds one data key per tenant, wrapped by the master key, in a
-// small RocksDB database of its own beside the region's database (by
-// convention `<data>.keys/`). It is never part of a data backup: a backup of
-// the data holds only ciphertext, so destroying a tenant's key here makes every
-// copy of that tenant's data unreadable. Safe for concurrent use.
+// KeyStore holds one data key per tenant, and one key per day for the access
+// log, each wrapped by the master key, in a small RocksDB database of its own
+// beside the region's database (by convention `<data>.keys/`). It is never
+// part of a data backup: a backup of the data holds only ciphertext, so
+// destroying a tenant's key (or a day's) here makes every copy of that
+// tenant's data (or that day's access log) unreadable. Safe for concurrent
+// use.
 class KeyStore {
  public:
   // Opens (or creates) the key store at `path`, unwrapping keys with a key
@@ -60,6 +64,30 @@ class KeyStore {
   // IOError. Any thread.
   Result<bool> Destroyed(TenantId tenant);
 
+  // The access log's key for `day`. With `create`, a day that has no key
+  // gets a new one (a synced write) the first time it is asked for; without,
+  // a day with no key (never created, or destroyed) is NotFound ("has no
+  // access-log key"). Corruption if the wrapped key does not open under the
+  // master key; Internal if the random generator fails; IOError. The key
+  // stays valid while the caller holds it, even if destroyed meanwhile. Any
+  // thread; cached after the first read.
+  Result<std::shared_ptr<const AeadKey>> AccessLogKey(Day day, bool create);
+
+  // The days that have an access-log key and are before `before`, oldest
+  // first. IOError. Any thread.
+  Result<std::vector<Day>> AccessLogKeyDays(Day before);
+
+  // Destroys the access-log key of every day before `before`: the rows are
+  // deleted with a synced write, then, as Destroy does, flushed and
+  // compacted out of the key store's files, and the call waits (up to 10 s)
+  // for RocksDB to delete the files that held them. Returns the days whose
+  // keys went, oldest first (empty if none had one). A destroyed day has no
+  // key: AccessLogKey without `create` is NotFound for it, and with
+  // `create` makes a new one. IOError if RocksDB fails (the keys may then
+  // still be on disk: the next call compacts again). Any thread; slow when
+  // it destroys something (it compacts), but other keys are read meanwhile.
+  Result<std::vector<Day>> DestroyAccessLogKeysBefore(Day before);
+
   // The identity of the region database this key store belongs to
   // (kIdentityBytes bytes), or nullopt if none was written yet (a new key
   // store, or one from before identities). Corruption if the row is not
@@ -76,6 +104,11 @@ class KeyStore {
  private:
   KeyStore(std::unique_ptr<internal::KeyDatabase> db, AeadKey wrap_key,
            std::filesystem::path path);
+  // Generates a key and writes it to `row`, wrapped with `aad`, with a
+  // synced write. Internal (the random generator), IOError.
+  Result<std::shared_ptr<const AeadKey>> WriteNewKey(std::string_view row,
+                                                     std::string_view aad)
+      REQUIRES(mu_);
 
   std::unique_ptr<internal::KeyDatabase> db_;
   const std::filesystem::path path_;
@@ -83,6 +116,10 @@ class KeyStore {
   Mutex mu_;
   std::unordered_map<TenantId, std::shared_ptr<const AeadKey>> cache_
       GUARDED_BY(mu_);
+  std::map<Day, std::shared_ptr<const AeadKey>> day_cache_ GUARDED_BY(mu_);
+  Mutex destroy_days_mu_;  // one destruction of day keys at a time; before mu_
+  // Day keys were deleted, but no compaction has succeeded since.
+  bool day_compaction_due_ GUARDED_BY(destroy_days_mu_) = false;
 };
 
 }  // namespace siteledger::storage

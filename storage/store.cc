@@ -81,7 +81,8 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
                                            *options.clock, options.log);
   store->audit_ = std::make_unique<AuditLog>(
       *store->db_, *options.clock, store->master_->DeriveAead("audit-log"));
-  store->access_log_ = std::make_unique<AccessLog>(*store->db_, *options.clock);
+  store->access_log_ =
+      std::make_unique<AccessLog>(*store->db_, *store->keys_, *options.clock);
   store->options_ = std::move(options);
   return store;
 }

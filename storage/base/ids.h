@@ -44,6 +44,21 @@ inline constexpr int64_t MillisOf(Timestamp t) {
   return t.time_since_epoch().count();
 }
 
+// A UTC calendar day: whole days since the Unix epoch (1970-01-01 is day 0).
+// The access log keeps each day's entries under a key of that day's own.
+using Day = StrongId<struct DayTag>;
+
+inline constexpr int64_t kMillisPerDay = 86'400'000;
+
+// The day `t` falls in. REQUIRES: `t` is not before the epoch.
+inline constexpr Day DayOf(Timestamp t) {
+  return Day(static_cast<uint64_t>(MillisOf(t) / kMillisPerDay));
+}
+// The first millisecond of `day`.
+inline constexpr Timestamp StartOfDay(Day day) {
+  return TimestampFromMillis(static_cast<int64_t>(day.value()) * kMillisPerDay);
+}
+
 // A SHA-256 digest.
 using Hash = std::array<uint8_t, 32>;
 

@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "storage/access_log.h"
 #include "storage/base/coding.h"
 #include "storage/crypto.h"
 #include "storage/internal/keys.h"
@@ -163,42 +162,6 @@ TEST_CASE("Audit records written before sealing still read and verify",
     REQUIRE(bad.has_value());
     CHECK_FALSE(bad->ok);
     CHECK(bad->first_bad == 3);
-  }
-}
-
-TEST_CASE("Access log entries are written, read back and expire by time",
-          "[access_log]") {
-  testing::Rig rig;
-  const Timestamp start = rig.clock.Now();
-  {
-    AccessLog log(*rig.db, rig.clock);
-    for (int day = 0; day < 20; ++day) {
-      AccessEntry e;
-      e.time = rig.clock.Now();
-      e.tenant = TenantId(3);
-      e.client_ip = "203.0.113." + std::to_string(day);
-      e.method = "GET";
-      e.route = "/api/v1/sites/{id}";
-      e.status = 200;
-      e.latency_us = 1234;
-      log.Record(e);
-      rig.clock.Advance(std::chrono::hours(24));
-    }
-    REQUIRE(log.Flush().ok());
-    auto all = log.Read(start, 100);
-    REQUIRE(all.has_value());
-    REQUIRE(all->size() == 20);
-    CHECK((*all)[0].client_ip == "203.0.113.0");
-    CHECK((*all)[0].route == "/api/v1/sites/{id}");
-    CHECK((*all)[0].latency_us == 1234);
-
-    // Keep 14 days: drop what is older.
-    const Timestamp cutoff = rig.clock.Now() - std::chrono::hours(24 * 14);
-    REQUIRE(log.DeleteBefore(cutoff).ok());
-    auto kept = log.Read(start, 100);
-    REQUIRE(kept.has_value());
-    CHECK(kept->size() == 14);
-    for (const AccessEntry& e : *kept) CHECK(e.time >= cutoff);
   }
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <map>
 #include <thread>
 
@@ -11,6 +10,7 @@
 #include "storage/internal/keys.h"
 #include "storage/store.h"
 #include "tests/common/temp_dir.h"
+#include "tests/storage/rig.h"
 
 namespace siteledger::storage {
 namespace {
@@ -158,15 +158,8 @@ std::vector<std::string> FilesHolding(Region& region,
                                       const std::string& needle) {
   std::vector<std::string> out;
   for (const auto& folder : {region.data(), region.keys()}) {
-    for (const auto& entry :
-         std::filesystem::recursive_directory_iterator(folder)) {
-      if (!entry.is_regular_file()) continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      const std::string bytes((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
-      if (bytes.find(needle) != std::string::npos) {
-        out.push_back(entry.path().string());
-      }
+    for (std::string& file : testing::FilesHolding(folder, needle)) {
+      out.push_back(std::move(file));
     }
   }
   return out;

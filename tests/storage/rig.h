@@ -4,8 +4,12 @@
 // internal API so that tests can inject a file system and reopen at will.
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "storage/base/clock.h"
 #include "storage/event_log.h"
@@ -78,6 +82,24 @@ struct Rig {
     return installed->record.id;
   }
 };
+
+// The files under `folder`, recursively (tables, blob files, WAL files,
+// MANIFEST, logs), whose bytes contain `needle`.
+inline std::vector<std::string> FilesHolding(
+    const std::filesystem::path& folder, std::string_view needle) {
+  std::vector<std::string> found;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(folder)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)),
+                            std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) {
+      found.push_back(entry.path().string());
+    }
+  }
+  return found;
+}
 
 // Walks the tenant's chain and requires it to verify, naming the problem.
 inline void RequireChainVerifies(Rig& rig, siteledger::TenantId tenant) {
