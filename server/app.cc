@@ -136,6 +136,7 @@ class App::Impl {
             OperatorApi::Deps{
                 .registry = store.registry(),
                 .audit = store.audit(),
+                .access_log = store.access_log(),
                 .log = store.log(),
                 .projector = projector_,
                 .tenant_api = tenant_api_,

@@ -53,7 +53,9 @@ Usage: siteledgerd [flags]
   --tls-cert PATH         serve HTTPS with this certificate chain (PEM)
   --tls-key PATH          ... and this private key (PEM); both or neither
   --sweep-interval DURATION
-                          how often due purges run: 30m, 1h, 7d (default 1h)
+                          how often due purges run and the access log's
+                          days older than 14 days are retired: 30m, 1h, 7d
+                          (default 1h)
   --threads N             HTTP worker threads (default 2)
   --read-timeout SECONDS  the longest one request may take to arrive, from
                           its first byte (default 30; keep-alive waits 60)

@@ -326,7 +326,22 @@ Json Components() {
            {"properties",
             Obj({{"purged", Obj({{"type", "array"},
                                  {"items", Obj({{"type", "object"}})}})},
-                 {"dryRun", Obj({{"type", "boolean"}})}})},
+                 {"dryRun", Obj({{"type", "boolean"}})},
+                 {"accessLog",
+                  Obj({{"type", "object"},
+                       {"description",
+                        "The access log's entries and day keys older than "
+                        "14 days: retired (or, in a dry run, due); error "
+                        "when retiring failed (the next sweep tries again)"},
+                       {"properties",
+                        Obj({{"cutoff", Time()},
+                             {"daysRetired",
+                              Obj({{"type", "array"},
+                                   {"items", Obj({{"type", "string"},
+                                                  {"format", "date"}})}})},
+                             {"entriesDeleted", Int()},
+                             {"error", Str()}})},
+                       {"required", Arr({"cutoff"})}})}})},
            {"required", Arr({"purged"})}}));
   schemas.Set(
       "Audit",
@@ -341,9 +356,29 @@ Json Components() {
                                {"route", NullableStr()},
                                {"detail", NullableStr()}})},
            {"required", Arr({"id", "time", "actor", "action", "outcome"})}}));
+  schemas.Set(
+      "AccessEntry",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"time", Time()},
+                 {"tenant",
+                  Obj({{"type", Arr({"string", "integer", "null"})},
+                       {"description",
+                        "The tenant's clientKey; its internal id once its "
+                        "record is gone; null for a request that named no "
+                        "tenant"}})},
+                 {"clientIp", Str()},
+                 {"method", Str()},
+                 {"route", Obj({{"type", "string"},
+                                {"description",
+                                 "The route template, or \"unmatched\""}})},
+                 {"status", Int()},
+                 {"latencyUs", Int()}})},
+           {"required", Arr({"time", "tenant", "clientIp", "method", "route",
+                             "status", "latencyUs"})}}));
   for (const char* name :
        {"Site", "Theme", "Layout", "Announcement", "Promoted", "Feedback",
-        "User", "Event", "Tenant", "Audit", "Media"}) {
+        "User", "Event", "Tenant", "Audit", "Media", "AccessEntry"}) {
     schemas.Set(std::string(name) + "List", ListOf(name));
   }
 
@@ -456,14 +491,18 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
                {"schema", Obj({{"type", "string"}, {"maxLength", 128}})}}));
     }
     if (route.access == Access::kOperator &&
-        route.path.starts_with(kOperatorTenantPrefix)) {
+        (route.path.starts_with(kOperatorTenantPrefix) ||
+         route.personal_data)) {
       params.Push(Obj(
           {{"name", "X-Access-Reason"},
            {"in", "header"},
            {"required", true},
            {"description",
-            "Why the operator reads this tenant's data; written "
-            "to the audit log before anything is answered"},
+            route.personal_data
+                ? "Why the operator reads this personal data; written to "
+                  "the audit log before anything is answered"
+                : "Why the operator reads this tenant's data; written "
+                  "to the audit log before anything is answered"},
            {"schema",
             Obj({{"type", "string"}, {"minLength", 1}, {"maxLength", 500}})}}));
     }

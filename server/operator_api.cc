@@ -1,10 +1,11 @@
 // Operator routes (/admin): bearer tokens from the operators file, a scope
-// per route, and for every access to a tenant's data a stated reason and an
-// audit record written before anything is answered.
+// per route, and for every access to a tenant's data or to personal data a
+// stated reason and an audit record written before anything is answered.
 
 #include "server/internal/operator_api.h"
 
 #include <charconv>
+#include <map>
 
 #include "projections/commands.h"
 #include "server/config.h"
@@ -39,6 +40,24 @@ Json CountsJson(const std::string& client_key, int64_t sites, int64_t themes,
   row.Set("customDomains", domains);
   row.Set("spaces", spaces);
   return row;
+}
+
+// ?since= and ?until= (RFC 3339), each left as it is when absent.
+// InvalidArgument naming the parameter when one does not parse.
+Status TimeWindowOf(const Call& call, std::optional<Timestamp>& since,
+                    std::optional<Timestamp>& until) {
+  for (const auto& [name, slot] :
+       {std::pair{"since", &since}, std::pair{"until", &until}}) {
+    if (auto text = call.Query(name)) {
+      auto t = ParseRfc3339(*text);
+      if (!t) {
+        return Status::InvalidArgument(std::string(name) + ": " +
+                                       t.error().message());
+      }
+      *slot = *t;
+    }
+  }
+  return Status::Ok();
 }
 
 std::string CsvField(std::string_view s) {
@@ -104,12 +123,14 @@ void OperatorApi::Serve(const CallPtr& call) {
   }
   const RouteSpec& route = *call->route;
   const bool tenant_route = call->params.contains("clientKey");
+  const bool audited = tenant_route || route.personal_data;
   std::string_view reason = call->request.Header("x-access-reason");
   while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
-  if (tenant_route) {
-    // Every attempt at a tenant's data leaves a record, refused ones too.
-    // As given, cut to the limit, and always UTF-8: a refused reason is
-    // recorded too, and the audit log must stay readable.
+  if (audited) {
+    // Every attempt at a tenant's data, or at personal data, leaves a
+    // record, refused ones too. As given, cut to the limit, and always
+    // UTF-8: a refused reason is recorded too, and the audit log must stay
+    // readable.
     call->reason = RepairUtf8(reason.substr(0, kMaxReasonBytes));
     call->audit_access = true;
   }
@@ -119,13 +140,15 @@ void OperatorApi::Serve(const CallPtr& call) {
                                std::string(ScopeName(route.scope)) + "'"));
   }
 
-  // Routes under /admin/tenants/{clientKey}: a reason, the tenant, an audit
-  // record.
-  if (tenant_route) {
+  // Routes under /admin/tenants/{clientKey} and those that read personal
+  // data: a reason and an audit record; for a tenant's, the tenant.
+  if (audited) {
     if (reason.empty()) {
-      return f.Finish(call, Problem(400,
-                                    "access to a tenant's data needs a reason: "
-                                    "send X-Access-Reason"));
+      return f.Finish(
+          call, Problem(400, tenant_route ? "access to a tenant's data needs a "
+                                            "reason: send X-Access-Reason"
+                                          : "access to personal data needs a "
+                                            "reason: send X-Access-Reason"));
     }
     if (reason.size() > kMaxReasonBytes) {
       return f.Finish(call, Problem(400, "X-Access-Reason: at most 500 bytes"));
@@ -138,6 +161,8 @@ void OperatorApi::Serve(const CallPtr& call) {
                                     "X-Access-Reason: UTF-8 text without "
                                     "control characters"));
     }
+  }
+  if (tenant_route) {
     auto record = d_.registry.GetByClientKey(call->Param("clientKey"));
     if (!record) return f.Fail(call, record.error());
     call->tenant = record->id;
@@ -170,6 +195,8 @@ void OperatorApi::Serve(const CallPtr& call) {
       return ServeUsage(call);
     case Action::kAdminAudit:
       return ServeAudit(call);
+    case Action::kAdminAccessLog:
+      return ServeAccessLog(call);
     case Action::kAdminClock:
       return ServeClock(call);
     default:
@@ -298,17 +325,8 @@ void OperatorApi::ServeAudit(const CallPtr& call) {
     filter.tenant = id ? *id : siteledger::TenantId(UINT64_MAX);
   }
   if (auto op = call->Query("operator")) filter.actor = *op;
-  for (const auto& [name, slot] :
-       {std::pair{"since", &filter.since}, std::pair{"until", &filter.until}}) {
-    if (auto text = call->Query(name)) {
-      auto t = ParseRfc3339(*text);
-      if (!t) {
-        return d_.finisher.Fail(
-            call, Status::InvalidArgument(std::string(name) + ": " +
-                                          t.error().message()));
-      }
-      *slot = *t;
-    }
+  if (Status s = TimeWindowOf(*call, filter.since, filter.until); !s.ok()) {
+    return d_.finisher.Fail(call, s);
   }
   auto limit =
       LimitOf(*call, call->route->default_limit, call->route->max_limit);
@@ -353,6 +371,58 @@ void OperatorApi::ServeAudit(const CallPtr& call) {
       call, JsonResponse(200, ListBody(std::move(items),
                                        more ? std::to_string(entries->back().id)
                                             : std::string())));
+}
+
+void OperatorApi::ServeAccessLog(const CallPtr& call) {
+  std::optional<Timestamp> since, until;
+  if (Status s = TimeWindowOf(*call, since, until); !s.ok()) {
+    return d_.finisher.Fail(call, s);
+  }
+  storage::AccessLogQuery query;
+  query.since = since.value_or(Timestamp{});
+  query.until = until;
+  auto limit =
+      LimitOf(*call, call->route->default_limit, call->route->max_limit);
+  if (!limit) return d_.finisher.Fail(call, limit.error());
+  query.limit = *limit;
+  auto cursor = DecodeCursor(*call);
+  if (!cursor) return d_.finisher.Fail(call, cursor.error());
+  query.after = std::move(*cursor);
+  auto page = d_.access_log.Read(query);
+  if (!page) {
+    return d_.finisher.Fail(
+        call,
+        page.error().code() == StatusCode::kInvalidArgument
+            ? Status::InvalidArgument("cursor: not a cursor this API returned")
+            : page.error());
+  }
+  // A tenant is shown by its clientKey; one whose record is gone (purged)
+  // by its id.
+  std::map<uint64_t, Json> tenants;
+  auto tenant_of = [&](TenantId id) -> const Json& {
+    auto [it, added] = tenants.try_emplace(id.value());
+    if (!added) return it->second;
+    if (id.value() == 0) return it->second;  // null: no tenant
+    auto record = d_.registry.Get(id);
+    it->second = record && !record->client_key.empty()
+                     ? Json(RepairUtf8(record->client_key))
+                     : Json(id.value());
+    return it->second;
+  };
+  Json items = Json::MakeArray();
+  for (const storage::AccessEntry& e : page->entries) {
+    Json item = Json::MakeObject();
+    item.Set("time", FormatRfc3339(e.time));
+    item.Set("tenant", tenant_of(e.tenant));
+    item.Set("clientIp", RepairUtf8(e.client_ip));
+    item.Set("method", RepairUtf8(e.method));
+    item.Set("route", RepairUtf8(e.route));
+    item.Set("status", e.status);
+    item.Set("latencyUs", static_cast<int64_t>(e.latency_us));
+    items.Push(std::move(item));
+  }
+  return d_.finisher.Finish(
+      call, JsonResponse(200, ListBody(std::move(items), page->next)));
 }
 
 void OperatorApi::ServeClock(const CallPtr& call) {

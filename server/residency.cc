@@ -14,6 +14,7 @@
 
 #include "projections/json.h"
 #include "server/http_client.h"
+#include "server/internal/access_log_retention.h"
 #include "server/internal/request_parts.h"
 #include "server/jwt.h"
 #include "server/log.h"
@@ -1787,6 +1788,8 @@ Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
 
 Result<Json> ResidencyApi::Sweep(bool dry_run) {
   MutexLock lock(sweep_mu_);
+  // First, so that a purge that fails keeps no IP past its 14 days.
+  Json access_log = RetireAccessLog(store_, dry_run);
   Json purged = Json::MakeArray();
   auto due = store_.registry().PurgesDue(store_.clock().Now(), 1000);
   if (!due) return Err(due.error());
@@ -1820,6 +1823,7 @@ Result<Json> ResidencyApi::Sweep(bool dry_run) {
   Json out = Json::MakeObject();
   out.Set("purged", std::move(purged));
   out.Set("dryRun", dry_run);
+  out.Set("accessLog", std::move(access_log));
   return out;
 }
 

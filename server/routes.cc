@@ -553,6 +553,23 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
     t.push_back(std::move(audit));
   }
   {
+    RouteSpec access = AdminRoute(
+        "GET", "/admin/access-log", A::kAdminAccessLog, Scope::kAudit,
+        "Page the access log of the last 14 days (scope audit)", "AccessEntry");
+    access.description =
+        "Each request: time, tenant, client IP, method, route template, "
+        "status and latency, oldest first. Client IPs are personal data: "
+        "every read needs X-Access-Reason and is written to the audit log. "
+        "Entries older than 14 days are retired by the sweeper.";
+    access.personal_data = true;
+    access.default_limit = kAuditPage;
+    access.max_limit = kMaxAuditPage;
+    access.query.push_back({"since", "From this time (RFC 3339)", "date-time"});
+    access.query.push_back(
+        {"until", "Before this time (RFC 3339)", "date-time"});
+    t.push_back(std::move(access));
+  }
+  {
     RouteSpec sweep =
         AdminRoute("POST", "/admin/sweep", A::kAdminSweep, Scope::kPurge,
                    "Run the purges that are due now (scope purge)", "Sweep");

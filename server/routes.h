@@ -58,6 +58,7 @@ enum class Action : uint8_t {
   kAdminTenants,
   kAdminUsage,
   kAdminAudit,
+  kAdminAccessLog,
   kAdminClock,
   kAdminRestore,
   // Residency: the tenant's own routes, the operators', Atlassian's
@@ -124,6 +125,10 @@ struct RouteSpec {
   bool mirrored = false;  // also served read-only to operators, below
                           // /admin/tenants/{clientKey}
   Scope scope = Scope::kReadTenantData;  // operator routes
+  // An operator route outside /admin/tenants/{clientKey} that reads
+  // personal data: like a tenant's routes it needs X-Access-Reason and is
+  // written to the audit log before anything is answered.
+  bool personal_data = false;
 
   // The OpenAPI document.
   std::string summary;

@@ -40,6 +40,12 @@ Usage:
   siteledger audit-log [server flags] [--tenant CLIENTKEY] [--operator NAME]
                        [--since TIME] [--until TIME]
       The audit log (scope audit).
+  siteledger access-log [server flags] --reason TEXT [--since TIME]
+                       [--until TIME] [--json]
+      The access log of the last 14 days (scope audit), one request a line:
+      time, tenant, client IP, method, route, status, latency; --json
+      prints the items as JSON. Client IPs are personal data: the reason
+      is required and audited.
   siteledger migrate start|status|rollback --tenant CLIENTKEY [server flags]
                        [--to REGION] [--follow]
       Moves a tenant between regions (scope migrate); see
@@ -135,6 +141,33 @@ int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
   return 0;
 }
 
+// Every page of the list at `path` ("/admin/audit?since=..."), following
+// nextCursor, into `all`; non-zero (and a message naming `what`) on an
+// error.
+int AllPages(const ServerFlags& s, const std::string& path, const char* what,
+             Json& all) {
+  std::string cursor;
+  for (;;) {
+    std::string target = path;
+    target += path.find('?') == std::string::npos ? "?" : "&";
+    target += "limit=1000";
+    if (!cursor.empty()) {
+      target += "&cursor=" + server::EncodeRfc3986(cursor);
+    }
+    std::string body;
+    if (int rc = GetBody(s, target, body); rc != 0) return rc;
+    auto page = projections::ParseJson(body, projections::TrustedJsonLimits());
+    const Json* items = page ? page->Find("items") : nullptr;
+    if (items == nullptr || !items->is_array()) {
+      return Fail(std::string("the server's answer is not ") + what);
+    }
+    for (const Json& item : items->as_array()) all.Push(item);
+    const Json* next = page->Find("nextCursor");
+    if (next == nullptr || !next->is_string()) return 0;
+    cursor = next->as_string();
+  }
+}
+
 std::string QueryParam(const std::string& name, const std::string& value) {
   return name + "=" + server::EncodeRfc3986(value);
 }
@@ -228,43 +261,50 @@ int Run(const std::vector<std::string>& args) {
     if (f.error) return Fail(*f.error);
     return OperatorsAdd(f);
   }
-  if (command == "tenants" || command == "usage" || command == "audit-log") {
-    Flags f = ParseFlags(args, 1, {"csv"});
+  if (command == "tenants" || command == "usage" || command == "audit-log" ||
+      command == "access-log") {
+    Flags f = ParseFlags(args, 1, {"csv", "json"});
     if (f.error) return Fail(*f.error);
     auto s = LoadServerFlags(f);
     if (!s) return Fail(s.error().message());
     if (command == "tenants") return Get(*s, "/admin/tenants");
     if (command == "usage") return Get(*s, "/admin/usage", f.Has("csv"));
+    const bool access = command == "access-log";
     std::string query;
-    for (const auto& [flag, param] :
-         std::vector<std::pair<std::string, std::string>>{
-             {"tenant", "tenant"},
-             {"operator", "operator"},
-             {"since", "since"},
-             {"until", "until"}}) {
+    for (const std::string& flag :
+         access ? std::vector<std::string>{"since", "until"}
+                : std::vector<std::string>{"tenant", "operator", "since",
+                                           "until"}) {
       if (!f.Has(flag)) continue;
       query += query.empty() ? "?" : "&";
-      query += QueryParam(param, f.Get(flag));
+      query += QueryParam(flag, f.Get(flag));
     }
     // Every page: follow nextCursor, and print all the records as one list.
-    std::string cursor;
     Json all = Json::MakeArray();
-    for (;;) {
-      std::string path = "/admin/audit" + query;
-      path += query.empty() ? "?" : "&";
-      path += "limit=1000";
-      if (!cursor.empty()) path += "&" + QueryParam("cursor", cursor);
-      std::string body;
-      if (int rc = GetBody(*s, path, body); rc != 0) return rc;
-      auto page =
-          projections::ParseJson(body, projections::TrustedJsonLimits());
-      if (!page || !page->Find("items")) {
-        return Fail("the server's answer is not an audit page");
+    if (int rc = AllPages(
+            *s, (access ? "/admin/access-log" : "/admin/audit") + query,
+            access ? "an access-log page" : "an audit page", all);
+        rc != 0) {
+      return rc;
+    }
+    if (access && !f.Has("json")) {
+      // One request a line; a request that named no tenant shows "-".
+      for (const Json& e : all.as_array()) {
+        const Json* tenant = e.Find("tenant");
+        std::string line(e.GetString("time"));
+        line += " ";
+        line += tenant == nullptr || tenant->is_null() ? std::string("-")
+                : tenant->is_string()                  ? tenant->as_string()
+                                                       : tenant->Dump();
+        for (const char* field : {"clientIp", "method", "route"}) {
+          line += " ";
+          line += e.GetString(field);
+        }
+        line += " " + std::to_string(e.GetInt("status"));
+        line += " " + std::to_string(e.GetInt("latencyUs")) + "us\n";
+        std::fputs(line.c_str(), stdout);
       }
-      for (const Json& item : page->Find("items")->as_array()) all.Push(item);
-      const Json* next = page->Find("nextCursor");
-      if (next == nullptr || !next->is_string()) break;
-      cursor = next->as_string();
+      return 0;
     }
     Json out = Json::MakeObject();
     out.Set("items", std::move(all));

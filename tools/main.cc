@@ -5,6 +5,7 @@
 //   siteledger usage     [--server URL] [--token-file PATH] [--csv]
 //   siteledger audit-log [--server URL] [--token-file PATH] [--tenant KEY]
 //                        [--operator NAME] [--since TIME] [--until TIME]
+//   siteledger access-log --reason TEXT [--since TIME] [--until TIME] [--json]
 //   siteledger migrate   start|status|rollback --tenant KEY --reason TEXT
 //                        [--to REGION] [--follow] [--server URL] ...
 //   siteledger purge     [--dry-run] [--json] [--server URL] ...

@@ -12,6 +12,7 @@
 #include "server/internal/finisher.h"
 #include "server/internal/tenant_api.h"
 #include "server/operators.h"
+#include "storage/access_log.h"
 #include "storage/audit_log.h"
 #include "storage/base/mutex.h"
 #include "storage/event_log.h"
@@ -20,15 +21,16 @@
 namespace siteledger::server {
 
 // Operator routes (/admin): bearer tokens from the operators file, a scope
-// per route, and for every access to a tenant's data a stated reason and an
-// audit record written before anything is answered. Reads of a tenant's
-// data are the tenant API's own (`tenant_api`). Everything it is given must
-// outlive it. Safe for concurrent use.
+// per route, and for every access to a tenant's data or to personal data (the
+// access log) a stated reason and an audit record written before anything is
+// answered. Reads of a tenant's data are the tenant API's own (`tenant_api`).
+// Everything it is given must outlive it. Safe for concurrent use.
 class OperatorApi {
  public:
   struct Deps {
     storage::TenantRegistry& registry;
     storage::AuditLog& audit;
+    const storage::AccessLog& access_log;
     const storage::EventLog& log;
     projections::Projector& projector;
     TenantApi& tenant_api;
@@ -60,6 +62,7 @@ class OperatorApi {
   void ServeTenants(const CallPtr& call);
   void ServeUsage(const CallPtr& call);
   void ServeAudit(const CallPtr& call);
+  void ServeAccessLog(const CallPtr& call);
   void ServeClock(const CallPtr& call);
   void ServeRestore(const CallPtr& call);
 
