@@ -222,6 +222,31 @@ int Purge(const Flags& f) {
   }
   std::printf("%zu tenant%s %s\n", items.size(), items.size() == 1 ? "" : "s",
               dry_run ? "due (dry run: nothing deleted)" : "purged");
+  // The access log's days older than 14 days, retired in the same sweep.
+  if (const Json* log = report->Find("accessLog"); log && log->is_object()) {
+    if (const Json* error = log->Find("error"); error && error->is_string()) {
+      std::fprintf(stderr, "siteledger: retiring the access log failed: %s\n",
+                   error->as_string().c_str());
+      return 1;
+    }
+    std::string days;
+    size_t count = 0;
+    if (const Json* list = log->Find("daysRetired"); list && list->is_array()) {
+      for (const Json& day : list->as_array()) {
+        if (!day.is_string()) continue;
+        days += (count++ == 0 ? " (" : ", ") + day.as_string();
+      }
+    }
+    if (count > 0) days += ")";
+    const Json* entries = log->Find("entriesDeleted");
+    std::printf("access log: %s%zu day%s%s, %lld entries older than %s\n",
+                dry_run ? "would retire " : "retired ", count,
+                count == 1 ? "" : "s", days.c_str(),
+                entries && entries->is_int()
+                    ? static_cast<long long>(entries->as_int())
+                    : 0LL,
+                std::string(log->GetString("cutoff")).c_str());
+  }
   return 0;
 }
 

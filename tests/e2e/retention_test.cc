@@ -346,6 +346,7 @@ TEST_CASE(
   CHECK(listed.out.find("would purge retention-canary (tenant 1)") !=
         std::string::npos);
   CHECK(listed.out.find("uninstalled on") != std::string::npos);
+  CHECK(listed.out.find("access log: would retire ") != std::string::npos);
   CHECK(rw.Call(bystander, "GET", "/api/v1/sites").status == 200);
   args = {"purge"};
   args.insert(args.end(), server_flags.begin(), server_flags.end());
@@ -355,6 +356,9 @@ TEST_CASE(
   CHECK(purged.out.find("purged retention-canary (tenant 1)") !=
         std::string::npos);
   CHECK(purged.out.find("1 tenant purged") != std::string::npos);
+  // The same sweep retired the access log's days older than 14 days.
+  CHECK(purged.out.find("access log: retired ") != std::string::npos);
+  CHECK(purged.out.find("access log: retired 0 days") == std::string::npos);
   // Gone from the operators' list; its receipt is in the audit log.
   CHECK(rw.TenantItem(t.client_key).is_null());
   Response audit = rw.AdminCall("GET", "/admin/audit?limit=1000");
