@@ -514,6 +514,11 @@ Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
     if (!s.ok()) return FromRocks(s, "deleting a range");
     SL_RETURN_IF_ERROR(WriteSynced(batch));
   }
+  return CompactRange(family, begin, end);
+}
+
+Status Database::CompactRange(Family family, std::string_view begin,
+                              std::string_view end) {
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction =
       rocksdb::BottommostLevelCompaction::kForceOptimized;

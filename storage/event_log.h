@@ -49,6 +49,16 @@ struct ExtraWrite {
   std::string value;
 };
 
+// A change to the region's account index (EventLog::TenantsOfAccount), made
+// atomically with an append or a WriteRows: the tenant starts (kPut) or
+// stops (kDelete) holding a pseudonym for `account_id`. The index keeps an
+// HMAC of the account id under a key derived from the master key, never
+// the account id itself.
+struct AccountIndexWrite {
+  WriteOp op = WriteOp::kPut;  // kPut or kDelete
+  std::string account_id;
+};
+
 // The end of a tenant's log: the last seq (0 when empty), its time, and the
 // hash of its envelope (zeros when empty).
 struct Head {
@@ -63,6 +73,8 @@ struct AppendRequest {
   std::optional<Sequence> expected_version;
   std::vector<NewEvent> events;
   std::vector<ExtraWrite> extra_writes;
+  // Kept with the append, in the same write (not with `imported`).
+  std::vector<AccountIndexWrite> account_index;
   // When set, a retry with the same key within 24 h returns the first
   // append's result and writes nothing.
   std::string idempotency_key;
@@ -173,6 +185,10 @@ class EventLog {
     std::chrono::microseconds max_group_wait{200};
     // Most events one Read returns.
     size_t max_read_events = 10000;
+    // The 32-byte secret key of the account index's HMACs (Store::Open
+    // derives it from the master key). Empty: no account index, and every
+    // append or write that carries AccountIndexWrites is InvalidArgument.
+    std::string account_index_key;
   };
 
   // `database`, `keys` and `clock` must outlive the log. Starts the commit
@@ -191,6 +207,7 @@ class EventLog {
   // Appends `request.events` (and its extra writes) atomically. Returns the
   // seqs written. Errors, each writing nothing:
   //   InvalidArgument  no events, an event part over its limit, a bad write
+  //                    (an account index write without an index key)
   //   Conflict         expected_version is not the log's version (the status
   //                    carries the actual one), or an idempotency key reused
   //                    for a different request
@@ -261,14 +278,17 @@ class EventLog {
   Result<Sequence> SequenceAt(TenantId tenant, Timestamp t) const;
 
   // Writes rows outside an append, sealed as an append's extra writes are
-  // (same families; no merges): for a rebuild of a tenant's views, which no
-  // append of the tenant may race. `sync`: wait until they are on disk (an
-  // unsynced write is made durable by the next synced one). InvalidArgument
-  // for a family or write an append may not make; NotFound once the data
-  // key is destroyed; QuotaExceeded as Append; IOError. Any thread but the
-  // commit thread when `sync`.
+  // (same families; no merges), and `account_index` with them in one
+  // atomic write: for a rebuild of a tenant's views, which no append of the
+  // tenant may race, a migration's imported pseudonyms, or the erasure of
+  // a frozen copy's. `sync`: wait until they are on disk (an unsynced write
+  // is made durable by the next synced one). InvalidArgument for a family
+  // or write an append may not make; NotFound once the data key is
+  // destroyed (deletes need no key); QuotaExceeded as Append; IOError. Any
+  // thread but the commit thread when `sync`.
   Status WriteRows(TenantId tenant, const std::vector<ExtraWrite>& writes,
-                   bool sync);
+                   bool sync,
+                   const std::vector<AccountIndexWrite>& account_index = {});
   // Deletes every row of the tenant in `family` (kViews or kSnapshots: what
   // a rebuild writes again), with a synced write. InvalidArgument for
   // another family; IOError. Any thread but the commit thread.
@@ -313,6 +333,24 @@ class EventLog {
   // slow, any thread.
   Result<VerifyReport> Verify(TenantId tenant) const;
 
+  // The region's account index, kept by AccountIndexWrites. The tenants
+  // that hold a pseudonym for `account_id`, in id order: found by one
+  // prefix scan, whatever the number of tenants. InvalidArgument without
+  // an index key; IOError. Any thread.
+  Result<std::vector<TenantId>> TenantsOfAccount(
+      std::string_view account_id) const;
+  // Deletes every index entry of the tenant (synced), and returns how many
+  // there were: its purge, which cannot read its pseudonyms any more. Needs
+  // no data key. IOError, QuotaExceeded. Any thread.
+  Result<uint64_t> DropAccountIndex(TenantId tenant);
+  // Whether the index holds every tenant's accounts: false until
+  // MarkAccountIndexBuilt, on data written before the index existed (its
+  // tenants are indexed once, at start). IOError, Corruption. Any thread.
+  Result<bool> AccountIndexBuilt() const;
+  // Records (synced) that every tenant's accounts are indexed, which also
+  // makes unsynced WriteRows before it durable. IOError. Any thread.
+  Status MarkAccountIndexBuilt();
+
   struct Stats {
     uint64_t groups = 0;    // synced writes
     uint64_t requests = 0;  // appends committed (including replays)
@@ -336,6 +374,13 @@ class EventLog {
   void Stage(Pending& pending, GroupState& group);
   Result<Head> LoadHead(TenantId tenant);
   Result<std::shared_ptr<const AeadKey>> KeyFor(TenantId tenant) const;
+  // The account index's HMAC of `account_id`; InvalidArgument without a
+  // key.
+  Result<Hash> AccountHmac(std::string_view account_id) const;
+  // The rows (full tenants-family keys, and whether deleted) that
+  // `writes` make for `tenant`; InvalidArgument for a bad write.
+  Result<std::vector<std::pair<std::string, bool>>> AccountIndexRows(
+      TenantId tenant, const std::vector<AccountIndexWrite>& writes) const;
 
   internal::Database& db_;
   KeyStore& keys_;

@@ -47,6 +47,7 @@ size_t RequestBytes(const AppendRequest& request) {
   for (const ExtraWrite& w : request.extra_writes) {
     n += 64 + w.key.size() + w.value.size();
   }
+  n += 128 * request.account_index.size();
   return n;
 }
 

@@ -172,12 +172,22 @@ Result<Sequence> EventLog::SequenceAt(TenantId tenant, Timestamp t) const {
   return Sequence(found);
 }
 
-Status EventLog::WriteRows(TenantId tenant,
-                           const std::vector<ExtraWrite>& writes, bool sync) {
+Status EventLog::WriteRows(
+    TenantId tenant, const std::vector<ExtraWrite>& writes, bool sync,
+    const std::vector<AccountIndexWrite>& account_index) {
   if (tenant.value() == 0)
     return Status::InvalidArgument("tenant 0 is reserved");
   std::shared_ptr<const AeadKey> key;
   rocksdb::WriteBatch batch;
+  auto index = AccountIndexRows(tenant, account_index);
+  if (!index) return index.error();
+  for (const auto& [row_key, deleted] : *index) {
+    if (deleted) {
+      batch.Delete(db_.cf(Family::kTenants), row_key).PermitUncheckedError();
+    } else {
+      batch.Put(db_.cf(Family::kTenants), row_key, "").PermitUncheckedError();
+    }
+  }
   for (const ExtraWrite& w : writes) {
     if (!internal::AllowedExtraFamily(w.family) || w.op == WriteOp::kMerge ||
         w.key.empty()) {

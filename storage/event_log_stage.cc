@@ -27,7 +27,8 @@ Status ValidateRequest(const AppendRequest& request) {
   }
   if (!request.imported.empty()) {
     if (!request.events.empty() || request.expected_version ||
-        !request.idempotency_key.empty() || request.time) {
+        !request.idempotency_key.empty() || request.time ||
+        !request.account_index.empty()) {
       return Status::InvalidArgument(
           "an import carries its events whole, and nothing else");
     }
@@ -253,6 +254,17 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     }
     staged_rows.push_back(
         {w.family, std::move(row_key), w.op == WriteOp::kDelete, w.value});
+  }
+  if (!request.account_index.empty()) {
+    auto index = AccountIndexRows(request.tenant, request.account_index);
+    if (!index) {
+      fail(index.error());
+      return;
+    }
+    for (auto& [row_key, deleted] : *index) {
+      staged_rows.push_back(
+          {Family::kTenants, std::move(row_key), deleted, {}});
+    }
   }
 
   if (!idempotency_row.empty()) {

@@ -77,6 +77,9 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   SL_RETURN_ERR_IF_ERROR(internal::BindRegion(
       *store->db_, *store->keys_, *store->master_, *store->registry_,
       {options.data, options.key_store, options.master_key_file}));
+  // Account ids are indexed by an HMAC under a key of their own, so that
+  // the index says nothing without the master key.
+  options.log.account_index_key = store->master_->Derive("account-index");
   store->log_ = std::make_unique<EventLog>(*store->db_, *store->keys_,
                                            *options.clock, options.log);
   store->audit_ = std::make_unique<AuditLog>(
@@ -237,6 +240,9 @@ Result<PurgeReceipt> Store::PurgeTenant(TenantId tenant) {
     rows->rows = erased.rows;
     rows->bytes = erased.value_bytes;
   }
+  auto accounts = log_->DropAccountIndex(tenant);
+  if (!accounts) return Err(accounts.error());
+  receipt.account_index_entries = *accounts;
   // Tables and blob files written while the ranges were compacted may have
   // held the tenant's rows too; the WAL files before the flush held them.
   files.merge(internal::DataFileNames(db_->path()));
@@ -244,6 +250,35 @@ Result<PurgeReceipt> Store::PurgeTenant(TenantId tenant) {
   receipt.files_left = internal::WaitForObsoleteFiles(
       *db_->db(), db_->path(), files, std::chrono::seconds(10));
   return receipt;
+}
+
+Result<uint64_t> Store::ScrubPseudonyms(const std::vector<TenantId>& tenants) {
+  MutexLock lock(purge_mu_);
+  std::set<std::string> files = internal::DataFileNames(db_->path());
+  for (TenantId tenant : tenants) {
+    SL_RETURN_ERR_IF_ERROR(db_->CompactRange(Family::kPseudonyms,
+                                             internal::TenantPrefix(tenant),
+                                             internal::TenantRangeEnd(tenant)));
+  }
+  // The whole index rather than each entry's key: one compaction, whatever
+  // the number of accounts erased.
+  const std::string index = internal::TenantRowKey(
+      internal::kRegistryTenant, internal::TenantRow::kAccountIndex);
+  std::string index_end = index;
+  index_end.back() = static_cast<char>(index_end.back() + 1);
+  SL_RETURN_ERR_IF_ERROR(db_->CompactRange(Family::kTenants, index, index_end));
+  // And the tenants' own index rows.
+  for (TenantId tenant : tenants) {
+    const std::string own =
+        internal::TenantRowKey(tenant, internal::TenantRow::kAccount);
+    std::string own_end = own;
+    own_end.back() = static_cast<char>(own_end.back() + 1);
+    SL_RETURN_ERR_IF_ERROR(db_->CompactRange(Family::kTenants, own, own_end));
+  }
+  files.merge(internal::DataFileNames(db_->path()));
+  SL_RETURN_ERR_IF_ERROR(db_->FlushAll());
+  return internal::WaitForObsoleteFiles(*db_->db(), db_->path(), files,
+                                        std::chrono::seconds(10));
 }
 
 DiskSpace Store::disk_space() const { return db_->disk_space(); }

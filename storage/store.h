@@ -65,6 +65,8 @@ struct PurgeReceipt {
   Rows blobs;
   Rows pseudonyms;
   Rows index;
+  // Entries of the region's account index (EventLog::TenantsOfAccount).
+  uint64_t account_index_entries = 0;
   // Files of the database that may hold the tenant's deleted rows and were
   // still on disk when the purge returned: a reader's iterator kept them
   // (RocksDB deletes them once it lets go). 0 normally.
@@ -149,7 +151,7 @@ class Store {
   //  2. counts and deletes its rows in the events, views, snapshots, blobs,
   //     pseudonyms and index families, compacting each range so that the
   //     values leave the table and blob files (the whole blobs family is
-  //     rewritten);
+  //     rewritten), and its entries in the account index;
   //  3. flushes every family, so that no WAL file holding its writes is
   //     kept, and waits (up to 10 s) for RocksDB to delete the files that
   //     held them.
@@ -173,6 +175,21 @@ class Store {
   // Any thread but the event log's commit thread; slow (it compacts, and
   // rewrites every blob file).
   Result<PurgeReceipt> PurgeTenant(TenantId tenant) EXCLUDES(purge_mu_);
+
+  // Makes the earlier values of rows deleted from the pseudonyms family of
+  // `tenants`, and of entries deleted from the account index, leave every
+  // file of the database: compacts each tenant's pseudonyms range and the
+  // account index to the bottommost level, flushes every family (so no WAL
+  // file holding their writes is kept), and waits (up to 10 s) for RocksDB
+  // to delete the files that held them. For an erasure of users, after the
+  // synced writes that deleted their rows. Returns how many of those files
+  // were still there (a reader's iterator keeps the files it reads): 0
+  // normally. QuotaExceeded (the disk reserve), IOError, Unavailable while
+  // the store shuts down. Runs one at a time with purges; reads and appends
+  // go on meanwhile. Any thread but the event log's commit thread; slow (it
+  // compacts and flushes).
+  Result<uint64_t> ScrubPseudonyms(const std::vector<TenantId>& tenants)
+      EXCLUDES(purge_mu_);
 
   // RocksDB's own figures for /metrics: name -> value (sizes in bytes),
   // summed over the families; a figure RocksDB does not report counts as 0

@@ -115,6 +115,12 @@ class Database {
   Status DeleteRangeAndCompact(Family family, std::string_view begin,
                                std::string_view end,
                                ErasedRange* erased = nullptr);
+  // Compacts [begin, end) of `family` to the bottommost level (flushing
+  // memtables that overlap it first), so that the values of rows deleted
+  // there leave the table files; kBlobs as DeleteRangeAndCompact. Errors
+  // and threads as DeleteRangeAndCompact.
+  Status CompactRange(Family family, std::string_view begin,
+                      std::string_view end);
   // Flushes every family's memtable, so that every WAL file written before
   // the call becomes obsolete and is deleted (none is kept, archived or
   // recycled: HardenedDbOptions). The deletion itself runs in the

@@ -59,6 +59,12 @@ enum class TenantRow : char {
   kViewsFormat = 'V',  // tenant 0: the format the views are in (u32)
   kInFlight = 'M',     // tenant 0: + tenant id: a migration under way
   kPurgeDue = 'P',     // tenant 0: + u64 due ms + tenant id: a purge due
+  // tenant 0: + HMAC(account id) + tenant id: the tenant holds a pseudonym
+  // for the account (the account index; the HMAC is under a master-derived
+  // key, so no account id is in a key).
+  kAccountIndex = 'U',
+  kAccount = 'u',  // + HMAC(account id): the same entry, seen from the tenant
+  kAccountIndexBuilt = 'B',  // tenant 0: every tenant's accounts are indexed
 };
 
 inline std::string TenantRowKey(TenantId tenant, TenantRow row,
@@ -67,6 +73,23 @@ inline std::string TenantRowKey(TenantId tenant, TenantRow row,
   out.push_back(static_cast<char>(row));
   out += suffix;
   return out;
+}
+
+// The account index's entry for (account, tenant): tenant 0's row, found by
+// the account, and the tenant's own row, found by the tenant (a purge).
+inline std::string AccountIndexKey(const Hash& account, TenantId tenant) {
+  std::string out = TenantRowKey(
+      kRegistryTenant, TenantRow::kAccountIndex,
+      std::string_view(reinterpret_cast<const char*>(account.data()),
+                       account.size()));
+  coding::PutU64(out, tenant.value());
+  return out;
+}
+inline std::string TenantAccountKey(TenantId tenant, const Hash& account) {
+  return TenantRowKey(
+      tenant, TenantRow::kAccount,
+      std::string_view(reinterpret_cast<const char*>(account.data()),
+                       account.size()));
 }
 
 }  // namespace siteledger::storage::internal

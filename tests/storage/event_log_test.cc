@@ -594,3 +594,105 @@ TEST_CASE("WaitForAppends returns once every queued append has called back",
 
 }  // namespace
 }  // namespace siteledger::storage
+
+namespace siteledger::storage {
+namespace {
+
+// Every key and value of the tenants family, as stored.
+std::vector<std::pair<std::string, std::string>> TenantsFamily(Rig& rig) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(rig.db->db()->NewIterator(
+      rocksdb::ReadOptions(), rig.db->cf(Family::kTenants)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  REQUIRE(it->status().ok());
+  return out;
+}
+
+TEST_CASE(
+    "The account index follows appends and row writes and holds no account "
+    "id",
+    "[event_log][accounts]") {
+  Rig rig;
+  const TenantId a = rig.NewTenant("client-a");
+  const TenantId b = rig.NewTenant("client-b");
+  const std::string account = "5b10ac8d82e05b22cc7d4ef5";
+  const std::string other = "557058:f0c4a1b2-other";
+
+  AppendRequest first;
+  first.tenant = a;
+  first.events.push_back(testing::Ev("user.seen", "{}"));
+  first.account_index = {{WriteOp::kPut, account}, {WriteOp::kPut, other}};
+  REQUIRE(rig.log->Append(std::move(first)).has_value());
+  REQUIRE(rig.log->WriteRows(b, {}, true, {{WriteOp::kPut, account}}).ok());
+
+  auto tenants = rig.log->TenantsOfAccount(account);
+  REQUIRE(tenants.has_value());
+  CHECK(*tenants == std::vector<TenantId>{a, b});
+  CHECK(*rig.log->TenantsOfAccount(other) == std::vector<TenantId>{a});
+  CHECK(rig.log->TenantsOfAccount("nobody")->empty());
+  // Keys hold an HMAC under the master-derived key, values nothing.
+  for (const auto& [key, value] : TenantsFamily(rig)) {
+    CHECK(key.find(account) == std::string::npos);
+    CHECK(value.find(account) == std::string::npos);
+  }
+
+  SECTION("an append's delete takes the tenant out") {
+    AppendRequest erase;
+    erase.tenant = a;
+    erase.events.push_back(testing::Ev("user.erased", "{}"));
+    erase.account_index = {{WriteOp::kDelete, account}};
+    REQUIRE(rig.log->Append(std::move(erase)).has_value());
+    CHECK(*rig.log->TenantsOfAccount(account) == std::vector<TenantId>{b});
+    CHECK(*rig.log->TenantsOfAccount(other) == std::vector<TenantId>{a});
+  }
+  SECTION("a refused append writes none of its index entries") {
+    AppendRequest stale;
+    stale.tenant = a;
+    stale.expected_version = Sequence(0);  // the log is at 1
+    stale.events.push_back(testing::Ev("user.erased", "{}"));
+    stale.account_index = {{WriteOp::kDelete, account}};
+    auto refused = rig.log->Append(std::move(stale));
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code() == StatusCode::kConflict);
+    CHECK(*rig.log->TenantsOfAccount(account) == std::vector<TenantId>{a, b});
+  }
+  SECTION("dropping a tenant's entries leaves the others'") {
+    auto dropped = rig.log->DropAccountIndex(a);
+    REQUIRE(dropped.has_value());
+    CHECK(*dropped == 2);
+    CHECK(*rig.log->TenantsOfAccount(account) == std::vector<TenantId>{b});
+    CHECK(rig.log->TenantsOfAccount(other)->empty());
+    CHECK(*rig.log->DropAccountIndex(a) == 0);
+  }
+  SECTION("the index survives a reopen, and the built mark is kept") {
+    CHECK_FALSE(*rig.log->AccountIndexBuilt());
+    REQUIRE(rig.log->MarkAccountIndexBuilt().ok());
+    rig.Reopen();
+    CHECK(*rig.log->AccountIndexBuilt());
+    CHECK(*rig.log->TenantsOfAccount(account) == std::vector<TenantId>{a, b});
+  }
+}
+
+TEST_CASE("A log without an account index key refuses index writes",
+          "[event_log][accounts]") {
+  Rig rig;
+  const TenantId t = rig.NewTenant("client-a");
+  rig.log.reset();
+  rig.log = std::make_unique<EventLog>(*rig.db, *rig.keys, rig.clock,
+                                       EventLog::Options());
+  AppendRequest request;
+  request.tenant = t;
+  request.events.push_back(testing::Ev("user.seen", "{}"));
+  request.account_index = {{WriteOp::kPut, "5b10ac8d82e05b22cc7d4ef5"}};
+  auto refused = rig.log->Append(std::move(request));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code() == StatusCode::kInvalidArgument);
+  CHECK(rig.log->GetHead(t)->seq == Sequence(0));
+  CHECK(rig.log->TenantsOfAccount("5b10ac8d82e05b22cc7d4ef5").error().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace siteledger::storage

@@ -367,3 +367,100 @@ TEST_CASE("PurgeTenant lets other tenants append while it runs",
 
 }  // namespace
 }  // namespace siteledger::storage
+
+namespace siteledger::storage {
+namespace {
+
+TEST_CASE(
+    "ScrubPseudonyms makes deleted pseudonym rows leave every file and a "
+    "purge drops the tenant's account index entries",
+    "[storage][purge][accounts]") {
+  Region region;
+  const TenantId a = region.Install("scrub-a");
+  const TenantId b = region.Install("scrub-b");
+  const std::string erased = "5b10ac8d82e05b22cc7d4ef5";
+  const std::string kept = "557058:kept-person";
+  // Each tenant maps both people (the rows as the projector writes them:
+  // "a" + an id, "p" + a pseudonym), indexed with the append.
+  Written wa, wb;
+  auto map = [&](TenantId t, Written& w, const std::string& tag) {
+    std::vector<ExtraWrite> writes;
+    for (const std::string& account : {erased, kept}) {
+      const std::string pseudonym = "u_" + tag + account.substr(0, 4);
+      writes.push_back(
+          {Family::kPseudonyms, WriteOp::kPut, "a" + tag + account, pseudonym});
+      writes.push_back(
+          {Family::kPseudonyms, WriteOp::kPut, "p" + pseudonym, account});
+    }
+    for (const ExtraWrite& x : writes) w.rows[{x.family, x.key}] = x.value;
+    AppendRequest request;
+    request.tenant = t;
+    request.events.push_back({"user.seen", "", "{}"});
+    request.extra_writes = std::move(writes);
+    request.account_index = {{WriteOp::kPut, erased}, {WriteOp::kPut, kept}};
+    REQUIRE(region.store->log().Append(std::move(request)).has_value());
+  };
+  map(a, wa, "A");
+  map(b, wb, "B");
+  // In table files, as most rows are by the time someone is erased.
+  REQUIRE(region.store->WaitForIdle().ok());
+  CHECK(*region.store->log().TenantsOfAccount(erased) ==
+        std::vector<TenantId>{a, b});
+
+  const auto raw = RawRows(region, a, wa);
+  REQUIRE(raw.at(Family::kPseudonyms).size() == 4);
+  std::vector<std::string> gone, staying;
+  for (const auto& [key, value] : raw.at(Family::kPseudonyms)) {
+    const bool of_erased =
+        key.find(erased) != std::string::npos ||
+        key.find("u_A" + erased.substr(0, 4)) != std::string::npos;
+    (of_erased ? gone : staying).push_back(value.substr(0, 32));
+  }
+  REQUIRE(gone.size() == 2);
+  for (const std::string& needle : gone) {
+    REQUIRE_FALSE(FilesHolding(region, needle).empty());
+  }
+
+  AppendRequest erase;
+  erase.tenant = a;
+  erase.events.push_back({"user.erased", "", "{}"});
+  erase.extra_writes = {
+      {Family::kPseudonyms, WriteOp::kDelete, "aA" + erased, ""},
+      {Family::kPseudonyms, WriteOp::kDelete, "pu_A" + erased.substr(0, 4),
+       ""}};
+  erase.account_index = {{WriteOp::kDelete, erased}};
+  REQUIRE(region.store->log().Append(std::move(erase)).has_value());
+  auto left = region.store->ScrubPseudonyms({a});
+  INFO((left ? std::string() : left.error().ToString()));
+  REQUIRE(left.has_value());
+  CHECK(*left == 0);
+
+  for (const std::string& needle : gone) {
+    const auto holding = FilesHolding(region, needle);
+    INFO((holding.empty() ? std::string() : holding.front()));
+    CHECK(holding.empty());
+  }
+  for (const std::string& needle : staying) {
+    CHECK_FALSE(FilesHolding(region, needle).empty());
+  }
+  CHECK(*region.store->log().TenantsOfAccount(erased) ==
+        std::vector<TenantId>{b});
+  CHECK(*region.store->log().TenantsOfAccount(kept) ==
+        std::vector<TenantId>{a, b});
+  auto still = region.store->log().GetRow(a, Family::kPseudonyms, "aA" + kept);
+  REQUIRE(still.has_value());
+  CHECK(still->has_value());
+  auto report = region.store->log().Verify(a);
+  REQUIRE(report.has_value());
+  CHECK(report->ok);
+
+  auto receipt = region.store->PurgeTenant(b);
+  REQUIRE(receipt.has_value());
+  CHECK(receipt->account_index_entries == 2);
+  CHECK(region.store->log().TenantsOfAccount(erased)->empty());
+  CHECK(*region.store->log().TenantsOfAccount(kept) ==
+        std::vector<TenantId>{a});
+}
+
+}  // namespace
+}  // namespace siteledger::storage

@@ -60,6 +60,10 @@ struct Rig {
     keys = std::move(*k);
     registry = std::make_unique<storage::TenantRegistry>(*db, *keys, master,
                                                          clock, "us");
+    // As Store::Open derives it.
+    if (options.account_index_key.empty()) {
+      options.account_index_key = master.Derive("account-index");
+    }
     log = std::make_unique<storage::EventLog>(*db, *keys, clock, options);
   }
 
