@@ -582,6 +582,17 @@ Status Decider::Other() {
       p.Set("day", day);
       return Emit(event::kUserSeen, std::move(p));
     }
+    case CommandType::kEraseUser: {
+      if (ctx_.subject_pseudonym.empty()) {
+        return Status::InvalidArgument(
+            "erasing a user needs the pseudonym of the account erased");
+      }
+      decision_.entity = ViewKey{ViewKind::kUser, ctx_.subject_pseudonym};
+      Json p = Json::MakeObject();
+      p.Set("v", kPayloadVersion);
+      p.Set("user", ctx_.subject_pseudonym);
+      return Emit(event::kUserErased, std::move(p));
+    }
     case CommandType::kAttachMedia:
       decision_.entity = ViewKey{ViewKind::kMedia, c_.id};
       return EmitFromBody(event::kMediaAttached, {{"mediaId", Json(c_.id)}});

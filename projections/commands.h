@@ -48,6 +48,9 @@ enum class CommandType : uint8_t {
                  // extra write
   kDeleteMedia,  // id = media id: detached, and its bytes deleted
   kRestore,      // body {toSeq} or {asOf}
+  kEraseUser,    // subject = the account id; body null. Deletes the
+                 // account's pseudonym rows with its user.erased event;
+                 // NotFound when the tenant holds no pseudonym for it
 };
 
 // As Command::if_match: any current version (If-Match: *), that is, the
@@ -72,6 +75,9 @@ struct Command {
   std::string actor;
   // Rows written with the command's events, if it has any (media bytes).
   std::vector<storage::ExtraWrite> extra_writes;
+  // The Atlassian account id the command is about rather than by
+  // (kEraseUser). Never stored: it only finds its pseudonym's rows.
+  std::string subject;
 };
 
 // The outcome of a command.
@@ -99,6 +105,8 @@ struct DecidedEvent {
 // Everything Decide needs besides the views.
 struct DecideContext {
   std::string actor_pseudonym;  // set when the command has an actor
+  // kEraseUser: the pseudonym of the command's subject.
+  std::string subject_pseudonym;
   Timestamp now{};
   Sequence head;  // the tenant's version before the command
   // Resolves a time to the seq of the last event at or before it.

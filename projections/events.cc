@@ -348,6 +348,9 @@ struct Catalogue {
     Add(event::kUserSeen, Object({Req("v", Version()),
                                   Req("user", String(Str::kPseudonym, 22, 22)),
                                   Req("day", String(Str::kDay, 10, 10))}));
+    Add(event::kUserErased,
+        Object({Req("v", Version()),
+                Req("user", String(Str::kPseudonym, 22, 22))}));
     const V kind =
         Enum({"layout-image", "theme-image", "logo", "favicon", "app-icon"});
     const V type = Enum({"image/png", "image/jpeg", "image/gif", "image/webp",

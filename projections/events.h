@@ -46,6 +46,9 @@ inline constexpr std::string_view kFeedbackSubmitted = "feedback.submitted";
 inline constexpr std::string_view kFeedbackResolved = "feedback.resolved";
 inline constexpr std::string_view kFeedbackDeleted = "feedback.deleted";
 inline constexpr std::string_view kUserSeen = "user.seen";
+// An operator erased the person behind the pseudonym: their account id is
+// no longer kept (the events keep the pseudonym).
+inline constexpr std::string_view kUserErased = "user.erased";
 inline constexpr std::string_view kMediaAttached = "media.attached";
 inline constexpr std::string_view kMediaUploaded = "media.uploaded";
 inline constexpr std::string_view kMediaDetached = "media.detached";

@@ -111,6 +111,7 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
   }
 
   std::vector<ExtraWrite> writes;
+  std::vector<storage::AccountIndexWrite> index;
   DecideContext ctx;
   ctx.head = session.head;
   ctx.now = std::max(clock_.Now(), session.head_time);
@@ -123,9 +124,24 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
       return fail(s.WithContext("the acting user"));
     }
     auto pseudonym =
-        ResolvePseudonym(log_, session, tenant, command.actor, writes);
+        ResolvePseudonym(log_, session, tenant, command.actor, writes, index);
     if (!pseudonym) return fail(pseudonym.error());
     ctx.actor_pseudonym = *pseudonym;
+  }
+  if (command.type == CommandType::kEraseUser) {
+    // The person's rows go in the append that records their erasure. No
+    // message here names the account id.
+    if (Status s = schema::CheckAccountId(command.subject); !s.ok()) {
+      return fail(s.WithContext("the account to erase"));
+    }
+    auto erased = internal::ErasePseudonym(log_, session, tenant,
+                                           command.subject, writes, index);
+    if (!erased) return fail(erased.error());
+    if (!*erased) {
+      return fail(
+          Status::NotFound("this tenant holds no pseudonym for the account"));
+    }
+    ctx.subject_pseudonym = **erased;
   }
 
   RowStore store(log_, session, tenant);
@@ -214,6 +230,7 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
     if (w.family == Family::kViews) written_views.push_back(w.key);
   }
   request.extra_writes = std::move(writes);
+  request.account_index = std::move(index);
   for (ExtraWrite& w : bytes_writes) {
     request.extra_writes.push_back(std::move(w));
   }
@@ -451,11 +468,48 @@ Result<std::optional<std::string>> Projector::AccountIdOf(
   return LookupAccountId(impl_->log_, tenant, pseudonym);
 }
 
-Status Projector::AddPseudonymRows(TenantId tenant, std::string_view pseudonym,
-                                   std::string_view account_id,
-                                   std::vector<storage::ExtraWrite>& writes) {
+Status Projector::AddPseudonymRows(
+    TenantId tenant, std::string_view pseudonym, std::string_view account_id,
+    std::vector<storage::ExtraWrite>& writes,
+    std::vector<storage::AccountIndexWrite>& index) {
   return internal::AddPseudonymRows(impl_->log_, tenant, pseudonym, account_id,
-                                    writes);
+                                    writes, index);
+}
+
+Result<std::optional<std::string>> Projector::ErasePseudonymRows(
+    TenantId tenant, std::string_view account_id) {
+  std::vector<ExtraWrite> writes;
+  std::vector<storage::AccountIndexWrite> index;
+  auto erased = internal::ErasePseudonymRows(impl_->log_, tenant, account_id,
+                                             writes, index);
+  if (!erased) return erased;
+  // The session may remember the account id: it goes, found or not.
+  Forget(tenant);
+  if (!*erased) return erased;
+  SL_RETURN_ERR_IF_ERROR(impl_->log_.WriteRows(tenant, writes, true, index));
+  return erased;
+}
+
+Status Projector::AddImportedErasures(
+    TenantId tenant, const std::vector<storage::Event>& events,
+    std::vector<storage::ExtraWrite>& writes,
+    std::vector<storage::AccountIndexWrite>& index) {
+  for (const storage::Event& e : events) {
+    if (e.type != event::kUserErased) continue;
+    auto payload = ParseJson(e.payload, TrustedJsonLimits());
+    if (!payload) {
+      return Status::Corruption("imported event " +
+                                std::to_string(e.seq.value()) +
+                                " does not parse");
+    }
+    SL_RETURN_IF_ERROR(internal::AddErasuresOf(
+        impl_->log_, tenant, payload->GetString("user"), writes, index));
+  }
+  return Status::Ok();
+}
+
+Status Projector::IndexAccounts(TenantId tenant) {
+  return internal::IndexAccounts(impl_->log_, tenant);
 }
 
 void Projector::Forget(TenantId tenant) {

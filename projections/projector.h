@@ -175,11 +175,43 @@ class Projector {
                                                  std::string_view pseudonym);
 
   // Adds to `writes` the rows that make `pseudonym` stand for `account_id`
-  // in the tenant (for EventLog::WriteRows): a migration's target keeps the
+  // in the tenant, and to `index` the account's entry in the region's
+  // account index (for EventLog::WriteRows): a migration's target keeps the
   // source's pseudonyms. The common read errors.
   Status AddPseudonymRows(TenantId tenant, std::string_view pseudonym,
                           std::string_view account_id,
-                          std::vector<storage::ExtraWrite>& writes);
+                          std::vector<storage::ExtraWrite>& writes,
+                          std::vector<storage::AccountIndexWrite>& index);
+
+  // For a copy importing its home's log (a migration's target): adds to
+  // `writes` and `index` the deletes of the pseudonym rows and index entry
+  // of every person a `user.erased` event among `events` erased, if the
+  // copy holds them. Corruption for such an event that does not parse; the
+  // common read errors.
+  Status AddImportedErasures(TenantId tenant,
+                             const std::vector<storage::Event>& events,
+                             std::vector<storage::ExtraWrite>& writes,
+                             std::vector<storage::AccountIndexWrite>& index);
+
+  // Erasing a person from a copy of a tenant that no command writes (a
+  // frozen copy kept after a move, an arriving copy): deletes the rows
+  // mapping `account_id` to its pseudonym and its account-index entry, in
+  // one synced write, appending nothing (the copy's log belongs to its
+  // home). Returns the pseudonym erased, or nullopt when the copy holds
+  // none. Forgets the tenant's in-memory state. The common read errors;
+  // the write errors of EventLog::WriteRows. Any thread but the log's
+  // commit thread. Copies that take commands are erased with a
+  // CommandType::kEraseUser command instead, which records the erasure in
+  // their log.
+  Result<std::optional<std::string>> ErasePseudonymRows(
+      TenantId tenant, std::string_view account_id);
+
+  // Adds every account the tenant holds a pseudonym for to the region's
+  // account index, with unsynced writes (EventLog::MarkAccountIndexBuilt
+  // makes them durable): once, for data written before the index existed.
+  // Reads all the tenant's pseudonyms. The common read errors; the write
+  // errors of EventLog::WriteRows. Any thread.
+  Status IndexAccounts(TenantId tenant);
 
   // Drops the in-memory state of `tenant` (after its log was changed by
   // something other than this projector: an import, a purge). Commands in

@@ -47,6 +47,15 @@ void Session::CachePseudonym(const std::string& account_id,
   pseudonyms.emplace(account_id, pseudonym);
 }
 
+void Session::ForgetPseudonym(const std::string& account_id) {
+  auto it = pseudonyms.find(account_id);
+  if (it == pseudonyms.end()) return;
+  const size_t bytes = 96 + account_id.size() + it->second.size();
+  budget->Give(bytes);
+  cached_bytes -= bytes;
+  pseudonyms.erase(it);
+}
+
 std::shared_ptr<Session> SessionTable::For(TenantId tenant) {
   MutexLock lock(mu_);
   auto it = sessions_.find(tenant);

@@ -215,6 +215,7 @@ class Folder {
       return DeleteEntity({ViewKind::kFeedback, Id("feedbackId")});
     }
     if (t == event::kUserSeen) return UserSeen();
+    if (t == event::kUserErased) return UserErased();
     if (t == event::kMediaAttached || t == event::kMediaUploaded) {
       return MediaAttached(true);
     }
@@ -673,6 +674,25 @@ class Folder {
       doc.Set("firstSeen", P("day"));
     }
     doc.Set("lastSeen", P("day"));
+    Save(key, std::move(doc));
+    return Status::Ok();
+  }
+
+  // The user stays, marked erased: older events and views keep the
+  // pseudonym, which no longer leads to anyone.
+  Status UserErased() {
+    const ViewKey key{ViewKind::kUser, Id("user")};
+    auto row = Load(key);
+    if (!row) return row.error();
+    Json doc;
+    if (*row) {
+      doc = std::move((*row)->doc);
+    } else {
+      doc = Json::MakeObject();
+      doc.Set("id", key.id);
+    }
+    doc.Set("erased", true);
+    doc.Set("erasedAt", When());
     Save(key, std::move(doc));
     return Status::Ok();
   }

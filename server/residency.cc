@@ -1400,12 +1400,17 @@ Result<Json> ResidencyApi::PeerImport(const std::string& client_key,
   // Pseudonyms and media first (unsynced; the synced import makes them
   // durable): an event never lands without them.
   std::vector<storage::ExtraWrite> rows;
+  std::vector<storage::AccountIndexWrite> accounts;
   if (const Json* ps = body.Find("pseudonyms"); ps && ps->is_array()) {
     for (const Json& p : ps->as_array()) {
       SL_RETURN_ERR_IF_ERROR(d_.projector.AddPseudonymRows(
-          rec->id, p.GetString("pseudonym"), p.GetString("accountId"), rows));
+          rec->id, p.GetString("pseudonym"), p.GetString("accountId"), rows,
+          accounts));
     }
   }
+  // A person erased at the home is erased from this copy too.
+  SL_RETURN_ERR_IF_ERROR(d_.projector.AddImportedErasures(
+      rec->id, request.imported, rows, accounts));
   if (const Json* media = body.Find("media"); media && media->is_array()) {
     for (const Json& m : media->as_array()) {
       auto bytes = Base64UrlDecode(m.GetString("data"));
@@ -1420,7 +1425,8 @@ Result<Json> ResidencyApi::PeerImport(const std::string& client_key,
     }
   }
   if (!rows.empty()) {
-    SL_RETURN_ERR_IF_ERROR(store_.log().WriteRows(rec->id, rows, false));
+    SL_RETURN_ERR_IF_ERROR(
+        store_.log().WriteRows(rec->id, rows, false, accounts));
   }
   std::vector<storage::IdempotencyExport> records;
   if (const Json* keys = body.Find("idempotency"); keys && keys->is_array()) {

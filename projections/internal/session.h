@@ -97,6 +97,8 @@ struct Session {
                 size_t text_bytes) REQUIRES(mu);
   void CachePseudonym(const std::string& account_id,
                       const std::string& pseudonym) REQUIRES(mu);
+  // Drops the account's cached pseudonym, if any (it was erased).
+  void ForgetPseudonym(const std::string& account_id) REQUIRES(mu);
   // Drops the caches (not the overlay), giving their bytes back.
   void DropCaches() REQUIRES(mu);
   // Drops the overlay and the caches.

@@ -878,3 +878,211 @@ TEST_CASE("Lists page with a cursor", "[projector]") {
 
 }  // namespace
 }  // namespace siteledger::projections
+
+namespace siteledger::projections {
+namespace {
+
+Result<CommandResult> Erase(World& w, const std::string& account) {
+  Command c;
+  c.type = CommandType::kEraseUser;
+  c.subject = account;
+  return w.projector->ExecuteSync(w.tenant, std::move(c));
+}
+
+TEST_CASE(
+    "Erasing a user deletes its pseudonym rows with a user.erased event and "
+    "the users view shows it erased",
+    "[projector][erase]") {
+  World w;
+  const std::string gone = "5b10ac8d82e05b22cc7d4ef5";
+  const std::string stays = "557058:0a1b2c3d-stays";
+  auto fb = w.Run(CommandType::kSubmitFeedback, "", R"({"text":"Nice menu"})",
+                  "", gone);
+  REQUIRE(fb.has_value());
+  REQUIRE(w.Run(CommandType::kSeeUser, "", "", "", gone));
+  REQUIRE(w.Run(CommandType::kSeeUser, "", "", "", stays));
+  const std::string pseudonym(fb->view->doc.GetString("submitter"));
+  const std::string other = **w.projector->PseudonymOf(w.tenant, stays);
+  CHECK(*w.rig.log->TenantsOfAccount(gone) ==
+        std::vector<siteledger::TenantId>{w.tenant});
+  const Sequence before = w.Head();
+
+  auto erased = Erase(w, gone);
+  INFO((erased ? std::string() : erased.error().ToString()));
+  REQUIRE(erased.has_value());
+  CHECK(erased->first == before.next());
+  REQUIRE(erased->entity.has_value());
+  CHECK(erased->entity->kind == ViewKind::kUser);
+  CHECK(erased->entity->id == pseudonym);
+
+  // The mapping is gone both ways, and from the region's index.
+  CHECK_FALSE(w.projector->PseudonymOf(w.tenant, gone)->has_value());
+  CHECK_FALSE(w.projector->AccountIdOf(w.tenant, pseudonym)->has_value());
+  CHECK(w.rig.log->TenantsOfAccount(gone)->empty());
+  // The view says so; the user's days stay.
+  auto user = w.projector->Get(w.tenant, {ViewKind::kUser, pseudonym});
+  REQUIRE(user.has_value());
+  REQUIRE(user->has_value());
+  CHECK((*user)->doc.Find("erased")->as_bool());
+  CHECK((*user)->doc.GetString("erasedAt") ==
+        siteledger::FormatRfc3339(w.rig.clock.Now()));
+  CHECK_FALSE((*user)->doc.GetString("firstSeen").empty());
+  // History keeps the pseudonym: the feedback, the earlier events.
+  auto feedback = w.projector->Get(w.tenant, *fb->entity);
+  CHECK((*feedback)->doc.GetString("submitter") == pseudonym);
+  auto events = w.rig.log->Read(w.tenant, Sequence(1), 100);
+  REQUIRE(events.has_value());
+  CHECK(events->front().actor == pseudonym);
+  CHECK(events->back().type == "user.erased");
+  CHECK(events->back().actor.empty());
+  CHECK(P(events->back().payload).GetString("user") == pseudonym);
+  for (const auto& e : *events) {
+    CHECK(e.payload.find(gone) == std::string::npos);
+  }
+  testing::RequireChainVerifies(w.rig, w.tenant);
+  // The other person is untouched.
+  CHECK(**w.projector->PseudonymOf(w.tenant, stays) == other);
+  CHECK(**w.projector->AccountIdOf(w.tenant, other) == stays);
+  auto kept = w.projector->Get(w.tenant, {ViewKind::kUser, other});
+  CHECK((*kept)->doc.Find("erased") == nullptr);
+  // The fold from the log gives the same views.
+  auto folded = w.projector->StateAt(w.tenant, w.Head(), false);
+  REQUIRE(folded.has_value());
+  CHECK(folded->Digest() == w.projector->CurrentViews(w.tenant)->Digest());
+
+  SECTION("erasing again finds nothing and writes nothing") {
+    auto again = Erase(w, gone);
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().code() == StatusCode::kNotFound);
+    CHECK(again.error().message().find(gone) == std::string::npos);
+    CHECK(w.Head() == before.next());
+  }
+  SECTION("the person coming back gets a new pseudonym") {
+    auto back = w.Run(CommandType::kSeeUser, "", "", "", gone);
+    REQUIRE(back.has_value());
+    CHECK(back->entity->id != pseudonym);
+    CHECK(**w.projector->PseudonymOf(w.tenant, gone) == back->entity->id);
+    CHECK(*w.rig.log->TenantsOfAccount(gone) ==
+          std::vector<siteledger::TenantId>{w.tenant});
+  }
+  SECTION("a malformed account id is refused without echoing it") {
+    auto bad = Erase(w, "someone@example.com");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().code() == StatusCode::kInvalidArgument);
+    CHECK(bad.error().message().find("someone") == std::string::npos);
+    CHECK(w.Head() == before.next());
+  }
+}
+
+TEST_CASE("An erasure queued behind the person's own write follows it",
+          "[projector][erase]") {
+  World w;
+  const std::string account = "5b10ac8d82e05b22cc7d4ef5";
+  // Both decided before either is written: the erasure sees the pseudonym
+  // the first one allocates through the session's overlay.
+  std::atomic<int> done{0};
+  Command seen;
+  seen.type = CommandType::kSeeUser;
+  seen.actor = account;
+  Command erase;
+  erase.type = CommandType::kEraseUser;
+  erase.subject = account;
+  std::optional<Result<CommandResult>> first, second;
+  w.projector->Execute(w.tenant, std::move(seen), [&](Result<CommandResult> r) {
+    first = std::move(r);
+    ++done;
+  });
+  w.projector->Execute(w.tenant, std::move(erase),
+                       [&](Result<CommandResult> r) {
+                         second = std::move(r);
+                         ++done;
+                       });
+  w.rig.log->WaitForAppends();
+  REQUIRE(done == 2);
+  REQUIRE(first->has_value());
+  REQUIRE(second->has_value());
+  CHECK((*second)->entity->id == (*first)->entity->id);
+  CHECK_FALSE(w.projector->PseudonymOf(w.tenant, account)->has_value());
+  CHECK(w.rig.log->TenantsOfAccount(account)->empty());
+}
+
+TEST_CASE(
+    "A copy's rows are erased without an event, also when it imports its "
+    "home's erasure",
+    "[projector][erase]") {
+  World w;
+  const std::string account = "5b10ac8d82e05b22cc7d4ef5";
+  // A copy as a migration's target writes it: rows and index, no command.
+  auto copy_rows = [&] {
+    std::vector<storage::ExtraWrite> rows;
+    std::vector<storage::AccountIndexWrite> index;
+    REQUIRE(w.projector
+                ->AddPseudonymRows(w.tenant, "u_0123456789abcdef0123", account,
+                                   rows, index)
+                .ok());
+    REQUIRE(w.rig.log->WriteRows(w.tenant, rows, true, index).ok());
+    REQUIRE(**w.projector->AccountIdOf(w.tenant, "u_0123456789abcdef0123") ==
+            account);
+    REQUIRE(*w.rig.log->TenantsOfAccount(account) ==
+            std::vector<siteledger::TenantId>{w.tenant});
+  };
+  copy_rows();
+  const Sequence head = w.Head();
+
+  SECTION("erased here") {
+    auto erased = w.projector->ErasePseudonymRows(w.tenant, account);
+    REQUIRE(erased.has_value());
+    CHECK(**erased == "u_0123456789abcdef0123");
+    auto again = w.projector->ErasePseudonymRows(w.tenant, account);
+    REQUIRE(again.has_value());
+    CHECK_FALSE(again->has_value());
+  }
+  SECTION("an imported user.erased") {
+    storage::Event imported;
+    imported.seq = Sequence(7);
+    imported.type = "user.erased";
+    imported.payload = R"({"user":"u_0123456789abcdef0123","v":1})";
+    std::vector<storage::ExtraWrite> rows;
+    std::vector<storage::AccountIndexWrite> index;
+    REQUIRE(w.projector->AddImportedErasures(w.tenant, {imported}, rows, index)
+                .ok());
+    CHECK(rows.size() == 2);
+    REQUIRE(w.rig.log->WriteRows(w.tenant, rows, true, index).ok());
+  }
+  CHECK_FALSE(w.projector->PseudonymOf(w.tenant, account)->has_value());
+  CHECK_FALSE(w.projector->AccountIdOf(w.tenant, "u_0123456789abcdef0123")
+                  ->has_value());
+  CHECK(w.rig.log->TenantsOfAccount(account)->empty());
+  CHECK(w.Head() == head);
+}
+
+TEST_CASE("Accounts written before the account index are indexed once",
+          "[projector][erase]") {
+  World w;
+  // Rows as an older version wrote them: no index entry.
+  std::vector<std::string> accounts;
+  std::vector<storage::ExtraWrite> rows;
+  for (int i = 0; i < 2500; ++i) {
+    const std::string account = "acc-" + std::to_string(i);
+    char pseudonym[32];
+    std::snprintf(pseudonym, sizeof pseudonym, "u_%020d", i);
+    rows.push_back({storage::Family::kPseudonyms, storage::WriteOp::kPut,
+                    std::string("p") + pseudonym, account});
+    accounts.push_back(account);
+  }
+  REQUIRE(w.rig.log->WriteRows(w.tenant, rows, true).ok());
+  CHECK(w.rig.log->TenantsOfAccount("acc-7")->empty());
+  CHECK_FALSE(*w.rig.log->AccountIndexBuilt());
+
+  REQUIRE(w.projector->IndexAccounts(w.tenant).ok());
+  REQUIRE(w.rig.log->MarkAccountIndexBuilt().ok());
+  CHECK(*w.rig.log->AccountIndexBuilt());
+  for (const std::string& account :
+       {accounts.front(), accounts[1000], accounts.back()}) {
+    CHECK(*w.rig.log->TenantsOfAccount(account) ==
+          std::vector<siteledger::TenantId>{w.tenant});
+  }
+}
+
+}  // namespace
+}  // namespace siteledger::projections
