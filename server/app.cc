@@ -4,6 +4,7 @@
 
 #include "server/event_feed.h"
 #include "server/internal/call.h"
+#include "server/internal/erase_users.h"
 #include "server/internal/finisher.h"
 #include "server/internal/install_keys.h"
 #include "server/internal/lifecycle_api.h"
@@ -148,6 +149,8 @@ class App::Impl {
                     [&store](TenantId t) { return store.TenantBytes(t); },
                 .residency =
                     [this](const CallPtr& call) { residency_.Serve(call); },
+                .erase_users =
+                    [this](const CallPtr& call) { erase_users_.Serve(call); },
                 .config = &config_},
             config_.operators_file),
         residency_(ResidencyApi::Deps{
@@ -163,6 +166,16 @@ class App::Impl {
                   HandleRelayed(std::move(request), std::move(respond),
                                 std::move(audience));
                 }}),
+        erase_users_(EraseUsersApi::Deps{.store = store,
+                                         .projector = projector_,
+                                         .feed = feed_,
+                                         .finisher = finisher_,
+                                         .config = config_,
+                                         .admit_write =
+                                             [this](const Call& call) {
+                                               return residency_.AdmitWrite(
+                                                   call);
+                                             }}),
         public_(store, metrics_, feed_, finisher_, config_,
                 BuildOpenApi(routes_, config_.base_url).Dump()) {}
 
@@ -178,6 +191,7 @@ class App::Impl {
   // Nothing of the app may be called back once it is gone: the appends it
   // queued complete (and are answered, logged and audited) first.
   void Shutdown() {
+    erase_users_.Shutdown();  // its appends answered before the log stops
     residency_.Shutdown();
     feed_.Shutdown();
     install_keys_.Shutdown();  // lifecycle calls waiting for a key: 503
@@ -206,6 +220,7 @@ class App::Impl {
   LifecycleApi lifecycle_;
   OperatorApi operators_;
   ResidencyApi residency_;
+  EraseUsersApi erase_users_;
   PublicRoutes public_;
 };
 

@@ -59,6 +59,41 @@ sl::Status UpgradeViews(sl::storage::Store& store, bool always) {
   return sl::Status::Ok();
 }
 
+// Adds every tenant's accounts to the region's account index once, for
+// data written before the index existed (the index is kept with every
+// append since); then records that it is complete. Runs before the server
+// takes a request.
+sl::Status BuildAccountIndex(sl::storage::Store& store) {
+  auto built = store.log().AccountIndexBuilt();
+  if (!built) return built.error();
+  if (*built) return sl::Status::Ok();
+  sl::projections::Projector projector(store.log(), store.clock());
+  uint64_t indexed = 0;
+  sl::TenantId after(0);
+  for (;;) {
+    auto tenants = store.registry().List(after, 1000);
+    if (!tenants) return tenants.error();
+    for (const sl::storage::TenantRecord& tenant : *tenants) {
+      if (tenant.state == sl::storage::LifecycleState::kPurged ||
+          tenant.residency.state == sl::storage::ResidencyState::kGone) {
+        continue;
+      }
+      sl::Status s = projector.IndexAccounts(tenant.id);
+      if (s.code() == sl::StatusCode::kNotFound) continue;  // key destroyed
+      if (!s.ok()) {
+        return s.WithContext("tenant " + std::to_string(tenant.id.value()));
+      }
+      ++indexed;
+    }
+    if (tenants->size() < 1000) break;
+    after = tenants->back().id;
+  }
+  SL_RETURN_IF_ERROR(store.log().MarkAccountIndexBuilt());
+  sl::server::Log("info", "indexed the tenants' accounts",
+                  {{"tenants", static_cast<long long>(indexed)}});
+  return sl::Status::Ok();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +138,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (config->rebuild_views) return 0;
+    if (auto s = BuildAccountIndex(**store); !s.ok()) {
+      sl::server::Log("error", "cannot build the account index",
+                      {{"error", s.ToString()}});
+      return 1;
+    }
     if (!config->peer_secret_file.empty()) {
       if (auto secret = sl::server::LoadPeerSecret(config->peer_secret_file);
           !secret) {

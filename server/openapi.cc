@@ -236,8 +236,14 @@ Json Components() {
       "User",
       View({{"id", Obj({{"type", "string"}, {"description", "pseudonym"}})},
             {"firstSeen", Obj({{"type", "string"}, {"format", "date"}})},
-            {"lastSeen", Obj({{"type", "string"}, {"format", "date"}})}},
-           {"id", "firstSeen", "lastSeen"}));
+            {"lastSeen", Obj({{"type", "string"}, {"format", "date"}})},
+            {"erased",
+             Obj({{"type", "boolean"},
+                  {"description",
+                   "true once an operator erased the person: the pseudonym "
+                   "no longer leads to an account id"}})},
+            {"erasedAt", Time()}},
+           {"id"}));
   schemas.Set(
       "Event",
       Obj({{"type", "object"},
@@ -343,6 +349,24 @@ Json Components() {
                              {"error", Str()}})},
                        {"required", Arr({"cutoff"})}})}})},
            {"required", Arr({"purged"})}}));
+  schemas.Set(
+      "EraseUsers",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"requested", Int()},
+                 {"erased",
+                  Obj({{"type", "integer"},
+                       {"description", "(tenant, account) mappings erased"}})},
+                 {"notFound",
+                  Obj({{"type", "integer"},
+                       {"description", "accounts no tenant here holds"}})},
+                 {"deferred",
+                  Obj({{"type", "integer"},
+                       {"description",
+                        "mappings of tenants changing region now: retry"}})},
+                 {"tenants", Int()}})},
+           {"required",
+            Arr({"requested", "erased", "notFound", "deferred", "tenants"})}}));
   schemas.Set(
       "Audit",
       Obj({{"type", "object"},

@@ -126,12 +126,13 @@ void OperatorApi::Serve(const CallPtr& call) {
   const bool audited = tenant_route || route.personal_data;
   std::string_view reason = call->request.Header("x-access-reason");
   while (!reason.empty() && reason.front() == ' ') reason.remove_prefix(1);
+  // As given, cut to the limit, and always UTF-8: a refused reason is
+  // recorded too, and the audit log must stay readable. Routes that audit
+  // what they did (erasures) record it when given.
+  call->reason = RepairUtf8(reason.substr(0, kMaxReasonBytes));
   if (audited) {
     // Every attempt at a tenant's data, or at personal data, leaves a
-    // record, refused ones too. As given, cut to the limit, and always
-    // UTF-8: a refused reason is recorded too, and the audit log must stay
-    // readable.
-    call->reason = RepairUtf8(reason.substr(0, kMaxReasonBytes));
+    // record, refused ones too.
     call->audit_access = true;
   }
   if (!call->op->scopes.contains(route.scope)) {
@@ -199,6 +200,8 @@ void OperatorApi::Serve(const CallPtr& call) {
       return ServeAccessLog(call);
     case Action::kAdminClock:
       return ServeClock(call);
+    case Action::kAdminEraseUsers:
+      return d_.erase_users(call);
     default:
       return f.Fail(call, Status::Internal("operators have no action for " +
                                            route.method + " " + route.path));

@@ -104,7 +104,8 @@ Result<std::string> IdempotencyKeyOf(const Call& call) {
   return std::string(h);
 }
 
-Result<Json> JsonBodyOf(const Call& call, BodyUse use) {
+Result<Json> JsonBodyOf(const Call& call, BodyUse use,
+                        const projections::JsonLimits& limits) {
   const std::string& body = call.request.body;
   if (body.empty()) {
     if (use == BodyUse::kRequired) {
@@ -120,7 +121,7 @@ Result<Json> JsonBodyOf(const Call& call, BodyUse use) {
     return Err(Status::Unsupported(
         "the body must be JSON (Content-Type: application/json)"));
   }
-  auto json = projections::ParseJson(body);
+  auto json = projections::ParseJson(body, limits);
   if (!json) return Err(json.error());
   if (!json->is_object()) {
     return Err(Status::InvalidArgument("$: the body must be a JSON object"));

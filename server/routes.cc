@@ -59,6 +59,15 @@ Json RestoreBody() {
     "minProperties":1,"maxProperties":1,"additionalProperties":false})");
 }
 
+Json EraseUsersBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "accountIds":{"type":"array","minItems":1,"maxItems":1000,
+        "items":{"type":"string","pattern":"^[A-Za-z0-9:_-]{1,128}$"},
+        "description":"Atlassian account ids of closed accounts",
+        "examples":[["5b10ac8d82e05b22cc7d4ef5"]]}},
+    "required":["accountIds"],"additionalProperties":false})");
+}
+
 Json MigrationBody() {
   return ParseSchema(R"({"type":"object","properties":{
       "target":{"type":"string","pattern":"^[A-Za-z0-9-]{1,16}$",
@@ -578,6 +587,25 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
                            "true: list what would be purged, purge nothing",
                            "enum:true|false"});
     t.push_back(std::move(sweep));
+  }
+  {
+    RouteSpec erase = AdminRoute(
+        "POST", "/admin/users/erase", A::kAdminEraseUsers, Scope::kEraseUsers,
+        "Erase people by Atlassian account id from every tenant of the region "
+        "(scope erase-users)",
+        "EraseUsers");
+    erase.description =
+        "Deletes the rows that map each account id to its pseudonym in every "
+        "tenant holding one (found through the region's account index), "
+        "records a user.erased event in each tenant's log so that its users "
+        "view shows the user as erased, and compacts the deleted rows out of "
+        "the data files. The ids travel only in this body: they are never "
+        "logged, audited or answered. At most 1000 ids per request (413 "
+        "beyond); a malformed body or id is 400 and erases nothing. "
+        "`deferred` counts mappings of tenants that are changing region "
+        "right now: send the request again later.";
+    erase.request_schema = EraseUsersBody;
+    t.push_back(std::move(erase));
   }
   if (options.test_clock) {
     RouteSpec clock = AdminRoute(

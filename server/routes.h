@@ -61,6 +61,7 @@ enum class Action : uint8_t {
   kAdminAccessLog,
   kAdminClock,
   kAdminRestore,
+  kAdminEraseUsers,
   // Residency: the tenant's own routes, the operators', Atlassian's
   // realm-migration callbacks, and the region-to-region routes.
   kResidencyGet,

@@ -43,6 +43,8 @@ class OperatorApi {
     // Serves a Handler::kResidency operator route once authenticated (and,
     // for a tenant's route, audited).
     std::function<void(const CallPtr&)> residency;
+    // Serves POST /admin/users/erase once authenticated (EraseUsersApi).
+    std::function<void(const CallPtr&)> erase_users;
     const Config* config = nullptr;
   };
   // Without `operators_file`, every operator route answers 401.

@@ -47,10 +47,13 @@ Result<std::optional<Sequence>> IfMatchOf(const Call& call);
 // ASCII characters.
 Result<std::string> IdempotencyKeyOf(const Call& call);
 
-// The JSON object body of a request. An empty body is null for kOptional and
-// InvalidArgument for kRequired; a body that is not JSON (Content-Type) is
-// Unsupported, one that does not parse or is not an object InvalidArgument.
-Result<projections::Json> JsonBodyOf(const Call& call, BodyUse use);
+// The JSON object body of a request, parsed within `limits`. An empty body
+// is null for kOptional and InvalidArgument for kRequired; a body that is
+// not JSON (Content-Type) is Unsupported, one that does not parse or is not
+// an object InvalidArgument.
+Result<projections::Json> JsonBodyOf(
+    const Call& call, BodyUse use,
+    const projections::JsonLimits& limits = projections::JsonLimits());
 
 // The credential after `scheme` in Authorization ("JWT <token>"), else
 // ?jwt=. Unauthenticated when neither is there or the header is malformed.

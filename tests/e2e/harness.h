@@ -1010,6 +1010,83 @@ inline ProcessResult RunTool(std::vector<std::string> args,
 }
 
 // ---------------------------------------------------------------------------
+// Data files, and RocksDB's own ldb (Debian's rocksdb-tools).
+
+// Every file under `root`, but the servers' own stderr logs.
+inline std::vector<std::filesystem::path> DataFiles(
+    const std::filesystem::path& root) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    if (name.starts_with("siteledgerd-") && name.ends_with(".log")) continue;
+    out.push_back(e.path());
+  }
+  return out;
+}
+
+// The files under `root` that hold `needle`.
+inline std::vector<std::string> FilesHolding(const std::filesystem::path& root,
+                                             std::string_view needle) {
+  std::vector<std::string> out;
+  for (const auto& f : DataFiles(root)) {
+    if (ReadFile(f).find(needle) != std::string::npos) {
+      out.push_back(f.string());
+    }
+  }
+  return out;
+}
+
+// The 8-byte big-endian key prefix of tenant `id`, as ldb's --hex prints it.
+inline std::string PrefixHex(uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llX",
+                static_cast<unsigned long long>(id));
+  return buf;
+}
+
+// The keys (hex, upper case, no 0x) of a column family, read by RocksDB's own
+// ldb: plainly from a stopped database, or as a secondary of a live one.
+inline std::vector<std::string> LdbKeys(
+    const std::filesystem::path& db, const std::string& family,
+    const std::filesystem::path* secondary,
+    std::vector<std::string>* values = nullptr) {
+  std::vector<std::string> argv = {"/usr/bin/ldb", "--db=" + db.string(),
+                                   "--column_family=" + family, "--hex"};
+  if (secondary != nullptr) {
+    argv.push_back("--secondary_path=" + secondary->string());
+  }
+  argv.push_back("scan");
+  ProcessResult r = RunProcess(argv, {}, std::chrono::seconds(120));
+  INFO("ldb " << db << " " << family << ": " << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<std::string> keys;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with("0x")) continue;
+    const size_t sep = line.find(" : ");
+    if (sep == std::string::npos) continue;
+    keys.push_back(line.substr(2, sep - 2));
+    if (values != nullptr) {
+      std::string v = line.substr(sep + 3);
+      if (v.starts_with("0x")) v = v.substr(2);
+      values->push_back(v);
+    }
+  }
+  return keys;
+}
+
+// The bytes of lowercase or upper-case hex digits.
+inline std::string Unhex(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
 // Operators.
 
 // An operators file in a folder of its own, made before the World whose
