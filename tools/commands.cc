@@ -16,6 +16,7 @@
 #include "server/jwt.h"
 #include "server/operators.h"
 #include "storage/crypto.h"
+#include "tools/erase_users.h"
 #include "tools/flags.h"
 #include "tools/migrate.h"
 #include "tools/operator_client.h"
@@ -50,6 +51,10 @@ Usage:
                        [--to REGION] [--follow]
       Moves a tenant between regions (scope migrate); see
       siteledger migrate --help.
+  siteledger erase-users --file PATH [server flags] [--batch N]
+      Erases the closed accounts of Atlassian's personal data reporting
+      answer in PATH from every tenant of the region (scope erase-users);
+      see siteledger erase-users --help.
   siteledger purge [server flags] [--dry-run] [--json]
       Runs the sweeper now (scope purge): purges the tenants whose purgeAt
       has come (uninstalled 30 days ago, or moved away 7 days ago) and
@@ -260,6 +265,7 @@ int Run(const std::vector<std::string>& args) {
   }
   const std::string& command = args[0];
   if (command == "migrate") return Migrate(args);
+  if (command == "erase-users") return EraseUsers(args);
   if (command == "purge") {
     Flags f = ParseFlags(args, 1, {"dry-run", "json", "help"});
     if (f.error) return Fail(*f.error);

@@ -1,8 +1,8 @@
-// Erasing users by Atlassian account id: POST /admin/users/erase. The erased
-// person's pseudonym rows go from every tenant (and from RocksDB's files, as
-// ldb and a byte search of the data folder show), the users view says erased,
-// history keeps the pseudonym, the hash chain still verifies, and nobody else
-// is touched.
+// Erasing users by Atlassian account id: POST /admin/users/erase and
+// `siteledger erase-users`. The erased person's pseudonym rows go from every
+// tenant (and from RocksDB's files, as ldb and a byte search of the data
+// folder show), the users view says erased, history keeps the pseudonym,
+// the hash chain still verifies, and nobody else is touched.
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -347,6 +347,120 @@ TEST_CASE("A bad erase body is a clear 400 or 413 and erases nothing",
   CHECK(User(w, a, pseudonym).Find("erased") == nullptr);
   CHECK(Head(w, a) == head);
   CHECK(w.server->Log().find(kErased) == std::string::npos);
+}
+
+TEST_CASE(
+    "siteledger erase-users erases the closed accounts of a personal data "
+    "reporting answer, in batches",
+    "[e2e][erase]") {
+  EraseWorld ew;
+  World& w = ew.w;
+  const Tenant a = w.Install("client-erase-tool");
+  const std::string closed_1 = "557058:closed-one-0a1b2c";
+  const std::string closed_2 = "557058:closed-two-3d4e5f";
+  const std::string updated = kStays;
+  const std::string p1 = Feedback(w, a, closed_1, "One");
+  const std::string p2 = Feedback(w, a, closed_2, "Two");
+  const std::string pu = Feedback(w, a, updated, "Three");
+  for (const std::string& p : {p1, p2, pu}) {
+    REQUIRE(User(w, a, p).Find("erased") == nullptr);
+  }
+  {
+    std::ofstream token(ew.ops.dir / "token");
+    token << ew.eraser << "\n";
+  }
+  const std::vector<std::string> server = {
+      "--server",     w.server->url(),
+      "--token-file", (ew.ops.dir / "token").string(),
+      "--reason",     "PDR report 2026-11-28"};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.end(), server.begin(), server.end());
+    return RunTool(std::move(args));
+  };
+  auto write = [&](const std::string& name, const std::string& text) {
+    const auto path = ew.ops.dir / name;
+    std::ofstream(path) << text;
+    return path.string();
+  };
+
+  SECTION("a malformed file is refused and nothing is sent") {
+    for (const auto& [text, message] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"not json", "is not JSON"},
+             {R"({"accounts":{}})", "is not a personal data reporting answer"},
+             {R"({"accounts":[{"accountId":")" + closed_1 +
+                  R"(","status":"deleted"}]})",
+              R"(accounts[0].status: expected "closed" or "updated")"},
+             {R"({"accounts":[{"accountId":"a@b.c","status":"closed"}]})",
+              "accounts[0].accountId: an e-mail address"},
+             {R"({"accounts":[{"status":"closed"}]})",
+              "accounts[0]: expected an object with a string accountId"}}) {
+      INFO(text);
+      ProcessResult r = run({"erase-users", "--file", write("bad.json", text)});
+      INFO(r.err);
+      CHECK(r.exit_code == 2);
+      CHECK(r.err.find(message) != std::string::npos);
+      CHECK(r.err.find("nothing was sent") != std::string::npos);
+      CHECK(r.out.empty());
+    }
+    ProcessResult missing = run({"erase-users", "--file", "/nonexistent"});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("cannot read /nonexistent") != std::string::npos);
+    ProcessResult no_file = run({"erase-users"});
+    CHECK(no_file.exit_code == 2);
+    CHECK(no_file.err.find("--file PATH is required") != std::string::npos);
+    for (const std::string& p : {p1, p2, pu}) {
+      CHECK(User(w, a, p).Find("erased") == nullptr);
+    }
+  }
+
+  SECTION("the closed accounts are erased, the updated one is left alone") {
+    const std::string file = write("report.json", R"({"accounts":[
+          {"accountId":")" + closed_1 + R"(","status":"closed"},
+          {"accountId":")" + updated + R"(","status":"updated"},
+          {"accountId":")" + closed_2 + R"(","status":"closed"},
+          {"accountId":")" + kUnseen + R"(","status":"closed"},
+          {"accountId":")" + closed_1 + R"(","status":"closed"}]})");
+    ProcessResult r = run({"erase-users", "--file", file, "--batch", "2"});
+    INFO(r.out << r.err << w.server->Log());
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("5 accounts in the file: 4 closed (3 distinct), 1 "
+                     "updated (left alone)") != std::string::npos);
+    CHECK(r.out.find("batch 1: 2 account ids: 2 pseudonym mappings erased") !=
+          std::string::npos);
+    CHECK(r.out.find("batch 2: 1 account ids: 0 pseudonym mappings erased, 1 "
+                     "accounts held by no tenant here") != std::string::npos);
+    CHECK(r.out.find("done: 3 closed accounts sent; 2 pseudonym mappings "
+                     "erased; 1 accounts held by no tenant here; 0 deferred") !=
+          std::string::npos);
+    for (const std::string& id : {closed_1, closed_2, updated, kUnseen}) {
+      CHECK(r.out.find(id) == std::string::npos);
+      CHECK(r.err.find(id) == std::string::npos);
+    }
+    CHECK(User(w, a, p1).Find("erased")->as_bool());
+    CHECK(User(w, a, p2).Find("erased")->as_bool());
+    CHECK(User(w, a, pu).Find("erased") == nullptr);
+    // The reason is audited with each erasure.
+    Response audit = Admin(w, ew.auditor, "GET", "/admin/audit?limit=1000");
+    REQUIRE(audit.status == 200);
+    int erasures = 0;
+    const Json records = audit.json();
+    for (const Json& item : records.Find("items")->as_array()) {
+      if (item.GetString("action") != "user.erased") continue;
+      ++erasures;
+      CHECK(item.GetString("reason") == "PDR report 2026-11-28");
+    }
+    CHECK(erasures == 2);
+  }
+
+  SECTION("--help explains the file and the exit status") {
+    ProcessResult help = RunTool({"erase-users", "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("personal data reporting") != std::string::npos);
+    CHECK(help.out.find("Exit status") != std::string::npos);
+    ProcessResult overall = RunTool({"--help"});
+    CHECK(overall.out.find("erase-users") != std::string::npos);
+  }
 }
 
 }  // namespace
