@@ -1,6 +1,7 @@
 #include "projections/views.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "projections/events.h"
@@ -661,40 +662,39 @@ class Folder {
     return Status::Ok();
   }
 
-  Status UserSeen() {
+  // The user view of the event's `user`: `change` edits it (`created`:
+  // whether it is new, holding only its id), then it is saved.
+  Status UpdateUser(const std::function<void(Json&, bool created)>& change) {
     const ViewKey key{ViewKind::kUser, Id("user")};
     auto row = Load(key);
     if (!row) return row.error();
     Json doc;
-    if (*row) {
-      doc = std::move((*row)->doc);
-    } else {
+    const bool created = !*row;
+    if (created) {
       doc = Json::MakeObject();
       doc.Set("id", key.id);
-      doc.Set("firstSeen", P("day"));
+    } else {
+      doc = std::move((*row)->doc);
     }
-    doc.Set("lastSeen", P("day"));
+    change(doc, created);
     Save(key, std::move(doc));
     return Status::Ok();
+  }
+
+  Status UserSeen() {
+    return UpdateUser([&](Json& doc, bool created) {
+      if (created) doc.Set("firstSeen", P("day"));
+      doc.Set("lastSeen", P("day"));
+    });
   }
 
   // The user stays, marked erased: older events and views keep the
   // pseudonym, which no longer leads to anyone.
   Status UserErased() {
-    const ViewKey key{ViewKind::kUser, Id("user")};
-    auto row = Load(key);
-    if (!row) return row.error();
-    Json doc;
-    if (*row) {
-      doc = std::move((*row)->doc);
-    } else {
-      doc = Json::MakeObject();
-      doc.Set("id", key.id);
-    }
-    doc.Set("erased", true);
-    doc.Set("erasedAt", When());
-    Save(key, std::move(doc));
-    return Status::Ok();
+    return UpdateUser([&](Json& doc, bool) {
+      doc.Set("erased", true);
+      doc.Set("erasedAt", When());
+    });
   }
 
   Status MediaAttached(bool attached) {

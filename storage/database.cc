@@ -552,6 +552,22 @@ Status Database::FlushAll() {
   return FromRocks(db_->Flush(fo, all), "flushing the database");
 }
 
+Result<std::vector<TenantId>> TenantIdsUnder(const Database& db, Family family,
+                                             std::string_view prefix,
+                                             std::string_view what) {
+  std::vector<TenantId> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(family)));
+  for (it->Seek(rocksdb::Slice(prefix));
+       it->Valid() && it->key().starts_with(rocksdb::Slice(prefix));
+       it->Next()) {
+    if (it->key().size() != prefix.size() + 8) continue;
+    out.emplace_back(coding::DecodeU64(it->key().data() + prefix.size()));
+  }
+  SL_RETURN_ERR_IF_ERROR(FromRocks(it->status(), std::string(what)));
+  return out;
+}
+
 std::set<std::string> DataFileNames(const std::filesystem::path& folder) {
   std::set<std::string> out;
   std::error_code ec;

@@ -57,17 +57,8 @@ Result<std::vector<TenantId>> EventLog::TenantsOfAccount(
   const std::string prefix = TenantRowKey(
       internal::kRegistryTenant, TenantRow::kAccountIndex,
       std::string_view(reinterpret_cast<const char*>(h->data()), h->size()));
-  std::vector<TenantId> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    if (it->key().size() != prefix.size() + 8) continue;
-    out.emplace_back(coding::DecodeU64(it->key().data() + prefix.size()));
-  }
-  SL_RETURN_ERR_IF_ERROR(
-      internal::FromRocks(it->status(), "reading the account index"));
-  return out;
+  return internal::TenantIdsUnder(db_, Family::kTenants, prefix,
+                                  "reading the account index");
 }
 
 Result<uint64_t> EventLog::DropAccountIndex(TenantId tenant) {

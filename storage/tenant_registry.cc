@@ -540,19 +540,10 @@ Status TenantRegistry::Remove(TenantId tenant) {
 }
 
 Result<std::vector<TenantId>> TenantRegistry::InFlight() const {
-  std::vector<TenantId> out;
-  const std::string prefix =
-      TenantRowKey(internal::kRegistryTenant, TenantRow::kInFlight);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Family::kTenants)));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    if (it->key().size() != prefix.size() + 8) continue;
-    out.emplace_back(coding::DecodeU64(it->key().data() + prefix.size()));
-  }
-  SL_RETURN_ERR_IF_ERROR(
-      internal::FromRocks(it->status(), "listing migrations"));
-  return out;
+  return internal::TenantIdsUnder(
+      db_, Family::kTenants,
+      TenantRowKey(internal::kRegistryTenant, TenantRow::kInFlight),
+      "listing migrations");
 }
 
 Result<std::vector<TenantId>> TenantRegistry::PurgesDue(Timestamp now,

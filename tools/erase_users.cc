@@ -15,10 +15,6 @@ namespace {
 
 using projections::Json;
 
-constexpr int kOk = 0;
-constexpr int kServerError = 1;
-constexpr int kUsageError = 2;
-
 // What POST /admin/users/erase accepts in one request.
 constexpr size_t kMaxBatch = 1000;
 // The largest file read: Atlassian answers at most 90 accounts a request,

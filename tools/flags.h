@@ -7,6 +7,12 @@
 
 namespace siteledger::tools {
 
+// A subcommand's exit statuses: done; the server refused or could not be
+// reached; the command line or an input file is wrong (nothing was sent).
+constexpr int kOk = 0;
+constexpr int kServerError = 1;
+constexpr int kUsageError = 2;
+
 // A subcommand's command line: --name value, --name=value, and bare --name
 // for the boolean flags (their value is "true"). Anything not starting with
 // "--" is positional.

@@ -18,10 +18,6 @@ namespace {
 
 using projections::Json;
 
-constexpr int kOk = 0;
-constexpr int kServerError = 1;
-constexpr int kUsageError = 2;
-
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
 // Consecutive unanswered polls (or 503s) --follow sits out before it gives
 // up: a server restarting, or a moment of cutover.

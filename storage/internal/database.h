@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "storage/base/clock.h"
+#include "storage/base/ids.h"
 #include "storage/base/mutex.h"
 #include "storage/base/status.h"
 #include "storage/disk_space.h"
@@ -154,6 +155,14 @@ class Database {
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, kAllFamilies.size()> handles_{};
 };
+
+// The tenant ids that end the keys `prefix` · `u64` tenant in `family`, in
+// key order (keys of another length under the prefix are skipped): how the
+// registry's and the account index's id lists are read. IOError naming
+// `what`. Any thread.
+Result<std::vector<TenantId>> TenantIdsUnder(const Database& db, Family family,
+                                             std::string_view prefix,
+                                             std::string_view what);
 
 // Options shared by the region database and the key store: small MANIFEST,
 // no recycled or archived WAL files, no flush while recovering.
