@@ -441,7 +441,16 @@ Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
   return Write(batch, /*sync=*/true);
 }
 
+Status Database::RefuseWrite() const {
+  if (!secondary_) return Status::Ok();
+  return Status::PermissionDenied(
+      "the database at " + path_.string() +
+      " is open read-only (an offline tool's secondary instance): nothing "
+      "is written to it");
+}
+
 Status Database::Write(rocksdb::WriteBatch& batch, bool sync) {
+  SL_RETURN_IF_ERROR(RefuseWrite());
   // The WAL takes the batch's bytes again and some framing.
   SL_RETURN_IF_ERROR(CheckDiskReserve(batch.GetDataSize() + 4096));
   // A write that met a full disk leaves RocksDB refusing every write (its
@@ -483,6 +492,7 @@ constexpr uint32_t kDeleteBatchRows = 1000;
 Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
                                        std::string_view end,
                                        ErasedRange* erased) {
+  SL_RETURN_IF_ERROR(RefuseWrite());
   const bool one_by_one = InsertsWithHint(family);
   if (erased != nullptr || one_by_one) {
     rocksdb::Slice upper(end);
@@ -519,6 +529,7 @@ Status Database::DeleteRangeAndCompact(Family family, std::string_view begin,
 
 Status Database::CompactRange(Family family, std::string_view begin,
                               std::string_view end) {
+  SL_RETURN_IF_ERROR(RefuseWrite());
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction =
       rocksdb::BottommostLevelCompaction::kForceOptimized;
@@ -544,6 +555,7 @@ Status Database::CompactRange(Family family, std::string_view begin,
 }
 
 Status Database::FlushAll() {
+  SL_RETURN_IF_ERROR(RefuseWrite());
   rocksdb::FlushOptions fo;
   fo.wait = true;
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(),

@@ -102,6 +102,44 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(
       new KeyStore(std::move(db), master.DeriveAead("wrap-data-keys"), path));
 }
 
+Result<std::unique_ptr<KeyStore>> KeyStore::OpenSecondary(
+    const std::filesystem::path& path, const MasterKey& master,
+    const std::filesystem::path& secondary_path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    return Err(Status::NotFound(
+        "no key store at " + path.string() +
+        ": name the region's key store with --key-store (siteledgerd's "
+        "default is the data folder's path plus .keys)"));
+  }
+  rocksdb::Options options(internal::HardenedDbOptions(),
+                           rocksdb::ColumnFamilyOptions());
+  // Every table file open from the start: the primary may delete files
+  // (compaction) while this instance reads them.
+  options.max_open_files = -1;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(
+      options, path.string(), secondary_path.string(), &raw);
+  if (!s.ok()) {
+    return Err(internal::FromRocks(
+        s, "opening the key store at " + path.string() + " read-only"));
+  }
+  auto db = std::make_unique<internal::KeyDatabase>();
+  db->db.reset(raw);
+  std::unique_ptr<KeyStore> keys(
+      new KeyStore(std::move(db), master.DeriveAead("wrap-data-keys"), path));
+  keys->read_only_ = true;
+  return keys;
+}
+
+Status KeyStore::RefuseWrite() const {
+  if (!read_only_) return Status::Ok();
+  return Status::PermissionDenied(
+      "the key store at " + path_.string() +
+      " is open read-only (an offline tool's secondary instance): nothing "
+      "is written to it");
+}
+
 Status KeyStore::Create(TenantId tenant) {
   MutexLock lock(mu_);
   const std::string key = internal::TenantPrefix(tenant);
@@ -120,6 +158,7 @@ Status KeyStore::Create(TenantId tenant) {
 
 Result<std::shared_ptr<const AeadKey>> KeyStore::WriteNewKey(
     std::string_view row, std::string_view aad) {
+  SL_RETURN_ERR_IF_ERROR(RefuseWrite());
   auto key = AeadKey::Generate();
   if (!key) return Err(key.error());
   std::string value;
@@ -208,6 +247,7 @@ Result<std::vector<Day>> KeyStore::AccessLogKeyDays(Day before) {
 }
 
 Result<std::vector<Day>> KeyStore::DestroyAccessLogKeysBefore(Day before) {
+  SL_RETURN_ERR_IF_ERROR(RefuseWrite());
   MutexLock destroying(destroy_days_mu_);
   const std::set<std::string> files = internal::DataFileNames(path_);
   std::vector<Day> days;
@@ -273,6 +313,7 @@ Status KeyStore::SetIdentity(std::string_view identity) {
   if (identity.size() != kIdentityBytes) {
     return Status::InvalidArgument("a database identity is 16 bytes");
   }
+  SL_RETURN_IF_ERROR(RefuseWrite());
   MutexLock lock(mu_);
   auto existing = Identity();
   if (!existing) return existing.error();
@@ -288,6 +329,7 @@ Status KeyStore::SetIdentity(std::string_view identity) {
 }
 
 Status KeyStore::Destroy(TenantId tenant, Timestamp now) {
+  SL_RETURN_IF_ERROR(RefuseWrite());
   const std::set<std::string> files = internal::DataFileNames(path_);
   {
     MutexLock lock(mu_);

@@ -35,6 +35,16 @@ class KeyStore {
   // it. Any thread.
   static Result<std::unique_ptr<KeyStore>> Open(
       const std::filesystem::path& path, const MasterKey& master);
+  // Opens the key store at `path` as a RocksDB secondary instance: reads
+  // what it held when opened, and never writes to it (its own info log goes
+  // to `secondary_path`, a folder of the caller's). Every method that would
+  // write returns PermissionDenied, writing nothing. NotFound (naming the
+  // path and the --key-store flag) when there is no folder at `path`;
+  // IOError or Corruption, naming the path, if RocksDB cannot open it. Any
+  // thread.
+  static Result<std::unique_ptr<KeyStore>> OpenSecondary(
+      const std::filesystem::path& path, const MasterKey& master,
+      const std::filesystem::path& secondary_path);
   ~KeyStore();
 
   // Generates and stores a new key for `tenant`. Conflict if it has one, or
@@ -110,7 +120,11 @@ class KeyStore {
                                                      std::string_view aad)
       REQUIRES(mu_);
 
+  // PermissionDenied when opened by OpenSecondary; Ok otherwise.
+  Status RefuseWrite() const;
+
   std::unique_ptr<internal::KeyDatabase> db_;
+  bool read_only_ = false;  // set once, before the store is shared
   const std::filesystem::path path_;
   const AeadKey wrap_key_;
   Mutex mu_;

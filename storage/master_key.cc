@@ -52,24 +52,9 @@ Status WriteNewKeyFile(const std::filesystem::path& path,
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<MasterKey> MasterKey::LoadOrCreate(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Err(ErrnoStatus("reading", path));
-    auto bytes = RandomBytes(AeadKey::kKeyBytes);
-    if (!bytes) return Err(bytes.error());
-    std::string hex = ToHex(*bytes);
-    Status s = WriteNewKeyFile(path, hex);
-    SecureWipe(hex);
-    if (!s.ok()) {
-      // Another process may have created it first; fall through to reading.
-      if (::stat(path.c_str(), &st) != 0) return Err(s);
-    } else {
-      return FromBytes(*bytes);
-    }
-  }
+// Reads and checks the existing key file at `path`, whose stat is `st`.
+Result<MasterKey> ReadKeyFile(const std::filesystem::path& path,
+                              const struct stat& st) {
   if ((st.st_mode & 077) != 0) {
     return Err(Status::PermissionDenied(
         "master key file " + path.string() +
@@ -90,9 +75,44 @@ Result<MasterKey> MasterKey::LoadOrCreate(const std::filesystem::path& path) {
         "master key file " + path.string() +
         " must hold 64 hex digits (a 32-byte key) and nothing else"));
   }
-  auto key = FromBytes(*bytes);
+  auto key = MasterKey::FromBytes(*bytes);
   SecureWipe(*bytes);
   return key;
+}
+
+}  // namespace
+
+Result<MasterKey> MasterKey::LoadOrCreate(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Err(ErrnoStatus("reading", path));
+    auto bytes = RandomBytes(AeadKey::kKeyBytes);
+    if (!bytes) return Err(bytes.error());
+    std::string hex = ToHex(*bytes);
+    Status s = WriteNewKeyFile(path, hex);
+    SecureWipe(hex);
+    if (!s.ok()) {
+      // Another process may have created it first; fall through to reading.
+      if (::stat(path.c_str(), &st) != 0) return Err(s);
+    } else {
+      return FromBytes(*bytes);
+    }
+  }
+  return ReadKeyFile(path, st);
+}
+
+Result<MasterKey> MasterKey::Load(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      return Err(Status::NotFound(
+          "no master key file at " + path.string() +
+          ": name the region's key with --master-key-file (siteledgerd's "
+          "default is master-<region>.key beside the data folder)"));
+    }
+    return Err(ErrnoStatus("reading", path));
+  }
+  return ReadKeyFile(path, st);
 }
 
 Result<MasterKey> MasterKey::FromBytes(std::string_view key) {

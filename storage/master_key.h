@@ -26,6 +26,11 @@ class MasterKey {
   //   Internal          the random generator failed (creating only)
   // Any thread; blocks on the file (and an fsync when it creates one).
   static Result<MasterKey> LoadOrCreate(const std::filesystem::path& path);
+  // Reads the key at `path`, never creating or changing anything: for the
+  // offline tools that open a region read-only. As LoadOrCreate, and
+  // NotFound (naming the path and the --master-key-file flag) when the file
+  // does not exist. Any thread.
+  static Result<MasterKey> Load(const std::filesystem::path& path);
   // For tests and tools that hold the key bytes already. InvalidArgument
   // unless `key` is 32 bytes. Any thread.
   static Result<MasterKey> FromBytes(std::string_view key);

@@ -90,7 +90,8 @@ Result<bool> HasTenants(Database& database) {
 }
 
 Status BindRegion(Database& database, KeyStore& keys, const MasterKey& master,
-                  const TenantRegistry& registry, const RegionPaths& paths) {
+                  const TenantRegistry& registry, const RegionPaths& paths,
+                  bool check_only) {
   auto has_tenants = HasTenants(database);
   if (!has_tenants) return has_tenants.error();
   auto stored_keys_identity = keys.Identity();
@@ -124,6 +125,7 @@ Status BindRegion(Database& database, KeyStore& keys, const MasterKey& master,
           "it holds no database identity, but the database has tenants whose "
           "data keys only their own key store holds");
     }
+    if (check_only) return Status::Ok();
     return keys.SetIdentity(identity);  // no tenant: nothing can be lost
   }
   if (row.error().code() != StatusCode::kNotFound) return row.error();
@@ -132,6 +134,7 @@ Status BindRegion(Database& database, KeyStore& keys, const MasterKey& master,
   if (*has_tenants) {
     SL_RETURN_IF_ERROR(CheckUnboundTenants(keys, registry, paths));
   }
+  if (check_only) return Status::Ok();
   std::string identity;
   if (keys_identity) {
     identity = *keys_identity;  // a first open that stopped half-way

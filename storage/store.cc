@@ -90,6 +90,81 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   return store;
 }
 
+Result<std::unique_ptr<Store>> Store::OpenSecondary(
+    StoreOptions options, const std::filesystem::path& scratch) {
+  if (options.clock == nullptr) {
+    return Err(Status::InvalidArgument("a store needs a clock"));
+  }
+  if (options.data.empty()) {
+    return Err(Status::InvalidArgument("a store needs a data folder"));
+  }
+  if (options.key_store.empty()) {
+    options.key_store = options.data;
+    options.key_store += ".keys";
+  }
+  if (options.master_key_file.empty()) {
+    options.master_key_file =
+        options.data.parent_path() / ("master-" + options.region + ".key");
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(options.data / "CURRENT", ec)) {
+    return Err(Status::NotFound(
+        "no siteledger database at " + options.data.string() +
+        ": name the region's data folder with --data (siteledgerd's "
+        "default is ./data/<region>)"));
+  }
+  std::unique_ptr<Store> store(new Store());
+  store->clock_ = options.clock;
+  store->read_only_ = true;
+
+  auto master = MasterKey::Load(options.master_key_file);
+  if (!master) return Err(master.error());
+  store->master_ = std::make_unique<MasterKey>(std::move(*master));
+
+  // The secondaries' info logs, and nothing else, go to the scratch folder.
+  const std::filesystem::path db_scratch = scratch / "db";
+  const std::filesystem::path keys_scratch = scratch / "keys";
+  for (const auto& folder : {db_scratch, keys_scratch}) {
+    std::filesystem::create_directories(folder, ec);
+    if (ec) {
+      return Err(Status::IOError("creating " + folder.string() + ": " +
+                                 ec.message()));
+    }
+  }
+  internal::DatabaseOptions db_options;
+  db_options.path = options.data;
+  db_options.clock = options.clock;
+  db_options.create_if_missing = false;
+  db_options.secondary = true;
+  db_options.secondary_path = db_scratch;
+  db_options.disk_reserve_bytes = 0;
+  auto db = internal::Database::Open(db_options);
+  if (!db) return Err(db.error());
+  store->db_ = std::move(*db);
+
+  auto keys = KeyStore::OpenSecondary(options.key_store, *store->master_,
+                                      keys_scratch);
+  if (!keys) return Err(keys.error());
+  store->keys_ = std::move(*keys);
+
+  store->registry_ = std::make_unique<TenantRegistry>(
+      *store->db_, *store->keys_, *store->master_, *options.clock,
+      options.region);
+  SL_RETURN_ERR_IF_ERROR(internal::BindRegion(
+      *store->db_, *store->keys_, *store->master_, *store->registry_,
+      {options.data, options.key_store, options.master_key_file},
+      /*check_only=*/true));
+  options.log.account_index_key = store->master_->Derive("account-index");
+  store->log_ = std::make_unique<EventLog>(*store->db_, *store->keys_,
+                                           *options.clock, options.log);
+  store->audit_ = std::make_unique<AuditLog>(
+      *store->db_, *options.clock, store->master_->DeriveAead("audit-log"));
+  store->access_log_ =
+      std::make_unique<AccessLog>(*store->db_, *store->keys_, *options.clock);
+  store->options_ = std::move(options);
+  return store;
+}
+
 Store::~Store() {
   // The log's commit thread drains first; then what it writes to goes.
   access_log_.reset();

@@ -19,6 +19,7 @@
 #include "tools/erase_users.h"
 #include "tools/flags.h"
 #include "tools/migrate.h"
+#include "tools/offline_commands.h"
 #include "tools/operator_client.h"
 
 namespace siteledger::tools {
@@ -59,6 +60,17 @@ Usage:
       Runs the sweeper now (scope purge): purges the tenants whose purgeAt
       has come (uninstalled 30 days ago, or moved away 7 days ago) and
       prints what went; with --dry-run, what would go, deleting nothing.
+  siteledger verify [--data DIR] [--tenant CLIENTKEY] [--json]
+      Checks hash chains, views and the audit chain (read-only; beside a
+      running siteledgerd too); see siteledger verify --help.
+  siteledger replay [--data DIR] [--tenant CLIENTKEY] [--repair]
+      Compares the views with a fold of the log; --repair rebuilds them
+      (offline only); see siteledger replay --help.
+  siteledger export --tenant CLIENTKEY [--data DIR] [--out FILE]
+      A tenant as NDJSON (read-only); see siteledger export --help.
+  siteledger import FILE [--data DIR]
+      Checks a whole export, then imports it (offline only); see
+      siteledger import --help.
 
 Server flags:
   --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
@@ -266,6 +278,10 @@ int Run(const std::vector<std::string>& args) {
   const std::string& command = args[0];
   if (command == "migrate") return Migrate(args);
   if (command == "erase-users") return EraseUsers(args);
+  if (command == "verify") return RunVerify(args);
+  if (command == "replay") return RunReplay(args);
+  if (command == "export") return RunExport(args);
+  if (command == "import") return RunImport(args);
   if (command == "purge") {
     Flags f = ParseFlags(args, 1, {"dry-run", "json", "help"});
     if (f.error) return Fail(*f.error);

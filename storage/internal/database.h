@@ -88,6 +88,10 @@ class Database {
   const std::filesystem::path& path() const { return path_; }
   bool secondary() const { return secondary_; }
 
+  // Every method that writes (WriteSynced, Write, DeleteRangeAndCompact,
+  // CompactRange, FlushAll) returns PermissionDenied, writing nothing, on a
+  // secondary instance.
+
   // Writes `batch` with a synced WAL. QuotaExceeded, writing nothing, when
   // the write would eat into the disk reserve (CheckDiskReserve) or the disk
   // is full.
@@ -131,6 +135,9 @@ class Database {
 
  private:
   Database() = default;
+
+  // PermissionDenied on a secondary instance; Ok otherwise.
+  Status RefuseWrite() const;
 
   // Measures the free space now. REQUIRES: disk_mu_ held.
   void RefreshFreeSpace(std::chrono::steady_clock::time_point now)

@@ -42,8 +42,11 @@ Result<bool> HasTenants(Database& database);
 //   Corruption       a malformed identity row
 //   IOError          reading or writing failed
 // Writes the key store's row before the database's, so that a crash between
-// the two is completed on the next open. Any thread; call once per open.
+// the two is completed on the next open. With `check_only` (a read-only
+// open), makes the same checks and writes nothing: a binding that is not
+// written yet is left so. Any thread; call once per open.
 Status BindRegion(Database& database, KeyStore& keys, const MasterKey& master,
-                  const TenantRegistry& registry, const RegionPaths& paths);
+                  const TenantRegistry& registry, const RegionPaths& paths,
+                  bool check_only = false);
 
 }  // namespace siteledger::storage::internal

@@ -1,0 +1,270 @@
+#include "tools/offline.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "storage/crypto.h"
+#include "tools/flags.h"
+
+namespace siteledger::tools {
+
+const char kRegionFlagsHelp[] =
+    R"(Region flags (as siteledgerd's):
+  --region NAME           the region (default us)
+  --data DIR              the region's database folder (default ./data/<region>)
+  --master-key-file PATH  the region's master key (default master-<region>.key
+                          beside --data)
+  --key-store DIR         the region's key store (default DIR.keys)
+)";
+
+storage::StoreOptions RegionOptions(const Flags& f, const Clock& clock) {
+  storage::StoreOptions options;
+  options.region = f.Get("region", "us");
+  options.data = f.Get("data", "data/" + options.region);
+  options.key_store = f.Get("key-store");
+  options.master_key_file = f.Get("master-key-file");
+  options.clock = &clock;
+  return options;
+}
+
+ReadOnlyRegion::~ReadOnlyRegion() {
+  store.reset();
+  if (!scratch.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);  // a temporary folder: best effort
+  }
+}
+
+Result<std::unique_ptr<ReadOnlyRegion>> OpenReadOnly(const Flags& f,
+                                                     const Clock& clock) {
+  auto region = std::make_unique<ReadOnlyRegion>();
+  // The secondaries' info logs: in a private temporary folder, never in
+  // the region's folders.
+  std::error_code ec;
+  std::string pattern =
+      (std::filesystem::temp_directory_path(ec) / "siteledger-offline-XXXXXX")
+          .string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return Err(Status::IOError("creating a temporary folder " + pattern +
+                               ": " + std::strerror(errno) +
+                               " (set TMPDIR to a writable folder)"));
+  }
+  region->scratch = pattern;
+  auto store =
+      storage::Store::OpenSecondary(RegionOptions(f, clock), region->scratch);
+  if (!store) return Err(store.error());
+  region->store = std::move(*store);
+  return region;
+}
+
+namespace {
+
+// True when another process holds the RocksDB lock of `folder` (RocksDB
+// locks its LOCK file with fcntl). Asked with F_GETLK, which takes no lock
+// and creates nothing.
+bool LockedByAnotherProcess(const std::filesystem::path& folder) {
+  const std::filesystem::path lock = folder / "LOCK";
+  const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // no database yet, or no lock file
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 0;
+  const bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  return locked;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<storage::Store>> OpenOffline(
+    const Flags& f, const Clock& clock, const std::string& command,
+    const std::string& what_instead) {
+  storage::StoreOptions options = RegionOptions(f, clock);
+  std::filesystem::path key_store = options.key_store;
+  if (key_store.empty()) key_store = options.data.string() + ".keys";
+  for (const auto& folder : {options.data, key_store}) {
+    if (LockedByAnotherProcess(folder)) {
+      return Err(Status::Unavailable(
+          "siteledgerd is running on " + folder.string() + ": stop it first (" +
+          command + " writes)" +
+          (what_instead.empty() ? std::string() : ", or " + what_instead)));
+    }
+  }
+  auto store = storage::Store::Open(std::move(options));
+  if (!store) return Err(store.error());
+  return std::move(*store);
+}
+
+Result<std::vector<storage::TenantRecord>> SelectTenants(
+    storage::Store& store, const std::string& client_key) {
+  std::vector<storage::TenantRecord> out;
+  if (!client_key.empty()) {
+    auto rec = store.registry().GetByClientKey(client_key);
+    if (!rec) {
+      if (rec.error().code() == StatusCode::kNotFound) {
+        return Err(Status::NotFound("no tenant with clientKey " + client_key +
+                                    " in region " + store.options().region +
+                                    " (" + store.options().data.string() +
+                                    ")"));
+      }
+      return Err(rec.error());
+    }
+    out.push_back(std::move(*rec));
+    return out;
+  }
+  TenantId after(0);
+  for (;;) {
+    auto page = store.registry().List(after, 1000);
+    if (!page) return Err(page.error());
+    for (auto& rec : *page) out.push_back(std::move(rec));
+    if (page->size() < 1000) return out;
+    after = out.back().id;
+  }
+}
+
+std::optional<std::string> NothingToCheck(const storage::TenantRecord& rec) {
+  if (rec.state == storage::LifecycleState::kPurged) {
+    return std::string("purged: its data key was destroyed");
+  }
+  if (rec.residency.state == storage::ResidencyState::kGone) {
+    return std::string("a purged copy of a tenant homed in ") +
+           rec.home_region;
+  }
+  return std::nullopt;
+}
+
+std::string TenantName(const storage::TenantRecord& rec) {
+  return "tenant " + std::to_string(rec.id.value()) + " (" +
+         (rec.client_key.empty() ? std::string("no clientKey")
+                                 : rec.client_key) +
+         ")";
+}
+
+std::vector<ViewDifference> CompareViews(const projections::TenantState& stored,
+                                         const projections::TenantState& folded,
+                                         size_t max, size_t* total) {
+  std::map<projections::ViewKey, std::string> problems;
+  stored.ForEachText([&](const projections::ViewKey& key, Sequence version,
+                         const std::string& text) {
+    Sequence log_version;
+    const std::string* log_text = folded.Text(key, &log_version);
+    if (log_text == nullptr) {
+      problems[key] = "stored, but the log has no such view";
+    } else if (*log_text != text) {
+      problems[key] = "its document differs from the log's";
+    } else if (log_version != version) {
+      problems[key] = "its version is " + std::to_string(version.value()) +
+                      ", the log's " + std::to_string(log_version.value());
+    }
+  });
+  folded.ForEachText([&](const projections::ViewKey& key, Sequence,
+                         const std::string&) {
+    if (!stored.Contains(key)) problems[key] = "missing: the log has it";
+  });
+  if (total != nullptr) *total = problems.size();
+  std::vector<ViewDifference> out;
+  for (auto& [key, problem] : problems) {
+    if (out.size() >= max) break;
+    out.push_back({std::string(projections::ViewKindName(key.kind)) + "/" +
+                       key.id,
+                   std::move(problem)});
+  }
+  return out;
+}
+
+Result<ViewsCheck> CheckViews(projections::Projector& projector,
+                              storage::EventLog& log,
+                              const storage::TenantRecord& rec,
+                              size_t max_differences) {
+  ViewsCheck check;
+  auto head = log.GetHead(rec.id);
+  if (!head) return Err(head.error());
+  check.seq = head->seq;
+  if (rec.residency.state == storage::ResidencyState::kIncoming) {
+    check.seq =
+        Sequence(std::min(rec.residency.folded_seq, head->seq.value()));
+  }
+  auto stored = projector.CurrentViews(rec.id);
+  if (!stored) return Err(stored.error());
+  projections::TenantState folded;
+  if (check.seq.value() > 0) {
+    auto state = projector.StateAt(rec.id, check.seq, /*from_history=*/false);
+    if (!state) return Err(state.error());
+    folded = std::move(*state);
+  }
+  check.views = stored->size();
+  check.stored_digest = stored->Digest();
+  check.log_digest = folded.Digest();
+  check.differences = CompareViews(*stored, folded, max_differences,
+                                   &check.total_differences);
+  return check;
+}
+
+Progress::Progress(std::string what, uint64_t total)
+    : what_(std::move(what)),
+      total_(total),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
+
+Progress::~Progress() { Clear(); }
+
+void Progress::Clear() {
+  if (tty_ && drawn_) std::fputs("\r\033[K", stderr);
+  drawn_ = false;
+}
+
+void Progress::Update(uint64_t done) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto since_last = now - last_;
+  if (tty_ ? (drawn_ && since_last < std::chrono::milliseconds(100) &&
+              done < total_)
+           : since_last < std::chrono::seconds(5)) {
+    return;
+  }
+  last_ = now;
+  const double seconds =
+      std::chrono::duration<double>(now - start_).count();
+  const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  std::string eta = "?";
+  if (rate > 0 && total_ >= done) {
+    eta = std::to_string(static_cast<long long>(
+              std::ceil(static_cast<double>(total_ - done) / rate))) +
+          "s";
+  }
+  char figures[128];
+  std::snprintf(figures, sizeof figures, "%llu/%llu %s, %.1f/s, ETA %s",
+                static_cast<unsigned long long>(done),
+                static_cast<unsigned long long>(total_), what_.c_str(), rate,
+                eta.c_str());
+  if (!tty_) {
+    std::fprintf(stderr, "progress: %s\n", figures);
+    return;
+  }
+  constexpr int kWidth = 30;
+  const int filled =
+      total_ == 0 ? kWidth
+                  : static_cast<int>(kWidth * std::min(done, total_) / total_);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.append(static_cast<size_t>(kWidth - filled), '.');
+  std::fprintf(stderr, "\r\033[K[%s] %s", bar.c_str(), figures);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+int OfflineFail(const std::string& message, int status) {
+  std::fprintf(stderr, "siteledger: %s\n", message.c_str());
+  return status;
+}
+
+std::string HexOf(const Hash& hash) { return storage::ToHex(hash); }
+
+}  // namespace siteledger::tools
