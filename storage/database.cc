@@ -301,7 +301,9 @@ Result<std::unique_ptr<Database>> Database::Open(
   std::unique_ptr<Database> database(new Database());
   database->path_ = options.path;
   database->secondary_ = options.secondary;
-  database->disk_reserve_ = options.secondary ? 0 : options.disk_reserve_bytes;
+  database->read_only_ = options.read_only;
+  const bool follower = options.secondary || options.read_only;
+  database->disk_reserve_ = follower ? 0 : options.disk_reserve_bytes;
   database->disk_check_interval_ = options.disk_check_interval;
 
   rocksdb::DBOptions db_options = HardenedDbOptions();
@@ -317,7 +319,7 @@ Result<std::unique_ptr<Database>> Database::Open(
     db_options.db_write_buffer_size = budget;
     db_options.max_total_wal_size = budget;
   }
-  if (!options.secondary && options.zero_fill_wal) {
+  if (!follower && options.zero_fill_wal) {
     // Synced WAL writes overwrite zeros laid ahead of them: see
     // wal_file_system.h.
     database->env_ =
@@ -329,8 +331,11 @@ Result<std::unique_ptr<Database>> Database::Open(
     database->env_ = rocksdb::NewCompositeEnv(options.file_system);
     db_options.env = database->env_.get();
   }
-  if (options.secondary) {
+  if (follower) {
+    // Every table file open from the start: the primary may delete files
+    // (compaction) while this instance reads them.
     db_options.max_open_files = -1;
+    if (options.read_only) db_options.info_log = NewInfoLog(options.read_only_log);
   } else {
     db_options.info_log = NewInfoLog(options.path);
   }
@@ -358,6 +363,9 @@ Result<std::unique_ptr<Database>> Database::Open(
   if (options.secondary) {
     s = rocksdb::DB::OpenAsSecondary(db_options, options.path.string(),
                                      options.secondary_path.string(),
+                                     descriptors, &handles, &raw);
+  } else if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, options.path.string(),
                                      descriptors, &handles, &raw);
   } else {
     std::error_code ec;
@@ -442,11 +450,11 @@ Status Database::WriteSynced(rocksdb::WriteBatch& batch) {
 }
 
 Status Database::RefuseWrite() const {
-  if (!secondary_) return Status::Ok();
+  if (!secondary_ && !read_only_) return Status::Ok();
   return Status::PermissionDenied(
       "the database at " + path_.string() +
-      " is open read-only (an offline tool's secondary instance): nothing "
-      "is written to it");
+      " is open read-only (an offline tool's instance): nothing is written "
+      "to it");
 }
 
 Status Database::Write(rocksdb::WriteBatch& batch, bool sync) {

@@ -90,7 +90,7 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   return store;
 }
 
-Result<std::unique_ptr<Store>> Store::OpenSecondary(
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(
     StoreOptions options, const std::filesystem::path& scratch) {
   if (options.clock == nullptr) {
     return Err(Status::InvalidArgument("a store needs a clock"));
@@ -121,7 +121,7 @@ Result<std::unique_ptr<Store>> Store::OpenSecondary(
   if (!master) return Err(master.error());
   store->master_ = std::make_unique<MasterKey>(std::move(*master));
 
-  // The secondaries' info logs, and nothing else, go to the scratch folder.
+  // RocksDB's info logs, and nothing else, go to the scratch folder.
   const std::filesystem::path db_scratch = scratch / "db";
   const std::filesystem::path keys_scratch = scratch / "keys";
   for (const auto& folder : {db_scratch, keys_scratch}) {
@@ -135,8 +135,8 @@ Result<std::unique_ptr<Store>> Store::OpenSecondary(
   db_options.path = options.data;
   db_options.clock = options.clock;
   db_options.create_if_missing = false;
-  db_options.secondary = true;
-  db_options.secondary_path = db_scratch;
+  db_options.read_only = true;
+  db_options.read_only_log = db_scratch;
   db_options.disk_reserve_bytes = 0;
   auto db = internal::Database::Open(db_options);
   if (!db) return Err(db.error());

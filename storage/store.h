@@ -107,28 +107,31 @@ class Store {
   // changes the umask of the whole process; slow (RocksDB recovers its WAL).
   static Result<std::unique_ptr<Store>> Open(StoreOptions options);
   // Opens the region `options` names read-only, for the offline tools,
-  // with the same default paths: the database and the key store as RocksDB
-  // secondary instances (their info logs go to `scratch`, a private folder
-  // of the caller's that must outlive the store), the master key with
-  // MasterKey::Load. Works beside a running siteledgerd and on a stopped
-  // region alike. The store sees the region as it was when opened and
-  // never catches up (a secondary tailing siteledgerd's zero-filled WAL
-  // would skip writes for good, docs/architecture.md section 11), so its
-  // reads are one consistent snapshot. Never writes to the data folder, the
-  // key store or the master key file, never changes the umask or a file's
-  // mode, and creates nothing there: every write through it (an append, a
-  // registry change, a rebuild) fails with PermissionDenied, writing
-  // nothing. Makes the checks Open makes of the master key and key store,
-  // without writing a binding that is missing. Errors name the path at
-  // fault and what to do:
+  // with the same default paths: the database with RocksDB's
+  // OpenForReadOnly (not a secondary instance: RocksDB 7.8's crashes on
+  // values in blob files, see internal::DatabaseOptions::read_only), the
+  // key store as a RocksDB secondary instance, the master key with
+  // MasterKey::Load. RocksDB's info logs go to `scratch`, a private folder
+  // of the caller's that must outlive the store. Works beside a running
+  // siteledgerd and on a stopped region alike. The store sees the region
+  // as it was when opened and never catches up (a follower tailing
+  // siteledgerd's zero-filled WAL would skip writes for good,
+  // docs/architecture.md section 11), so its reads are one consistent
+  // snapshot. Never writes to the data folder, the key store or the master
+  // key file, never changes the umask or a file's mode, and creates
+  // nothing there: every write through it (an append, a registry change, a
+  // rebuild) fails with PermissionDenied, writing nothing. Makes the checks
+  // Open makes of the master key and key store, without writing a binding
+  // that is missing. Errors name the path at fault and what to do:
   //   NotFound          no database at options.data, no key store, no
   //                     master key file
   //   InvalidArgument   no clock; the master key or key store are not the
   //                     database's (as Open)
   //   PermissionDenied  a master key file that group or others may read
-  //   IOError, Corruption  RocksDB cannot open a database
+  //   IOError, Corruption  RocksDB cannot open a database (beside a live
+  //                     server: a file it deleted meanwhile; run again)
   // Any thread; slow (RocksDB reads the WAL).
-  static Result<std::unique_ptr<Store>> OpenSecondary(
+  static Result<std::unique_ptr<Store>> OpenReadOnly(
       StoreOptions options, const std::filesystem::path& scratch);
   // Closes the access log, audit log and event log (which commits what is
   // queued first), then the registry, the key store and the database. Must
@@ -145,7 +148,7 @@ class Store {
   AccessLog& access_log() { return *access_log_; }
   const Clock& clock() const { return *clock_; }
   const StoreOptions& options() const { return options_; }
-  // True for a store opened by OpenSecondary.
+  // True for a store opened by OpenReadOnly.
   bool read_only() const { return read_only_; }
 
   // True when the database answers reads (for /readyz): a read of the

@@ -44,8 +44,8 @@ ReadOnlyRegion::~ReadOnlyRegion() {
 Result<std::unique_ptr<ReadOnlyRegion>> OpenReadOnly(const Flags& f,
                                                      const Clock& clock) {
   auto region = std::make_unique<ReadOnlyRegion>();
-  // The secondaries' info logs: in a private temporary folder, never in
-  // the region's folders.
+  // RocksDB's info logs: in a private temporary folder, never in the
+  // region's folders.
   std::error_code ec;
   std::string pattern =
       (std::filesystem::temp_directory_path(ec) / "siteledger-offline-XXXXXX")
@@ -57,7 +57,7 @@ Result<std::unique_ptr<ReadOnlyRegion>> OpenReadOnly(const Flags& f,
   }
   region->scratch = pattern;
   auto store =
-      storage::Store::OpenSecondary(RegionOptions(f, clock), region->scratch);
+      storage::Store::OpenReadOnly(RegionOptions(f, clock), region->scratch);
   if (!store) return Err(store.error());
   region->store = std::move(*store);
   return region;

@@ -1,7 +1,7 @@
 #pragma once
 
 // What the offline subcommands (verify, replay, export, import) share: the
-// region flags, opening a region read-only (a RocksDB secondary beside a
+// region flags, opening a region read-only (beside a
 // running siteledgerd, or a stopped region) or for writing (offline only),
 // choosing tenants, comparing views, and a progress line.
 
@@ -33,8 +33,8 @@ extern const char kRegionFlagsHelp[];
 // The region `f` names, paths filled in as siteledgerd fills them.
 storage::StoreOptions RegionOptions(const Flags& f, const Clock& clock);
 
-// A region opened read-only (Store::OpenSecondary), with the private
-// scratch folder its secondaries keep their info logs in (removed when it
+// A region opened read-only (Store::OpenReadOnly), with the private
+// scratch folder RocksDB keeps its info logs in (removed when it
 // goes). Destroy the store before anything else of it.
 struct ReadOnlyRegion {
   ReadOnlyRegion() = default;

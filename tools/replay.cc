@@ -17,9 +17,8 @@ const char kReplayHelp[] =
   Folds each tenant's log (or the named tenant's) from its first event and
   compares the result with the stored views: one line per tenant, ok or
   the views that differ (up to 20 each).
-  Without --repair: read-only, as verify (a RocksDB secondary, beside a
-  running siteledgerd or on a stopped region); exit status 1 if any view
-  differs.
+  Without --repair: read-only, as verify (beside a running siteledgerd or
+  on a stopped region); exit status 1 if any view differs.
   With --repair: OFFLINE ONLY (it writes; it refuses while siteledgerd
   holds the region): rebuilds each selected tenant's views and their
   versions from its log (Projector::Rebuild), then checks them again.

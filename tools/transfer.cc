@@ -36,8 +36,8 @@ const char kExportHelp[] =
   (counts, head, views digest, SHA-256 of the lines before it). Never the
   sharedSecret nor any key. To stdout (not a terminal) or to --out FILE
   (created mode 0600). Prints the head and the views digest to stderr.
-  Read-only: opens the region as a RocksDB secondary (beside a running
-  siteledgerd, or a stopped region), and exports it as it was when opened.
+  Read-only: opens the region read-only (beside a running siteledgerd, or
+  a stopped region), and exports it as it was when opened.
   Refuses a tenant whose hash chain is broken (run siteledger verify).
   Exit status: 0 written; 1 the tenant could not be read or its chain is
   broken; 2 a bad command line.
@@ -165,6 +165,8 @@ int RunExport(const std::vector<std::string>& args) {
     if (rows->size() < 1000) break;
     after = rows->back().first;
   }
+  // The media: every row of the blobs family (key: the SHA-256 of the
+  // bytes), counted first for the header.
   uint64_t media_count = 0;
   {
     auto it = log.NewRowIterator(rec.id, storage::Family::kBlobs);
@@ -256,8 +258,7 @@ int RunExport(const std::vector<std::string>& args) {
     auto it = log.NewRowIterator(rec.id, storage::Family::kBlobs);
     if (!it) return fail_output(it.error().ToString());
     uint64_t written = 0;
-    for ((*it)->Seek(""); (*it)->Valid() && written < media_count;
-         (*it)->Next()) {
+    for ((*it)->Seek(""); (*it)->Valid(); (*it)->Next()) {
       auto bytes = (*it)->value();
       if (!bytes) return fail_output(bytes.error().ToString());
       const std::string id = storage::ToHex(storage::Sha256(*bytes));
@@ -279,6 +280,10 @@ int RunExport(const std::vector<std::string>& args) {
       ++written;
     }
     if (!(*it)->status().ok()) return fail_output((*it)->status().ToString());
+    // The same snapshot both times: a difference is a fault.
+    if (written != media_count) {
+      return fail_output("the media changed while they were exported");
+    }
   }
   const Hash checksum = w.Checksum();
   Json trailer = Json::MakeObject();

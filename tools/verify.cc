@@ -1,5 +1,5 @@
 // siteledger verify: checks a region's data without changing it, through a
-// read-only (secondary) open that works beside a running siteledgerd.
+// read-only open that works beside a running siteledgerd.
 
 #include <cstdio>
 #include <string>
@@ -21,9 +21,9 @@ const char kVerifyHelp[] =
   region's audit chain. One line per tenant (ok, or what is damaged and
   the first bad seq or view), then a summary; --json prints one JSON
   report instead.
-  Read-only: opens the region as a RocksDB secondary (beside a running
-  siteledgerd, or a stopped region) and writes nothing to its data folder,
-  key store or master key file. It sees the region as it was when it
+  Read-only: opens the region read-only (beside a running siteledgerd, or
+  a stopped region) and writes nothing to its data folder, key store or
+  master key file. It sees the region as it was when it
   opened.
   Exit status: 0 all is well; 1 anything damaged, or the region could not
   be read; 2 a bad command line.

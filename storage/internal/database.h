@@ -43,6 +43,17 @@ struct DatabaseOptions {
   // `zero_fill_wal` off.
   bool secondary = false;
   std::filesystem::path secondary_path;
+  // Open read-only (RocksDB's OpenForReadOnly), beside a live primary or
+  // on a stopped database: what the database held when opened, writing
+  // nothing to its folder (RocksDB's info log goes to `read_only_log`, which
+  // must be set). Table files are all opened at once, so a compaction of
+  // the primary does not take them away; a blob file is opened when first
+  // read. Used instead of a secondary by the offline tools: a RocksDB 7.8
+  // secondary crashes reading any value kept in a blob file (its version
+  // set keeps references to temporary strings as the database's id and
+  // session id, which the blob cache key hashes).
+  bool read_only = false;
+  std::filesystem::path read_only_log;
   // Shared by every column family.
   size_t block_cache_bytes = size_t{128} << 20;
   // Lay zeros ahead of each WAL file so that synced writes overwrite rather
@@ -87,10 +98,11 @@ class Database {
   }
   const std::filesystem::path& path() const { return path_; }
   bool secondary() const { return secondary_; }
+  bool read_only() const { return read_only_; }
 
   // Every method that writes (WriteSynced, Write, DeleteRangeAndCompact,
   // CompactRange, FlushAll) returns PermissionDenied, writing nothing, on a
-  // secondary instance.
+  // secondary or read-only instance.
 
   // Writes `batch` with a synced WAL. QuotaExceeded, writing nothing, when
   // the write would eat into the disk reserve (CheckDiskReserve) or the disk
@@ -136,7 +148,7 @@ class Database {
  private:
   Database() = default;
 
-  // PermissionDenied on a secondary instance; Ok otherwise.
+  // PermissionDenied on a secondary or read-only instance; Ok otherwise.
   Status RefuseWrite() const;
 
   // Measures the free space now. REQUIRES: disk_mu_ held.
@@ -145,6 +157,7 @@ class Database {
 
   std::filesystem::path path_;
   bool secondary_ = false;
+  bool read_only_ = false;
   uint64_t disk_reserve_ = 0;
   std::chrono::milliseconds disk_check_interval_{200};
   Mutex disk_mu_;
