@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <map>
 
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
@@ -359,6 +360,146 @@ TEST_CASE("A database from before identities is bound on its first open",
     CHECK(opened.error().code() == StatusCode::kInvalidArgument);
     CHECK(opened.error().message().find("has no data key") !=
           std::string::npos);
+  }
+}
+
+
+// Every file of the region's three places: path -> (size, mtime in ns).
+std::map<std::string, std::pair<uintmax_t, int64_t>> RegionFiles(
+    const Region& region) {
+  std::map<std::string, std::pair<uintmax_t, int64_t>> out;
+  auto add = [&](const std::filesystem::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    out[p.string()] = {static_cast<uintmax_t>(st.st_size),
+                       static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                           st.st_mtim.tv_nsec};
+  };
+  for (const auto& root : {region.data(), region.keys()}) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+      add(e.path());
+    }
+  }
+  add(region.master());
+  return out;
+}
+
+Result<std::unique_ptr<Store>> OpenReadOnly(Region& region,
+                                            const std::filesystem::path& scratch,
+                                            StoreOptions options = {}) {
+  if (options.data.empty()) options.data = region.data();
+  options.clock = &region.clock;
+  return Store::OpenReadOnly(options, scratch);
+}
+
+TEST_CASE(
+    "Store::OpenReadOnly reads a live region as it was when opened and "
+    "writes nothing",
+    "[store]") {
+  Region region;
+  region.Open();
+  const TenantId t = region.Install("site-a");
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(region.store->log()
+                .Append(t, std::nullopt, {NewEvent{"a.b", "", "{}"}})
+                .has_value());
+  }
+  testing::TempDir scratch;
+  const mode_t umask_before = ::umask(022);
+  auto ro = OpenReadOnly(region, scratch.path());
+  const mode_t umask_after = ::umask(umask_before);
+  INFO((ro ? std::string() : ro.error().ToString()));
+  REQUIRE(ro.has_value());
+  Store& reader = **ro;
+  CHECK(reader.read_only());
+  CHECK(umask_after == 022);  // the process's umask is left alone
+
+  // Reads: the registry, the log, its verification, the audit chain.
+  auto found = reader.registry().Find("site-a");
+  REQUIRE(found.has_value());
+  CHECK(*found == t);
+  auto head = reader.log().GetHead(t);
+  REQUIRE(head.has_value());
+  CHECK(head->seq == Sequence(3));
+  auto events = reader.log().Read(t, Sequence(1), 10);
+  REQUIRE(events.has_value());
+  CHECK(events->size() == 3);
+  auto verified = reader.log().Verify(t);
+  REQUIRE(verified.has_value());
+  CHECK(verified->ok);
+  CHECK(reader.audit().Verify().has_value());
+
+  // Writes fail cleanly, and the live store goes on appending.
+  auto appended =
+      reader.log().Append(t, std::nullopt, {NewEvent{"a.b", "", "{}"}});
+  REQUIRE_FALSE(appended.has_value());
+  CHECK(appended.error().code() == StatusCode::kPermissionDenied);
+  CHECK(appended.error().message().find("read-only") != std::string::npos);
+  CHECK_FALSE(reader.registry()
+                  .Install({"site-b", "https://b.example", "secret"})
+                  .has_value());
+  CHECK(reader.keys().Create(TenantId(99)).code() ==
+        StatusCode::kPermissionDenied);
+  REQUIRE(region.store->log()
+              .Append(t, std::nullopt, {NewEvent{"a.b", "", "{}"}})
+              .has_value());
+  // One snapshot: the append after the open is not seen.
+  CHECK(reader.log().GetHead(t)->seq == Sequence(3));
+  ro->reset();
+
+  // On a stopped region, not a file changes, not even its time.
+  region.Close();
+  const auto before = RegionFiles(region);
+  {
+    auto again = OpenReadOnly(region, scratch.path());
+    REQUIRE(again.has_value());
+    CHECK((*again)->log().GetHead(t)->seq == Sequence(4));
+  }
+  CHECK(RegionFiles(region) == before);
+}
+
+TEST_CASE(
+    "Store::OpenReadOnly names the missing or wrong file and creates nothing",
+    "[store]") {
+  Region region;
+  region.Open();
+  region.Install("site-a");
+  region.Close();
+  testing::TempDir scratch;
+
+  SECTION("no database") {
+    StoreOptions o;
+    o.data = region.dir / "eu";
+    auto ro = OpenReadOnly(region, scratch.path(), o);
+    REQUIRE_FALSE(ro.has_value());
+    CHECK(ro.error().code() == StatusCode::kNotFound);
+    CHECK(ro.error().message().find("--data") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(region.dir / "eu"));
+    CHECK_FALSE(std::filesystem::exists(region.dir / "master-eu.key"));
+  }
+  SECTION("no master key file") {
+    std::filesystem::remove(region.master());
+    auto ro = OpenReadOnly(region, scratch.path());
+    REQUIRE_FALSE(ro.has_value());
+    CHECK(ro.error().code() == StatusCode::kNotFound);
+    CHECK(ro.error().message().find("--master-key-file") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(region.master()));
+  }
+  SECTION("another master key") {
+    WriteOtherMasterKey(region.master());
+    auto ro = OpenReadOnly(region, scratch.path());
+    REQUIRE_FALSE(ro.has_value());
+    CHECK(ro.error().code() == StatusCode::kInvalidArgument);
+    CHECK(ro.error().message().find(region.master().string()) !=
+          std::string::npos);
+  }
+  SECTION("no key store") {
+    std::filesystem::remove_all(region.keys());
+    auto ro = OpenReadOnly(region, scratch.path());
+    REQUIRE_FALSE(ro.has_value());
+    CHECK(ro.error().code() == StatusCode::kNotFound);
+    CHECK(ro.error().message().find("--key-store") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(region.keys()));
   }
 }
 
