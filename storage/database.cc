@@ -335,7 +335,8 @@ Result<std::unique_ptr<Database>> Database::Open(
     // Every table file open from the start: the primary may delete files
     // (compaction) while this instance reads them.
     db_options.max_open_files = -1;
-    if (options.read_only) db_options.info_log = NewInfoLog(options.read_only_log);
+    if (options.read_only)
+      db_options.info_log = NewInfoLog(options.read_only_log);
   } else {
     db_options.info_log = NewInfoLog(options.path);
   }

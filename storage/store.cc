@@ -127,8 +127,8 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(
   for (const auto& folder : {db_scratch, keys_scratch}) {
     std::filesystem::create_directories(folder, ec);
     if (ec) {
-      return Err(Status::IOError("creating " + folder.string() + ": " +
-                                 ec.message()));
+      return Err(
+          Status::IOError("creating " + folder.string() + ": " + ec.message()));
     }
   }
   internal::DatabaseOptions db_options;
@@ -142,8 +142,8 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(
   if (!db) return Err(db.error());
   store->db_ = std::move(*db);
 
-  auto keys = KeyStore::OpenSecondary(options.key_store, *store->master_,
-                                      keys_scratch);
+  auto keys =
+      KeyStore::OpenSecondary(options.key_store, *store->master_, keys_scratch);
   if (!keys) return Err(keys.error());
   store->keys_ = std::move(*keys);
 

@@ -37,7 +37,8 @@ ReadOnlyRegion::~ReadOnlyRegion() {
   store.reset();
   if (!scratch.empty()) {
     std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);  // a temporary folder: best effort
+    std::filesystem::remove_all(scratch,
+                                ec);  // a temporary folder: best effort
   }
 }
 
@@ -51,8 +52,8 @@ Result<std::unique_ptr<ReadOnlyRegion>> OpenReadOnly(const Flags& f,
       (std::filesystem::temp_directory_path(ec) / "siteledger-offline-XXXXXX")
           .string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    return Err(Status::IOError("creating a temporary folder " + pattern +
-                               ": " + std::strerror(errno) +
+    return Err(Status::IOError("creating a temporary folder " + pattern + ": " +
+                               std::strerror(errno) +
                                " (set TMPDIR to a writable folder)"));
   }
   region->scratch = pattern;
@@ -135,8 +136,7 @@ std::optional<std::string> NothingToCheck(const storage::TenantRecord& rec) {
     return std::string("purged: its data key was destroyed");
   }
   if (rec.residency.state == storage::ResidencyState::kGone) {
-    return std::string("a purged copy of a tenant homed in ") +
-           rec.home_region;
+    return std::string("a purged copy of a tenant homed in ") + rec.home_region;
   }
   return std::nullopt;
 }
@@ -165,17 +165,17 @@ std::vector<ViewDifference> CompareViews(const projections::TenantState& stored,
                       ", the log's " + std::to_string(log_version.value());
     }
   });
-  folded.ForEachText([&](const projections::ViewKey& key, Sequence,
-                         const std::string&) {
-    if (!stored.Contains(key)) problems[key] = "missing: the log has it";
-  });
+  folded.ForEachText(
+      [&](const projections::ViewKey& key, Sequence, const std::string&) {
+        if (!stored.Contains(key)) problems[key] = "missing: the log has it";
+      });
   if (total != nullptr) *total = problems.size();
   std::vector<ViewDifference> out;
   for (auto& [key, problem] : problems) {
     if (out.size() >= max) break;
-    out.push_back({std::string(projections::ViewKindName(key.kind)) + "/" +
-                       key.id,
-                   std::move(problem)});
+    out.push_back(
+        {std::string(projections::ViewKindName(key.kind)) + "/" + key.id,
+         std::move(problem)});
   }
   return out;
 }
@@ -189,8 +189,7 @@ Result<ViewsCheck> CheckViews(projections::Projector& projector,
   if (!head) return Err(head.error());
   check.seq = head->seq;
   if (rec.residency.state == storage::ResidencyState::kIncoming) {
-    check.seq =
-        Sequence(std::min(rec.residency.folded_seq, head->seq.value()));
+    check.seq = Sequence(std::min(rec.residency.folded_seq, head->seq.value()));
   }
   auto stored = projector.CurrentViews(rec.id);
   if (!stored) return Err(stored.error());
@@ -203,8 +202,8 @@ Result<ViewsCheck> CheckViews(projections::Projector& projector,
   check.views = stored->size();
   check.stored_digest = stored->Digest();
   check.log_digest = folded.Digest();
-  check.differences = CompareViews(*stored, folded, max_differences,
-                                   &check.total_differences);
+  check.differences =
+      CompareViews(*stored, folded, max_differences, &check.total_differences);
   return check;
 }
 
@@ -231,8 +230,7 @@ void Progress::Update(uint64_t done) {
     return;
   }
   last_ = now;
-  const double seconds =
-      std::chrono::duration<double>(now - start_).count();
+  const double seconds = std::chrono::duration<double>(now - start_).count();
   const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
   std::string eta = "?";
   if (rate > 0 && total_ >= done) {

@@ -149,7 +149,8 @@ int RunReplay(const std::vector<std::string>& args) {
         projector.Forget(rec.id);
         if (!after) {
           std::printf("FAILED   %s: rebuilt, but the check after failed: %s\n",
-                      TenantName(rec).c_str(), after.error().ToString().c_str());
+                      TenantName(rec).c_str(),
+                      after.error().ToString().c_str());
           ++failed;
         } else if (Report(rec, *after, "rebuilt ")) {
           if (!ok) ++repaired;

@@ -156,8 +156,8 @@ int RunExport(const std::vector<std::string>& args) {
   // number of media first: the header counts them.
   std::vector<std::pair<std::string, std::string>> pseudonyms;
   for (std::string after;;) {
-    auto rows = log.ScanRows(rec.id, storage::Family::kPseudonyms, "p", after,
-                             1000);
+    auto rows =
+        log.ScanRows(rec.id, storage::Family::kPseudonyms, "p", after, 1000);
     if (!rows) return OfflineFail(rows.error().ToString(), 1);
     for (auto& [key, account] : *rows) {
       pseudonyms.emplace_back(key.substr(1), account);
@@ -227,7 +227,8 @@ int RunExport(const std::vector<std::string>& args) {
       if (events->empty()) break;
       for (const storage::Event& e : *events) {
         if (e.seq.value() != next || e.prev_hash != prev) {
-          return fail_output(TenantName(rec) + "'s hash chain is broken at seq " +
+          return fail_output(TenantName(rec) +
+                             "'s hash chain is broken at seq " +
                              std::to_string(next) +
                              ": nothing usable was exported (run siteledger "
                              "verify)");
@@ -345,8 +346,8 @@ projections::JsonLimits LineLimits() {
                                  .repair_utf8 = false};
 }
 
-// The member `name` of `line` as a string / non-negative integer; InvalidArgument naming
-// `where` when it is missing or of another type.
+// The member `name` of `line` as a string / non-negative integer;
+// InvalidArgument naming `where` when it is missing or of another type.
 Result<std::string> StringField(const Json& line, std::string_view name,
                                 const std::string& where) {
   const Json* v = line.Find(name);
@@ -380,8 +381,8 @@ Result<Hash> HashField(const Json& line, std::string_view name,
   return h;
 }
 
-#define SL_ASSIGN_OR_RETURN_ERR(lhs, expr) \
-  auto lhs##_r = (expr);                   \
+#define SL_ASSIGN_OR_RETURN_ERR(lhs, expr)   \
+  auto lhs##_r = (expr);                     \
   if (!lhs##_r) return Err(lhs##_r.error()); \
   auto lhs = std::move(*lhs##_r)
 
@@ -391,8 +392,8 @@ Result<Hash> HashField(const Json& line, std::string_view name,
 Result<Export> ReadExport(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return Err(Status::IOError("cannot read " + path + ": " +
-                               std::strerror(errno)));
+    return Err(
+        Status::IOError("cannot read " + path + ": " + std::strerror(errno)));
   }
   Export x;
   storage::Sha256Hasher hasher;
@@ -432,7 +433,8 @@ Result<Export> ReadExport(const std::string& path) {
             std::to_string(line.GetInt("version")) + "; this build reads " +
             std::to_string(kFormatVersion)));
       }
-      SL_ASSIGN_OR_RETURN_ERR(client_key, StringField(line, "clientKey", where));
+      SL_ASSIGN_OR_RETURN_ERR(client_key,
+                              StringField(line, "clientKey", where));
       if (client_key.empty()) {
         return Err(Status::InvalidArgument(where + ": an empty clientKey"));
       }
@@ -446,7 +448,8 @@ Result<Export> ReadExport(const std::string& path) {
       SL_ASSIGN_OR_RETURN_ERR(head_hash, HashField(line, "headHash", where));
       x.head_hash = head_hash;
       SL_ASSIGN_OR_RETURN_ERR(events, CountField(line, "events", where));
-      SL_ASSIGN_OR_RETURN_ERR(pseudonyms, CountField(line, "pseudonyms", where));
+      SL_ASSIGN_OR_RETURN_ERR(pseudonyms,
+                              CountField(line, "pseudonyms", where));
       SL_ASSIGN_OR_RETURN_ERR(media, CountField(line, "media", where));
       want_events = events;
       want_pseudonyms = pseudonyms;
@@ -462,31 +465,32 @@ Result<Export> ReadExport(const std::string& path) {
       if (seq != expected) {
         return Err(Status::InvalidArgument(
             "seq " + std::to_string(expected) + " is missing: " + where +
-            " holds seq " + std::to_string(seq) +
-            " where seq " + std::to_string(expected) +
+            " holds seq " + std::to_string(seq) + " where seq " +
+            std::to_string(expected) +
             " belongs (an event dropped, or lines reordered)"));
       }
       const std::string at = "seq " + std::to_string(seq) + " (" + where + ")";
       SL_ASSIGN_OR_RETURN_ERR(envelope, StringField(line, "envelope", at));
       auto bytes = server::Base64UrlDecode(envelope);
       if (!bytes) {
-        return Err(Status::InvalidArgument(at + ": the envelope is not base64url"));
+        return Err(
+            Status::InvalidArgument(at + ": the envelope is not base64url"));
       }
       auto event = storage::DecodeCanonical(*bytes);
       if (!event) {
-        return Err(Status::InvalidArgument(at + ": the envelope does not decode: " +
-                                           event.error().message()));
+        return Err(Status::InvalidArgument(
+            at + ": the envelope does not decode: " + event.error().message()));
       }
       if (event->seq.value() != seq) {
-        return Err(Status::InvalidArgument(
-            at + ": the envelope holds seq " +
-            std::to_string(event->seq.value())));
+        return Err(Status::InvalidArgument(at + ": the envelope holds seq " +
+                                           std::to_string(event->seq.value())));
       }
       SL_ASSIGN_OR_RETURN_ERR(hash, HashField(line, "hash", at));
       if (storage::HashOf(*event) != hash) {
         return Err(Status::InvalidArgument(
-            at + ": the envelope's SHA-256 is not its recorded hash (the "
-                 "event was altered)"));
+            at +
+            ": the envelope's SHA-256 is not its recorded hash (the "
+            "event was altered)"));
       }
       if (event->prev_hash != prev) {
         return Err(Status::InvalidArgument(
@@ -502,9 +506,9 @@ Result<Export> ReadExport(const std::string& path) {
       if (event->time < last_time) {
         return Err(Status::InvalidArgument(at + ": its time goes back"));
       }
-      if (Status s = storage::ValidateEventParts(
-              event->type, event->actor, event->idempotency_key,
-              event->payload);
+      if (Status s = storage::ValidateEventParts(event->type, event->actor,
+                                                 event->idempotency_key,
+                                                 event->payload);
           !s.ok()) {
         return Err(Status::InvalidArgument(at + ": " + s.message()));
       }
@@ -513,7 +517,8 @@ Result<Export> ReadExport(const std::string& path) {
       x.events.push_back(std::move(*event));
     } else if (kind == "pseudonym") {
       if (part == Part::kMedia) {
-        return Err(Status::InvalidArgument(where + ": a pseudonym after the media"));
+        return Err(
+            Status::InvalidArgument(where + ": a pseudonym after the media"));
       }
       part = Part::kPseudonyms;
       SL_ASSIGN_OR_RETURN_ERR(pseudonym, StringField(line, "pseudonym", where));
@@ -521,8 +526,9 @@ Result<Export> ReadExport(const std::string& path) {
       if (pseudonym.empty() || pseudonym.size() > storage::kMaxActorBytes ||
           account.empty() || account.size() > 1024) {
         return Err(Status::InvalidArgument(
-            where + ": a pseudonym (1 to 64 bytes) and an account id (1 to 1024 "
-                    "bytes) are required"));
+            where +
+            ": a pseudonym (1 to 64 bytes) and an account id (1 to 1024 "
+            "bytes) are required"));
       }
       x.pseudonyms.emplace_back(pseudonym, account);
     } else if (kind == "media") {
@@ -533,7 +539,8 @@ Result<Export> ReadExport(const std::string& path) {
       SL_ASSIGN_OR_RETURN_ERR(encoded, StringField(line, "bytes", at));
       auto bytes = server::Base64UrlDecode(encoded);
       if (!bytes) {
-        return Err(Status::InvalidArgument(at + ": its bytes are not base64url"));
+        return Err(
+            Status::InvalidArgument(at + ": its bytes are not base64url"));
       }
       const std::string actual = storage::ToHex(storage::Sha256(*bytes));
       if (actual != sha || actual != id || storage::BlobRowKey(id).empty()) {
@@ -542,24 +549,25 @@ Result<Export> ReadExport(const std::string& path) {
       }
       x.media.push_back({id, std::move(*bytes)});
     } else if (kind == "trailer") {
-      const std::string got =
-          std::to_string(x.events.size()) + " events, " +
-          std::to_string(x.pseudonyms.size()) + " pseudonyms, " +
-          std::to_string(x.media.size()) + " media";
+      const std::string got = std::to_string(x.events.size()) + " events, " +
+                              std::to_string(x.pseudonyms.size()) +
+                              " pseudonyms, " + std::to_string(x.media.size()) +
+                              " media";
       SL_ASSIGN_OR_RETURN_ERR(events, CountField(line, "events", where));
-      SL_ASSIGN_OR_RETURN_ERR(pseudonyms, CountField(line, "pseudonyms", where));
+      SL_ASSIGN_OR_RETURN_ERR(pseudonyms,
+                              CountField(line, "pseudonyms", where));
       SL_ASSIGN_OR_RETURN_ERR(media, CountField(line, "media", where));
       if (events != want_events || pseudonyms != want_pseudonyms ||
           media != want_media || events != x.events.size() ||
           pseudonyms != x.pseudonyms.size() || media != x.media.size()) {
         const uint64_t missing = x.events.size() + 1;
         return Err(Status::InvalidArgument(
-            where + ": the file holds " + got + "; the header and trailer say " +
-            std::to_string(want_events) + "/" + std::to_string(events) +
-            " events, " + std::to_string(want_pseudonyms) + "/" +
-            std::to_string(pseudonyms) + " pseudonyms, " +
-            std::to_string(want_media) + "/" + std::to_string(media) +
-            " media" +
+            where + ": the file holds " + got +
+            "; the header and trailer say " + std::to_string(want_events) +
+            "/" + std::to_string(events) + " events, " +
+            std::to_string(want_pseudonyms) + "/" + std::to_string(pseudonyms) +
+            " pseudonyms, " + std::to_string(want_media) + "/" +
+            std::to_string(media) + " media" +
             (x.events.size() < want_events
                  ? " (seq " + std::to_string(missing) + " on are missing)"
                  : std::string())));
@@ -579,14 +587,15 @@ Result<Export> ReadExport(const std::string& path) {
       SL_ASSIGN_OR_RETURN_ERR(checksum, HashField(line, "sha256", where));
       if (hasher.Finish() != checksum) {
         return Err(Status::InvalidArgument(
-            where + ": the SHA-256 of the lines before the trailer is not "
-                    "the trailer's (the file was altered)"));
+            where +
+            ": the SHA-256 of the lines before the trailer is not "
+            "the trailer's (the file was altered)"));
       }
       part = Part::kEnd;
       continue;
     } else {
-      return Err(Status::InvalidArgument(where + ": an unknown kind of line \"" +
-                                         kind + "\""));
+      return Err(Status::InvalidArgument(
+          where + ": an unknown kind of line \"" + kind + "\""));
     }
     hasher.Update(text);
     hasher.Update("\n");
@@ -602,7 +611,8 @@ Result<Export> ReadExport(const std::string& path) {
         "the file ends after line " + std::to_string(number) +
         " without a trailer (cut short?)" +
         (x.events.size() < want_events
-             ? "; seq " + std::to_string(x.events.size() + 1) + " on are missing"
+             ? "; seq " + std::to_string(x.events.size() + 1) +
+                   " on are missing"
              : std::string())));
   }
   return x;
@@ -632,9 +642,8 @@ int RunImport(const std::vector<std::string>& args) {
   // The whole file, checked, before anything is opened.
   auto x = ReadExport(path);
   if (!x) {
-    return OfflineFail(path + " is refused, nothing was written: " +
-                           x.error().message(),
-                       1);
+    return OfflineFail(
+        path + " is refused, nothing was written: " + x.error().message(), 1);
   }
   std::fprintf(stderr,
                "%s: checked: tenant %s from region %s, %zu events (head seq "

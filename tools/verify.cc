@@ -141,8 +141,7 @@ std::string Line(const storage::TenantRecord& rec, const TenantResult& r) {
 
 int RunVerify(const std::vector<std::string>& args) {
   Flags f = ParseFlags(args, 1, {"json", "help"});
-  if (f.Has("help") ||
-      (!f.positional.empty() && (f.positional[0] == "-h"))) {
+  if (f.Has("help") || (!f.positional.empty() && (f.positional[0] == "-h"))) {
     std::fputs(kVerifyHelp, stdout);
     std::fputs(kRegionFlagsHelp, stdout);
     return kOk;

@@ -32,7 +32,8 @@ std::string BigSvg(int n) {
 // big) and several acting users.
 void Populate(World& w, const Tenant& t, int sites, int round = 0) {
   for (int i = 0; i < sites; ++i) {
-    const std::string sub = "acct-" + std::to_string(i % 3) + "-" + t.client_key;
+    const std::string sub =
+        "acct-" + std::to_string(i % 3) + "-" + t.client_key;
     Response r = Http("POST", w.server->url("/api/v1/sites"),
                       {t.Auth("POST", "/api/v1/sites", sub),
                        "Content-Type: application/json"},
@@ -48,9 +49,9 @@ void Populate(World& w, const Tenant& t, int sites, int round = 0) {
   }
   for (const std::string& svg : {Svg(7 + round), BigSvg(3 + round)}) {
     const std::string target = "/api/v1/media?kind=layout-image";
-    Response r = Http("POST", w.server->url(target),
-                      {t.Auth("POST", target), "Content-Type: image/svg+xml"},
-                      svg);
+    Response r =
+        Http("POST", w.server->url(target),
+             {t.Auth("POST", target), "Content-Type: image/svg+xml"}, svg);
     INFO(r.body);
     REQUIRE(r.status == 201);
   }
@@ -68,10 +69,10 @@ std::map<std::string, std::tuple<uintmax_t, int64_t>> Snapshot(
     for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
       struct stat st {};
       REQUIRE(::stat(e.path().c_str(), &st) == 0);
-      out[e.path().string()] = {static_cast<uintmax_t>(st.st_size),
-                                static_cast<int64_t>(st.st_mtim.tv_sec) *
-                                        1000000000 +
-                                    st.st_mtim.tv_nsec};
+      out[e.path().string()] = {
+          static_cast<uintmax_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+              st.st_mtim.tv_nsec};
     }
   }
   struct stat st {};
@@ -191,9 +192,8 @@ TEST_CASE(
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("no siteledger database at") != std::string::npos);
   CHECK(!std::filesystem::exists(w.dir / "nope"));
-  ProcessResult wrong_key =
-      Tool({"verify", "--data", data, "--master-key-file",
-            (w.dir / "master-eu.key").string()});
+  ProcessResult wrong_key = Tool({"verify", "--data", data, "--master-key-file",
+                                  (w.dir / "master-eu.key").string()});
   CHECK(wrong_key.exit_code == 1);
   CHECK(wrong_key.err.find("--master-key-file") != std::string::npos);
   CHECK(!std::filesystem::exists(w.dir / "master-eu.key"));
@@ -230,9 +230,8 @@ TEST_CASE(
     CHECK(r.out.find("ok       tenant " + std::to_string(id_b)) !=
           std::string::npos);
     CHECK(r.out.find("1 damaged") != std::string::npos);
-    ProcessResult j =
-        Tool({"verify", "--data", data.string(), "--json", "--tenant",
-              "damaged-a"});
+    ProcessResult j = Tool(
+        {"verify", "--data", data.string(), "--json", "--tenant", "damaged-a"});
     Json report = ParseOrFail(j.out);
     CHECK(j.exit_code == 1);
     CHECK(report.Find("tenants")->as_array()[0].GetInt("firstBadSeq") == 5);
@@ -312,8 +311,8 @@ TEST_CASE(
   Populate(w, a, 3, 1);  // and some in the live WAL
   const std::filesystem::path file = w.dir / "a.ndjson";
   ProcessResult exported =
-      Tool({"export", "--data", (w.dir / "us").string(), "--tenant",
-            "moving-a", "--out", file.string()});
+      Tool({"export", "--data", (w.dir / "us").string(), "--tenant", "moving-a",
+            "--out", file.string()});
   INFO(exported.out << exported.err);
   REQUIRE(exported.exit_code == 0);
   const std::string source_digest =
@@ -334,9 +333,8 @@ TEST_CASE(
       Tool({"import", file.string(), "--data", eu, "--region", "eu"});
   INFO(imported.out << imported.err);
   REQUIRE(imported.exit_code == 0);
-  CHECK(imported.out.find("views digest " + source_digest +
-                          " (the source's: " + source_digest + ")") !=
-        std::string::npos);
+  CHECK(imported.out.find("views digest " + source_digest + " (the source's: " +
+                          source_digest + ")") != std::string::npos);
   ProcessResult verify = Tool({"verify", "--data", eu, "--region", "eu"});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
@@ -345,9 +343,9 @@ TEST_CASE(
   // An export of the import is the same file, but for its header's time
   // and region and the trailer's checksum: the same events and hashes.
   const std::filesystem::path again = w.dir / "again.ndjson";
-  ProcessResult reexported = Tool({"export", "--data", eu, "--region", "eu",
-                                   "--tenant", "moving-a", "--out",
-                                   again.string()});
+  ProcessResult reexported =
+      Tool({"export", "--data", eu, "--region", "eu", "--tenant", "moving-a",
+            "--out", again.string()});
   INFO(reexported.err);
   REQUIRE(reexported.exit_code == 0);
   CHECK(Between(reexported.err, "views digest ", "\n") == source_digest);
@@ -385,8 +383,8 @@ TEST_CASE(
       for (const std::string& l : tampered) out << l << '\n';
     }
     const std::filesystem::path target = w.dir / "target";
-    ProcessResult r = Tool({"import", bad.string(), "--data", target.string(),
-                            "--region", "ap"});
+    ProcessResult r = Tool(
+        {"import", bad.string(), "--data", target.string(), "--region", "ap"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("is refused, nothing was written") != std::string::npos);

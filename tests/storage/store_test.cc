@@ -363,7 +363,6 @@ TEST_CASE("A database from before identities is bound on its first open",
   }
 }
 
-
 // Every file of the region's three places: path -> (size, mtime in ns).
 std::map<std::string, std::pair<uintmax_t, int64_t>> RegionFiles(
     const Region& region) {
@@ -384,9 +383,9 @@ std::map<std::string, std::pair<uintmax_t, int64_t>> RegionFiles(
   return out;
 }
 
-Result<std::unique_ptr<Store>> OpenReadOnly(Region& region,
-                                            const std::filesystem::path& scratch,
-                                            StoreOptions options = {}) {
+Result<std::unique_ptr<Store>> OpenReadOnly(
+    Region& region, const std::filesystem::path& scratch,
+    StoreOptions options = {}) {
   if (options.data.empty()) options.data = region.data();
   options.clock = &region.clock;
   return Store::OpenReadOnly(options, scratch);
