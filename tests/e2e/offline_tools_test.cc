@@ -136,7 +136,7 @@ std::string Between(const std::string& text, const std::string& before,
 
 TEST_CASE(
     "siteledger verify and replay pass on a live server's folder and leave a "
-    "stopped one untouched; replay --repair refuses while the server runs",
+    "stopped one untouched, and replay --repair refuses while the server runs",
     "[e2e][offline-tools]") {
   World w;
   Tenant a = w.Install("offline-a");
@@ -286,7 +286,8 @@ TEST_CASE(
 
 TEST_CASE(
     "siteledger export from a live server and import into another region's "
-    "folder give the same views digest; tampered exports are refused naming "
+    "folder give the same views digest, and tampered exports are refused "
+    "naming "
     "the seq, writing nothing",
     "[e2e][offline-tools]") {
   OperatorsFile ops;
@@ -349,6 +350,35 @@ TEST_CASE(
   INFO(reexported.err);
   REQUIRE(reexported.exit_code == 0);
   CHECK(Between(reexported.err, "views digest ", "\n") == source_digest);
+
+  // The imported tenant serves nothing until Atlassian's signed installed
+  // callback brings a secret; then it serves what the source served.
+  {
+    Server eu_server(w.dir.path(), w.keys.url(),
+                     {"--region", "eu", "--data", eu});
+    const std::string target = "/api/v1/sites?limit=100";
+    Tenant moved{"moving-a", "a-new-secret-of-moving-a-0123456789abcdef"};
+    CHECK(Http("GET", eu_server.url(target), {a.Auth("GET", target)}).status ==
+          401);
+    const std::string path = "/lifecycle/installed";
+    Response installed = Http(
+        "POST", eu_server.url(path),
+        {"Authorization: JWT " + SignRs(LifecycleClaims(eu_server.base_url(),
+                                                        moved.client_key, path),
+                                        w.install_key, "kid-1"),
+         "Content-Type: application/json"},
+        LifecycleBody("installed", moved.client_key, moved.secret).Dump());
+    INFO(installed.body << eu_server.Log());
+    REQUIRE(installed.status == 204);
+    Response there =
+        Http("GET", eu_server.url(target), {moved.Auth("GET", target)});
+    Response here = w.Call(a, "GET", target);
+    INFO(there.body);
+    REQUIRE(there.status == 200);
+    REQUIRE(here.status == 200);
+    CHECK(there.body == here.body);
+    REQUIRE(eu_server.Stop() == 0);
+  }
 
   // The same clientKey again: refused.
   ProcessResult twice =
