@@ -258,6 +258,22 @@ void Progress::Update(uint64_t done) {
   drawn_ = true;
 }
 
+Status AuditOffline(storage::Store& store, const storage::TenantRecord& rec,
+                    std::string action, std::string outcome,
+                    std::string detail) {
+  storage::AuditRecord r;
+  r.actor = "system";
+  r.action = std::move(action);
+  r.tenant = rec.id;
+  r.client_key = rec.client_key;
+  r.outcome = std::move(outcome);
+  r.detail = std::move(detail) + " (siteledger, offline, uid " +
+             std::to_string(::getuid()) + ")";
+  auto appended = store.audit().Append(std::move(r));
+  if (!appended) return appended.error();
+  return Status::Ok();
+}
+
 int OfflineFail(const std::string& message, int status) {
   std::fprintf(stderr, "siteledger: %s\n", message.c_str());
   return status;

@@ -135,6 +135,14 @@ class Progress {
   std::chrono::steady_clock::time_point last_;
 };
 
+// Records what an offline command changed in the region's audit log:
+// actor "system", `action` ("tool.import", "tool.views-rebuilt"), the
+// tenant, and `detail` with the user id that ran the tool. The audit log's
+// errors (IOError, Corruption of its head).
+Status AuditOffline(storage::Store& store, const storage::TenantRecord& rec,
+                    std::string action, std::string outcome,
+                    std::string detail);
+
 // Prints "siteledger: MESSAGE" on stderr; returns `status`.
 int OfflineFail(const std::string& message, int status);
 

@@ -157,6 +157,19 @@ int RunReplay(const std::vector<std::string>& args) {
         } else {
           ++failed;
         }
+        if (Status a = AuditOffline(
+                store, rec, "tool.views-rebuilt",
+                after && after->ok() ? "ok" : "views still differ",
+                "views and versions rebuilt from the log up to seq " +
+                    std::to_string(check->seq.value()) + "; " +
+                    std::to_string(check->total_differences) +
+                    " view(s) differed before");
+            !a.ok()) {
+          std::printf(
+              "FAILED   %s: recording the rebuild in the audit log: %s\n",
+              TenantName(rec).c_str(), a.ToString().c_str());
+          ++failed;
+        }
       }
     }
     std::fflush(stdout);

@@ -381,6 +381,8 @@ Result<Hash> HashField(const Json& line, std::string_view name,
   return h;
 }
 
+// Local to this file (undefined after ReadExport): declares `lhs` from a
+// Result, or returns its error.
 #define SL_ASSIGN_OR_RETURN_ERR(lhs, expr)   \
   auto lhs##_r = (expr);                     \
   if (!lhs##_r) return Err(lhs##_r.error()); \
@@ -593,6 +595,8 @@ Result<Export> ReadExport(const std::string& path) {
       }
       part = Part::kEnd;
       continue;
+    } else if (kind == "header") {
+      return Err(Status::InvalidArgument(where + ": a second header"));
     } else {
       return Err(Status::InvalidArgument(
           where + ": an unknown kind of line \"" + kind + "\""));
@@ -617,6 +621,8 @@ Result<Export> ReadExport(const std::string& path) {
   }
   return x;
 }
+
+#undef SL_ASSIGN_OR_RETURN_ERR
 
 }  // namespace
 
@@ -776,10 +782,24 @@ int RunImport(const std::vector<std::string>& args) {
       static_cast<unsigned long long>(head->seq.value()),
       HexOf(head->hash).c_str(), x->pseudonyms.size(), x->media.size(),
       digest_hex.c_str(), x->views_digest.c_str());
-  if (head->seq != x->head_seq || head->hash != x->head_hash) {
+  const bool same_head = head->seq == x->head_seq && head->hash == x->head_hash;
+  const bool same_views = digest_hex == x->views_digest;
+  if (Status s = AuditOffline(
+          store, rec, "tool.import",
+          same_head && same_views ? "ok" : "imported, but it differs",
+          "imported from region " + x->region + ": " +
+              std::to_string(x->events.size()) + " events, head seq " +
+              std::to_string(head->seq.value()) + ", views digest " +
+              digest_hex +
+              (same_views ? "" : " (the source's: " + x->views_digest + ")"));
+      !s.ok()) {
+    return OfflineFail("recording the import in the audit log: " + s.ToString(),
+                       1);
+  }
+  if (!same_head) {
     return OfflineFail("the imported head is not the export's", 1);
   }
-  if (digest_hex != x->views_digest) {
+  if (!same_views) {
     return OfflineFail(
         "the imported views' digest is not the source's: the source's "
         "stored views differ from its log (run siteledger verify on the "

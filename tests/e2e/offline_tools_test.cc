@@ -341,6 +341,8 @@ TEST_CASE(
   CHECK(verify.exit_code == 0);
   CHECK(verify.out.find("(moving-a)") != std::string::npos);
   CHECK(verify.out.find("(staying)") == std::string::npos);
+  // The import is in the target's audit log.
+  CHECK(verify.out.find("ok       audit log: 1 records") != std::string::npos);
   // An export of the import is the same file, but for its header's time
   // and region and the trailer's checksum: the same events and hashes.
   const std::filesystem::path again = w.dir / "again.ndjson";
