@@ -59,7 +59,16 @@ Result<std::unique_ptr<ReadOnlyRegion>> OpenReadOnly(const Flags& f,
   region->scratch = pattern;
   auto store =
       storage::Store::OpenReadOnly(RegionOptions(f, clock), region->scratch);
-  if (!store) return Err(store.error());
+  if (!store) {
+    if (store.error().code() == StatusCode::kIOError) {
+      // Beside a live server: a WAL or blob file it removed meanwhile.
+      return Err(Status::IOError(
+          store.error().message() +
+          " (if siteledgerd is running on it, it may have just removed that "
+          "file: run the command again)"));
+    }
+    return Err(store.error());
+  }
   region->store = std::move(*store);
   return region;
 }

@@ -692,9 +692,9 @@ int RunImport(const std::vector<std::string>& args) {
   rec.state = storage::LifecycleState::kUninstalled;
   rec.uninstalled_at = clock.Now();
   rec.purge_at = *rec.uninstalled_at + kAwaitInstall;
-  if (Status s = store.registry().Update(rec); !s.ok()) {
-    return OfflineFail(s.ToString(), 1);
-  }
+  Status updated = store.registry().Update(rec);
+  storage::SecureWipe(rec.shared_secret);
+  if (!updated.ok()) return OfflineFail(updated.ToString(), 1);
   const std::string name = TenantName(rec);
   auto failed = [&](const Status& s) {
     return OfflineFail(
