@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -318,18 +320,18 @@ int RunExport(const std::vector<std::string>& args) {
 
 namespace {
 
-// A whole export, read and checked.
+// A whole export, checked (ReadExport): what the import needs to write it
+// again from the file, and to find the file changed since (events[i] is the
+// hash of seq i + 1). The payloads and media bytes are not kept: the
+// import reads them again, so its memory follows the number of events, not
+// the file's size.
 struct Export {
   std::string client_key;
   std::string base_url;
   std::string region;
-  std::vector<storage::Event> events;
+  std::vector<Hash> events;
   std::vector<std::pair<std::string, std::string>> pseudonyms;
-  struct Media {
-    std::string id;
-    std::string bytes;
-  };
-  std::vector<Media> media;
+  std::vector<std::string> media;  // ids
   Sequence head_seq;
   Hash head_hash{};
   std::string views_digest;  // hex
@@ -423,6 +425,15 @@ Result<Export> ReadExport(const std::string& path) {
           (parsed ? std::string() : " (" + parsed.error().message() + ")")));
     }
     const Json& line = *parsed;
+    // Canonical lines only, as export writes them: every byte then means
+    // something, and the import's second reading can tell a line's kind by
+    // its first member.
+    if (line.Dump() != text) {
+      return Err(Status::InvalidArgument(
+          where +
+          ": not canonical JSON (compact, members sorted), as "
+          "siteledger export writes it"));
+    }
     SL_ASSIGN_OR_RETURN_ERR(kind, StringField(line, "kind", where));
     if (part == Part::kHeader) {
       if (kind != "header" || line.GetString("format") != kFormatName) {
@@ -516,7 +527,7 @@ Result<Export> ReadExport(const std::string& path) {
       }
       prev = hash;
       last_time = event->time;
-      x.events.push_back(std::move(*event));
+      x.events.push_back(hash);
     } else if (kind == "pseudonym") {
       if (part == Part::kMedia) {
         return Err(
@@ -549,7 +560,7 @@ Result<Export> ReadExport(const std::string& path) {
         return Err(Status::InvalidArgument(
             at + ": its bytes' SHA-256 is not its id (the media was altered)"));
       }
-      x.media.push_back({id, std::move(*bytes)});
+      x.media.push_back(id);
     } else if (kind == "trailer") {
       const std::string got = std::to_string(x.events.size()) + " events, " +
                               std::to_string(x.pseudonyms.size()) +
@@ -623,6 +634,37 @@ Result<Export> ReadExport(const std::string& path) {
 }
 
 #undef SL_ASSIGN_OR_RETURN_ERR
+
+// The first member of an event line and of a media line, in canonical JSON.
+constexpr std::string_view kEventLinePrefix = "{\"envelope\":";
+constexpr std::string_view kMediaLinePrefix = "{\"bytes\":";
+
+// Calls `visit` with each line of the checked file at `path` that starts
+// with `prefix`, parsed, in file order, and its line number. Stops at the
+// first error `visit` returns. InvalidArgument for a line that no longer
+// parses (the file changed since it was checked); IOError if it cannot be
+// read.
+Status ForEachLine(const std::string& path, std::string_view prefix,
+                   const std::function<Status(uint64_t, const Json&)>& visit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::IOError("cannot read " + path + ": " + std::strerror(errno));
+  }
+  std::string text;
+  uint64_t number = 0;
+  while (std::getline(in, text)) {
+    ++number;
+    if (!text.starts_with(prefix)) continue;
+    auto parsed = projections::ParseJson(text, LineLimits());
+    if (!parsed) {
+      return Status::InvalidArgument("line " + std::to_string(number) +
+                                     " changed since the file was checked");
+    }
+    SL_RETURN_IF_ERROR(visit(number, *parsed));
+  }
+  if (in.bad()) return Status::IOError("reading " + path + " failed");
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -731,34 +773,82 @@ int RunImport(const std::vector<std::string>& args) {
         if (Status s = flush(); !s.ok()) return failed(s);
       }
     }
-    for (Export::Media& m : x->media) {
-      bytes += m.bytes.size();
-      rows.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
-                      storage::BlobRowKey(m.id), std::move(m.bytes)});
-      if (bytes >= (size_t{16} << 20)) {
-        if (Status s = flush(); !s.ok()) return failed(s);
-      }
+    // The media, read again from the file (their ids were checked).
+    size_t media = 0;
+    Status s = ForEachLine(
+        path, kMediaLinePrefix,
+        [&](uint64_t number, const Json& line) -> Status {
+          const std::string id(line.GetString("mediaId"));
+          auto data = server::Base64UrlDecode(line.GetString("bytes"));
+          if (media >= x->media.size() || id != x->media[media] || !data ||
+              storage::ToHex(storage::Sha256(*data)) != id) {
+            return Status::InvalidArgument(
+                "line " + std::to_string(number) +
+                " changed since the file was checked");
+          }
+          ++media;
+          bytes += data->size();
+          rows.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
+                          storage::BlobRowKey(id), std::move(*data)});
+          if (bytes >= (size_t{16} << 20)) return flush();
+          return Status::Ok();
+        });
+    if (s.ok() && media != x->media.size()) {
+      s = Status::InvalidArgument("the file changed since it was checked");
     }
-    if (Status s = flush(); !s.ok()) return failed(s);
+    if (s.ok()) s = flush();
+    if (!s.ok()) return failed(s);
   }
-  // The events, as they are (seqs, times, hashes), in batches.
+  // The events, as they are (seqs, times, hashes), read again from the
+  // file and appended in batches; each must be the event checked.
   {
     Progress progress("events", x->events.size());
-    size_t i = 0;
-    while (i < x->events.size()) {
-      storage::AppendRequest request;
+    storage::AppendRequest request;
+    size_t bytes = 0;
+    uint64_t appended = 0;
+    auto append = [&]() -> Status {
+      if (request.imported.empty()) return Status::Ok();
       request.tenant = rec.id;
-      size_t bytes = 0;
-      while (i < x->events.size() && request.imported.size() < 1000 &&
-             bytes < (size_t{8} << 20)) {
-        bytes += x->events[i].payload.size() + 256;
-        request.imported.push_back(std::move(x->events[i]));
-        ++i;
-      }
-      auto appended = log.Append(std::move(request));
-      if (!appended) return failed(appended.error());
-      progress.Update(i);
+      const uint64_t n = request.imported.size();
+      auto done = log.Append(std::move(request));
+      request = storage::AppendRequest();
+      bytes = 0;
+      if (!done) return done.error();
+      appended += n;
+      progress.Update(appended);
+      return Status::Ok();
+    };
+    uint64_t seen = 0;
+    Status s = ForEachLine(
+        path, kEventLinePrefix,
+        [&](uint64_t number, const Json& line) -> Status {
+          std::optional<storage::Event> event;
+          if (auto envelope =
+                  server::Base64UrlDecode(line.GetString("envelope"))) {
+            if (auto decoded = storage::DecodeCanonical(*envelope)) {
+              event = std::move(*decoded);
+            }
+          }
+          if (!event || seen >= x->events.size() ||
+              event->seq.value() != seen + 1 ||
+              storage::HashOf(*event) != x->events[seen]) {
+            return Status::InvalidArgument(
+                "line " + std::to_string(number) +
+                " changed since the file was checked");
+          }
+          ++seen;
+          bytes += event->payload.size() + 256;
+          request.imported.push_back(std::move(*event));
+          if (request.imported.size() >= 1000 || bytes >= (size_t{8} << 20)) {
+            return append();
+          }
+          return Status::Ok();
+        });
+    if (s.ok()) s = append();
+    if (s.ok() && seen != x->events.size()) {
+      s = Status::InvalidArgument("the file changed since it was checked");
     }
+    if (!s.ok()) return failed(s);
   }
   // INDEX: if the bitmap index is not kept by CatchUp's fold, its
   // RebuildIndex goes here.
