@@ -198,6 +198,27 @@ TEST_CASE(
   CHECK(wrong_key.err.find("--master-key-file") != std::string::npos);
   CHECK(!std::filesystem::exists(w.dir / "master-eu.key"));
   CHECK(Tool({"verify", "--data", data, "--bogus"}).exit_code == 2);
+  CHECK(Tool({"import"}).exit_code == 2);
+  CHECK(Tool({"export", "--data", data}).exit_code == 2);  // no --tenant
+
+  // Each command's --help says whether it writes, and its exit statuses.
+  for (const char* command : {"verify", "replay", "export", "import"}) {
+    ProcessResult help = Tool({command, "--help"});
+    INFO(command << ": " << help.out);
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("Exit status") != std::string::npos);
+    CHECK(help.out.find("--master-key-file") != std::string::npos);
+    const std::string name = command;
+    if (name != "import") {
+      CHECK(help.out.find("ead-only") != std::string::npos);  // R or r
+    }
+    if (name == "import" || name == "replay") {
+      CHECK(help.out.find("OFFLINE ONLY") != std::string::npos);
+    }
+  }
+  CHECK(Tool({"replay", "-h"}).out.find("OFFLINE ONLY") != std::string::npos);
+  CHECK(Tool({"--help"}).out.find("siteledger import FILE") !=
+        std::string::npos);
 }
 
 TEST_CASE(
