@@ -78,6 +78,8 @@ void Progress::Update(uint64_t done) {
   done_ = std::max(done_, done);
   const Clock::time_point now = Now();
   if (now - start_ < options_.delay) return;
+  // All done: the line is Finish's, so that the end prints once.
+  if (total_ > 0 && done_ >= total_) return;
   const auto every =
       terminal_ ? options_.redraw_every : options_.plain_every;
   // The first line once the delay has passed, then at most one per
