@@ -114,7 +114,7 @@ std::string GroupHelp(std::string_view group,
 
 int UsageError(const Command& c, const std::string& message) {
   std::fprintf(stderr,
-               "siteledger %s: %s\nusage: %s\n(see siteledger %s --help)\n",
+               "siteledger %s: %s\nUsage: %s\n(see siteledger %s --help)\n",
                std::string(c.name).c_str(), message.c_str(),
                std::string(c.UsageLine()).c_str(),
                std::string(c.name).c_str());

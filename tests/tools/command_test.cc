@@ -206,7 +206,7 @@ TEST_CASE("The dispatcher checks flags before it runs a command", "[tools]") {
     const Output o = Capture(t, {"fetch", "--all"});
     CHECK(o.status == kUsageError);
     CHECK(o.err.find("--tenant is required") != std::string::npos);
-    CHECK(o.err.find("usage: siteledger fetch --tenant KEY") !=
+    CHECK(o.err.find("Usage: siteledger fetch --tenant KEY") !=
           std::string::npos);
     CHECK(ran.empty());
   }
