@@ -146,9 +146,9 @@ Result<std::string> OperatorLine(std::string_view name, std::string_view scopes,
   // Checked here, not through Parse, so that a bad value is reported as the
   // flag it came from rather than as a line of a file.
   if (!ValidName(name)) {
-    return siteledger::Err(Status::InvalidArgument(
-        "bad operator name '" + std::string(name) +
-        "': a name is 1 to 64 of [A-Za-z0-9._-]"));
+    return siteledger::Err(
+        Status::InvalidArgument("bad operator name '" + std::string(name) +
+                                "': a name is 1 to 64 of [A-Za-z0-9._-]"));
   }
   if (auto parsed = ParseScopes(scopes); !parsed) {
     return siteledger::Err(parsed.error());

@@ -116,8 +116,7 @@ int UsageError(const Command& c, const std::string& message) {
   std::fprintf(stderr,
                "siteledger %s: %s\nUsage: %s\n(see siteledger %s --help)\n",
                std::string(c.name).c_str(), message.c_str(),
-               std::string(c.UsageLine()).c_str(),
-               std::string(c.name).c_str());
+               std::string(c.UsageLine()).c_str(), std::string(c.name).c_str());
   return kUsageError;
 }
 
@@ -205,22 +204,21 @@ int Dispatch(std::span<const Command> table,
   const Command* c = Find(table, args, 0, taken);
   if (c == nullptr) {
     if (auto members = Group(table, first); !members.empty()) {
-      const bool help = args.size() > 1 && (args[1] == "--help" ||
-                                            args[1] == "-h" || args[1] == "help");
+      const bool help =
+          args.size() > 1 &&
+          (args[1] == "--help" || args[1] == "-h" || args[1] == "help");
       if (help) {
         std::fputs(GroupHelp(first, members).c_str(), stdout);
         return kOk;
       }
       std::fprintf(stderr, "siteledger %s: %s\n\n%s", first.c_str(),
-                   args.size() > 1
-                       ? ("unknown subcommand " + args[1]).c_str()
-                       : "which subcommand?",
+                   args.size() > 1 ? ("unknown subcommand " + args[1]).c_str()
+                                   : "which subcommand?",
                    GroupHelp(first, members).c_str());
       return kUsageError;
     }
-    std::string message = first.starts_with("-")
-                              ? "unknown option " + first
-                              : "unknown command " + first;
+    std::string message = first.starts_with("-") ? "unknown option " + first
+                                                 : "unknown command " + first;
     if (const std::string near = Suggestion(table, first); !near.empty()) {
       message += " (did you mean " + near + "?)";
     }
@@ -243,16 +241,16 @@ int Dispatch(std::span<const Command> table,
   }
   if (flags.error) return UsageError(*c, *flags.error);
   if (flags.positional.size() > c->max_positional) {
-    return UsageError(*c, "unexpected argument " +
-                              flags.positional[c->max_positional]);
+    return UsageError(
+        *c, "unexpected argument " + flags.positional[c->max_positional]);
   }
   for (const std::string& name : c->required) {
     if (flags.Get(name).empty()) {
-      return UsageError(*c, "--" + name + " is required" +
-                                (name == "reason"
-                                     ? std::string(" (sent as X-Access-Reason "
-                                                   "and audited)")
-                                     : std::string()));
+      return UsageError(
+          *c, "--" + name + " is required" +
+                  (name == "reason" ? std::string(" (sent as X-Access-Reason "
+                                                  "and audited)")
+                                    : std::string()));
     }
   }
   return c->run(Invocation{args, flags});

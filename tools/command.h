@@ -66,9 +66,11 @@ struct Command {
   // What it does, each of its flags, the exit status; the server flags are
   // added by the framework. May be empty for a one-line command.
   std::string_view help = {};
-  std::vector<std::string> flags = {};    // its own flags, without "--"
-  std::vector<std::string> booleans = {}; // those of `flags` that take no value
-  std::vector<std::string> required = {}; // those of `flags` that must be given
+  std::vector<std::string> flags = {};  // its own flags, without "--"
+  std::vector<std::string> booleans =
+      {};  // those of `flags` that take no value
+  std::vector<std::string> required =
+      {};  // those of `flags` that must be given
   ServerUse server = ServerUse::kNone;
   size_t max_positional = 0;  // arguments that are not flags
   // Runs the command; returns the exit status (kOk, kServerError,

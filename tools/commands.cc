@@ -237,9 +237,9 @@ int Logs(const Invocation& in, bool access) {
   if (!s) return Fail(s.error().message(), kUsageError);
   std::string query;
   for (const std::string& flag :
-       access ? std::vector<std::string>{"since", "until"}
-              : std::vector<std::string>{"tenant", "operator", "since",
-                                         "until"}) {
+       access
+           ? std::vector<std::string>{"since", "until"}
+           : std::vector<std::string>{"tenant", "operator", "since", "until"}) {
     if (!f.Has(flag)) continue;
     query += query.empty() ? "?" : "&";
     query += QueryParam(flag, f.Get(flag));

@@ -196,8 +196,8 @@ int EraseUsers(const Invocation& in) {
     }
     if (response->status != 200) {
       return ServerFail(Refusal("POST", "/admin/users/erase", *response) +
-                        " (" + std::to_string(sent) +
-                        " of " + std::to_string(report->closed.size()) +
+                        " (" + std::to_string(sent) + " of " +
+                        std::to_string(report->closed.size()) +
                         " closed accounts dealt with before)");
     }
     auto answer = projections::ParseJson(response->body,

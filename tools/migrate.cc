@@ -150,12 +150,13 @@ std::string TerminalLine(const Json& doc) {
         total > 0 ? static_cast<int>(done * kBarWidth / total) : 0;
     const Json* eta = p->Find("etaSeconds");
     // What matters most first: a narrow terminal cuts the end.
-    line += " [" + std::string(static_cast<size_t>(filled), '#') +
-            std::string(static_cast<size_t>(kBarWidth - filled), '.') + "] " +
-            (total > 0 ? std::to_string(done * 100 / total) : "0") + "%  ETA " +
-            (eta != nullptr && eta->is_int() ? FormatSeconds(eta->as_int()) : "?") +
-            "  " + std::to_string(p->GetInt("rate")) + " events/s  " +
-            std::to_string(copied) + "/" + std::to_string(total) + " events";
+    line +=
+        " [" + std::string(static_cast<size_t>(filled), '#') +
+        std::string(static_cast<size_t>(kBarWidth - filled), '.') + "] " +
+        (total > 0 ? std::to_string(done * 100 / total) : "0") + "%  ETA " +
+        (eta != nullptr && eta->is_int() ? FormatSeconds(eta->as_int()) : "?") +
+        "  " + std::to_string(p->GetInt("rate")) + " events/s  " +
+        std::to_string(copied) + "/" + std::to_string(total) + " events";
   }
   line += "  (region " + StringOr(doc, "region", "?") + ")";
   winsize ws{};
@@ -260,7 +261,6 @@ int Follow(const ServerFlags& s, const std::string& client_key,
     std::this_thread::sleep_for(kPollInterval);
   }
 }
-
 
 // Runs `migrate SUB` once the framework has checked the flags (--tenant
 // and --reason given, and --to for start).

@@ -13,10 +13,10 @@ Result<ServerFlags> LoadServerFlags(const Flags& f) {
   s.server = f.Get("server", "http://127.0.0.1:8080");
   while (!s.server.empty() && s.server.back() == '/') s.server.pop_back();
   if (!s.server.starts_with("http://") && !s.server.starts_with("https://")) {
-    return Err(Status::InvalidArgument(
-        "--server " + s.server +
-        ": expected an http:// or https:// URL, e.g. "
-        "--server http://127.0.0.1:8080"));
+    return Err(
+        Status::InvalidArgument("--server " + s.server +
+                                ": expected an http:// or https:// URL, e.g. "
+                                "--server http://127.0.0.1:8080"));
   }
   s.reason = f.Get("reason");
   if (f.Has("token-file")) {

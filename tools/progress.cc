@@ -15,8 +15,8 @@ constexpr int kBarWidth = 24;
 std::string FormatSeconds(int64_t seconds) {
   char out[32];
   if (seconds >= 3600) {
-    std::snprintf(out, sizeof out, "%" PRId64 "h%02" PRId64 "m",
-                  seconds / 3600, seconds / 60 % 60);
+    std::snprintf(out, sizeof out, "%" PRId64 "h%02" PRId64 "m", seconds / 3600,
+                  seconds / 60 % 60);
   } else if (seconds >= 60) {
     std::snprintf(out, sizeof out, "%" PRId64 "m%02" PRId64 "s", seconds / 60,
                   seconds % 60);
@@ -32,8 +32,8 @@ Progress::Progress(std::string label, std::string unit, uint64_t total,
       unit_(std::move(unit)),
       total_(total),
       options_(std::move(options)),
-      terminal_(options_.terminal.value_or(::isatty(::fileno(options_.out)) ==
-                                           1)) {
+      terminal_(
+          options_.terminal.value_or(::isatty(::fileno(options_.out)) == 1)) {
   start_ = Now();
   last_print_ = start_;
 }
@@ -45,8 +45,7 @@ Progress::Clock::time_point Progress::Now() const {
 }
 
 std::string Progress::Line() const {
-  const double seconds =
-      std::chrono::duration<double>(Now() - start_).count();
+  const double seconds = std::chrono::duration<double>(Now() - start_).count();
   std::string line = std::to_string(done_);
   if (total_ > 0) {
     line += "/" + std::to_string(total_);
@@ -80,8 +79,7 @@ void Progress::Update(uint64_t done) {
   if (now - start_ < options_.delay) return;
   // All done: the line is Finish's, so that the end prints once.
   if (total_ > 0 && done_ >= total_) return;
-  const auto every =
-      terminal_ ? options_.redraw_every : options_.plain_every;
+  const auto every = terminal_ ? options_.redraw_every : options_.plain_every;
   // The first line once the delay has passed, then at most one per
   // interval: a piped log gets a line every few seconds, not per batch.
   if (printed_ && now - last_print_ < every) return;

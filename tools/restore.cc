@@ -164,11 +164,12 @@ int Restore(const Invocation& in) {
               after->digest.c_str());
   if (after->digest != target->digest) {
     // Another writer may have changed the tenant since the restore.
-    return Fail("restore: the views after the restore differ from those at "
-                "seq " +
-                std::to_string(target->seq) +
-                " (was the tenant written to meanwhile? compare with GET "
-                ".../digest?as_of=seq:N)");
+    return Fail(
+        "restore: the views after the restore differ from those at "
+        "seq " +
+        std::to_string(target->seq) +
+        " (was the tenant written to meanwhile? compare with GET "
+        ".../digest?as_of=seq:N)");
   }
   std::printf("the views are as they were at seq %llu\n",
               static_cast<unsigned long long>(target->seq));

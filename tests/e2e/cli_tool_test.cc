@@ -44,9 +44,9 @@ Digest DigestLine(const std::string& out, const std::string& what) {
 
 Digest DigestOf(World& w, const std::string& token,
                 const std::string& client_key, const std::string& query = "") {
-  Response r = Admin(w, token, "GET",
-                     "/admin/tenants/" + client_key + "/digest" + query,
-                     "checking a restore");
+  Response r =
+      Admin(w, token, "GET", "/admin/tenants/" + client_key + "/digest" + query,
+            "checking a restore");
   INFO(r.body);
   REQUIRE(r.status == 200);
   const Json j = r.json();
@@ -105,9 +105,8 @@ TEST_CASE("siteledger names the URL it could not reach and what to do",
 TEST_CASE("operators add names a bad scope and lists the valid ones",
           "[e2e][cli]") {
   OperatorsFile ops;
-  ProcessResult r =
-      RunTool({"operators", "add", "--file", ops.path().string(), "--name",
-               "bob", "--scopes", "usage,fly"});
+  ProcessResult r = RunTool({"operators", "add", "--file", ops.path().string(),
+                             "--name", "bob", "--scopes", "usage,fly"});
   INFO(r.err);
   CHECK(r.exit_code == 2);
   CHECK(r.out.empty());
@@ -116,14 +115,14 @@ TEST_CASE("operators add names a bad scope and lists the valid ones",
                    "usage, audit, clock)") != std::string::npos);
   CHECK(r.err.find("operators file line") == std::string::npos);
   CHECK_FALSE(std::filesystem::exists(ops.path()));
-  ProcessResult empty = RunTool({"operators", "add", "--file",
-                                 ops.path().string(), "--name", "bob",
-                                 "--scopes", "usage,,audit"});
+  ProcessResult empty =
+      RunTool({"operators", "add", "--file", ops.path().string(), "--name",
+               "bob", "--scopes", "usage,,audit"});
   CHECK(empty.exit_code == 2);
   CHECK(empty.err.find("unknown scope ''") != std::string::npos);
-  ProcessResult name = RunTool({"operators", "add", "--file",
-                                ops.path().string(), "--name", "bob smith",
-                                "--scopes", "usage"});
+  ProcessResult name =
+      RunTool({"operators", "add", "--file", ops.path().string(), "--name",
+               "bob smith", "--scopes", "usage"});
   CHECK(name.exit_code == 2);
   CHECK(name.err.find("bad operator name 'bob smith'") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(ops.path()));
@@ -143,17 +142,16 @@ TEST_CASE("siteledger says which scope a refused token lacks", "[e2e][cli]") {
   CHECK(usage.err.find("operators add --scopes usage") != std::string::npos);
   // restore needs restore besides read-tenant-data: it stops at the
   // restore, having changed nothing.
-  ProcessResult restore = RunTool(
-      {"restore", "--server", w.server->base_url(), "--tenant",
-       "client-cli-scope", "--as-of", "seq:0", "--reason", "test"},
-      {"SITELEDGER_TOKEN=" + reader});
+  ProcessResult restore =
+      RunTool({"restore", "--server", w.server->base_url(), "--tenant",
+               "client-cli-scope", "--as-of", "seq:0", "--reason", "test"},
+              {"SITELEDGER_TOKEN=" + reader});
   INFO(restore.out << restore.err);
   CHECK(restore.exit_code == 1);
   CHECK(restore.err.find("--scopes restore") != std::string::npos);
   CHECK(restore.err.find("nothing was restored") != std::string::npos);
-  ProcessResult unknown =
-      RunTool({"tenants", "--server", w.server->base_url()},
-              {"SITELEDGER_TOKEN=slop_unknown"});
+  ProcessResult unknown = RunTool({"tenants", "--server", w.server->base_url()},
+                                  {"SITELEDGER_TOKEN=slop_unknown"});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("401") != std::string::npos);
   CHECK(unknown.err.find("SITELEDGER_TOKEN") != std::string::npos);
@@ -187,19 +185,19 @@ TEST_CASE(
         empty.digest);
 
   // A seq past the head, a bad as_of, no reason, no scope: refused.
-  CHECK(IsProblem(Admin(w, reader, "GET",
-                        "/admin/tenants/client-cli-digest/digest?as_of=seq:999",
-                        "r"),
-                  400));
-  CHECK(IsProblem(Admin(w, reader, "GET",
-                        "/admin/tenants/client-cli-digest/digest?as_of=soon",
-                        "r"),
-                  400));
+  CHECK(IsProblem(
+      Admin(w, reader, "GET",
+            "/admin/tenants/client-cli-digest/digest?as_of=seq:999", "r"),
+      400));
+  CHECK(IsProblem(
+      Admin(w, reader, "GET",
+            "/admin/tenants/client-cli-digest/digest?as_of=soon", "r"),
+      400));
   CHECK(IsProblem(
       Admin(w, reader, "GET", "/admin/tenants/client-cli-digest/digest"), 400));
-  CHECK(IsProblem(Admin(w, viewer, "GET",
-                        "/admin/tenants/client-cli-digest/digest", "r"),
-                  403));
+  CHECK(IsProblem(
+      Admin(w, viewer, "GET", "/admin/tenants/client-cli-digest/digest", "r"),
+      403));
   CHECK(IsProblem(
       Admin(w, reader, "GET", "/admin/tenants/no-such-tenant/digest", "r"),
       404));
@@ -246,9 +244,9 @@ TEST_CASE(
   REQUIRE(sites_later != sites_at_two);
   REQUIRE(digest_later.digest != digest_at_two.digest);
 
-  const std::vector<std::string> server = {
-      "--server", w.server->base_url(), "--tenant", t.client_key, "--reason",
-      "SUP-42 restore"};
+  const std::vector<std::string> server = {"--server", w.server->base_url(),
+                                           "--tenant", t.client_key,
+                                           "--reason", "SUP-42 restore"};
   auto restore = [&](const std::string& as_of) {
     std::vector<std::string> args = {"restore", "--as-of", as_of};
     args.insert(args.end(), server.begin(), server.end());
@@ -305,9 +303,9 @@ TEST_CASE(
     CHECK(r.exit_code == 2);
     CHECK(r.out.empty());
     CHECK(r.err.find("nothing was sent") != std::string::npos);
-    ProcessResult missing = RunTool({"restore", "--tenant", t.client_key,
-                                     "--reason", "r", "--as-of"},
-                                    {"SITELEDGER_TOKEN=" + restorer});
+    ProcessResult missing = RunTool(
+        {"restore", "--tenant", t.client_key, "--reason", "r", "--as-of"},
+        {"SITELEDGER_TOKEN=" + restorer});
     CHECK(missing.exit_code == 2);
     CHECK(missing.err.find("--as-of needs a value") != std::string::npos);
     CHECK(Sites(w, t) == sites_later);

@@ -211,8 +211,9 @@ TEST_CASE("The dispatcher checks flags before it runs a command", "[tools]") {
     CHECK(ran.empty());
   }
   SECTION("server flags only where the row says") {
-    CHECK(Capture(t, {"fetch", "--tenant", "k", "--server", "http://s"})
-              .status == 7);
+    CHECK(
+        Capture(t, {"fetch", "--tenant", "k", "--server", "http://s"}).status ==
+        7);
     const Output o = Capture(t, {"fetch", "--tenant", "k", "--reason", "r"});
     CHECK(o.status == kUsageError);
     CHECK(o.err.find("unknown flag --reason") != std::string::npos);
@@ -260,8 +261,7 @@ TEST_CASE("The dispatcher checks flags before it runs a command", "[tools]") {
   }
 }
 
-TEST_CASE("restore refuses a bad --as-of before sending anything",
-          "[tools]") {
+TEST_CASE("restore refuses a bad --as-of before sending anything", "[tools]") {
   CHECK(*RestoreBody("seq:12") == R"({"toSeq":12})");
   CHECK(*RestoreBody("2026-11-28T05:00:00Z") ==
         R"({"asOf":"2026-11-28T05:00:00Z"})");
@@ -274,9 +274,8 @@ TEST_CASE("restore refuses a bad --as-of before sending anything",
     CHECK(body.error().message().find("--as-of " + bad) != std::string::npos);
   }
   // Through the tool, with a server that does not exist: refused first.
-  const Output o =
-      Tool({"restore", "--tenant", "k", "--as-of", "last week", "--reason",
-            "r", "--server", "http://127.0.0.1:1"});
+  const Output o = Tool({"restore", "--tenant", "k", "--as-of", "last week",
+                         "--reason", "r", "--server", "http://127.0.0.1:1"});
   CHECK(o.status == kUsageError);
   CHECK(o.err.find("nothing was sent") != std::string::npos);
   CHECK(o.err.find("cannot reach") == std::string::npos);

@@ -12,8 +12,8 @@ Flags Parse(std::vector<std::string> args,
 
 TEST_CASE("ParseFlags reads --name value, --name=value and booleans",
           "[tools]") {
-  const Flags f = Parse({"--tenant", "k", "--as-of=seq:3", "--json", "x"},
-                        {"json"});
+  const Flags f =
+      Parse({"--tenant", "k", "--as-of=seq:3", "--json", "x"}, {"json"});
   CHECK_FALSE(f.error);
   CHECK(f.Get("tenant") == "k");
   CHECK(f.Get("as-of") == "seq:3");

@@ -100,8 +100,9 @@ TEST_CASE("On a terminal, progress redraws one line with a bar", "[tools]") {
   p.Update(2);
   p.Finish();
   const std::string text = fx.Text();
-  CHECK(text.starts_with("\rverify: [######..................] 1/4 events "
-                         "(25%), 1.0/s, 3s left\033[K"));
+  CHECK(
+      text.starts_with("\rverify: [######..................] 1/4 events "
+                       "(25%), 1.0/s, 3s left\033[K"));
   CHECK(text.ends_with("\033[K\n"));
   CHECK(std::count(text.begin(), text.end(), '\r') == 3);
   CHECK(std::count(text.begin(), text.end(), '\n') == 1);
