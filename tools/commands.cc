@@ -21,6 +21,7 @@
 #include "tools/flags.h"
 #include "tools/migrate.h"
 #include "tools/operator_client.h"
+#include "tools/progress.h"
 #include "tools/restore.h"
 
 namespace siteledger::tools {
@@ -112,11 +113,16 @@ int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
 }
 
 // Every page of the list at `path` ("/admin/audit?since=..."), following
-// nextCursor, into `all`; non-zero (and a message naming `what`) on an
+// nextCursor, into `all`, with progress on stderr (records so far, rate)
+// when it takes more than 2 s; non-zero (and a message naming `what`) on an
 // error.
 int AllPages(const ServerFlags& s, const std::string& path, const char* what,
-             Json& all) {
+             Json& all, const char* command) {
   std::string cursor;
+  // The total is not known ahead; a read of a few pages stays silent.
+  Progress::Options options;
+  options.delay = std::chrono::seconds(2);
+  Progress progress(command, "records", 0, std::move(options));
   for (;;) {
     std::string target = path;
     target += path.find('?') == std::string::npos ? "?" : "&";
@@ -132,6 +138,7 @@ int AllPages(const ServerFlags& s, const std::string& path, const char* what,
       return Fail(std::string("the server's answer is not ") + what);
     }
     for (const Json& item : items->as_array()) all.Push(item);
+    progress.Add(items->as_array().size());
     const Json* next = page->Find("nextCursor");
     if (next == nullptr || !next->is_string()) return 0;
     cursor = next->as_string();
@@ -247,7 +254,8 @@ int Logs(const Invocation& in, bool access) {
   Json all = Json::MakeArray();
   if (int rc =
           AllPages(*s, (access ? "/admin/access-log" : "/admin/audit") + query,
-                   access ? "an access-log page" : "an audit page", all);
+                   access ? "an access-log page" : "an audit page", all,
+                   access ? "access-log" : "audit-log");
       rc != 0) {
     return rc;
   }
