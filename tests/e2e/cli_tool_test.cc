@@ -10,23 +10,10 @@
 #include <thread>
 
 #include "tests/e2e/harness.h"
+#include "tests/e2e/regions.h"
 
 namespace siteledger::e2e {
 namespace {
-
-// A loopback port nothing listens on (bound, then let go).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct Digest {
   uint64_t seq = 0;
@@ -310,6 +297,46 @@ TEST_CASE(
     CHECK(missing.err.find("--as-of needs a value") != std::string::npos);
     CHECK(Sites(w, t) == sites_later);
   }
+}
+
+TEST_CASE(
+    "For a tenant living in another region the digest route redirects and "
+    "siteledger restore names that region's URL",
+    "[e2e][cli]") {
+  Regions regions;
+  Tenant t = regions.Install("client-cli-moved");
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/sites", SiteBody(i))
+                .status == 201);
+  }
+  REQUIRE(regions
+              .AdminCall(*regions.us, "POST",
+                         "/admin/tenants/" + t.client_key + "/migration",
+                         R"({"target":"eu"})")
+              .status == 202);
+  regions.WaitResidency(*regions.us, t, [](const Json& j) {
+    return j.GetString("region") == "eu" && j.GetString("state") == "home";
+  });
+  const std::string path = "/admin/tenants/" + t.client_key + "/digest";
+  Response us = regions.AdminCall(*regions.us, "GET", path);
+  INFO(us.body);
+  CHECK(us.status == 307);
+  CHECK(us.header("location") == regions.eu->base_url() + path);
+  Response eu = regions.AdminCall(*regions.eu, "GET", path);
+  INFO(eu.body);
+  REQUIRE(eu.status == 200);
+  CHECK(eu.json().GetString("digest").size() == 64);
+
+  ProcessResult r =
+      RunTool({"restore", "--tenant", t.client_key, "--as-of", "seq:1",
+               "--reason", "cli test", "--server", regions.us->base_url()},
+              {"SITELEDGER_TOKEN=" + regions.admin});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("the server answered 307") != std::string::npos);
+  CHECK(r.err.find("ask it with --server " + regions.eu->base_url()) !=
+        std::string::npos);
+  CHECK(r.err.find("nothing was restored") != std::string::npos);
 }
 
 }  // namespace
