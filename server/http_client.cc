@@ -101,6 +101,9 @@ Result<OutboundResponse> Fetch(const OutboundRequest& request) {
   char* type = nullptr;
   curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type);
   if (type != nullptr) response.content_type = type;
+  char* location = nullptr;
+  curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location);
+  if (location != nullptr) response.location = location;
   response.body = std::move(sink.body);
   return response;
 }

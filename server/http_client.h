@@ -34,6 +34,7 @@ struct OutboundResponse {
   long status = 0;
   std::string body;
   std::string content_type;
+  std::string location;  // a redirect's Location (absolute), else empty
 };
 
 // Makes one HTTP(S) request (libcurl; TLS always verified, against the

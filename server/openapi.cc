@@ -321,6 +321,24 @@ Json Components() {
                  {"lastError", NullableStr()}})},
            {"required", Arr({"region", "homeBaseUrl", "state", "progress",
                              "rollbackDeadline"})}}));
+  schemas.Set(
+      "Digest",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"seq", Int()},
+                 {"digest", Obj({{"type", "string"},
+                                 {"pattern", "^[0-9a-f]{64}$"},
+                                 {"description",
+                                  "SHA-256 of the views, lowercase hex"}})}})},
+           {"required", Arr({"seq", "digest"})}}));
+  schemas.Set(
+      "RestoreResult",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"seq",
+                  Obj({{"type", "integer"},
+                       {"description", "the head after the restore"}})}})},
+           {"required", Arr({"seq"})}}));
   schemas.Set("DareStatus",
               Obj({{"type", "object"},
                    {"properties",

@@ -16,6 +16,7 @@
 #include "server/problem.h"
 #include "storage/base/rfc3339.h"
 #include "storage/base/utf8.h"
+#include "storage/crypto.h"
 
 namespace siteledger::server {
 namespace {
@@ -185,6 +186,7 @@ void OperatorApi::Serve(const CallPtr& call) {
       }
       return ServeRestore(call);
     }
+    if (route.action == Action::kAdminDigest) return ServeDigest(call);
     return d_.tenant_api.Serve(call);  // the same reads as the tenant API
   }
 
@@ -234,6 +236,34 @@ void OperatorApi::ServeRestore(const CallPtr& call) {
           d_.finisher.Finish(call, JsonResponse(200, answer));
         });
       });
+}
+
+void OperatorApi::ServeDigest(const CallPtr& call) {
+  auto as_of = AsOfOf(*call);
+  if (!as_of) return d_.finisher.Fail(call, as_of.error());
+  auto head = d_.log.GetHead(call->tenant);
+  if (!head) return d_.finisher.Fail(call, head.error());
+  Sequence seq = head->seq;
+  if (as_of->seq) {
+    if (*as_of->seq > head->seq) {
+      return d_.finisher.Fail(
+          call, Status::InvalidArgument("as_of: the log is only at seq " +
+                                        std::to_string(head->seq.value())));
+    }
+    seq = *as_of->seq;
+  } else if (as_of->time) {
+    auto at = d_.log.SequenceAt(call->tenant, *as_of->time);
+    if (!at) return d_.finisher.Fail(call, at.error());
+    seq = *at;
+  }
+  // From the views' versions at a seq read once, not the current rows: a
+  // command committed meanwhile cannot make the digest disagree with seq.
+  auto digest = d_.projector.DigestAt(call->tenant, seq);
+  if (!digest) return d_.finisher.Fail(call, digest.error());
+  Json answer = Json::MakeObject();
+  answer.Set("seq", seq.value());
+  answer.Set("digest", storage::ToHex(*digest));
+  d_.finisher.Finish(call, JsonResponse(200, answer));
 }
 
 void OperatorApi::ServeTenants(const CallPtr& call) {

@@ -137,8 +137,22 @@ const Operator* Operators::Authenticate(std::string_view token) const {
   return found;
 }
 
+Result<std::set<Scope>> ParseScopeList(std::string_view list) {
+  return ParseScopes(list);
+}
+
 Result<std::string> OperatorLine(std::string_view name, std::string_view scopes,
                                  std::string_view token) {
+  // Checked here, not through Parse, so that a bad value is reported as the
+  // flag it came from rather than as a line of a file.
+  if (!ValidName(name)) {
+    return siteledger::Err(
+        Status::InvalidArgument("bad operator name '" + std::string(name) +
+                                "': a name is 1 to 64 of [A-Za-z0-9._-]"));
+  }
+  if (auto parsed = ParseScopes(scopes); !parsed) {
+    return siteledger::Err(parsed.error());
+  }
   std::string line = std::string(name) + " " + std::string(scopes) + " " +
                      storage::ToHex(storage::Sha256(token));
   auto parsed = Operators::Parse(line);

@@ -59,7 +59,14 @@ class Operators {
   std::vector<Operator> operators_;
 };
 
+// A comma-separated list of scope names ("usage,audit"). InvalidArgument
+// naming the first unknown scope and listing the valid ones, or saying the
+// list is empty.
+Result<std::set<Scope>> ParseScopeList(std::string_view list);
+
 // The line `siteledger operators add` appends: "NAME SCOPES HASH\n".
+// InvalidArgument naming the bad name or the unknown scope (with the valid
+// ones), as ParseScopeList.
 Result<std::string> OperatorLine(std::string_view name, std::string_view scopes,
                                  std::string_view token);
 

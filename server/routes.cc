@@ -633,7 +633,29 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
         A::kAdminRestore, Scope::kRestore,
         "Restore a tenant to an earlier seq or time (scope restore)", "");
     restore.request_schema = RestoreBody;
+    restore.response = "RestoreResult";
+    restore.description =
+        "Appends the events that bring every view back to how it was after "
+        "toSeq (or at asOf); history stays. Answers the new head seq. Check "
+        "the result with GET .../digest: the digest now equals the digest "
+        "?as_of= the point restored to.";
     t.push_back(std::move(restore));
+  }
+  {
+    RouteSpec digest = AdminRoute(
+        "GET", std::string(kOperatorTenantPrefix) + "/digest", A::kAdminDigest,
+        Scope::kReadTenantData,
+        "The digest of a tenant's views, now or as of an earlier seq or time "
+        "(scope read-tenant-data)",
+        "Digest");
+    digest.description =
+        "SHA-256 over the views' canonical documents (kind, id, document; "
+        "versions left out), as docs/formats.md describes: two states with "
+        "the same views have the same digest, so a restore's result can be "
+        "compared with the state it restored. seq is the event the digest "
+        "stands after.";
+    digest.as_of = true;
+    t.push_back(std::move(digest));
   }
   {
     const std::string base = std::string(kOperatorTenantPrefix) + "/migration";

@@ -61,6 +61,7 @@ enum class Action : uint8_t {
   kAdminAccessLog,
   kAdminClock,
   kAdminRestore,
+  kAdminDigest,  // the digest of a tenant's views, now or ?as_of=
   kAdminEraseUsers,
   // Residency: the tenant's own routes, the operators', Atlassian's
   // realm-migration callbacks, and the region-to-region routes.

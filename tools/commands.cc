@@ -16,87 +16,42 @@
 #include "server/jwt.h"
 #include "server/operators.h"
 #include "storage/crypto.h"
+#include "tools/command.h"
 #include "tools/erase_users.h"
 #include "tools/flags.h"
 #include "tools/migrate.h"
 #include "tools/offline_commands.h"
 #include "tools/operator_client.h"
+#include "tools/progress.h"
+#include "tools/restore.h"
 
 namespace siteledger::tools {
 namespace {
 
 using projections::Json;
 
-constexpr char kUsage[] =
-    R"(siteledger: tools over siteledger's storage
-
-Usage:
-  siteledger operators add --file PATH --name NAME --scopes LIST
-      Adds an operator to an operators file (created with mode 0600) and
-      prints its new token, once, on stdout. Scopes: read-tenant-data,
-      restore, migrate, purge, erase-users, usage, audit, clock.
-  siteledger tenants [server flags]
-      Lists the region's tenants (scope usage).
-  siteledger usage [server flags] [--csv]
-      Usage figures per customer (scope usage).
-  siteledger audit-log [server flags] [--tenant CLIENTKEY] [--operator NAME]
-                       [--since TIME] [--until TIME]
-      The audit log (scope audit).
-  siteledger access-log [server flags] --reason TEXT [--since TIME]
-                       [--until TIME] [--json]
-      The access log of the last 14 days (scope audit), one request a line:
-      time, tenant, client IP, method, route, status, latency; --json
-      prints the items as JSON. Client IPs are personal data: the reason
-      is required and audited.
-  siteledger migrate start|status|rollback --tenant CLIENTKEY [server flags]
-                       [--to REGION] [--follow]
-      Moves a tenant between regions (scope migrate); see
-      siteledger migrate --help.
-  siteledger erase-users --file PATH [server flags] [--batch N]
-      Erases the closed accounts of Atlassian's personal data reporting
-      answer in PATH from every tenant of the region (scope erase-users);
-      see siteledger erase-users --help.
-  siteledger purge [server flags] [--dry-run] [--json]
-      Runs the sweeper now (scope purge): purges the tenants whose purgeAt
-      has come (uninstalled 30 days ago, or moved away 7 days ago) and
-      prints what went; with --dry-run, what would go, deleting nothing.
-  siteledger verify [--data DIR] [--tenant CLIENTKEY] [--json]
-      Checks hash chains, views and the audit chain (read-only; beside a
-      running siteledgerd too); see siteledger verify --help.
-  siteledger replay [--data DIR] [--tenant CLIENTKEY] [--repair]
-      Compares the views with a fold of the log; --repair rebuilds them
-      (offline only); see siteledger replay --help.
-  siteledger export --tenant CLIENTKEY [--data DIR] [--out FILE]
-      A tenant as NDJSON (read-only); see siteledger export --help.
-  siteledger import FILE [--data DIR]
-      Checks a whole export, then imports it (offline only); see
-      siteledger import --help.
-
-Server flags:
-  --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
-  --token-file PATH   the operator token (default: $SITELEDGER_TOKEN)
-  --reason TEXT       why: required for every access to a tenant's data
-)";
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "siteledger: %s\n", message.c_str());
-  return 1;
-}
-
 // Appends one line to the operators file under an exclusive lock, creating
 // it with mode 0600.
-int OperatorsAdd(const Flags& f) {
+int OperatorsAdd(const Invocation& in) {
+  const Flags& f = in.flags;
   const std::string file = f.Get("file");
   const std::string name = f.Get("name");
   const std::string scopes = f.Get("scopes");
-  if (file.empty() || name.empty() || scopes.empty()) {
-    return Fail("operators add needs --file, --name and --scopes");
+  // Checked before the file is touched: nothing is written for a bad value.
+  if (auto parsed = server::ParseScopeList(scopes); !parsed) {
+    return Fail("operators add: --scopes " + scopes + ": " +
+                    parsed.error().message() + "; nothing was written",
+                kUsageError);
   }
   auto bytes = storage::RandomBytes(32);
   if (!bytes) return Fail(bytes.error().message());
   const std::string token = "slop_" + server::Base64UrlEncode(*bytes);
   auto line = server::OperatorLine(name, scopes, token);
-  if (!line) return Fail(line.error().message());
+  if (!line) {
+    return Fail("operators add: --name " + name + ": " +
+                    line.error().message() + "; nothing was written",
+                kUsageError);
+  }
 
   const int fd =
       ::open(file.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -106,13 +61,14 @@ int OperatorsAdd(const Flags& f) {
     return Fail("cannot lock " + file);
   }
   // Refuse a second operator of the same name.
-  std::ifstream in(file);
+  std::ifstream input(file);
   std::stringstream existing;
-  existing << in.rdbuf();
+  existing << input.rdbuf();
   auto current = server::Operators::Parse(existing.str());
   if (!current) {
     ::close(fd);
-    return Fail(current.error().message());
+    return Fail(file + " is not an operators file: " +
+                current.error().message() + "; nothing was written");
   }
   for (const auto& op : current->operators()) {
     if (op.name == name) {
@@ -142,8 +98,7 @@ int GetBody(const ServerFlags& s, const std::string& path, std::string& body,
   auto response = SendRequest(s, "GET", path, "", std::move(headers));
   if (!response) return Fail(response.error().message());
   if (response->status < 200 || response->status >= 300) {
-    return Fail("the server answered " + std::to_string(response->status) +
-                ": " + ProblemDetail(*response));
+    return Fail(Refusal("GET", path, *response));
   }
   body = std::move(response->body);
   return 0;
@@ -159,11 +114,16 @@ int Get(const ServerFlags& s, const std::string& path, bool csv = false) {
 }
 
 // Every page of the list at `path` ("/admin/audit?since=..."), following
-// nextCursor, into `all`; non-zero (and a message naming `what`) on an
+// nextCursor, into `all`, with progress on stderr (records so far, rate)
+// when it takes more than 2 s; non-zero (and a message naming `what`) on an
 // error.
 int AllPages(const ServerFlags& s, const std::string& path, const char* what,
-             Json& all) {
+             Json& all, const char* command) {
   std::string cursor;
+  // The total is not known ahead; a read of a few pages stays silent.
+  Progress::Options options;
+  options.delay = std::chrono::seconds(2);
+  Progress progress(command, "records", 0, std::move(options));
   for (;;) {
     std::string target = path;
     target += path.find('?') == std::string::npos ? "?" : "&";
@@ -179,6 +139,7 @@ int AllPages(const ServerFlags& s, const std::string& path, const char* what,
       return Fail(std::string("the server's answer is not ") + what);
     }
     for (const Json& item : items->as_array()) all.Push(item);
+    progress.Add(items->as_array().size());
     const Json* next = page->Find("nextCursor");
     if (next == nullptr || !next->is_string()) return 0;
     cursor = next->as_string();
@@ -191,21 +152,17 @@ std::string QueryParam(const std::string& name, const std::string& value) {
 
 // `siteledger purge [--dry-run] [--json]`: POST /admin/sweep, then one line
 // per tenant purged (or due, with --dry-run).
-int Purge(const Flags& f) {
-  if (auto unknown =
-          f.Unknown({"server", "token-file", "reason", "dry-run", "json"})) {
-    return Fail("unknown flag " + *unknown + " (see siteledger purge --help)");
-  }
+int Purge(const Invocation& in) {
+  const Flags& f = in.flags;
   auto s = LoadServerFlags(f);
-  if (!s) return Fail(s.error().message());
+  if (!s) return Fail(s.error().message(), kUsageError);
   const bool dry_run = f.Has("dry-run");
-  auto response = SendRequest(
-      *s, "POST",
-      std::string("/admin/sweep?dry_run=") + (dry_run ? "true" : "false"));
+  const std::string path =
+      std::string("/admin/sweep?dry_run=") + (dry_run ? "true" : "false");
+  auto response = SendRequest(*s, "POST", path);
   if (!response) return Fail(response.error().message());
   if (response->status != 200) {
-    return Fail("the server answered " + std::to_string(response->status) +
-                ": " + ProblemDetail(*response));
+    return Fail(Refusal("POST", path, *response));
   }
   if (f.Has("json")) {
     std::printf("%s\n", response->body.c_str());
@@ -267,99 +224,260 @@ int Purge(const Flags& f) {
   return 0;
 }
 
+// `tenants` and `usage`: one GET, printed as it is.
+int Tenants(const Invocation& in) {
+  auto s = LoadServerFlags(in.flags);
+  if (!s) return Fail(s.error().message(), kUsageError);
+  return Get(*s, "/admin/tenants");
+}
+
+int Usage(const Invocation& in) {
+  auto s = LoadServerFlags(in.flags);
+  if (!s) return Fail(s.error().message(), kUsageError);
+  return Get(*s, "/admin/usage", in.flags.Has("csv"));
+}
+
+// `audit-log` and `access-log`: every page, following nextCursor, printed
+// as one list (or, for the access log, one request a line).
+int Logs(const Invocation& in, bool access) {
+  const Flags& f = in.flags;
+  auto s = LoadServerFlags(f);
+  if (!s) return Fail(s.error().message(), kUsageError);
+  std::string query;
+  for (const std::string& flag :
+       access
+           ? std::vector<std::string>{"since", "until"}
+           : std::vector<std::string>{"tenant", "operator", "since", "until"}) {
+    if (!f.Has(flag)) continue;
+    query += query.empty() ? "?" : "&";
+    query += QueryParam(flag, f.Get(flag));
+  }
+  Json all = Json::MakeArray();
+  if (int rc =
+          AllPages(*s, (access ? "/admin/access-log" : "/admin/audit") + query,
+                   access ? "an access-log page" : "an audit page", all,
+                   access ? "access-log" : "audit-log");
+      rc != 0) {
+    return rc;
+  }
+  if (access && !f.Has("json")) {
+    // One request a line; a request that named no tenant shows "-".
+    for (const Json& e : all.as_array()) {
+      const Json* tenant = e.Find("tenant");
+      std::string line(e.GetString("time"));
+      line += " ";
+      line += tenant == nullptr || tenant->is_null() ? std::string("-")
+              : tenant->is_string()                  ? tenant->as_string()
+                                                     : tenant->Dump();
+      for (const char* field : {"clientIp", "method", "route"}) {
+        line += " ";
+        line += e.GetString(field);
+      }
+      line += " " + std::to_string(e.GetInt("status"));
+      line += " " + std::to_string(e.GetInt("latencyUs")) + "us\n";
+      std::fputs(line.c_str(), stdout);
+    }
+    return 0;
+  }
+  Json out = Json::MakeObject();
+  out.Set("items", std::move(all));
+  out.Set("nextCursor", nullptr);
+  std::printf("%s\n", out.Dump().c_str());
+  return 0;
+}
+
+int AuditLog(const Invocation& in) { return Logs(in, false); }
+int AccessLog(const Invocation& in) { return Logs(in, true); }
+
+constexpr char kOperatorsAddHelp[] =
+    R"(Adds an operator to an operators file (created with mode 0600) and prints
+its new token, once, on stdout; the file keeps only the token's SHA-256.
+siteledgerd reads the file at start and on SIGHUP.
+
+  --file PATH     the operators file (siteledgerd --operators-file)
+  --name NAME     1 to 64 of [A-Za-z0-9._-], unique in the file
+  --scopes LIST   comma-separated, from: read-tenant-data, restore, migrate,
+                  purge, erase-users, usage, audit, clock
+
+Example:
+  siteledger operators add --file /etc/siteledger/operators --name alice \
+      --scopes read-tenant-data,restore > alice.token
+)";
+
+constexpr char kAuditLogHelp[] =
+    R"(Prints every record of the audit log (every page) as one JSON list,
+{"items":[...],"nextCursor":null}. Operator scope audit.
+
+  --tenant CLIENTKEY  only this tenant's records
+  --operator NAME     only this operator's records
+  --since TIME        from this time (RFC 3339)
+  --until TIME        before this time (RFC 3339)
+)";
+
+constexpr char kAccessLogHelp[] =
+    R"(Prints the access log of the last 14 days (every page), one request a
+line: time, tenant (- for none), client IP, method, route, status,
+latency. Client IPs are personal data: --reason is required and the read is
+audited. Operator scope audit.
+
+  --since TIME  from this time (RFC 3339)
+  --until TIME  before this time (RFC 3339)
+  --json        print the items as JSON instead
+)";
+
+constexpr char kPurgeHelp[] =
+    R"(Runs the sweeper now: purges every tenant whose purgeAt has come
+(uninstalled 30 days ago, or moved away 7 days ago), retires the access
+log's days older than 14 days, and prints one line per tenant. Operator
+scope purge.
+
+  --dry-run  list what would go; delete nothing
+  --json     print the server's answer as it is
+)";
+
 }  // namespace
+
+// The table of every command: plugging one in is one row (see command.h).
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> table = {
+      {.name = "operators add",
+       .summary = "Adds an operator to an operators file and prints its token",
+       .usage = "siteledger operators add --file PATH --name NAME --scopes "
+                "LIST",
+       .help = kOperatorsAddHelp,
+       .flags = {"file", "name", "scopes"},
+       .required = {"file", "name", "scopes"},
+       .run = OperatorsAdd},
+      {.name = "tenants",
+       .summary = "Lists the region's tenants (scope usage)",
+       .usage = "siteledger tenants [server flags]",
+       .help = "Prints GET /admin/tenants as JSON: each tenant's clientKey, "
+               "state, home\nregion, events, bytes and dates.\n",
+       .server = ServerUse::kServer,
+       .run = Tenants},
+      {.name = "usage",
+       .summary = "Usage figures per customer, with totals (scope usage)",
+       .usage = "siteledger usage [--csv] [server flags]",
+       .help = "Sites, themes, custom domains and Confluence spaces per "
+               "customer, as JSON.\n\n  --csv  print CSV instead, with a "
+               "TOTAL row\n",
+       .flags = {"csv"},
+       .booleans = {"csv"},
+       .server = ServerUse::kServer,
+       .run = Usage},
+      {.name = "audit-log",
+       .summary = "The audit log, every page (scope audit)",
+       .usage = "siteledger audit-log [--tenant CLIENTKEY] [--operator NAME] "
+                "[--since TIME] [--until TIME] [server flags]",
+       .help = kAuditLogHelp,
+       .flags = {"tenant", "operator", "since", "until"},
+       .server = ServerUse::kServer,
+       .run = AuditLog},
+      {.name = "access-log",
+       .summary = "The access log of the last 14 days (scope audit)",
+       .usage = "siteledger access-log --reason TEXT [--since TIME] "
+                "[--until TIME] [--json] [server flags]",
+       .help = kAccessLogHelp,
+       .flags = {"since", "until", "json"},
+       .booleans = {"json"},
+       .required = {"reason"},
+       .server = ServerUse::kWithReason,
+       .run = AccessLog},
+      {.name = "restore",
+       .summary = "Restores a tenant's views to an earlier time or seq "
+                  "(scopes restore, read-tenant-data)",
+       .usage = "siteledger restore --tenant CLIENTKEY --as-of TIME|seq:N "
+                "--reason TEXT [server flags]",
+       .help = kRestoreHelp,
+       .flags = {"tenant", "as-of"},
+       .required = {"tenant", "as-of", "reason"},
+       .server = ServerUse::kWithReason,
+       .run = Restore},
+      {.name = "migrate start",
+       .summary = "Starts moving a tenant to another region (scope migrate)",
+       .usage = "siteledger migrate start --tenant CLIENTKEY --to REGION "
+                "--reason TEXT [server flags]",
+       .help = kMigrateStartHelp,
+       .flags = {"tenant", "to"},
+       .required = {"tenant", "to", "reason"},
+       .server = ServerUse::kWithReason,
+       .run = MigrateStart},
+      {.name = "migrate status",
+       .summary = "A tenant's region and migration, or follows it to its end",
+       .usage = "siteledger migrate status --tenant CLIENTKEY --reason TEXT "
+                "[--follow] [server flags]",
+       .help = kMigrateStatusHelp,
+       .flags = {"tenant", "follow"},
+       .booleans = {"follow"},
+       .required = {"tenant", "reason"},
+       .server = ServerUse::kWithReason,
+       .run = MigrateStatus},
+      {.name = "migrate rollback",
+       .summary = "Moves a tenant back within 7 days of a move (scope migrate)",
+       .usage = "siteledger migrate rollback --tenant CLIENTKEY --reason TEXT "
+                "[server flags]",
+       .help = kMigrateRollbackHelp,
+       .flags = {"tenant"},
+       .required = {"tenant", "reason"},
+       .server = ServerUse::kWithReason,
+       .run = MigrateRollback},
+      {.name = "erase-users",
+       .summary = "Erases closed Atlassian accounts from every tenant of the "
+                  "region (scope erase-users)",
+       .usage = "siteledger erase-users --file PATH [--batch N] [--reason "
+                "TEXT] [server flags]",
+       .help = kEraseUsersHelp,
+       .flags = {"file", "batch"},
+       .required = {"file"},
+       .server = ServerUse::kWithReason,
+       .run = EraseUsers},
+      {.name = "purge",
+       .summary = "Runs the sweeper now: purges the tenants that are due "
+                  "(scope purge)",
+       .usage = "siteledger purge [--dry-run] [--json] [server flags]",
+       .help = kPurgeHelp,
+       .flags = {"dry-run", "json"},
+       .booleans = {"dry-run", "json"},
+       .server = ServerUse::kServer,
+       .run = Purge},
+      {.name = "verify",
+       .summary = "Checks hash chains, views and the audit chain (read-only, "
+                  "beside a running siteledgerd too)",
+       .usage = kVerifyUsage,
+       .help = VerifyHelp(),
+       .flags = OfflineFlags({"tenant", "json"}),
+       .booleans = {"json"},
+       .run = RunArgs<RunVerify>},
+      {.name = "replay",
+       .summary = "Compares the views with a fold of the log; --repair "
+                  "rebuilds them (offline only)",
+       .usage = kReplayUsage,
+       .help = ReplayHelp(),
+       .flags = OfflineFlags({"tenant", "repair"}),
+       .booleans = {"repair"},
+       .run = RunArgs<RunReplay>},
+      {.name = "export",
+       .summary = "Writes a tenant as NDJSON (read-only)",
+       .usage = kExportUsage,
+       .help = ExportHelp(),
+       .flags = OfflineFlags({"tenant", "out"}),
+       .required = {"tenant"},
+       .run = RunArgs<RunExport>},
+      {.name = "import",
+       .summary = "Checks a whole tenant export, then imports it (offline "
+                  "only)",
+       .usage = kImportUsage,
+       .help = ImportHelp(),
+       .flags = OfflineFlags({}),
+       .max_positional = 1,
+       .run = RunArgs<RunImport>},
+  };
+  return table;
+}
 
 int Run(const std::vector<std::string>& args) {
   server::InitHttpClient();
-  if (args.empty() || args[0] == "--help" || args[0] == "help") {
-    std::fputs(kUsage, args.empty() ? stderr : stdout);
-    return args.empty() ? 2 : 0;
-  }
-  const std::string& command = args[0];
-  if (command == "migrate") return Migrate(args);
-  if (command == "erase-users") return EraseUsers(args);
-  if (command == "verify") return RunVerify(args);
-  if (command == "replay") return RunReplay(args);
-  if (command == "export") return RunExport(args);
-  if (command == "import") return RunImport(args);
-  if (command == "purge") {
-    Flags f = ParseFlags(args, 1, {"dry-run", "json", "help"});
-    if (f.error) return Fail(*f.error);
-    if (f.Has("help")) {
-      std::fputs(
-          "siteledger purge [--server URL] [--token-file PATH] [--dry-run] "
-          "[--json]\n"
-          "  Runs the sweeper now (scope purge): purges every tenant whose\n"
-          "  purgeAt has come and prints one line per tenant. --dry-run\n"
-          "  lists what would go and deletes nothing; --json prints the\n"
-          "  server's answer as it is.\n",
-          stdout);
-      return 0;
-    }
-    return Purge(f);
-  }
-  if (command == "operators") {
-    if (args.size() < 2 || args[1] != "add") {
-      return Fail(
-          "usage: siteledger operators add --file PATH --name NAME "
-          "--scopes LIST");
-    }
-    Flags f = ParseFlags(args, 2, {});
-    if (f.error) return Fail(*f.error);
-    return OperatorsAdd(f);
-  }
-  if (command == "tenants" || command == "usage" || command == "audit-log" ||
-      command == "access-log") {
-    Flags f = ParseFlags(args, 1, {"csv", "json"});
-    if (f.error) return Fail(*f.error);
-    auto s = LoadServerFlags(f);
-    if (!s) return Fail(s.error().message());
-    if (command == "tenants") return Get(*s, "/admin/tenants");
-    if (command == "usage") return Get(*s, "/admin/usage", f.Has("csv"));
-    const bool access = command == "access-log";
-    std::string query;
-    for (const std::string& flag :
-         access ? std::vector<std::string>{"since", "until"}
-                : std::vector<std::string>{"tenant", "operator", "since",
-                                           "until"}) {
-      if (!f.Has(flag)) continue;
-      query += query.empty() ? "?" : "&";
-      query += QueryParam(flag, f.Get(flag));
-    }
-    // Every page: follow nextCursor, and print all the records as one list.
-    Json all = Json::MakeArray();
-    if (int rc = AllPages(
-            *s, (access ? "/admin/access-log" : "/admin/audit") + query,
-            access ? "an access-log page" : "an audit page", all);
-        rc != 0) {
-      return rc;
-    }
-    if (access && !f.Has("json")) {
-      // One request a line; a request that named no tenant shows "-".
-      for (const Json& e : all.as_array()) {
-        const Json* tenant = e.Find("tenant");
-        std::string line(e.GetString("time"));
-        line += " ";
-        line += tenant == nullptr || tenant->is_null() ? std::string("-")
-                : tenant->is_string()                  ? tenant->as_string()
-                                                       : tenant->Dump();
-        for (const char* field : {"clientIp", "method", "route"}) {
-          line += " ";
-          line += e.GetString(field);
-        }
-        line += " " + std::to_string(e.GetInt("status"));
-        line += " " + std::to_string(e.GetInt("latencyUs")) + "us\n";
-        std::fputs(line.c_str(), stdout);
-      }
-      return 0;
-    }
-    Json out = Json::MakeObject();
-    out.Set("items", std::move(all));
-    out.Set("nextCursor", nullptr);
-    std::printf("%s\n", out.Dump().c_str());
-    return 0;
-  }
-  return Fail("unknown command " + command + " (see siteledger --help)");
+  return Dispatch(Commands(), args);
 }
 
 }  // namespace siteledger::tools

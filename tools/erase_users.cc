@@ -7,8 +7,10 @@
 
 #include "projections/json.h"
 #include "projections/schema.h"
+#include "tools/command.h"
 #include "tools/flags.h"
 #include "tools/operator_client.h"
+#include "tools/progress.h"
 
 namespace siteledger::tools {
 namespace {
@@ -21,42 +23,11 @@ constexpr size_t kMaxBatch = 1000;
 // so a day's answers put together stay far below this.
 constexpr size_t kMaxFileBytes = size_t{64} << 20;
 
-constexpr char kUsage[] =
-    R"(Usage: siteledger erase-users --file PATH [--batch N] [--reason TEXT]
-                              [--server URL] [--token-file PATH]
-
-Erases the people whose Atlassian accounts were closed from every tenant of
-the server's region (operator scope erase-users). PATH holds Atlassian's
-personal data reporting answer (POST /app/report-accounts), or several put
-together in one list:
-
-  {"accounts":[{"accountId":"5b10ac8d82e05b22cc7d4ef5","status":"closed"},
-               {"accountId":"5b10a2844c20165700ede21g","status":"updated"}]}
-
-Accounts whose status is "closed" are erased: in each tenant holding a
-pseudonym for one, the rows that map it are deleted, the users view shows
-the pseudonym as erased, and the deleted rows are compacted out of the data
-files. "updated" accounts are left alone: siteledger keeps no profile data
-to refresh. The ids are sent in the request body only, at most N per request
-(--batch, 1 to 1000, default 1000), and never printed.
-
-Run it against every region the app is served from: each erases what it
-holds.
-
-Server flags:
-  --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
-  --token-file PATH   the operator token (default: $SITELEDGER_TOKEN)
-  --reason TEXT       why (audited with the erasure), e.g. the report's date
-
-Exit status: 0 every closed account was dealt with; 1 the server refused or
-could not be reached, or deferred accounts of tenants changing region (run
-the same command again later: erasing twice is harmless); 2 a usage error or
-a malformed file (then nothing is sent).
-)";
-
 int Usage(const std::string& message) {
-  std::fprintf(stderr, "siteledger erase-users: %s\n\n%s", message.c_str(),
-               kUsage);
+  std::fprintf(stderr,
+               "siteledger erase-users: %s\n(see siteledger erase-users "
+               "--help)\n",
+               message.c_str());
   return kUsageError;
 }
 
@@ -69,6 +40,39 @@ int ServerFail(const std::string& message) {
   std::fprintf(stderr, "siteledger erase-users: %s\n", message.c_str());
   return kServerError;
 }
+
+}  // namespace
+
+const char kEraseUsersHelp[] =
+    R"(PATH holds Atlassian's personal data reporting answer (POST
+/app/report-accounts), or several put together in one list:
+
+  {"accounts":[{"accountId":"5b10ac8d82e05b22cc7d4ef5","status":"closed"},
+               {"accountId":"5b10a2844c20165700ede21g","status":"updated"}]}
+
+Accounts whose status is "closed" are erased: in each tenant holding a
+pseudonym for one, the rows that map it are deleted, the users view shows
+the pseudonym as erased, and the deleted rows are compacted out of the data
+files. "updated" accounts are left alone: siteledger keeps no profile data
+to refresh. The ids are sent in the request body only, at most N per request
+(--batch, 1 to 1000, default 1000), and never printed. A line per batch goes
+to stdout; on a terminal a progress bar (accounts sent, rate, time left) is
+drawn on stderr, piped a progress line every 5 seconds.
+
+Run it against every region the app is served from: each erases what it
+holds.
+
+  --file PATH   the personal data reporting answer
+  --batch N     account ids per request (1 to 1000, default 1000)
+  --reason TEXT is audited with each erasure (e.g. the report's date)
+
+Exit status: 0 every closed account was dealt with; 1 the server refused or
+could not be reached, or deferred accounts of tenants changing region (run
+the same command again later: erasing twice is harmless); 2 a usage error or
+a malformed file (then nothing is sent).
+)";
+
+namespace {
 
 struct Report {
   std::vector<std::string> closed;  // distinct, in file order
@@ -147,21 +151,8 @@ int64_t Count(const Json& answer, std::string_view name) {
 
 }  // namespace
 
-int EraseUsers(const std::vector<std::string>& args) {
-  const Flags f = ParseFlags(args, 1, {"help"});
-  if (f.Has("help")) {
-    std::fputs(kUsage, stdout);
-    return kOk;
-  }
-  if (f.error) return Usage(*f.error);
-  if (auto unknown = f.Unknown(
-          {"file", "batch", "server", "token-file", "reason", "help"})) {
-    return Usage("unknown flag " + *unknown);
-  }
-  if (!f.positional.empty()) {
-    return Usage("unexpected argument " + f.positional.front());
-  }
-  if (f.Get("file").empty()) return Usage("--file PATH is required");
+int EraseUsers(const Invocation& in) {
+  const Flags& f = in.flags;
   size_t batch = kMaxBatch;
   if (f.Has("batch")) {
     const std::string text = f.Get("batch");
@@ -179,7 +170,7 @@ int EraseUsers(const std::vector<std::string>& args) {
   auto report = ReadReport(f.Get("file"));
   if (!report) return Refuse(report.error().message() + "; nothing was sent");
   auto s = LoadServerFlags(f);
-  if (!s) return Usage(s.error().message());
+  if (!s) return Refuse(s.error().message());
 
   std::printf(
       "%zu accounts in the file: %zu closed (%zu distinct), %zu updated "
@@ -188,6 +179,8 @@ int EraseUsers(const std::vector<std::string>& args) {
       report->closed.size(), report->updated);
   int64_t erased = 0, not_found = 0, deferred = 0;
   size_t sent = 0;
+  Progress progress("erase-users", "closed accounts sent",
+                    report->closed.size());
   for (size_t from = 0; from < report->closed.size(); from += batch) {
     const size_t to = std::min(report->closed.size(), from + batch);
     Json ids = Json::MakeArray();
@@ -202,10 +195,9 @@ int EraseUsers(const std::vector<std::string>& args) {
                         " closed accounts sent before)");
     }
     if (response->status != 200) {
-      return ServerFail("the server answered " +
-                        std::to_string(response->status) + ": " +
-                        ProblemDetail(*response) + " (" + std::to_string(sent) +
-                        " of " + std::to_string(report->closed.size()) +
+      return ServerFail(Refusal("POST", "/admin/users/erase", *response) +
+                        " (" + std::to_string(sent) + " of " +
+                        std::to_string(report->closed.size()) +
                         " closed accounts dealt with before)");
     }
     auto answer = projections::ParseJson(response->body,
@@ -228,7 +220,10 @@ int EraseUsers(const std::vector<std::string>& args) {
         from / batch + 1, to - from, static_cast<long long>(batch_erased),
         static_cast<long long>(batch_not_found),
         static_cast<long long>(batch_deferred));
+    std::fflush(stdout);
+    progress.Update(sent);
   }
+  progress.Finish();
   std::printf(
       "done: %zu closed accounts sent; %lld pseudonym mappings erased; %lld "
       "accounts held by no tenant here; %lld deferred\n",

@@ -10,8 +10,10 @@
 #include <thread>
 
 #include "projections/json.h"
+#include "tools/command.h"
 #include "tools/flags.h"
 #include "tools/operator_client.h"
+#include "tools/progress.h"
 
 namespace siteledger::tools {
 namespace {
@@ -24,44 +26,25 @@ constexpr auto kPollInterval = std::chrono::milliseconds(500);
 constexpr int kMaxPollFailures = 20;
 constexpr int kBarWidth = 20;
 
-constexpr char kUsage[] =
-    R"(Usage:
-  siteledger migrate start    --tenant CLIENTKEY --to REGION --reason TEXT
-  siteledger migrate status   --tenant CLIENTKEY --reason TEXT [--follow]
-  siteledger migrate rollback --tenant CLIENTKEY --reason TEXT
-  siteledger migrate SUBCOMMAND --help
+}  // namespace
 
-Moves a tenant's data between regions (operator scope migrate). Each
-subcommand prints where the tenant lives and what is under way.
-
-Server flags:
-  --server URL        the siteledgerd to talk to (default http://127.0.0.1:8080)
-  --token-file PATH   the operator token (default: $SITELEDGER_TOKEN)
-  --reason TEXT       why (sent as X-Access-Reason and audited): required
-
-Exit status: 0 done, 1 the server refused (its detail is printed) or could
-not be reached, 2 a usage error.
-)";
-
-constexpr char kStartUsage[] =
-    R"(Usage: siteledger migrate start --tenant CLIENTKEY --to REGION --reason TEXT
-                                [--server URL] [--token-file PATH]
-
-Starts moving the tenant from the server's region to REGION (a peer of that
+const char kMigrateStartHelp[] =
+    R"(Starts moving the tenant from the server's region to REGION (a peer of that
 region) and prints the residency: state copying. The tenant keeps working
 while its data is copied; follow the move with
-`siteledger migrate status --follow`.
+`siteledger migrate status --follow`. Operator scope migrate.
+
+  --tenant CLIENTKEY  the tenant to move
+  --to REGION         the region to move it to (a peer of the server's)
 )";
 
-constexpr char kStatusUsage[] =
-    R"(Usage: siteledger migrate status --tenant CLIENTKEY --reason TEXT [--follow]
-                                 [--server URL] [--token-file PATH]
-
-Prints the tenant's region, its home's URL, the state (home, copying,
+const char kMigrateStatusHelp[] =
+    R"(Prints the tenant's region, its home's URL, the state (home, copying,
 cutover, rolling-back), the copy's progress, the rollback deadline and the
-last error.
+last error. Operator scope migrate.
 
---follow  polls every 500 ms until the migration is over: the state is home
+  --tenant CLIENTKEY  the tenant
+  --follow  polls every 500 ms until the migration is over: the state is home
           again and the region changed (exit 0) or the migration was given
           up (lastError set; exit 1). On a terminal it redraws one progress
           line with the rate and the time left; piped, it prints a line each
@@ -69,35 +52,22 @@ last error.
           prints the residency and stops at once.
 )";
 
-constexpr char kRollbackUsage[] =
-    R"(Usage: siteledger migrate rollback --tenant CLIENTKEY --reason TEXT
-                                   [--server URL] [--token-file PATH]
-
-Moves the tenant back to the region it left, as it was at the cutover
+const char kMigrateRollbackHelp[] =
+    R"(Moves the tenant back to the region it left, as it was at the cutover
 (changes made since are dropped), within 7 days of the move. Ask either
 region: the old one hands the request to the tenant's home. Prints the
 home's residency (state rolling-back); follow it there with
-`siteledger migrate status --follow --server HOME-URL`.
+`siteledger migrate status --follow --server HOME-URL`. Operator scope
+migrate.
+
+  --tenant CLIENTKEY  the tenant to move back
 )";
 
-int Usage(const std::string& message, const char* usage) {
-  std::fprintf(stderr, "siteledger migrate: %s\n\n%s", message.c_str(), usage);
-  return kUsageError;
-}
+namespace {
 
 int ServerFail(const std::string& message) {
   std::fprintf(stderr, "siteledger migrate: %s\n", message.c_str());
   return kServerError;
-}
-
-// What an error answer means to the operator.
-std::string Refusal(const server::OutboundResponse& response) {
-  if (response.status == 307) {
-    return "the server redirected (307): " + ProblemDetail(response) +
-           "; ask that region's siteledgerd with --server";
-  }
-  return "the server answered " + std::to_string(response.status) + ": " +
-         ProblemDetail(response);
 }
 
 std::string Bytes(int64_t n) {
@@ -113,20 +83,6 @@ std::string Bytes(int64_t n) {
     std::snprintf(out, sizeof out, "%" PRId64 " B", n);
   } else {
     std::snprintf(out, sizeof out, "%.1f %s", v, kUnits[unit]);
-  }
-  return out;
-}
-
-std::string Duration(int64_t seconds) {
-  char out[32];
-  if (seconds >= 3600) {
-    std::snprintf(out, sizeof out, "%" PRId64 "h%02" PRId64 "m", seconds / 3600,
-                  seconds / 60 % 60);
-  } else if (seconds >= 60) {
-    std::snprintf(out, sizeof out, "%" PRId64 "m%02" PRId64 "s", seconds / 60,
-                  seconds % 60);
-  } else {
-    std::snprintf(out, sizeof out, "%" PRId64 "s", seconds);
   }
   return out;
 }
@@ -156,7 +112,7 @@ std::string ProgressText(const Json& doc) {
           std::to_string(p->GetInt("rate")) + " events/s";
   const Json* eta = p->Find("etaSeconds");
   text += eta != nullptr && eta->is_int()
-              ? ", " + Duration(eta->as_int()) + " left"
+              ? ", " + FormatSeconds(eta->as_int()) + " left"
               : ", time left unknown";
   return text;
 }
@@ -194,12 +150,13 @@ std::string TerminalLine(const Json& doc) {
         total > 0 ? static_cast<int>(done * kBarWidth / total) : 0;
     const Json* eta = p->Find("etaSeconds");
     // What matters most first: a narrow terminal cuts the end.
-    line += " [" + std::string(static_cast<size_t>(filled), '#') +
-            std::string(static_cast<size_t>(kBarWidth - filled), '.') + "] " +
-            (total > 0 ? std::to_string(done * 100 / total) : "0") + "%  ETA " +
-            (eta != nullptr && eta->is_int() ? Duration(eta->as_int()) : "?") +
-            "  " + std::to_string(p->GetInt("rate")) + " events/s  " +
-            std::to_string(copied) + "/" + std::to_string(total) + " events";
+    line +=
+        " [" + std::string(static_cast<size_t>(filled), '#') +
+        std::string(static_cast<size_t>(kBarWidth - filled), '.') + "] " +
+        (total > 0 ? std::to_string(done * 100 / total) : "0") + "%  ETA " +
+        (eta != nullptr && eta->is_int() ? FormatSeconds(eta->as_int()) : "?") +
+        "  " + std::to_string(p->GetInt("rate")) + " events/s  " +
+        std::to_string(copied) + "/" + std::to_string(total) + " events";
   }
   line += "  (region " + StringOr(doc, "region", "?") + ")";
   winsize ws{};
@@ -235,7 +192,7 @@ std::optional<Json> FetchResidency(const ServerFlags& s,
   }
   if (response->status != 200) {
     retry = response->status == 503;
-    why = Refusal(*response);
+    why = Refusal("GET", path, *response);
     rc = kServerError;
     return std::nullopt;
   }
@@ -305,66 +262,32 @@ int Follow(const ServerFlags& s, const std::string& client_key,
   }
 }
 
-}  // namespace
-
-int Migrate(const std::vector<std::string>& args) {
-  if (args.size() < 2 || args[1] == "--help" || args[1] == "help") {
-    if (args.size() >= 2) {
-      std::fputs(kUsage, stdout);
-      return kOk;
-    }
-    return Usage("which subcommand?", kUsage);
-  }
-  const std::string& sub = args[1];
-  const char* usage = sub == "start"      ? kStartUsage
-                      : sub == "status"   ? kStatusUsage
-                      : sub == "rollback" ? kRollbackUsage
-                                          : nullptr;
-  if (usage == nullptr) return Usage("unknown subcommand " + sub, kUsage);
-  const Flags f = ParseFlags(args, 2, {"follow", "help"});
-  if (f.Has("help")) {
-    std::fputs(usage, stdout);
-    return kOk;
-  }
-  if (f.error) return Usage(*f.error, usage);
-  std::vector<std::string> known = {"server", "token-file", "reason", "tenant",
-                                    "help"};
-  if (sub == "start") known.push_back("to");
-  if (sub == "status") known.push_back("follow");
-  if (auto unknown = f.Unknown(known)) {
-    return Usage("unknown flag " + *unknown, usage);
-  }
-  if (!f.positional.empty()) {
-    return Usage("unexpected argument " + f.positional.front(), usage);
-  }
-  const std::string client_key = f.Get("tenant");
-  if (client_key.empty()) return Usage("--tenant is required", usage);
-  if (f.Get("reason").empty()) {
-    return Usage("--reason is required: it is audited with the access", usage);
-  }
-  if (sub == "start" && f.Get("to").empty()) {
-    return Usage("--to REGION is required", usage);
-  }
+// Runs `migrate SUB` once the framework has checked the flags (--tenant
+// and --reason given, and --to for start).
+int Migrate(std::string_view sub, const Flags& f) {
   auto s = LoadServerFlags(f);
-  if (!s) return Usage(s.error().message(), usage);
-
+  if (!s) return Fail(s.error().message(), kUsageError);
+  const std::string client_key = f.Get("tenant");
   const std::string path =
       "/admin/tenants/" + PathSegment(client_key) + "/migration";
   if (sub == "status" && f.Has("follow")) return Follow(*s, client_key, path);
 
   Result<server::OutboundResponse> response;
+  std::string method = "POST", target = path;
   if (sub == "start") {
     Json body = Json::MakeObject();
     body.Set("target", f.Get("to"));
-    response = SendRequest(*s, "POST", path, body.Dump());
+    response = SendRequest(*s, method, target, body.Dump());
   } else if (sub == "rollback") {
-    response = SendRequest(*s, "POST", path + "/rollback");
+    target = path + "/rollback";
+    response = SendRequest(*s, method, target);
   } else {
-    response = SendRequest(*s, "GET", path);
+    method = "GET";
+    response = SendRequest(*s, method, target);
   }
   if (!response) return ServerFail(response.error().message());
   if (response->status < 200 || response->status >= 300) {
-    return ServerFail(Refusal(*response));
+    return ServerFail(Refusal(method, target, *response));
   }
   auto doc = projections::ParseJson(response->body);
   if (!doc || !doc->is_object()) {
@@ -382,6 +305,14 @@ int Migrate(const std::vector<std::string>& args) {
         StringOr(*doc, "homeBaseUrl", "HOME-URL").c_str());
   }
   return kOk;
+}
+
+}  // namespace
+
+int MigrateStart(const Invocation& in) { return Migrate("start", in.flags); }
+int MigrateStatus(const Invocation& in) { return Migrate("status", in.flags); }
+int MigrateRollback(const Invocation& in) {
+  return Migrate("rollback", in.flags);
 }
 
 }  // namespace siteledger::tools

@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <map>
 
 #include "storage/crypto.h"
 #include "tools/flags.h"
+#include "tools/offline_commands.h"
 
 namespace siteledger::tools {
 
@@ -22,6 +22,11 @@ const char kRegionFlagsHelp[] =
                           beside --data)
   --key-store DIR         the region's key store (default DIR.keys)
 )";
+
+std::vector<std::string> OfflineFlags(std::vector<std::string> own) {
+  own.insert(own.begin(), kRegionFlags.begin(), kRegionFlags.end());
+  return own;
+}
 
 storage::StoreOptions RegionOptions(const Flags& f, const Clock& clock) {
   storage::StoreOptions options;
@@ -216,55 +221,8 @@ Result<ViewsCheck> CheckViews(projections::Projector& projector,
   return check;
 }
 
-Progress::Progress(std::string what, uint64_t total)
-    : what_(std::move(what)),
-      total_(total),
-      tty_(::isatty(STDERR_FILENO) == 1),
-      start_(std::chrono::steady_clock::now()),
-      last_(start_) {}
-
-Progress::~Progress() { Clear(); }
-
-void Progress::Clear() {
-  if (tty_ && drawn_) std::fputs("\r\033[K", stderr);
-  drawn_ = false;
-}
-
-void Progress::Update(uint64_t done) {
-  const auto now = std::chrono::steady_clock::now();
-  const auto since_last = now - last_;
-  if (tty_ ? (drawn_ && since_last < std::chrono::milliseconds(100) &&
-              done < total_)
-           : since_last < std::chrono::seconds(5)) {
-    return;
-  }
-  last_ = now;
-  const double seconds = std::chrono::duration<double>(now - start_).count();
-  const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-  std::string eta = "?";
-  if (rate > 0 && total_ >= done) {
-    eta = std::to_string(static_cast<long long>(
-              std::ceil(static_cast<double>(total_ - done) / rate))) +
-          "s";
-  }
-  char figures[128];
-  std::snprintf(figures, sizeof figures, "%llu/%llu %s, %.1f/s, ETA %s",
-                static_cast<unsigned long long>(done),
-                static_cast<unsigned long long>(total_), what_.c_str(), rate,
-                eta.c_str());
-  if (!tty_) {
-    std::fprintf(stderr, "progress: %s\n", figures);
-    return;
-  }
-  constexpr int kWidth = 30;
-  const int filled =
-      total_ == 0 ? kWidth
-                  : static_cast<int>(kWidth * std::min(done, total_) / total_);
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.append(static_cast<size_t>(kWidth - filled), '.');
-  std::fprintf(stderr, "\r\033[K[%s] %s", bar.c_str(), figures);
-  std::fflush(stderr);
-  drawn_ = true;
+void ClearProgressLine() {
+  if (::isatty(STDERR_FILENO) == 1) std::fputs("\r\033[K", stderr);
 }
 
 Status AuditOffline(storage::Store& store, const storage::TenantRecord& rec,

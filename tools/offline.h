@@ -5,7 +5,6 @@
 // running siteledgerd, or a stopped region) or for writing (offline only),
 // choosing tenants, comparing views, and a progress line.
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -107,33 +106,10 @@ Result<ViewsCheck> CheckViews(projections::Projector& projector,
                               const storage::TenantRecord& rec,
                               size_t max_differences);
 
-// A progress line on stderr over `total` items: on a terminal a bar with
-// the rate and the time left, redrawn at most 10 times a second; piped, a
-// plain line every 5 seconds (and none for work that ends sooner). Not
-// thread-safe: one thread drives it.
-class Progress {
- public:
-  Progress(std::string what, uint64_t total);
-  // Clears the bar (a terminal's line) so that the next output starts
-  // clean.
-  ~Progress();
-  Progress(const Progress&) = delete;
-  Progress& operator=(const Progress&) = delete;
-
-  // `done` items of `total` are finished.
-  void Update(uint64_t done);
-  // Clears the bar before a line is printed, so that the two do not mix;
-  // the next Update draws it again.
-  void Clear();
-
- private:
-  std::string what_;
-  uint64_t total_;
-  bool tty_;
-  bool drawn_ = false;
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point last_;
-};
+// Clears the progress line (tools/progress.h) on a terminal before a line
+// of output, so that the two do not mix; its next update draws it again.
+// Nothing when stderr is not a terminal.
+void ClearProgressLine();
 
 // Records what an offline command changed in the region's audit log:
 // actor "system", `action` ("tool.import", "tool.views-rebuilt"), the

@@ -9,12 +9,16 @@
 #include "tools/flags.h"
 #include "tools/offline.h"
 #include "tools/offline_commands.h"
+#include "tools/progress.h"
 
 namespace siteledger::tools {
 
+const char kReplayUsage[] =
+    "siteledger replay [--data DIR] [--tenant CLIENTKEY] [--repair] [region "
+    "flags]";
+
 const char kReplayHelp[] =
-    R"(siteledger replay [--data DIR] [--tenant CLIENTKEY] [--repair] [region flags]
-  Folds each tenant's log (or the named tenant's) from its first event and
+    R"(  Folds each tenant's log (or the named tenant's) from its first event and
   compares the result with the stored views: one line per tenant, ok or
   the views that differ (up to 20 each).
   Without --repair: read-only, as verify (beside a running siteledgerd or
@@ -26,6 +30,12 @@ const char kReplayHelp[] =
   Exit status: 0 all views match (or were repaired); 1 otherwise, or the
   region could not be opened; 2 a bad command line.
 )";
+
+std::string_view ReplayHelp() {
+  static const std::string text =
+      std::string(kReplayHelp) + "\n" + kRegionFlagsHelp;
+  return text;
+}
 
 namespace {
 
@@ -62,8 +72,7 @@ bool Report(const storage::TenantRecord& rec, const ViewsCheck& check,
 int RunReplay(const std::vector<std::string>& args) {
   Flags f = ParseFlags(args, 1, {"repair", "help"});
   if (f.Has("help") || (!f.positional.empty() && f.positional[0] == "-h")) {
-    std::fputs(kReplayHelp, stdout);
-    std::fputs(kRegionFlagsHelp, stdout);
+    std::printf("%s\n\n%s", kReplayUsage, std::string(ReplayHelp()).c_str());
     return kOk;
   }
   if (f.error) return OfflineFail(*f.error, kUsageError);
@@ -99,10 +108,10 @@ int RunReplay(const std::vector<std::string>& args) {
 
   projections::Projector projector(store.log(), store.clock());
   size_t matched = 0, differed = 0, repaired = 0, failed = 0, skipped = 0;
-  Progress progress("tenants", tenants->size());
+  Progress progress("replay", "tenants", tenants->size());
   for (size_t i = 0; i < tenants->size(); ++i) {
     const storage::TenantRecord& rec = (*tenants)[i];
-    progress.Clear();
+    ClearProgressLine();
     if (auto why = NothingToCheck(rec)) {
       std::printf("skipped  %s: %s\n", TenantName(rec).c_str(), why->c_str());
       ++skipped;
@@ -175,7 +184,7 @@ int RunReplay(const std::vector<std::string>& args) {
     std::fflush(stdout);
     progress.Update(i + 1);
   }
-  progress.Clear();
+  progress.Finish();
   std::printf(
       "replay: region %s, %zu tenant%s: %zu match, %zu differ%s, %zu failed, "
       "%zu skipped\n",

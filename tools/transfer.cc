@@ -26,12 +26,16 @@
 #include "tools/flags.h"
 #include "tools/offline.h"
 #include "tools/offline_commands.h"
+#include "tools/progress.h"
 
 namespace siteledger::tools {
 
+const char kExportUsage[] =
+    "siteledger export --tenant CLIENTKEY [--data DIR] [--out FILE] [region "
+    "flags]";
+
 const char kExportHelp[] =
-    R"(siteledger export --tenant CLIENTKEY [--data DIR] [--out FILE] [region flags]
-  Writes one tenant as NDJSON (docs/formats.md, "Tenant export"): a header,
+    R"(  Writes one tenant as NDJSON (docs/formats.md, "Tenant export"): a header,
   one line per event (its canonical envelope, base64url, and its SHA-256),
   the tenant's pseudonyms (pseudonym -> Atlassian account id: personal
   data), its media (bytes, base64url, with their SHA-256), and a trailer
@@ -45,9 +49,17 @@ const char kExportHelp[] =
   broken; 2 a bad command line.
 )";
 
+std::string_view ExportHelp() {
+  static const std::string text =
+      std::string(kExportHelp) + "\n" + kRegionFlagsHelp;
+  return text;
+}
+
+const char kImportUsage[] =
+    "siteledger import FILE [--data DIR] [region flags]";
+
 const char kImportHelp[] =
-    R"(siteledger import FILE [--data DIR] [region flags]
-  Imports a tenant written by siteledger export into the region's folder.
+    R"(  Imports a tenant written by siteledger export into the region's folder.
   Reads and checks the WHOLE file first (every line parses, every
   envelope's SHA-256, the chain dense from seq 1, the header's head, the
   media's SHA-256, the trailer's counts and checksum) and refuses a broken
@@ -64,6 +76,12 @@ const char kImportHelp[] =
   OFFLINE ONLY: writes the data folder; refuses while siteledgerd holds it.
   Exit status: 0 imported; 1 refused or failed; 2 a bad command line.
 )";
+
+std::string_view ImportHelp() {
+  static const std::string text =
+      std::string(kImportHelp) + "\n" + kRegionFlagsHelp;
+  return text;
+}
 
 namespace {
 
@@ -108,8 +126,7 @@ Json EventLine(const storage::Event& e) {
 int RunExport(const std::vector<std::string>& args) {
   Flags f = ParseFlags(args, 1, {"help"});
   if (f.Has("help") || (!f.positional.empty() && f.positional[0] == "-h")) {
-    std::fputs(kExportHelp, stdout);
-    std::fputs(kRegionFlagsHelp, stdout);
+    std::printf("%s\n\n%s", kExportUsage, std::string(ExportHelp()).c_str());
     return kOk;
   }
   if (f.error) return OfflineFail(*f.error, kUsageError);
@@ -220,7 +237,7 @@ int RunExport(const std::vector<std::string>& args) {
 
   // Events, checking the chain as they go: a broken chain is not exported.
   {
-    Progress progress("events", head->seq.value());
+    Progress progress("export", "events", head->seq.value());
     Hash prev{};
     uint64_t next = 1;
     while (next <= head->seq.value()) {
@@ -671,8 +688,7 @@ Status ForEachLine(const std::string& path, std::string_view prefix,
 int RunImport(const std::vector<std::string>& args) {
   Flags f = ParseFlags(args, 1, {"help"});
   if (f.Has("help") || (!f.positional.empty() && f.positional[0] == "-h")) {
-    std::fputs(kImportHelp, stdout);
-    std::fputs(kRegionFlagsHelp, stdout);
+    std::printf("%s\n\n%s", kImportUsage, std::string(ImportHelp()).c_str());
     return kOk;
   }
   if (f.error) return OfflineFail(*f.error, kUsageError);
@@ -802,7 +818,7 @@ int RunImport(const std::vector<std::string>& args) {
   // The events, as they are (seqs, times, hashes), read again from the
   // file and appended in batches; each must be the event checked.
   {
-    Progress progress("events", x->events.size());
+    Progress progress("import", "events", x->events.size());
     storage::AppendRequest request;
     size_t bytes = 0;
     uint64_t appended = 0;

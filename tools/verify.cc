@@ -10,12 +10,16 @@
 #include "tools/flags.h"
 #include "tools/offline.h"
 #include "tools/offline_commands.h"
+#include "tools/progress.h"
 
 namespace siteledger::tools {
 
+const char kVerifyUsage[] =
+    "siteledger verify [--data DIR] [--tenant CLIENTKEY] [--json] [region "
+    "flags]";
+
 const char kVerifyHelp[] =
-    R"(siteledger verify [--data DIR] [--tenant CLIENTKEY] [--json] [region flags]
-  Checks a region's data, read-only: for each tenant (or the one named),
+    R"(  Checks a region's data, read-only: for each tenant (or the one named),
   its hash chain (dense seqs, every envelope opens, every previous hash,
   the head), then its stored views against a fold of its log, then the
   region's audit chain. One line per tenant (ok, or what is damaged and
@@ -28,6 +32,12 @@ const char kVerifyHelp[] =
   Exit status: 0 all is well; 1 anything damaged, or the region could not
   be read; 2 a bad command line.
 )";
+
+std::string_view VerifyHelp() {
+  static const std::string text =
+      std::string(kVerifyHelp) + "\n" + kRegionFlagsHelp;
+  return text;
+}
 
 namespace {
 
@@ -142,8 +152,7 @@ std::string Line(const storage::TenantRecord& rec, const TenantResult& r) {
 int RunVerify(const std::vector<std::string>& args) {
   Flags f = ParseFlags(args, 1, {"json", "help"});
   if (f.Has("help") || (!f.positional.empty() && (f.positional[0] == "-h"))) {
-    std::fputs(kVerifyHelp, stdout);
-    std::fputs(kRegionFlagsHelp, stdout);
+    std::printf("%s\n\n%s", kVerifyUsage, std::string(VerifyHelp()).c_str());
     return kOk;
   }
   if (f.error) return OfflineFail(*f.error, kUsageError);
@@ -172,7 +181,7 @@ int RunVerify(const std::vector<std::string>& args) {
   Json items = Json::MakeArray();
   size_t ok = 0, damaged = 0, skipped = 0;
   {
-    Progress progress("tenants", tenants->size());
+    Progress progress("verify", "tenants", tenants->size());
     for (size_t i = 0; i < tenants->size(); ++i) {
       const storage::TenantRecord& rec = (*tenants)[i];
       TenantResult r = VerifyTenant(store, projector, rec);
@@ -185,7 +194,7 @@ int RunVerify(const std::vector<std::string>& args) {
         ++damaged;
       }
       if (!json) {
-        progress.Clear();
+        ClearProgressLine();
         std::printf("%s\n", Line(rec, r).c_str());
         std::fflush(stdout);
       }

@@ -67,6 +67,7 @@ class OperatorApi {
   void ServeAccessLog(const CallPtr& call);
   void ServeClock(const CallPtr& call);
   void ServeRestore(const CallPtr& call);
+  void ServeDigest(const CallPtr& call);
 
   Deps d_;
   const std::filesystem::path operators_file_;
