@@ -77,6 +77,42 @@ Status DecodeChanges(std::string_view value, std::set<std::string>& out) {
 
 }  // namespace
 
+Status ForEachChange(
+    const storage::EventLog& log, TenantId tenant, Sequence first,
+    Sequence last,
+    const std::function<void(Sequence seq, std::string_view row_key)>& visit) {
+  if (first > last) return Status::Ok();
+  auto it = log.NewRowIterator(tenant, Family::kSnapshots);
+  if (!it) return it.error();
+  const std::string end = ChangeKey(last);
+  std::set<std::string> keys;
+  for ((*it)->Seek(ChangeKey(first));
+       (*it)->Valid() && (*it)->key().size() == 1 + kSeqBytes &&
+       (*it)->key()[0] == kChangeTag && (*it)->key() <= end;
+       (*it)->Next()) {
+    const Sequence seq(coding::DecodeU64((*it)->key().data() + 1));
+    auto value = (*it)->value();
+    if (!value) return value.error();
+    keys.clear();
+    SL_RETURN_IF_ERROR(DecodeChanges(*value, keys));
+    for (const std::string& key : keys) visit(seq, key);
+  }
+  return (*it)->status();
+}
+
+storage::EntitySource IndexEntities(const storage::EventLog& log,
+                                    TenantId tenant) {
+  return [&log, tenant](Sequence first, Sequence last,
+                        const storage::EntityVisitor& visit) {
+    return ForEachChange(log, tenant, first, last,
+                         [&visit](Sequence seq, std::string_view row_key) {
+                           if (!row_key.empty()) {
+                             visit(seq, IndexEntityOfRow(row_key));
+                           }
+                         });
+  };
+}
+
 Result<ViewKey> ViewKeyOfRow(std::string_view row_key, const std::string& row) {
   if (row_key.empty() || !ViewKindFromChar(row_key[0])) {
     return Err(Status::Corruption("a view version has an unknown kind"));
@@ -284,8 +320,9 @@ namespace {
 // earlier batches wrote.
 class RebuildStore final : public ViewStore {
  public:
-  RebuildStore(storage::EventLog& log, TenantId tenant)
-      : log_(log), tenant_(tenant) {}
+  RebuildStore(storage::EventLog& log, const storage::EventIndex& index,
+               TenantId tenant)
+      : log_(log), index_(index), tenant_(tenant) {}
 
   Result<const ViewDoc*> Get(const ViewKey& key) override {
     auto it = rows_.find(key);
@@ -312,17 +349,23 @@ class RebuildStore final : public ViewStore {
     rows_.insert_or_assign(key, Entry{std::nullopt, true});
     event_changes_.insert(key);
   }
-  // Records the changes of event `seq` as versions.
-  Status EndEvent(Sequence seq) {
+  // Records the changes of `e` as versions, and its event index rows.
+  Status EndEvent(const storage::Event& e) {
     auto changed = RowsOf(log_, tenant_, *this, event_changes_);
     if (!changed) return changed.error();
-    AddVersionWrites(seq, *changed, writes_);
+    AddVersionWrites(e.seq, *changed, writes_);
     event_changes_.clear();
-    return Status::Ok();
+    std::vector<std::string> entities;
+    for (const auto& [row_key, row] : *changed) {
+      entities.emplace_back(IndexEntityOfRow(row_key));
+    }
+    return index_.AddEvent(tenant_, e.seq, e.type, e.actor, entities,
+                           index_batch_);
   }
 
   // Writes what the batch changed; `sync` at the end.
   Status Flush(bool sync) {
+    index_batch_.Drain(writes_);
     for (auto& [key, entry] : rows_) {
       if (!entry.dirty) continue;
       auto row_key = ViewRowKey(log_, tenant_, key);
@@ -342,7 +385,9 @@ class RebuildStore final : public ViewStore {
     bool dirty = false;
   };
   storage::EventLog& log_;
+  const storage::EventIndex& index_;
   const TenantId tenant_;
+  storage::IndexBatch index_batch_;
   std::map<ViewKey, Entry> rows_;
   std::set<ViewKey> event_changes_;
   std::vector<ExtraWrite> writes_;
@@ -350,17 +395,20 @@ class RebuildStore final : public ViewStore {
 
 }  // namespace
 
-Status RebuildViews(storage::EventLog& log, TenantId tenant) {
+Status RebuildViews(storage::EventLog& log, const storage::EventIndex& index,
+                    TenantId tenant) {
   SL_RETURN_IF_ERROR(log.DeleteTenantRows(tenant, Family::kViews));
   SL_RETURN_IF_ERROR(log.DeleteTenantRows(tenant, Family::kSnapshots));
-  return FoldViews(log, tenant, Sequence(1));
+  SL_RETURN_IF_ERROR(log.DeleteTenantRows(tenant, Family::kIndex));
+  return FoldViews(log, index, tenant, Sequence(1));
 }
 
-Status FoldViews(storage::EventLog& log, TenantId tenant, Sequence from) {
+Status FoldViews(storage::EventLog& log, const storage::EventIndex& index,
+                 TenantId tenant, Sequence from) {
   auto head = log.GetHead(tenant);
   if (!head) return head.error();
   if (from > head->seq) return Status::Ok();
-  RebuildStore store(log, tenant);
+  RebuildStore store(log, index, tenant);
   BatchReader reader(log, tenant, from, head->seq);
   Sequence last(from.value() - 1);
   for (;;) {
@@ -380,7 +428,7 @@ Status FoldViews(storage::EventLog& log, TenantId tenant, Sequence from) {
         SL_RETURN_IF_ERROR(
             Apply(store, EventRef{e.seq, e.time, e.type, e.actor, *payload}));
       }
-      SL_RETURN_IF_ERROR(store.EndEvent(e.seq));
+      SL_RETURN_IF_ERROR(store.EndEvent(e));
       last = e.seq;
     }
     reader.Recycle(std::move(*events));

@@ -40,7 +40,8 @@ class Projector::Impl {
         clock_(clock),
         options_(options),
         sessions_(options.max_sessions, options.session_cache_bytes),
-        views_(options.view_cache_bytes) {}
+        views_(options.view_cache_bytes),
+        index_(log) {}
 
   void Execute(TenantId tenant, Command command, Done done);
   // Decides `command` under the session's lock. Returns the answer when it
@@ -55,6 +56,7 @@ class Projector::Impl {
   const Options options_;
   internal::SessionTable sessions_;
   internal::ViewCache views_;
+  storage::EventIndex index_;
 };
 
 void Projector::Impl::Execute(TenantId tenant, Command command, Done done) {
@@ -158,6 +160,7 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
 
   // Fold the decided events into the views with the seqs they will get.
   Sequence seq = session.head;
+  storage::IndexBatch index_rows;
   std::vector<storage::NewEvent> events;
   for (const DecidedEvent& e : decision->events) {
     seq = seq.next();
@@ -195,7 +198,22 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
         return fail(s);
       }
     }
-    if (Status s = store.EndEvent(seq, writes); !s.ok()) return fail(s);
+    std::vector<std::string> changed_rows;
+    if (Status s = store.EndEvent(seq, writes, &changed_rows); !s.ok()) {
+      return fail(s);
+    }
+    if (options_.event_index) {
+      // The index rows go in the append's own write batch: an event is
+      // never visible without them.
+      for (std::string& row : changed_rows) {
+        row = std::string(internal::IndexEntityOfRow(row));
+      }
+      if (Status s = index_.AddEvent(tenant, seq, e.type, ctx.actor_pseudonym,
+                                     changed_rows, index_rows);
+          !s.ok()) {
+        return fail(s);
+      }
+    }
     events.push_back({e.type, ctx.actor_pseudonym, std::move(payload)});
   }
   if (Status s = store.Writes(writes); !s.ok()) return fail(s);
@@ -230,6 +248,8 @@ std::optional<Result<CommandResult>> Projector::Impl::DecideAndQueue(
     if (w.family == Family::kViews) written_views.push_back(w.key);
   }
   request.extra_writes = std::move(writes);
+  // Not in the overlay above: no command reads the index.
+  index_rows.Drain(request.extra_writes);
   request.account_index = std::move(index);
   for (ExtraWrite& w : bytes_writes) {
     request.extra_writes.push_back(std::move(w));
@@ -413,7 +433,7 @@ Result<Projector::Page> Projector::ListAt(TenantId tenant, ViewKind kind,
 Status Projector::Rebuild(TenantId tenant) {
   impl_->sessions_.Erase(tenant);
   impl_->views_.InvalidateTenant(tenant);
-  Status s = internal::RebuildViews(impl_->log_, tenant);
+  Status s = internal::RebuildViews(impl_->log_, impl_->index_, tenant);
   impl_->views_.InvalidateTenant(tenant);
   return s;
 }
@@ -421,7 +441,7 @@ Status Projector::Rebuild(TenantId tenant) {
 Status Projector::CatchUp(TenantId tenant, Sequence from) {
   impl_->sessions_.Erase(tenant);
   impl_->views_.InvalidateTenant(tenant);
-  Status s = internal::FoldViews(impl_->log_, tenant, from);
+  Status s = internal::FoldViews(impl_->log_, impl_->index_, tenant, from);
   impl_->views_.InvalidateTenant(tenant);
   return s;
 }
@@ -515,6 +535,96 @@ Status Projector::IndexAccounts(TenantId tenant) {
 void Projector::Forget(TenantId tenant) {
   impl_->sessions_.Erase(tenant);
   impl_->views_.InvalidateTenant(tenant);
+  impl_->index_.Forget(tenant);
+}
+
+Result<Projector::EventPage> Projector::FindEvents(TenantId tenant,
+                                                   const EventFilter& filter) {
+  storage::EventLog& log = impl_->log_;
+  const storage::EventIndex& index = impl_->index_;
+  EventPage page;
+  if (filter.limit == 0 || filter.after.value() == UINT64_MAX) return page;
+  // Times to seqs: since is the first event at or after it, until the last
+  // at or before it (times never go back within a tenant).
+  Sequence first = filter.after.next();
+  Sequence last(UINT64_MAX);
+  if (filter.since) {
+    auto before = log.SequenceAt(tenant, *filter.since -
+                                             std::chrono::milliseconds(1));
+    if (!before) return Err(before.error());
+    first = std::max(first, before->next());
+  }
+  if (filter.until) {
+    auto at = log.SequenceAt(tenant, *filter.until);
+    if (!at) return Err(at.error());
+    last = *at;
+  }
+  if (first > last) return page;
+
+  storage::EventIndex::Query query;
+  query.first = first;
+  query.last = last;
+  query.limit = filter.limit;
+  auto add = [&](storage::IndexDimension dimension,
+                 const std::vector<std::string>& values) -> Status {
+    std::vector<std::string> group;
+    for (const std::string& v : values) {
+      auto prefix = index.ValuePrefix(tenant, dimension, v);
+      if (!prefix) return prefix.error();
+      group.push_back(std::move(*prefix));
+    }
+    query.all_of.push_back(std::move(group));
+    return Status::Ok();
+  };
+  if (filter.type) {
+    SL_RETURN_ERR_IF_ERROR(add(storage::IndexDimension::kType, {*filter.type}));
+  }
+  if (filter.actor) {
+    SL_RETURN_ERR_IF_ERROR(
+        add(storage::IndexDimension::kActor, {*filter.actor}));
+  }
+  if (filter.entity) {
+    // An entity is its id, or a promoted result's keyword, whose row key
+    // (and so its index value) is an HMAC of the normalized keyword.
+    std::vector<std::string> values{*filter.entity};
+    auto promoted = internal::ViewRowKey(
+        log, tenant, {ViewKind::kPromoted, NormalizeKeyword(*filter.entity)});
+    if (!promoted) return Err(promoted.error());
+    values.emplace_back(internal::IndexEntityOfRow(*promoted));
+    SL_RETURN_ERR_IF_ERROR(add(storage::IndexDimension::kEntity, values));
+  }
+
+  if (query.all_of.empty()) {
+    // Only a time range: the log itself, in order.
+    auto events = log.Read(tenant, first, filter.limit + 1);
+    if (!events) return Err(events.error());
+    for (storage::Event& e : *events) {
+      if (e.seq > last) break;
+      if (page.items.size() == filter.limit) {
+        page.next_cursor = std::to_string(page.items.back().seq.value());
+        break;
+      }
+      page.items.push_back(std::move(e));
+    }
+    return page;
+  }
+  auto found = index.Find(tenant, query);
+  if (!found) return Err(found.error());
+  page.items = std::move(found->events);
+  if (found->next_after.value() != 0) {
+    page.next_cursor = std::to_string(found->next_after.value());
+  }
+  return page;
+}
+
+Result<storage::IndexReport> Projector::VerifyIndex(TenantId tenant) {
+  return impl_->index_.Verify(tenant,
+                              internal::IndexEntities(impl_->log_, tenant));
+}
+
+Status Projector::RebuildIndex(TenantId tenant) {
+  return impl_->index_.Rebuild(tenant,
+                               internal::IndexEntities(impl_->log_, tenant));
 }
 
 }  // namespace siteledger::projections

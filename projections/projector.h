@@ -10,6 +10,7 @@
 #include "projections/commands.h"
 #include "projections/views.h"
 #include "storage/base/clock.h"
+#include "storage/event_index.h"
 #include "storage/event_log.h"
 
 namespace siteledger::projections {
@@ -45,6 +46,9 @@ class Projector {
     size_t view_cache_bytes = size_t{32} << 20;
     // The most bytes of media one tenant may keep.
     int64_t media_quota_bytes = int64_t{1} << 30;
+    // Whether appends write the event index (FindEvents). Off only to
+    // measure what it costs: FindEvents then misses what was appended.
+    bool event_index = true;
   };
 
   // `log` and `clock` must outlive the projector.
@@ -139,7 +143,8 @@ class Projector {
   // empty before the first). As StateAt for errors and threads.
   Result<TenantState> StateAtTime(TenantId tenant, Timestamp t);
 
-  // Rebuilds the tenant's views and versions from its log, streaming: the
+  // Rebuilds the tenant's views, versions and event index from its log,
+  // streaming: the
   // memory it takes follows a batch of events, not the tenant. No command
   // of the tenant may run meanwhile (an offline tool, a migration's target,
   // an upgrade at start). Corruption for an event that does not decode;
@@ -147,8 +152,8 @@ class Projector {
   // thread but the log's commit thread.
   Status Rebuild(TenantId tenant);
 
-  // Folds the events from `from` to the head into the views, over the views
-  // stored (which stand after event from - 1): a residency migration's
+  // Folds the events from `from` to the head into the views (and the event
+  // index), over the views stored (which stand after event from - 1): a residency migration's
   // target folds each batch it imports. Then forgets the tenant's
   // in-memory state. No command of the tenant may run meanwhile. The errors
   // of Rebuild. Any thread but the log's commit thread.
@@ -212,6 +217,46 @@ class Projector {
   // Reads all the tenant's pseudonyms. The common read errors; the write
   // errors of EventLog::WriteRows. Any thread.
   Status IndexAccounts(TenantId tenant);
+
+  // A filter over a tenant's events. Each of type, actor (a pseudonym) and
+  // entity that is set must match (an entity: an event that changed the
+  // view with that id, or the promoted result with that keyword); since and
+  // until bound the events' times (both inclusive); only seqs after `after`
+  // (a cursor) count.
+  struct EventFilter {
+    std::optional<std::string> type;
+    std::optional<std::string> actor;
+    std::optional<std::string> entity;
+    std::optional<Timestamp> since;
+    std::optional<Timestamp> until;
+    Sequence after;
+    size_t limit = 100;  // at most the log's max_read_events
+  };
+  struct EventPage {
+    std::vector<storage::Event> items;  // ascending seqs
+    std::string next_cursor;            // an `after`; empty on the last page
+  };
+  // The tenant's events that match `filter`, at most `limit`, answered from
+  // the event index (storage/event_index.h): reads the index rows of the
+  // chunks in range and then only the matching events. Without type, actor
+  // and entity, the log in order between since and until. An unknown value
+  // matches nothing. Corruption when an index row does not parse or names
+  // an event the log lacks; the common read errors. Sees what is durable.
+  // Any thread.
+  Result<EventPage> FindEvents(TenantId tenant, const EventFilter& filter);
+
+  // Checks the tenant's event index against its log and change lists (see
+  // storage::EventIndex::Verify): a report, ok or naming the first bad row
+  // (dimension, chunk, seq range) and counting missing, extra, different
+  // and unparsable rows. The common read errors for what stops the walk.
+  // Reads the whole log: slow, any thread.
+  Result<storage::IndexReport> VerifyIndex(TenantId tenant);
+  // Deletes and rewrites the tenant's event index from its log and change
+  // lists (the views' versions, which Rebuild also rewrites), synced: what
+  // `replay --repair` runs for a bad index. No command of the tenant may
+  // run meanwhile. The common read errors; the write errors of
+  // EventLog::WriteRows. Any thread but the log's commit thread.
+  Status RebuildIndex(TenantId tenant);
 
   // Drops the in-memory state of `tenant` (after its log was changed by
   // something other than this projector: an import, a purge). Commands in

@@ -96,11 +96,15 @@ Status RowStore::Writes(std::vector<ExtraWrite>& out) {
   return Status::Ok();
 }
 
-Status RowStore::EndEvent(Sequence seq, std::vector<ExtraWrite>& out) {
+Status RowStore::EndEvent(Sequence seq, std::vector<ExtraWrite>& out,
+                          std::vector<std::string>* changed_rows) {
   session_.mu.AssertHeld();
   auto changed = RowsOf(log_, tenant_, *this, event_changes_);
   if (!changed) return changed.error();
   AddVersionWrites(seq, *changed, out);
+  if (changed_rows != nullptr) {
+    for (const auto& [row_key, row] : *changed) changed_rows->push_back(row_key);
+  }
   event_changes_.clear();
   return Status::Ok();
 }

@@ -20,10 +20,12 @@ namespace sl = siteledger;
 
 namespace {
 
-// The format of the views and their versions this build writes: 2 keeps
-// every version of every view (see docs/formats.md, section 7); data from
-// before (0) kept whole-state snapshots and no versions.
-constexpr uint32_t kViewsFormat = 2;
+// The format of the views and their versions this build writes: 3 adds the
+// event index (bitmaps of seqs by type, actor and entity; see
+// docs/formats.md, "The index family"), 2 keeps every version of every view
+// (section 7); data from before (0) kept whole-state snapshots and no
+// versions. A rebuild at start brings older data to this format.
+constexpr uint32_t kViewsFormat = 3;
 
 // Rebuilds every tenant's views from its log when the data's views are in
 // an older format, or when `always`; then records the format. Runs before

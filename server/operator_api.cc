@@ -43,24 +43,6 @@ Json CountsJson(const std::string& client_key, int64_t sites, int64_t themes,
   return row;
 }
 
-// ?since= and ?until= (RFC 3339), each left as it is when absent.
-// InvalidArgument naming the parameter when one does not parse.
-Status TimeWindowOf(const Call& call, std::optional<Timestamp>& since,
-                    std::optional<Timestamp>& until) {
-  for (const auto& [name, slot] :
-       {std::pair{"since", &since}, std::pair{"until", &until}}) {
-    if (auto text = call.Query(name)) {
-      auto t = ParseRfc3339(*text);
-      if (!t) {
-        return Status::InvalidArgument(std::string(name) + ": " +
-                                       t.error().message());
-      }
-      *slot = *t;
-    }
-  }
-  return Status::Ok();
-}
-
 std::string CsvField(std::string_view s) {
   if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
   std::string out = "\"";

@@ -25,6 +25,22 @@ Result<size_t> LimitOf(const Call& call, size_t fallback, size_t max) {
   return n;
 }
 
+Status TimeWindowOf(const Call& call, std::optional<Timestamp>& since,
+                    std::optional<Timestamp>& until) {
+  for (const auto& [name, slot] :
+       {std::pair{"since", &since}, std::pair{"until", &until}}) {
+    if (auto text = call.Query(name)) {
+      auto t = ParseRfc3339(*text);
+      if (!t) {
+        return Status::InvalidArgument(std::string(name) + ": " +
+                                       t.error().message());
+      }
+      *slot = *t;
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Sequence> SeqOf(std::string_view text, std::string_view what) {
   uint64_t n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);

@@ -457,8 +457,29 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
     events.default_limit = kEventPage;
     events.max_limit = kMaxEventPage;
     events.mirrored = true;
+    events.description =
+        "Without filters, the log in order. With any of type, actor and "
+        "entity (combinable: all must match), answered from the event "
+        "index, reading only the matching events; since and until bound "
+        "the events' times. An unknown actor or entity gives an empty page.";
     events.query.push_back(
         {"after", "Events with a seq greater than this", "integer"});
+    events.query.push_back({"type", "Only events of this type", "string"});
+    events.query.push_back(
+        {"actor",
+         "Only events by this user: an Atlassian account id or a pseudonym",
+         "string"});
+    events.query.push_back(
+        {"entity",
+         "Only events that changed this entity (its id; a promoted "
+         "result's keyword)",
+         "string"});
+    events.query.push_back(
+        {"since", "Only events at or after this time (RFC 3339)",
+         "date-time"});
+    events.query.push_back(
+        {"until", "Only events at or before this time (RFC 3339)",
+         "date-time"});
     t.push_back(std::move(events));
   }
   {

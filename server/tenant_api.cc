@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "projections/commands.h"
+#include "projections/events.h"
 #include "server/internal/request_parts.h"
 #include "server/log.h"
 #include "server/problem.h"
@@ -227,6 +228,47 @@ void TenantApi::Serve(const CallPtr& call) {
   }
 }
 
+Result<std::optional<projections::Projector::EventFilter>>
+TenantApi::EventFilterOf(const Call& call) {
+  projections::Projector::EventFilter filter;
+  bool any = false;
+  for (const auto& [name, slot] :
+       {std::pair{"type", &filter.type}, std::pair{"actor", &filter.actor},
+        std::pair{"entity", &filter.entity}}) {
+    auto text = call.Query(name);
+    if (!text) continue;
+    if (text->empty()) {
+      return Err(Status::InvalidArgument(std::string(name) +
+                                         ": must not be empty"));
+    }
+    *slot = std::move(*text);
+    any = true;
+  }
+  if (filter.type) {
+    const auto types = projections::EventTypes();
+    if (std::find(types.begin(), types.end(), *filter.type) == types.end()) {
+      return Err(Status::InvalidArgument("type: unknown event type \"" +
+                                         *filter.type + "\""));
+    }
+  }
+  if (filter.actor) {
+    // An account id stands for its pseudonym; anything else is taken as a
+    // pseudonym (an unknown one matches nothing).
+    auto pseudonym = projector_.PseudonymOf(call.tenant, *filter.actor);
+    if (pseudonym && *pseudonym) {
+      filter.actor = **pseudonym;
+    } else if (!pseudonym &&
+               pseudonym.error().code() != StatusCode::kInvalidArgument) {
+      return Err(pseudonym.error());
+    }
+  }
+  SL_RETURN_ERR_IF_ERROR(TimeWindowOf(call, filter.since, filter.until));
+  if (!any && !filter.since && !filter.until) {
+    return std::optional<projections::Projector::EventFilter>();
+  }
+  return std::optional(std::move(filter));
+}
+
 void TenantApi::ServeEvents(const CallPtr& call) {
   auto limit =
       LimitOf(*call, call->route->default_limit, call->route->max_limit);
@@ -250,6 +292,18 @@ void TenantApi::ServeEvents(const CallPtr& call) {
     // to the start).
     return finisher_.Finish(call,
                             JsonResponse(200, ListBody(Json::MakeArray(), "")));
+  }
+  auto filter = EventFilterOf(*call);
+  if (!filter) return finisher_.Fail(call, filter.error());
+  if (*filter) {
+    (*filter)->after = after;
+    (*filter)->limit = *limit;
+    auto page = projector_.FindEvents(call->tenant, **filter);
+    if (!page) return finisher_.Fail(call, page.error());
+    Json items = Json::MakeArray();
+    for (const storage::Event& e : page->items) items.Push(EventItem(e));
+    return finisher_.Finish(
+        call, JsonResponse(200, ListBody(std::move(items), page->next_cursor)));
   }
   auto events = log_.Read(call->tenant, after.next(), *limit);
   if (!events) return finisher_.Fail(call, events.error());

@@ -16,6 +16,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <thread>
 
 #include "storage/base/coding.h"
@@ -84,33 +85,64 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context) {
 namespace {
 
 // ORs serialized (portable format) roaring bitmaps: the index family maps a
-// (tenant, dimension, value) to the seqs that carry it.
-class BitmapOrOperator final : public rocksdb::AssociativeMergeOperator {
+// (tenant, dimension, value, chunk) to the seqs that carry it. A full merge
+// operator rather than an associative one: RocksDB hands over every operand
+// of a key at once, so k operands cost one deserialize of the base and one
+// serialize, not k of each. Every base and operand is parsed with CRoaring's
+// size-checked reader; one that does not parse fails the merge, which RocksDB
+// reports as Corruption to the read or compaction that needed it (never a
+// crash, never a silently empty bitmap).
+class BitmapOrOperator final : public rocksdb::MergeOperator {
  public:
-  bool Merge(const rocksdb::Slice& /*key*/,
-             const rocksdb::Slice* existing_value, const rocksdb::Slice& value,
-             std::string* new_value,
-             rocksdb::Logger* /*logger*/) const override {
-    roaring_bitmap_t* operand =
-        roaring_bitmap_portable_deserialize_safe(value.data(), value.size());
-    if (operand == nullptr) return false;
-    if (existing_value != nullptr) {
-      roaring_bitmap_t* existing = roaring_bitmap_portable_deserialize_safe(
-          existing_value->data(), existing_value->size());
-      if (existing == nullptr) {
-        roaring_bitmap_free(operand);
-        return false;
-      }
-      roaring_bitmap_or_inplace(operand, existing);
-      roaring_bitmap_free(existing);
+  bool FullMergeV2(const MergeOperationInput& in,
+                   MergeOperationOutput* out) const override {
+    roaring_bitmap_t* acc = roaring_bitmap_create();
+    if (acc == nullptr) return false;
+    bool ok = in.existing_value == nullptr ||
+              OrInto(acc, *in.existing_value);
+    for (size_t i = 0; ok && i < in.operand_list.size(); ++i) {
+      ok = OrInto(acc, in.operand_list[i]);
     }
-    roaring_bitmap_run_optimize(operand);
-    new_value->resize(roaring_bitmap_portable_size_in_bytes(operand));
-    roaring_bitmap_portable_serialize(operand, new_value->data());
-    roaring_bitmap_free(operand);
-    return true;
+    if (ok) Serialize(acc, out->new_value);
+    roaring_bitmap_free(acc);
+    return ok;
   }
+
+  bool PartialMergeMulti(const rocksdb::Slice& /*key*/,
+                         const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value,
+                         rocksdb::Logger* /*logger*/) const override {
+    roaring_bitmap_t* acc = roaring_bitmap_create();
+    if (acc == nullptr) return false;
+    bool ok = true;
+    for (size_t i = 0; ok && i < operands.size(); ++i) {
+      ok = OrInto(acc, operands[i]);
+    }
+    if (ok) Serialize(acc, *new_value);
+    roaring_bitmap_free(acc);
+    return ok;
+  }
+
+  bool AllowSingleOperand() const override { return true; }
   const char* Name() const override { return "siteledger.BitmapOr"; }
+
+ private:
+  // False when `bytes` is not a whole portable bitmap.
+  static bool OrInto(roaring_bitmap_t* acc, const rocksdb::Slice& bytes) {
+    roaring_bitmap_t* b =
+        roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
+    if (b == nullptr) return false;
+    // The safe reader stops at the bitmap's end: trailing bytes are damage.
+    const bool whole = roaring_bitmap_portable_size_in_bytes(b) == bytes.size();
+    if (whole) roaring_bitmap_or_inplace(acc, b);
+    roaring_bitmap_free(b);
+    return whole;
+  }
+  static void Serialize(roaring_bitmap_t* b, std::string& out) {
+    roaring_bitmap_run_optimize(b);
+    out.resize(roaring_bitmap_portable_size_in_bytes(b));
+    roaring_bitmap_portable_serialize(b, out.data());
+  }
 };
 
 // Drops idempotency rows older than their 24 h window during compaction, so

@@ -271,6 +271,15 @@ class EventLog {
   Result<std::vector<Event>> Read(TenantId tenant, Sequence from,
                                   size_t max_events) const;
 
+  // The events of `seqs` (ascending, each at most the head), payloads
+  // decrypted, in the order given: one batched point read, for an index
+  // that names the events to show. NotFound also for a seq the log does not
+  // hold; otherwise the common read errors, with the failing event's seq in
+  // the message. InvalidArgument for more than Options::max_read_events.
+  // Any thread.
+  Result<std::vector<Event>> ReadSeqs(TenantId tenant,
+                                      const std::vector<Sequence>& seqs) const;
+
   // The seq of the last event whose time is at or before `t`; Sequence(0)
   // if the first event is later (or the log is empty). Reads no payload, so
   // it works without the data key; Corruption or IOError for an envelope it
@@ -278,7 +287,7 @@ class EventLog {
   Result<Sequence> SequenceAt(TenantId tenant, Timestamp t) const;
 
   // Writes rows outside an append, sealed as an append's extra writes are
-  // (same families; no merges), and `account_index` with them in one
+  // (same families; merges only in kIndex), and `account_index` with them in one
   // atomic write: for a rebuild of a tenant's views, which no append of the
   // tenant may race, a migration's imported pseudonyms, or the erasure of
   // a frozen copy's. `sync`: wait until they are on disk (an unsynced write
@@ -289,9 +298,10 @@ class EventLog {
   Status WriteRows(TenantId tenant, const std::vector<ExtraWrite>& writes,
                    bool sync,
                    const std::vector<AccountIndexWrite>& account_index = {});
-  // Deletes every row of the tenant in `family` (kViews or kSnapshots: what
-  // a rebuild writes again), with a synced write. InvalidArgument for
-  // another family; IOError. Any thread but the commit thread.
+  // Deletes every row of the tenant in `family` (kViews, kSnapshots or
+  // kIndex: what a rebuild writes again), with a synced write.
+  // InvalidArgument for another family; IOError. Any thread but the commit
+  // thread.
   Status DeleteTenantRows(TenantId tenant, Family family);
 
   // A row written through ExtraWrite, decrypted; nullopt if absent. The

@@ -148,6 +148,42 @@ Result<std::vector<Event>> EventLog::Read(TenantId tenant, Sequence from,
   return out;
 }
 
+Result<std::vector<Event>> EventLog::ReadSeqs(
+    TenantId tenant, const std::vector<Sequence>& seqs) const {
+  std::vector<Event> out;
+  if (seqs.empty()) return out;
+  if (seqs.size() > options_.max_read_events) {
+    return Err(Status::InvalidArgument("too many events for one read"));
+  }
+  auto key = KeyFor(tenant);
+  if (!key) return Err(key.error());
+  std::vector<std::string> keys;
+  keys.reserve(seqs.size());
+  for (Sequence seq : seqs) keys.push_back(internal::EventKey(tenant, seq));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  // Sorted input lets RocksDB batch the lookups block by block.
+  db_.db()->MultiGet(rocksdb::ReadOptions(), db_.cf(Family::kEvents),
+                     slices.size(), slices.data(), values.data(),
+                     statuses.data(), /*sorted_input=*/true);
+  out.reserve(seqs.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      return Err(Status::NotFound("event " + SeqText(seqs[i]) +
+                                  " is not in the log"));
+    }
+    SL_RETURN_ERR_IF_ERROR(internal::FromRocks(
+        statuses[i], "reading event " + SeqText(seqs[i])));
+    auto event = OpenEnvelope(**key, keys[i], values[i].ToStringView());
+    if (!event) {
+      return Err(event.error().WithContext("event " + SeqText(seqs[i])));
+    }
+    out.push_back(std::move(*event));
+  }
+  return out;
+}
+
 Result<Sequence> EventLog::SequenceAt(TenantId tenant, Timestamp t) const {
   auto head = GetHead(tenant);
   if (!head) return Err(head.error());
@@ -189,13 +225,19 @@ Status EventLog::WriteRows(
     }
   }
   for (const ExtraWrite& w : writes) {
-    if (!internal::AllowedExtraFamily(w.family) || w.op == WriteOp::kMerge ||
+    if (!internal::AllowedExtraFamily(w.family) ||
+        (w.op == WriteOp::kMerge && w.family != Family::kIndex) ||
         w.key.empty()) {
       return Status::InvalidArgument(
           "a row write needs a key and a put or delete in the views, "
-          "snapshots, blobs, pseudonyms or index family");
+          "snapshots, blobs, pseudonyms or index family (or a merge in the "
+          "index family)");
     }
     const std::string row_key = internal::TenantKey(tenant, w.key);
+    if (w.op == WriteOp::kMerge) {
+      batch.Merge(db_.cf(w.family), row_key, w.value).PermitUncheckedError();
+      continue;
+    }
     if (w.op == WriteOp::kDelete) {
       batch.Delete(db_.cf(w.family), row_key).PermitUncheckedError();
       continue;
@@ -225,14 +267,16 @@ Status EventLog::WriteRows(
 }
 
 Status EventLog::DeleteTenantRows(TenantId tenant, Family family) {
-  if (family != Family::kViews && family != Family::kSnapshots) {
+  if (family != Family::kViews && family != Family::kSnapshots &&
+      family != Family::kIndex) {
     return Status::InvalidArgument(
-        "only a tenant's views and snapshots can be deleted as a whole");
+        "only a tenant's views, snapshots and index can be deleted as a "
+        "whole");
   }
   const std::string begin = internal::TenantPrefix(tenant);
   const std::string end = internal::TenantRangeEnd(tenant);
   rocksdb::WriteBatch batch;
-  if (family == Family::kSnapshots) {
+  if (family == Family::kSnapshots || family == Family::kIndex) {
     batch.DeleteRange(db_.cf(family), begin, end).PermitUncheckedError();
     return db_.WriteSynced(batch);
   }

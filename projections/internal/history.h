@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "projections/views.h"
+#include "storage/event_index.h"
 #include "storage/event_log.h"
 
 namespace siteledger::projections::internal {
@@ -104,16 +105,38 @@ Status RestoreFromHistory(const storage::EventLog& log, TenantId tenant,
 Result<Hash> ChangesDigest(const storage::EventLog& log, TenantId tenant,
                            Sequence after, Sequence until);
 
-// Rebuilds the tenant's views and versions from its log, in batches: memory
-// follows a batch, not the tenant. Deletes what the views and snapshots
-// families hold for the tenant first. No append of the tenant may run
+// The entity value the event index keeps for a changed view row: the row
+// key without its kind (the entity id; for a promoted result, the hex HMAC
+// of its keyword that the row key holds). REQUIRES: !row_key.empty().
+inline std::string_view IndexEntityOfRow(std::string_view row_key) {
+  return row_key.substr(1);
+}
+
+// Visits, for each event in [first, last] that changed views, the row keys
+// it changed (from the change lists), in seq order. Corruption for a change
+// list that does not decode; the log's errors.
+Status ForEachChange(
+    const storage::EventLog& log, TenantId tenant, Sequence first,
+    Sequence last,
+    const std::function<void(Sequence seq, std::string_view row_key)>& visit);
+
+// The entities of the event index (storage::EventIndex::Verify, Rebuild):
+// the views each event changed, from the change lists.
+storage::EntitySource IndexEntities(const storage::EventLog& log,
+                                    TenantId tenant);
+
+// Rebuilds the tenant's views, versions and event index from its log, in
+// batches: memory follows a batch, not the tenant. Deletes what the views,
+// snapshots and index families hold for the tenant first. No append of the tenant may run
 // meanwhile (an offline tool, a migration's target, an upgrade at start).
 // Corruption for an event that does not decode; the log's errors.
-Status RebuildViews(storage::EventLog& log, TenantId tenant);
-// Folds the tenant's events from `from` to its head into the stored views
-// and their versions, over what is stored (the views after event from - 1),
-// as RebuildViews does batch by batch. No command of the tenant may run
+Status RebuildViews(storage::EventLog& log, const storage::EventIndex& index,
+                    TenantId tenant);
+// Folds the tenant's events from `from` to its head into the stored views,
+// their versions and the event index, over what is stored (the views after
+// event from - 1), as RebuildViews does batch by batch. No command of the tenant may run
 // meanwhile. The errors of RebuildViews.
-Status FoldViews(storage::EventLog& log, TenantId tenant, Sequence from);
+Status FoldViews(storage::EventLog& log, const storage::EventIndex& index,
+                 TenantId tenant, Sequence from);
 
 }  // namespace siteledger::projections::internal

@@ -61,9 +61,11 @@ class RowStore final : public ViewStore {
   std::optional<ViewDoc> Current(const ViewKey& key);
 
   // Records what the event folded since the last call changed, as version
-  // rows of event `seq` (see history.h) added to `out`. NotFound once the
-  // data key is destroyed.
-  Status EndEvent(Sequence seq, std::vector<storage::ExtraWrite>& out);
+  // rows of event `seq` (see history.h) added to `out`, and the row keys it
+  // changed to `changed_rows` when given. NotFound once the data key is
+  // destroyed.
+  Status EndEvent(Sequence seq, std::vector<storage::ExtraWrite>& out,
+                  std::vector<std::string>* changed_rows = nullptr);
 
  private:
   const storage::EventLog& log_;

@@ -23,6 +23,11 @@ Result<size_t> LimitOf(const Call& call, size_t fallback, size_t max);
 // A decimal seq. InvalidArgument naming `what` otherwise.
 Result<Sequence> SeqOf(std::string_view text, std::string_view what);
 
+// ?since= and ?until= (RFC 3339), each left as it is when absent.
+// InvalidArgument naming the parameter when one does not parse.
+Status TimeWindowOf(const Call& call, std::optional<Timestamp>& since,
+                    std::optional<Timestamp>& until);
+
 // ?as_of= : an RFC 3339 time, or "seq:N". InvalidArgument when malformed.
 struct AsOf {
   bool set = false;

@@ -41,6 +41,11 @@ class TenantApi {
   struct Reads;
   void ServeCommand(const CallPtr& call);
   void ServeEvents(const CallPtr& call);
+  // The filters of GET /events (type, actor, entity, since, until), or
+  // nullopt when the call has none. InvalidArgument naming the parameter for
+  // an empty value, an unknown type or a time that does not parse.
+  Result<std::optional<projections::Projector::EventFilter>> EventFilterOf(
+      const Call& call);
   void ServeStream(const CallPtr& call);
 
   projections::Projector& projector_;
