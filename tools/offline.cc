@@ -218,7 +218,20 @@ Result<ViewsCheck> CheckViews(projections::Projector& projector,
   check.log_digest = folded.Digest();
   check.differences =
       CompareViews(*stored, folded, max_differences, &check.total_differences);
+  if (rec.residency.state != storage::ResidencyState::kIncoming) {
+    auto index = projector.VerifyIndex(rec.id);
+    if (!index) return Err(index.error());
+    check.index = std::move(*index);
+  }
   return check;
+}
+
+std::string IndexProblem(const storage::IndexReport& report) {
+  return report.first_problem + " (rows missing " +
+         std::to_string(report.missing) + ", extra " +
+         std::to_string(report.extra) + ", different " +
+         std::to_string(report.different) + ", unparsable " +
+         std::to_string(report.unparsable) + ")";
 }
 
 void ClearProgressLine() {

@@ -84,10 +84,10 @@ std::vector<ViewDifference> CompareViews(const projections::TenantState& stored,
                                          const projections::TenantState& folded,
                                          size_t max, size_t* total);
 
-// The stored views of a tenant against a fold of its log that shares
-// nothing with them (Projector::StateAt from the log), at the seq the views
-// stand after: the head, or for a copy still arriving (residency incoming)
-// the last seq folded.
+// The stored views of a tenant, and its event index, against a fold of its
+// log that shares nothing with them (Projector::StateAt from the log), at the
+// seq the views stand after: the head, or for a copy still arriving (residency
+// incoming) the last seq folded.
 struct ViewsCheck {
   Sequence seq;
   size_t views = 0;  // stored
@@ -95,10 +95,16 @@ struct ViewsCheck {
   Hash log_digest{};
   std::vector<ViewDifference> differences;  // the first few
   size_t total_differences = 0;
-  bool ok() const {
+  // The event index against the log (Projector::VerifyIndex); unset for a
+  // copy still arriving, whose index stands after the seq it folded.
+  std::optional<storage::IndexReport> index;
+  bool views_ok() const {
     return total_differences == 0 && stored_digest == log_digest;
   }
+  bool ok() const { return views_ok() && (!index || index->ok); }
 };
+// What is wrong with an event index: the first bad row and the counts.
+std::string IndexProblem(const storage::IndexReport& report);
 // The common read errors of the projector (NotFound once the data key is
 // destroyed, Corruption, IOError). Holds the tenant's whole state twice.
 Result<ViewsCheck> CheckViews(projections::Projector& projector,

@@ -1,5 +1,6 @@
 // siteledger replay [--repair]: the stored views against a fold of the log,
-// and with --repair (offline only) a rebuild of them from the log.
+// and the event index, and with --repair (offline only) a rebuild of both
+// from the log.
 
 #include <cstdio>
 #include <string>
@@ -19,13 +20,16 @@ const char kReplayUsage[] =
 
 const char kReplayHelp[] =
     R"(  Folds each tenant's log (or the named tenant's) from its first event and
-  compares the result with the stored views: one line per tenant, ok or
-  the views that differ (up to 20 each).
+  compares the result with the stored views and the event index (the
+  bitmaps behind GET /api/v1/events?type=&actor=&entity= and siteledger
+  audit): one line per tenant, ok or the views that differ (up to 20
+  each) and the first bad index row.
   Without --repair: read-only, as verify (beside a running siteledgerd or
   on a stopped region); exit status 1 if any view differs.
   With --repair: OFFLINE ONLY (it writes; it refuses while siteledgerd
-  holds the region): rebuilds each selected tenant's views and their
-  versions from its log (Projector::Rebuild), then checks them again.
+  holds the region): rebuilds each selected tenant's views, their
+  versions and its event index from its log (Projector::Rebuild), then
+  checks them again.
   Exit status 1 if a rebuild failed or the views still differ.
   Exit status: 0 all views match (or were repaired); 1 otherwise, or the
   region could not be opened; 2 a bad command line.
@@ -45,10 +49,23 @@ constexpr size_t kMaxShown = 20;
 bool Report(const storage::TenantRecord& rec, const ViewsCheck& check,
             const char* prefix) {
   if (check.ok()) {
-    std::printf("%sok       %s: %zu views match the log up to seq %llu\n",
-                prefix, TenantName(rec).c_str(), check.views,
-                static_cast<unsigned long long>(check.seq.value()));
+    std::printf(
+        "%sok       %s: %zu views and the event index match the log up to "
+        "seq %llu\n",
+        prefix, TenantName(rec).c_str(), check.views,
+        static_cast<unsigned long long>(check.seq.value()));
     return true;
+  }
+  if (check.views_ok()) {
+    std::printf("%sDIFFERS  %s: the event index differs from the log: %s\n",
+                prefix, TenantName(rec).c_str(),
+                IndexProblem(*check.index).c_str());
+    return false;
+  }
+  if (check.index && !check.index->ok) {
+    std::printf("%sDIFFERS  %s: the event index differs from the log: %s\n",
+                prefix, TenantName(rec).c_str(),
+                IndexProblem(*check.index).c_str());
   }
   std::printf(
       "%sDIFFERS  %s: %zu view(s) differ from a fold of the log up to seq "
@@ -145,8 +162,7 @@ int RunReplay(const std::vector<std::string>& args) {
     // the versions, which the check compares only where a view is, are
     // rewritten too).
     if (repair && rec.residency.state != storage::ResidencyState::kIncoming) {
-      // INDEX: Projector::Rebuild rebuilds the bitmap index too once the
-      // index is merged; if it stays separate, RebuildIndex goes here.
+      // Rebuild writes the views, their versions and the event index.
       Status s = projector.Rebuild(rec.id);
       projector.Forget(rec.id);
       if (!s.ok()) {

@@ -866,8 +866,7 @@ int RunImport(const std::vector<std::string>& args) {
     }
     if (!s.ok()) return failed(s);
   }
-  // INDEX: if the bitmap index is not kept by CatchUp's fold, its
-  // RebuildIndex goes here.
+  // CatchUp's fold writes the views and the event index.
   if (x->head_seq.value() > 0) {
     if (Status s = projector.CatchUp(rec.id, Sequence(1)); !s.ok()) {
       return failed(s);

@@ -101,7 +101,7 @@ TenantResult VerifyTenant(storage::Store& store,
     } else {
       r.json.Set("views", static_cast<uint64_t>(views->views));
       r.json.Set("viewsDigest", HexOf(views->stored_digest));
-      if (!views->ok()) {
+      if (!views->views_ok()) {
         r.json.Set("logDigest", HexOf(views->log_digest));
         std::string problem =
             std::to_string(views->total_differences) +
@@ -114,10 +114,15 @@ TenantResult VerifyTenant(storage::Store& store,
         }
         fail("views", problem + "; siteledger replay --repair rebuilds them");
       }
+      if (views->index) {
+        r.json.Set("indexRows", views->index->rows_checked);
+        if (!views->index->ok) {
+          fail("index", IndexProblem(*views->index) +
+                            "; siteledger replay --repair rebuilds it");
+        }
+      }
     }
   }
-  // INDEX: the bitmap index check (VerifyIndex against the log) plugs in
-  // here, reported as check "index" and repaired by replay --repair.
 
   r.json.Set("ok", r.ok);
   if (!problems.as_array().empty()) r.json.Set("problems", std::move(problems));

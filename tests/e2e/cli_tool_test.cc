@@ -341,3 +341,147 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace siteledger::e2e
+
+namespace siteledger::e2e {
+namespace {
+
+// Every event of the tenant, through the unfiltered operator read.
+std::vector<Json> AllEvents(World& w, const std::string& token,
+                            const std::string& client_key) {
+  Response r = Admin(w, token, "GET",
+                     "/admin/tenants/" + client_key + "/events?limit=1000",
+                     "checking audit");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  const Json page = r.json();
+  REQUIRE(page.Find("nextCursor")->is_null());
+  return page.Find("items")->as_array();
+}
+
+// The seqs of NDJSON event lines.
+std::vector<int64_t> SeqsOf(const std::string& ndjson) {
+  std::vector<int64_t> out;
+  std::istringstream in(ndjson);
+  for (std::string line; std::getline(in, line);) {
+    auto j = projections::ParseJson(line);
+    INFO(line);
+    REQUIRE(j);
+    out.push_back(j->GetInt("seq"));
+  }
+  return out;
+}
+
+TEST_CASE(
+    "siteledger audit answers type, actor (account id or pseudonym), entity "
+    "and time filters as a scan of the log would, as a table or NDJSON",
+    "[e2e][cli]") {
+  OperatorsFile ops;
+  const std::string reader = ops.Add("reader", "read-tenant-data");
+  World w(ops.Flags());
+  Tenant t = w.Install("client-cli-audit");
+  Tenant other = w.Install("client-cli-audit-other");
+  const std::string alice = "557058:aaaaaaaa-0000-4000-8000-000000000001";
+  const std::string bob = "557058:bbbbbbbb-0000-4000-8000-000000000002";
+  std::vector<std::string> alice_sites;
+  for (int i = 0; i < 12; ++i) {
+    const std::string& who = i % 3 == 0 ? bob : alice;
+    Response r = Http("POST", w.server->url("/api/v1/sites"),
+                      {t.Auth("POST", "/api/v1/sites", who),
+                       "Content-Type: application/json"},
+                      R"({"name":"audit )" + std::to_string(i) + R"("})");
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    if (who == alice)
+      alice_sites.push_back(std::string(r.json().GetString("id")));
+  }
+  const std::string target = alice_sites[2];
+  REQUIRE(w.Call(t, "PATCH", "/api/v1/sites/" + target, R"({"name":"renamed"})")
+                  .status /
+              100 ==
+          2);
+  REQUIRE(w.Call(t, "DELETE", "/api/v1/sites/" + target).status / 100 == 2);
+  // The other tenant's events never show.
+  REQUIRE(w.Call(other, "POST", "/api/v1/sites", R"({"name":"elsewhere"})")
+              .status == 201);
+
+  const std::vector<Json> events = AllEvents(w, reader, t.client_key);
+  std::string alice_pseudonym;
+  for (const Json& e : events) {
+    if (std::string(e.GetString("type")) == "site.created" &&
+        std::string(e.Find("payload")->GetString("siteId")) == alice_sites[0]) {
+      alice_pseudonym = e.GetString("actor");
+    }
+  }
+  REQUIRE(!alice_pseudonym.empty());
+  auto expected = [&](auto keep) {
+    std::vector<int64_t> out;
+    for (const Json& e : events) {
+      if (keep(e)) out.push_back(e.GetInt("seq"));
+    }
+    return out;
+  };
+  auto audit = [&](std::vector<std::string> filters) {
+    std::vector<std::string> args = {"audit",
+                                     "--server",
+                                     w.server->base_url(),
+                                     "--tenant",
+                                     t.client_key,
+                                     "--reason",
+                                     "investigating a support ticket"};
+    args.insert(args.end(), filters.begin(), filters.end());
+    return RunTool(args, {"SITELEDGER_TOKEN=" + reader});
+  };
+
+  const auto created_by_alice = expected([&](const Json& e) {
+    const Json* actor = e.Find("actor");
+    return std::string(e.GetString("type")) == "site.created" &&
+           actor->is_string() && actor->as_string() == alice_pseudonym;
+  });
+  REQUIRE(created_by_alice.size() == 8);
+  for (const std::string& actor : {alice, alice_pseudonym}) {
+    ProcessResult r =
+        audit({"--type", "site.created", "--actor", actor, "--json"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(SeqsOf(r.out) == created_by_alice);
+  }
+
+  const auto about_target = expected([&](const Json& e) {
+    const Json* payload = e.Find("payload");
+    const Json* site = payload->Find("siteId");
+    return site != nullptr && site->is_string() && site->as_string() == target;
+  });
+  REQUIRE(about_target.size() == 3);  // created, renamed, deleted
+  ProcessResult entity = audit({"--entity", target, "--json"});
+  INFO(entity.out << entity.err);
+  CHECK(entity.exit_code == 0);
+  CHECK(SeqsOf(entity.out) == about_target);
+
+  // A time window: everything up to the last event's time is everything.
+  const std::string last_time(events.back().GetString("time"));
+  ProcessResult window = audit({"--until", last_time, "--json"});
+  CHECK(window.exit_code == 0);
+  CHECK(SeqsOf(window.out).size() == events.size());
+
+  // The table: a header and one line per event, the pseudonym shown.
+  ProcessResult table = audit({"--type", "site.deleted"});
+  INFO(table.out << table.err);
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.starts_with("SEQ"));
+  CHECK(table.out.find("site.deleted") != std::string::npos);
+  CHECK(std::count(table.out.begin(), table.out.end(), '\n') == 2);
+
+  // An unknown actor matches nothing; an unknown type is refused by the
+  // server; no filter at all is a usage error.
+  ProcessResult nobody = audit({"--actor", "nobody-at-all", "--json"});
+  CHECK(nobody.exit_code == 0);
+  CHECK(nobody.out.empty());
+  ProcessResult bad_type = audit({"--type", "site.exploded"});
+  CHECK(bad_type.exit_code == 1);
+  CHECK(bad_type.err.find("unknown event type") != std::string::npos);
+  CHECK(audit({}).exit_code == 2);
+  CHECK(RunTool({"audit", "--help"}).exit_code == 0);
+}
+
+}  // namespace
+}  // namespace siteledger::e2e
