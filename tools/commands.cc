@@ -554,7 +554,7 @@ const std::vector<Command>& Commands() {
        .help = VerifyHelp(),
        .flags = OfflineFlags({"tenant", "json"}),
        .booleans = {"json"},
-       .run = RunArgs<RunVerify>},
+       .run = Verify},
       {.name = "replay",
        .summary = "Compares the views with a fold of the log; --repair "
                   "rebuilds them (offline only)",
@@ -562,14 +562,14 @@ const std::vector<Command>& Commands() {
        .help = ReplayHelp(),
        .flags = OfflineFlags({"tenant", "repair"}),
        .booleans = {"repair"},
-       .run = RunArgs<RunReplay>},
+       .run = Replay},
       {.name = "export",
        .summary = "Writes a tenant as NDJSON (read-only)",
        .usage = kExportUsage,
        .help = ExportHelp(),
        .flags = OfflineFlags({"tenant", "out"}),
        .required = {"tenant"},
-       .run = RunArgs<RunExport>},
+       .run = Export},
       {.name = "import",
        .summary = "Checks a whole tenant export, then imports it (offline "
                   "only)",
@@ -577,7 +577,7 @@ const std::vector<Command>& Commands() {
        .help = ImportHelp(),
        .flags = OfflineFlags({}),
        .max_positional = 1,
-       .run = RunArgs<RunImport>},
+       .run = Import},
   };
   return table;
 }

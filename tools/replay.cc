@@ -86,25 +86,8 @@ bool Report(const storage::TenantRecord& rec, const ViewsCheck& check,
 
 }  // namespace
 
-int RunReplay(const std::vector<std::string>& args) {
-  Flags f = ParseFlags(args, 1, {"repair", "help"});
-  if (f.Has("help") || (!f.positional.empty() && f.positional[0] == "-h")) {
-    std::printf("%s\n\n%s", kReplayUsage, std::string(ReplayHelp()).c_str());
-    return kOk;
-  }
-  if (f.error) return OfflineFail(*f.error, kUsageError);
-  std::vector<std::string> known = kRegionFlags;
-  known.insert(known.end(), {"tenant", "repair"});
-  if (auto unknown = f.Unknown(known)) {
-    return OfflineFail(
-        "unknown flag " + *unknown + " (see siteledger replay --help)",
-        kUsageError);
-  }
-  if (!f.positional.empty()) {
-    return OfflineFail("replay takes no argument " + f.positional[0] +
-                           " (see siteledger replay --help)",
-                       kUsageError);
-  }
+int Replay(const Invocation& in) {
+  const Flags& f = in.flags;
   const bool repair = f.Has("repair");
   SystemClock clock;
   std::unique_ptr<ReadOnlyRegion> read_only;

@@ -123,25 +123,8 @@ Json EventLine(const storage::Event& e) {
 
 }  // namespace
 
-int RunExport(const std::vector<std::string>& args) {
-  Flags f = ParseFlags(args, 1, {"help"});
-  if (f.Has("help") || (!f.positional.empty() && f.positional[0] == "-h")) {
-    std::printf("%s\n\n%s", kExportUsage, std::string(ExportHelp()).c_str());
-    return kOk;
-  }
-  if (f.error) return OfflineFail(*f.error, kUsageError);
-  std::vector<std::string> known = kRegionFlags;
-  known.insert(known.end(), {"tenant", "out"});
-  if (auto unknown = f.Unknown(known)) {
-    return OfflineFail(
-        "unknown flag " + *unknown + " (see siteledger export --help)",
-        kUsageError);
-  }
-  if (!f.positional.empty()) {
-    return OfflineFail("export takes no argument " + f.positional[0] +
-                           " (see siteledger export --help)",
-                       kUsageError);
-  }
+int Export(const Invocation& in) {
+  const Flags& f = in.flags;
   const std::string client_key = f.Get("tenant");
   if (client_key.empty()) {
     return OfflineFail("export needs --tenant CLIENTKEY", kUsageError);
@@ -685,20 +668,10 @@ Status ForEachLine(const std::string& path, std::string_view prefix,
 
 }  // namespace
 
-int RunImport(const std::vector<std::string>& args) {
-  Flags f = ParseFlags(args, 1, {"help"});
-  if (f.Has("help") || (!f.positional.empty() && f.positional[0] == "-h")) {
-    std::printf("%s\n\n%s", kImportUsage, std::string(ImportHelp()).c_str());
-    return kOk;
-  }
-  if (f.error) return OfflineFail(*f.error, kUsageError);
-  if (auto unknown = f.Unknown(kRegionFlags)) {
-    return OfflineFail(
-        "unknown flag " + *unknown + " (see siteledger import --help)",
-        kUsageError);
-  }
+int Import(const Invocation& in) {
+  const Flags& f = in.flags;
   if (f.positional.size() != 1) {
-    return OfflineFail("usage: siteledger import FILE [--data DIR]",
+    return OfflineFail("import needs FILE: " + std::string(kImportUsage),
                        kUsageError);
   }
   const std::string path = f.positional[0];

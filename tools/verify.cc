@@ -154,25 +154,8 @@ std::string Line(const storage::TenantRecord& rec, const TenantResult& r) {
 
 }  // namespace
 
-int RunVerify(const std::vector<std::string>& args) {
-  Flags f = ParseFlags(args, 1, {"json", "help"});
-  if (f.Has("help") || (!f.positional.empty() && (f.positional[0] == "-h"))) {
-    std::printf("%s\n\n%s", kVerifyUsage, std::string(VerifyHelp()).c_str());
-    return kOk;
-  }
-  if (f.error) return OfflineFail(*f.error, kUsageError);
-  std::vector<std::string> known = kRegionFlags;
-  known.insert(known.end(), {"tenant", "json"});
-  if (auto unknown = f.Unknown(known)) {
-    return OfflineFail(
-        "unknown flag " + *unknown + " (see siteledger verify --help)",
-        kUsageError);
-  }
-  if (!f.positional.empty()) {
-    return OfflineFail("verify takes no argument " + f.positional[0] +
-                           " (see siteledger verify --help)",
-                       kUsageError);
-  }
+int Verify(const Invocation& in) {
+  const Flags& f = in.flags;
   const bool json = f.Has("json");
   SystemClock clock;
   auto region = OpenReadOnly(f, clock);
