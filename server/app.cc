@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "server/event_feed.h"
+#include "server/internal/backups.h"
 #include "server/internal/call.h"
 #include "server/internal/erase_users.h"
 #include "server/internal/finisher.h"
@@ -151,6 +152,10 @@ class App::Impl {
                     [this](const CallPtr& call) { residency_.Serve(call); },
                 .erase_users =
                     [this](const CallPtr& call) { erase_users_.Serve(call); },
+                .backup =
+                    [this, &store](const CallPtr& call) {
+                      ServeBackup(store, finisher_, call);
+                    },
                 .config = &config_},
             config_.operators_file),
         residency_(ResidencyApi::Deps{

@@ -368,6 +368,24 @@ Json Components() {
                        {"required", Arr({"cutoff"})}})}})},
            {"required", Arr({"purged"})}}));
   schemas.Set(
+      "Backup",
+      Obj({{"type", "object"},
+           {"properties",
+            Obj({{"backupId", Int()},
+                 {"dir", Str()},
+                 {"createdAt", Time()},
+                 {"bytes", Obj({{"type", "integer"},
+                                {"description", "the backup's database files"}})},
+                 {"files", Int()},
+                 {"newFiles",
+                  Obj({{"type", "integer"},
+                       {"description",
+                        "files copied by this backup; the rest are reused "
+                        "from earlier backups in dir"}})},
+                 {"tenants", Obj({{"type", "integer"},
+                                  {"description", "tenants with a live key"}})}})},
+           {"required", Arr({"backupId", "dir", "createdAt"})}}));
+  schemas.Set(
       "EraseUsers",
       Obj({{"type", "object"},
            {"properties",

@@ -186,6 +186,8 @@ void OperatorApi::Serve(const CallPtr& call) {
       return ServeClock(call);
     case Action::kAdminEraseUsers:
       return d_.erase_users(call);
+    case Action::kAdminBackup:
+      return d_.backup(call);
     default:
       return f.Fail(call, Status::Internal("operators have no action for " +
                                            route.method + " " + route.path));

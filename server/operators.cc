@@ -10,7 +10,8 @@ namespace {
 
 constexpr std::string_view kScopeNames[] = {
     "read-tenant-data", "restore", "migrate", "purge",
-    "erase-users",      "usage",   "audit",   "clock"};
+    "erase-users",      "usage",   "audit",   "clock",
+    "backup"};
 
 bool ValidName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;

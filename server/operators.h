@@ -25,6 +25,7 @@ enum class Scope : uint8_t {
   kUsage,           // usage
   kAudit,           // audit
   kClock,           // clock (only with --test-clock)
+  kBackup,          // backup
 };
 
 std::string_view ScopeName(Scope scope);

@@ -19,6 +19,7 @@
 #include "server/jwt.h"
 #include "server/log.h"
 #include "server/problem.h"
+#include "storage/backup.h"
 #include "storage/base/rfc3339.h"
 #include "storage/blob_keys.h"
 #include "storage/crypto.h"
@@ -1739,6 +1740,43 @@ void ResidencyApi::ServeDare(const CallPtr& call) {
 
 // ----- purges and the sweeper --------------------------------------------
 
+namespace {
+
+// storage::ScrubBackups as the sweep's and the purge's answers show it:
+// {locations, filesRewritten, keysRemoved, failed:[{dir, error}]}; a
+// failure is logged and shown, never fails the purge (the key is destroyed
+// already; the next sweep rescans).
+Json ScrubBackupsJson(storage::Store& store) {
+  Json out = Json::MakeObject();
+  auto report = storage::ScrubBackups(store);
+  Json failed = Json::MakeArray();
+  if (!report) {
+    Log("error", "rewriting key-store backups failed",
+        {{"error", report.error().ToString()}});
+    Json f = Json::MakeObject();
+    f.Set("dir", "");
+    f.Set("error", report.error().ToString());
+    failed.Push(std::move(f));
+    out.Set("failed", std::move(failed));
+    return out;
+  }
+  out.Set("locations", report->locations);
+  out.Set("filesRewritten", report->files_rewritten);
+  out.Set("keysRemoved", report->keys_removed);
+  for (const auto& fail : report->failed) {
+    Log("error", "a key-store backup could not be rewritten",
+        {{"dir", fail.dir}, {"error", fail.error}});
+    Json f = Json::MakeObject();
+    f.Set("dir", fail.dir);
+    f.Set("error", fail.error);
+    failed.Push(std::move(f));
+  }
+  out.Set("failed", std::move(failed));
+  return out;
+}
+
+}  // namespace
+
 Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
   MutexLock purging(purge_mu_);
   auto not_purged = [&](std::string why) {
@@ -1773,6 +1811,9 @@ Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
   SL_RETURN_ERR_IF_ERROR(uninstalled ? store_.registry().Remove(tenant)
                                      : store_.registry().MarkPurged(tenant));
   d_.projector.Forget(tenant);
+  // The key also goes from every key-store backup (storage/backup.h). A
+  // folder that fails is retried by every sweep, which rescans.
+  Json backups = ScrubBackupsJson(store_);
   Json counts = Json::MakeObject();
   counts.Set("events", receipt->events.rows);
   counts.Set("views", receipt->views.rows);
@@ -1785,6 +1826,7 @@ Result<Json> ResidencyApi::PurgeCopy(TenantId tenant, std::string reason) {
   out.Set("headSeq", static_cast<int64_t>(receipt->head_before.value()));
   out.Set("erased", counts);
   out.Set("digestBefore", digest);
+  out.Set("backups", std::move(backups));
   AuditSystem(store_.audit(), "tenant.purged", tenant, rec->client_key,
               out.Dump());
   Log("info", "tenant copy purged",
@@ -1829,6 +1871,9 @@ Result<Json> ResidencyApi::Sweep(bool dry_run) {
   Json out = Json::MakeObject();
   out.Set("purged", std::move(purged));
   out.Set("dryRun", dry_run);
+  // Catches up key-store backups a purge could not rewrite (a crash after
+  // the key was destroyed, a folder not mounted).
+  if (!dry_run) out.Set("backups", ScrubBackupsJson(store_));
   out.Set("accessLog", std::move(access_log));
   return out;
 }

@@ -68,6 +68,16 @@ Json EraseUsersBody() {
     "required":["accountIds"],"additionalProperties":false})");
 }
 
+Json BackupBody() {
+  return ParseSchema(R"({"type":"object","properties":{
+      "dir":{"type":"string","pattern":"^/",
+             "description":"Absolute folder on the server's machine",
+             "examples":["/backups/us"]},
+      "keep":{"type":"integer","minimum":0,
+              "description":"Backups kept in dir; older ones are deleted; 0 or absent keeps all"}},
+    "required":["dir"],"additionalProperties":false})");
+}
+
 Json MigrationBody() {
   return ParseSchema(R"({"type":"object","properties":{
       "target":{"type":"string","pattern":"^[A-Za-z0-9-]{1,16}$",
@@ -627,6 +637,24 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
         "right now: send the request again later.";
     erase.request_schema = EraseUsersBody;
     t.push_back(std::move(erase));
+  }
+  {
+    RouteSpec backup = AdminRoute(
+        "POST", "/admin/backups", A::kAdminBackup, Scope::kBackup,
+        "Back up the region online, incrementally, into a folder on the "
+        "server's machine (scope backup)",
+        "Backup");
+    backup.description =
+        "RocksDB's BackupEngine copies the database into dir/db (table and "
+        "blob files already there are reused), and the key store is written "
+        "apart to dir/keys/<backupId>, sealed under the master key (which is "
+        "not in the backup). Every write acknowledged before the request is "
+        "in the backup. The server remembers dir: each later purge replaces "
+        "the purged tenant's key in every key file there by a destroyed "
+        "marker, so a restored backup never brings the tenant back. Restore "
+        "offline with `siteledger restore-backup`. Audited.";
+    backup.request_schema = BackupBody;
+    t.push_back(std::move(backup));
   }
   if (options.test_clock) {
     RouteSpec clock = AdminRoute(

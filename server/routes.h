@@ -63,6 +63,7 @@ enum class Action : uint8_t {
   kAdminRestore,
   kAdminDigest,  // the digest of a tenant's views, now or ?as_of=
   kAdminEraseUsers,
+  kAdminBackup,  // POST /admin/backups
   // Residency: the tenant's own routes, the operators', Atlassian's
   // realm-migration callbacks, and the region-to-region routes.
   kResidencyGet,

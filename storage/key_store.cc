@@ -363,4 +363,54 @@ Status KeyStore::Destroy(TenantId tenant, Timestamp now) {
   return Status::Ok();
 }
 
+Result<std::vector<KeyStore::Row>> KeyStore::ExportRows() {
+  std::vector<Row> rows;
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snapshot = db_->db->GetSnapshot();
+  ro.snapshot = snapshot;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rows.push_back(
+        Row{it->key().ToString(), it->value().ToString()});
+  }
+  rocksdb::Status s = it->status();
+  it.reset();
+  db_->db->ReleaseSnapshot(snapshot);
+  if (!s.ok()) return Err(internal::FromRocks(s, "reading the key store"));
+  return rows;
+}
+
+Status KeyStore::ImportRows(const std::vector<Row>& rows) {
+  MutexLock lock(mu_);
+  rocksdb::WriteBatch batch;
+  for (const Row& row : rows) {
+    batch.Put(row.key, row.value).PermitUncheckedError();
+  }
+  cache_.clear();
+  day_cache_.clear();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return internal::FromRocks(db_->db->Write(wo, &batch),
+                             "writing the key store");
+}
+
+std::optional<TenantId> KeyStore::TenantOfRow(const Row& row) {
+  // Tenant rows are exactly the 8-byte prefix; the identity and day rows
+  // are longer.
+  if (row.key.size() != internal::kTenantPrefixBytes) return std::nullopt;
+  return internal::TenantOfKey(row.key);
+}
+
+bool KeyStore::IsDestroyedRow(const Row& row) {
+  return TenantOfRow(row).has_value() && !row.value.empty() &&
+         static_cast<uint8_t>(row.value[0]) == kDestroyedKey;
+}
+
+std::string KeyStore::DestroyedValue(Timestamp when) {
+  std::string tombstone;
+  coding::PutU8(tombstone, kDestroyedKey);
+  coding::PutI64(tombstone, MillisOf(when));
+  return tombstone;
+}
+
 }  // namespace siteledger::storage

@@ -109,6 +109,26 @@ class KeyStore {
   // store is never re-bound); IOError. Any thread.
   Status SetIdentity(std::string_view identity);
 
+  // Every row of the key store as stored (keys still wrapped under the
+  // master key; destroyed markers, day keys and the identity row included),
+  // read from one snapshot, in key order: what a key-store backup holds
+  // (storage/backup.h). IOError. Any thread.
+  struct Row {
+    std::string key;
+    std::string value;
+  };
+  Result<std::vector<Row>> ExportRows();
+  // Writes `rows` (from ExportRows of a key store under the same master
+  // key) with one synced write, replacing rows with the same keys; for a
+  // restore into a new key store. IOError, writing nothing. Any thread.
+  Status ImportRows(const std::vector<Row>& rows);
+  // The tenant whose data-key row `row` is, or nullopt for any other row.
+  static std::optional<TenantId> TenantOfRow(const Row& row);
+  // Whether `row` is a destroyed tenant key's marker.
+  static bool IsDestroyedRow(const Row& row);
+  // The value of a destroyed marker written at `when`, as Destroy writes.
+  static std::string DestroyedValue(Timestamp when);
+
   const std::filesystem::path& path() const { return path_; }
 
  private:

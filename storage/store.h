@@ -150,6 +150,10 @@ class Store {
   const StoreOptions& options() const { return options_; }
   // True for a store opened by OpenReadOnly.
   bool read_only() const { return read_only_; }
+  // For storage's own helpers (storage/backup.cc): internal::Database is
+  // not usable outside storage/. Valid as long as the store.
+  internal::Database& database() { return *db_; }
+  const MasterKey& master() const { return *master_; }
 
   // True when the database answers reads (for /readyz): a read of the
   // tenants family that succeeds or finds nothing. Never fails; any thread.

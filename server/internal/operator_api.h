@@ -45,6 +45,8 @@ class OperatorApi {
     std::function<void(const CallPtr&)> residency;
     // Serves POST /admin/users/erase once authenticated (EraseUsersApi).
     std::function<void(const CallPtr&)> erase_users;
+    // Serves POST /admin/backups once authenticated (ServeBackup).
+    std::function<void(const CallPtr&)> backup;
     const Config* config = nullptr;
   };
   // Without `operators_file`, every operator route answers 401.
