@@ -23,6 +23,7 @@
 #include "tools/offline_commands.h"
 #include "tools/operator_client.h"
 #include "tools/progress.h"
+#include "tools/backup.h"
 #include "tools/restore.h"
 
 namespace siteledger::tools {
@@ -392,7 +393,8 @@ siteledgerd reads the file at start and on SIGHUP.
   --file PATH     the operators file (siteledgerd --operators-file)
   --name NAME     1 to 64 of [A-Za-z0-9._-], unique in the file
   --scopes LIST   comma-separated, from: read-tenant-data, restore, migrate,
-                  purge, erase-users, usage, audit, clock
+                  purge, erase-users, usage, audit, clock,
+                  backup
 
 Example:
   siteledger operators add --file /etc/siteledger/operators --name alice \
@@ -578,6 +580,27 @@ const std::vector<Command>& Commands() {
        .flags = OfflineFlags({}),
        .max_positional = 1,
        .run = Import},
+      {.name = "backup",
+       .summary = "Backs up the region online and incrementally into a folder "
+                  "on the server's machine (scope backup); --list: offline",
+       .usage = "siteledger backup DIR [--keep N] [--json] [server flags]\n"
+                "siteledger backup --list DIR",
+       .help = kBackupHelp,
+       .flags = {"keep", "json", "list"},
+       .booleans = {"json", "list"},
+       .server = ServerUse::kServer,
+       .max_positional = 1,
+       .run = Backup},
+      {.name = "restore-backup",
+       .summary = "Restores a backup into a new data folder and key store "
+                  "(offline)",
+       .usage = "siteledger restore-backup DIR --data DATADIR --master-key-file "
+                "FILE [--key-store PATH] [--backup-id N]",
+       .help = kRestoreBackupHelp,
+       .flags = {"data", "master-key-file", "key-store", "backup-id"},
+       .required = {"data", "master-key-file"},
+       .max_positional = 1,
+       .run = RestoreBackup},
   };
   return table;
 }
