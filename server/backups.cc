@@ -67,8 +67,7 @@ void ServeBackup(storage::Store& store, Finisher& finisher,
   }
   if (!result) {
     Log("error", "a backup failed",
-        {{"dir", options->dir.string()},
-         {"error", result.error().ToString()}});
+        {{"dir", options->dir.string()}, {"error", result.error().ToString()}});
     return finisher.Fail(call, result.error());
   }
   Json out = Json::MakeObject();

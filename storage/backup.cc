@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <rocksdb/utilities/backup_engine.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -36,8 +37,8 @@ fs::path KeyFilePath(const fs::path& dir, uint32_t backup_id) {
 }
 
 Status FsyncPath(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY
-                                                : O_RDONLY);
+  const int fd =
+      ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
   if (fd < 0) return Status::IOError("opening " + path.string());
   const bool ok = ::fsync(fd) == 0;
   ::close(fd);
@@ -65,7 +66,8 @@ Status WriteFileAtomic(const fs::path& path, std::string_view bytes) {
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) return Status::IOError("renaming " + tmp.string() + ": " + ec.message());
+  if (ec)
+    return Status::IOError("renaming " + tmp.string() + ": " + ec.message());
   return FsyncPath(path.parent_path(), true);
 }
 
@@ -98,11 +100,17 @@ uint64_t LiveTenants(const std::vector<KeyStore::Row>& rows) {
   return n;
 }
 
+// The files backups hold under `dir` (BackupEngine's folder): the shared
+// and private files, not its own bookkeeping in meta/.
 uint64_t CountFiles(const fs::path& dir) {
   uint64_t n = 0;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
        it.increment(ec)) {
+    if (it->is_directory(ec) && it->path().filename() == "meta") {
+      it.disable_recursion_pending();
+      continue;
+    }
     if (it->is_regular_file(ec)) ++n;
   }
   return n;
@@ -181,7 +189,8 @@ Result<std::string> SealKeyBackup(const std::vector<KeyStore::Row>& rows,
   return out;
 }
 
-Result<KeyBackup> OpenKeyBackup(std::string_view file, const MasterKey& master) {
+Result<KeyBackup> OpenKeyBackup(std::string_view file,
+                                const MasterKey& master) {
   const size_t header = kKeyFileMagic.size() + 4 + 8;
   if (file.size() < header || !file.starts_with(kKeyFileMagic)) {
     return Err(Status::InvalidArgument("not a siteledger key-store backup"));
@@ -220,7 +229,8 @@ Result<BackupResult> CreateBackup(Store& store, const BackupOptions& options) {
   if (!options.dir.is_absolute()) {
     return Err(Status::InvalidArgument(
         "a backup folder must be an absolute path on the server's machine, "
-        "not " + options.dir.string()));
+        "not " +
+        options.dir.string()));
   }
   MutexLock lock(BackupMutex());
   std::error_code ec;
@@ -234,8 +244,8 @@ Result<BackupResult> CreateBackup(Store& store, const BackupOptions& options) {
   internal::Database& db = store.database();
   SL_RETURN_ERR_IF_ERROR(RememberLocation(db, options.dir));
   rocksdb::BackupEngine* raw = nullptr;
-  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(
-      EngineOptions(options.dir), db.db()->GetEnv(), &raw);
+  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(EngineOptions(options.dir),
+                                                    db.db()->GetEnv(), &raw);
   if (!s.ok()) {
     return Err(FromIo(s, "opening the backups in " + options.dir.string()));
   }
@@ -268,7 +278,8 @@ Result<BackupResult> CreateBackup(Store& store, const BackupOptions& options) {
     result.files = info.number_files;
   }
   const uint64_t files_after = CountFiles(options.dir / "db");
-  result.new_files = files_after > files_before ? files_after - files_before : 0;
+  result.new_files =
+      files_after > files_before ? files_after - files_before : 0;
   if (options.keep > 0) {
     s = engine->PurgeOldBackups(options.keep);
     if (!s.ok()) {
@@ -382,6 +393,9 @@ Result<RestoreBackupResult> RestoreBackup(const RestoreBackupOptions& options) {
     o.key_store = o.data;
     o.key_store += ".keys";
   }
+  // Every folder and file the restore makes is the owner's alone, as
+  // Store::Open would make them (it checks them).
+  ::umask(077);
   SL_RETURN_ERR_IF_ERROR(CheckEmptyTarget(o.data, "the data folder"));
   SL_RETURN_ERR_IF_ERROR(CheckEmptyTarget(o.key_store, "the key store"));
   std::error_code ec;
@@ -389,9 +403,9 @@ Result<RestoreBackupResult> RestoreBackup(const RestoreBackupOptions& options) {
     return Err(Status::InvalidArgument(
         "no master key file " + o.master_key_file.string() +
         ": a backup does not hold the master key; copy the region's master "
-        "key file and pass it with --master-key"));
+        "key file and pass it with --master-key-file"));
   }
-  auto master = MasterKey::LoadOrCreate(o.master_key_file);
+  auto master = MasterKey::Load(o.master_key_file);
   if (!master) return Err(master.error());
   auto listed = ListBackups(o.dir);
   if (!listed) return Err(listed.error());
@@ -408,10 +422,9 @@ Result<RestoreBackupResult> RestoreBackup(const RestoreBackupOptions& options) {
   }
   auto bytes = ReadFile(KeyFilePath(o.dir, id));
   if (!bytes) {
-    return Err(Status::NotFound("backup " + std::to_string(id) +
-                                " has no key file " +
-                                KeyFilePath(o.dir, id).string() +
-                                ": it cannot be restored"));
+    return Err(Status::NotFound(
+        "backup " + std::to_string(id) + " has no key file " +
+        KeyFilePath(o.dir, id).string() + ": it cannot be restored"));
   }
   auto keys = OpenKeyBackup(*bytes, *master);
   if (!keys) return Err(keys.error());
@@ -419,7 +432,8 @@ Result<RestoreBackupResult> RestoreBackup(const RestoreBackupOptions& options) {
   rocksdb::BackupEngineReadOnly* raw = nullptr;
   rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
       EngineOptions(o.dir), rocksdb::Env::Default(), &raw);
-  if (!s.ok()) return Err(FromIo(s, "reading the backups in " + o.dir.string()));
+  if (!s.ok())
+    return Err(FromIo(s, "reading the backups in " + o.dir.string()));
   std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
   fs::create_directories(o.data, ec);
   if (ec) return Err(Status::IOError("creating " + o.data.string()));

@@ -85,12 +85,13 @@ struct BackupListing {
 };
 // The backups in `dir`, oldest first, from its files only (no database is
 // opened). NotFound if `dir` holds no backup folder; IOError. Any thread.
-Result<std::vector<BackupListing>> ListBackups(const std::filesystem::path& dir);
+Result<std::vector<BackupListing>> ListBackups(
+    const std::filesystem::path& dir);
 
 struct RestoreBackupOptions {
   std::filesystem::path dir;
-  std::filesystem::path data;       // must not exist, or be empty
-  std::filesystem::path key_store;  // default: data + ".keys"
+  std::filesystem::path data;             // must not exist, or be empty
+  std::filesystem::path key_store;        // default: data + ".keys"
   std::filesystem::path master_key_file;  // must exist: not in the backup
   std::optional<uint32_t> backup_id;      // default: the latest
 };

@@ -33,7 +33,8 @@ int StatusExit(const Status& s) {
 
 int List(const std::string& dir) {
   auto listed = storage::ListBackups(dir);
-  if (!listed) return Fail(listed.error().message(), StatusExit(listed.error()));
+  if (!listed)
+    return Fail(listed.error().message(), StatusExit(listed.error()));
   std::printf("%-6s %-20s %8s %14s  %s\n", "id", "created", "files", "bytes",
               "key file");
   for (const auto& l : *listed) {
@@ -111,9 +112,9 @@ int Backup(const Invocation& in) {
   const std::string dir = f.positional[0];
   if (f.Has("list")) return List(dir);
   if (!std::filesystem::path(dir).is_absolute()) {
-    return Fail("DIR must be an absolute path on the server's machine, not " +
-                    dir,
-                kUsageError);
+    return Fail(
+        "DIR must be an absolute path on the server's machine, not " + dir,
+        kUsageError);
   }
   Json body = Json::MakeObject();
   body.Set("dir", dir);
@@ -186,9 +187,8 @@ int RestoreBackup(const Invocation& in) {
         "rows\n",
         result->purge_due.size());
   }
-  std::printf(
-      "start siteledgerd on it with the same master key file (%s)\n",
-      options.master_key_file.c_str());
+  std::printf("start siteledgerd on it with the same master key file (%s)\n",
+              options.master_key_file.c_str());
   return kOk;
 }
 

@@ -16,6 +16,7 @@
 #include "server/jwt.h"
 #include "server/operators.h"
 #include "storage/crypto.h"
+#include "tools/backup.h"
 #include "tools/command.h"
 #include "tools/erase_users.h"
 #include "tools/flags.h"
@@ -23,7 +24,6 @@
 #include "tools/offline_commands.h"
 #include "tools/operator_client.h"
 #include "tools/progress.h"
-#include "tools/backup.h"
 #include "tools/restore.h"
 
 namespace siteledger::tools {
@@ -594,8 +594,9 @@ const std::vector<Command>& Commands() {
       {.name = "restore-backup",
        .summary = "Restores a backup into a new data folder and key store "
                   "(offline)",
-       .usage = "siteledger restore-backup DIR --data DATADIR --master-key-file "
-                "FILE [--key-store PATH] [--backup-id N]",
+       .usage =
+           "siteledger restore-backup DIR --data DATADIR --master-key-file "
+           "FILE [--key-store PATH] [--backup-id N]",
        .help = kRestoreBackupHelp,
        .flags = {"data", "master-key-file", "key-store", "backup-id"},
        .required = {"data", "master-key-file"},
