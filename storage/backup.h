@@ -1,9 +1,9 @@
 #pragma once
 
 // Online, incremental backups of a region (docs/architecture.md, section
-// 10.7): the database through RocksDB's BackupEngine into <dir>/db, and the
+// 10.10): the database through RocksDB's BackupEngine into <dir>/db, and the
 // key store apart, as one file per backup sealed under the master key in
-// <dir>/keys/<backup id> (formats.md, section 13). A purged tenant's key is
+// <dir>/keys/<backup id> (formats.md, section 20). A purged tenant's key is
 // removed from every key-store backup the store remembers (ScrubBackups),
 // so that a restored backup never brings it back.
 
@@ -118,7 +118,7 @@ struct RestoreBackupResult {
 // targets; changes the process umask (Store::Open).
 Result<RestoreBackupResult> RestoreBackup(const RestoreBackupOptions& options);
 
-// The key file of one backup (formats.md, section 13).
+// The key file of one backup (formats.md, section 20).
 // Seals `rows` for backup `backup_id` made at `created_at`.
 Result<std::string> SealKeyBackup(const std::vector<KeyStore::Row>& rows,
                                   uint32_t backup_id, Timestamp created_at,
