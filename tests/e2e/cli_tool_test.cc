@@ -99,7 +99,7 @@ TEST_CASE("operators add names a bad scope and lists the valid ones",
   CHECK(r.out.empty());
   CHECK(r.err.find("--scopes usage,fly: unknown scope 'fly' (scopes: "
                    "read-tenant-data, restore, migrate, purge, erase-users, "
-                   "usage, audit, clock)") != std::string::npos);
+                   "usage, audit, clock, backup)") != std::string::npos);
   CHECK(r.err.find("operators file line") == std::string::npos);
   CHECK_FALSE(std::filesystem::exists(ops.path()));
   ProcessResult empty =
