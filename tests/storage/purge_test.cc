@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "storage/event_index.h"
 #include "storage/internal/database.h"
 #include "storage/internal/keys.h"
 #include "storage/store.h"
@@ -460,6 +461,93 @@ TEST_CASE(
   CHECK(region.store->log().TenantsOfAccount(erased)->empty());
   CHECK(*region.store->log().TenantsOfAccount(kept) ==
         std::vector<TenantId>{a});
+}
+
+}  // namespace
+}  // namespace siteledger::storage
+
+namespace siteledger::storage {
+namespace {
+
+// The raw index-family rows under `tenant`'s prefix (read through the open
+// database, whose merge operator resolves pending merges).
+std::map<std::string, std::string> IndexRowsOf(Region& region,
+                                               TenantId tenant) {
+  internal::Database& db = region.store->database();
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Family::kIndex)));
+  const std::string prefix = internal::TenantPrefix(tenant);
+  std::map<std::string, std::string> out;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    out.emplace(it->key().ToString(), it->value().ToString());
+  }
+  REQUIRE(it->status().ok());
+  return out;
+}
+
+void AppendIndexed(Store& store, EventIndex& index, TenantId tenant,
+                   const std::string& tag, int count) {
+  for (int i = 0; i < count; ++i) {
+    auto head = store.log().GetHead(tenant);
+    REQUIRE(head.has_value());
+    const Sequence seq(head->seq.value() + 1);
+    IndexBatch batch;
+    REQUIRE(index
+                .AddEvent(tenant, seq, "item.set", "p-" + tag,
+                          {tag + "-entity-" + std::to_string(i % 3)}, batch)
+                .ok());
+    AppendRequest request;
+    request.tenant = tenant;
+    request.expected_version = head->seq;
+    request.events = {NewEvent{"item.set", "p-" + tag, "{}"}};
+    batch.Drain(request.extra_writes);
+    auto appended = store.log().Append(std::move(request));
+    INFO((appended ? std::string() : appended.error().ToString()));
+    REQUIRE(appended.has_value());
+  }
+}
+
+TEST_CASE("PurgeTenant leaves no index row of the tenant, and the other's",
+          "[storage][purge][event_index]") {
+  Region region;
+  EventIndex index(region.store->log());
+  const TenantId a = region.Install("purge-index-a");
+  const TenantId b = region.Install("purge-index-b");
+  // The first round is flushed to a table file, the second stays in the
+  // memtable as merges.
+  AppendIndexed(*region.store, index, a, "a", 6);
+  AppendIndexed(*region.store, index, b, "b", 6);
+  internal::Database& db = region.store->database();
+  REQUIRE(db.db()->Flush(rocksdb::FlushOptions(), db.cf(Family::kIndex)).ok());
+  AppendIndexed(*region.store, index, a, "a", 4);
+  AppendIndexed(*region.store, index, b, "b", 4);
+
+  // One type, one actor, three entities, one chunk each.
+  REQUIRE(IndexRowsOf(region, a).size() == 5);
+  const auto rows_b = IndexRowsOf(region, b);
+  REQUIRE(rows_b.size() == 5);
+
+  auto receipt = region.store->PurgeTenant(a);
+  INFO((receipt ? std::string() : receipt.error().ToString()));
+  REQUIRE(receipt.has_value());
+  CHECK(receipt->index.rows > 0);
+  index.Forget(a);
+
+  CHECK(IndexRowsOf(region, a).empty());
+  CHECK(IndexRowsOf(region, b) == rows_b);
+  // The other tenant's index still answers.
+  auto prefix = index.ValuePrefix(b, IndexDimension::kEntity, "b-entity-0");
+  REQUIRE(prefix.has_value());
+  EventIndex::Query q;
+  q.all_of = {{*prefix}};
+  auto seqs = index.FindSeqs(b, q);
+  REQUIRE(seqs.has_value());
+  CHECK(*seqs == std::vector<Sequence>{Sequence(1), Sequence(4), Sequence(7),
+                                       Sequence(10)});
+  // And the purged tenant's index is gone with its key.
+  auto gone = index.ValuePrefix(a, IndexDimension::kType, "item.set");
+  CHECK_FALSE(gone.has_value());
 }
 
 }  // namespace
