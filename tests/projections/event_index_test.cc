@@ -8,6 +8,8 @@
 // the views' versions), some view with that id has the event's seq as its
 // version, or a view with that id that existed before it is gone.
 
+#include "storage/event_index.h"
+
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -20,8 +22,8 @@
 #include <vector>
 
 #include "projections/projector.h"
+#include "storage/base/coding.h"
 #include "storage/base/rfc3339.h"
-#include "storage/internal/keys.h"
 #include "tests/storage/rig.h"
 
 namespace siteledger::projections {
@@ -249,7 +251,9 @@ void RequireIndexOk(Projector& p, TenantId tenant) {
 std::vector<std::string> IndexKeys(testing::Rig& rig, TenantId tenant) {
   std::unique_ptr<rocksdb::Iterator> it(
       rig.db->db()->NewIterator({}, rig.db->cf(storage::Family::kIndex)));
-  const std::string prefix = storage::internal::TenantPrefix(tenant);
+  // A row key starts with the tenant id, 8 bytes big-endian.
+  std::string prefix;
+  coding::PutU64(prefix, tenant.value());
   std::vector<std::string> out;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
@@ -286,8 +290,7 @@ TEST_CASE("FindEvents equals a scan of the log on random data",
     REQUIRE(report.has_value());
     CHECK_FALSE(report->ok);
     CHECK(report->unparsable == 1);
-    const std::string dim(storage::IndexDimensionName(
-        key[storage::internal::kTenantPrefixBytes]));
+    const std::string dim(storage::IndexDimensionName(key[8]));
     CHECK_THAT(report->first_problem, Catch::Contains(dim));
     CHECK_THAT(report->first_problem, Catch::Contains("chunk 0"));
     REQUIRE(w.projector->RebuildIndex(w.tenant).ok());
