@@ -16,6 +16,10 @@
 //                      views, next to a raw replay of the same log, then
 //                      the same log through the streamed rebuild
 //   as_of              one view at a random seq of a --as_of_events tenant
+//   audit              type AND actor over a --audit_events tenant (20
+//                      actors, 12 types): through the event index
+//                      (Projector::FindEvents, every page) against a full
+//                      scan of the log in the same run, and the ratio
 //   big_tenant         one tenant grown through the projector to
 //                      --big_events events (issue 12, "Big tenants"): an
 //                      announcement created per event up to --big_entities,
@@ -106,6 +110,7 @@ struct Flags {
   std::vector<uint64_t> migrate_events = {10'000, 100'000};
   int migrate_runs = 5;
   uint64_t purge_events = 1'000'000;
+  uint64_t audit_events = 1'000'000;
   std::filesystem::path siteledgerd;
 };
 
@@ -117,9 +122,10 @@ constexpr const char* kUsage =
     "         [--big_entities=100000] [--server=URL]\n"
     "         [--migrate_events=10000,100000] [--migrate_runs=5]\n"
     "         [--siteledgerd=PATH] [--purge_events=1000000]\n"
+    "         [--audit_events=1000000]\n"
     "workloads (default: all but big_tenant, migrate, purge and http_*):\n"
     "  append_one, append_concurrent, append_batch, rocksdb_put_sync,\n"
-    "  replay, rebuild, as_of, big_tenant, migrate, purge, http_setup,\n"
+    "  replay, rebuild, as_of, audit, big_tenant, migrate, purge, http_setup,\n"
     "  http_media.\n"
     "  Each prints events/s and p50/p99 latency per operation.\n"
     "--db=DIR is deleted when the run ends: it must be a new or empty folder,\n"
@@ -167,6 +173,8 @@ Flags ParseFlags(int argc, char** argv) {
         f.migrate_events.push_back(std::strtoull(item.c_str(), nullptr, 10));
     } else if (const char* v14 = value("migrate_runs")) {
       f.migrate_runs = std::max(1, std::atoi(v14));
+    } else if (const char* v17 = value("audit_events")) {
+      f.audit_events = std::strtoull(v17, nullptr, 10);
     } else if (const char* v16 = value("purge_events")) {
       f.purge_events = std::strtoull(v16, nullptr, 10);
     } else if (const char* v15 = value("siteledgerd")) {
@@ -632,6 +640,113 @@ void AsOf(const Flags& f) {
   Report("as_of", recorders, elapsed,
          std::to_string(f.as_of_events) +
              "-event tenant, one view at a random seq; events/s = reads/s");
+}
+
+// Type AND actor over one big tenant: the event index against a full scan
+// of the log (issue 15's benchmark).
+void Audit(const Flags& f) {
+  Region region(f.db);
+  const siteledger::TenantId tenant = region.MakeTenants(1)[0];
+  siteledger::projections::Projector projector(*region.log, region.clock);
+  // 20 actors, independent of the 12 types: a type AND an actor match one
+  // event in 240.
+  auto actor = [](uint64_t k) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "u_0123456789abcdef%04llx",
+                  static_cast<unsigned long long>((k / 12) % 20));
+    return std::string(buf);
+  };
+  MixedEvents mixed;
+  const auto t0 = region.clock.Now();
+  for (uint64_t done = 0; done < f.audit_events; done += 1000) {
+    sl::AppendRequest request;
+    request.tenant = tenant;
+    for (uint64_t k = done; k < std::min(done + 1000, f.audit_events); ++k) {
+      sl::NewEvent e = mixed.Next(k);
+      e.actor = actor(k);
+      request.events.push_back(std::move(e));
+    }
+    request.time = t0 + std::chrono::milliseconds(done);
+    if (!region.log->Append(std::move(request))) std::exit(1);
+  }
+  // The views, their versions and the event index, from the log.
+  const auto build0 = Clock::now();
+  if (siteledger::Status s = projector.Rebuild(tenant); !s.ok()) {
+    std::fprintf(stderr, "audit: rebuild: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  const double build_s =
+      std::chrono::duration<double>(Clock::now() - build0).count();
+  region.WaitQuiet();
+  const std::string type(siteledger::projections::event::kSiteRenamed);
+  const std::string who = actor(12 * 7);
+
+  std::vector<Recorder> indexed(1), scanned(1);
+  uint64_t found = 0, expected = 0;
+  const auto i0 = Clock::now();
+  for (int rep = 0; rep < 9; ++rep) {
+    const auto q0 = Clock::now();
+    siteledger::projections::Projector::EventFilter filter;
+    filter.type = type;
+    filter.actor = who;
+    filter.limit = 1000;
+    found = 0;
+    for (;;) {
+      auto page = projector.FindEvents(tenant, filter);
+      if (!page) std::exit(1);
+      found += page->items.size();
+      if (page->next_cursor.empty()) break;
+      filter.after = siteledger::Sequence(std::stoull(page->next_cursor));
+    }
+    indexed[0].latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - q0).count());
+    indexed[0].events += found;
+  }
+  const double indexed_s =
+      std::chrono::duration<double>(Clock::now() - i0).count();
+  const auto s0 = Clock::now();
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto q0 = Clock::now();
+    expected = 0;
+    for (siteledger::Sequence from(1);;) {
+      auto events = region.log->Read(tenant, from, 10000);
+      if (!events) std::exit(1);
+      if (events->empty()) break;
+      for (const sl::Event& e : *events) {
+        if (e.type == type && e.actor == who) ++expected;
+      }
+      from = events->back().seq.next();
+    }
+    scanned[0].latencies_us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - q0).count());
+    scanned[0].events += expected;
+  }
+  const double scanned_s =
+      std::chrono::duration<double>(Clock::now() - s0).count();
+  if (found != expected || found == 0) {
+    std::fprintf(stderr, "audit: the index found %llu events, a scan %llu\n",
+                 static_cast<unsigned long long>(found),
+                 static_cast<unsigned long long>(expected));
+    std::exit(1);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double ratio =
+      median(scanned[0].latencies_us) / median(indexed[0].latencies_us);
+  char note[256];
+  std::snprintf(note, sizeof note,
+                "%llu-event tenant, %llu matches, median of 9 queries; index "
+                "built by the rebuild in %.1f s",
+                static_cast<unsigned long long>(f.audit_events),
+                static_cast<unsigned long long>(found), build_s);
+  Report("audit_indexed", indexed, indexed_s, note);
+  std::snprintf(note, sizeof note,
+                "a full scan of the same log, median of 3; the index is %.0fx "
+                "faster (medians)",
+                ratio);
+  Report("audit_scan", scanned, scanned_s, note);
 }
 
 // --- big_tenant: one tenant grown large (issue 12, "Big tenants") ---
@@ -1780,6 +1895,8 @@ int main(int argc, char** argv) {
       Rebuild(f);
     } else if (b == "as_of") {
       AsOf(f);
+    } else if (b == "audit") {
+      Audit(f);
     } else if (b == "big_tenant") {
       BigTenant(f);
     } else if (b == "migrate") {

@@ -89,11 +89,18 @@ namespace {
 // operator rather than an associative one: RocksDB hands over every operand
 // of a key at once, so k operands cost one deserialize of the base and one
 // serialize, not k of each. Every base and operand is parsed with CRoaring's
-// size-checked reader; one that does not parse fails the merge, which RocksDB
-// reports as Corruption to the read or compaction that needed it (never a
-// crash, never a silently empty bitmap).
+// size-checked reader. One that does not parse makes the result a poison
+// value (kPoison, which parses as no bitmap) rather than a failed merge: in
+// RocksDB 7.8 a merge that fails inside a flush or compaction stops every
+// write of the region until it is reopened, while a poisoned row is one row
+// that EventIndex reads as Corruption (never an empty bitmap), `siteledger
+// verify` names and `replay --repair` rewrites.
 class BitmapOrOperator final : public rocksdb::MergeOperator {
  public:
+  // Not a portable roaring bitmap: its first four bytes are no cookie.
+  static constexpr std::string_view kPoison =
+      "\xff\xff\xff\xffsiteledger: a merge met bytes that are no bitmap";
+
   bool FullMergeV2(const MergeOperationInput& in,
                    MergeOperationOutput* out) const override {
     roaring_bitmap_t* acc = roaring_bitmap_create();
@@ -103,9 +110,13 @@ class BitmapOrOperator final : public rocksdb::MergeOperator {
     for (size_t i = 0; ok && i < in.operand_list.size(); ++i) {
       ok = OrInto(acc, in.operand_list[i]);
     }
-    if (ok) Serialize(acc, out->new_value);
+    if (ok) {
+      Serialize(acc, out->new_value);
+    } else {
+      out->new_value.assign(kPoison);
+    }
     roaring_bitmap_free(acc);
-    return ok;
+    return true;
   }
 
   bool PartialMergeMulti(const rocksdb::Slice& /*key*/,
