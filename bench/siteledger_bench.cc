@@ -20,6 +20,12 @@
 //                      actors, 12 types): through the event index
 //                      (Projector::FindEvents, every page) against a full
 //                      scan of the log in the same run, and the ratio
+//   append_index       the server's write path (Projector::ExecuteSync,
+//                      announcements by 20 users) from --threads writers
+//                      over --tenants tenants, with the event index and
+//                      without it, --index_pairs pairs of alternated
+//                      rounds of --seconds in the same run: the medians,
+//                      and the index's cost (the median of the pairs')
 //   big_tenant         one tenant grown through the projector to
 //                      --big_events events (issue 12, "Big tenants"): an
 //                      announcement created per event up to --big_entities,
@@ -55,6 +61,7 @@
 #include <rocksdb/db.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +118,7 @@ struct Flags {
   int migrate_runs = 5;
   uint64_t purge_events = 1'000'000;
   uint64_t audit_events = 1'000'000;
+  int index_pairs = 10;
   std::filesystem::path siteledgerd;
 };
 
@@ -122,11 +130,11 @@ constexpr const char* kUsage =
     "         [--big_entities=100000] [--server=URL]\n"
     "         [--migrate_events=10000,100000] [--migrate_runs=5]\n"
     "         [--siteledgerd=PATH] [--purge_events=1000000]\n"
-    "         [--audit_events=1000000]\n"
-    "workloads (default: all but big_tenant, migrate, purge and http_*):\n"
+    "         [--audit_events=1000000] [--index_pairs=10]\n"
+    "workloads (default: append_one through as_of):\n"
     "  append_one, append_concurrent, append_batch, rocksdb_put_sync,\n"
-    "  replay, rebuild, as_of, audit, big_tenant, migrate, purge, http_setup,\n"
-    "  http_media.\n"
+    "  replay, rebuild, as_of, audit, append_index, big_tenant, migrate,\n"
+    "  purge, http_setup, http_media.\n"
     "  Each prints events/s and p50/p99 latency per operation.\n"
     "--db=DIR is deleted when the run ends: it must be a new or empty folder,\n"
     "  or one an earlier run made (it leaves a .siteledger-bench file in "
@@ -173,6 +181,8 @@ Flags ParseFlags(int argc, char** argv) {
         f.migrate_events.push_back(std::strtoull(item.c_str(), nullptr, 10));
     } else if (const char* v14 = value("migrate_runs")) {
       f.migrate_runs = std::max(1, std::atoi(v14));
+    } else if (const char* v18 = value("index_pairs")) {
+      f.index_pairs = std::max(1, std::atoi(v18));
     } else if (const char* v17 = value("audit_events")) {
       f.audit_events = std::strtoull(v17, nullptr, 10);
     } else if (const char* v16 = value("purge_events")) {
@@ -1748,6 +1758,156 @@ double Median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+// CPU seconds the threads named `name` have used so far (utime + stime
+// from /proc): what one stage of a pipeline costs, apart from its waits.
+double ThreadCpuSeconds(std::string_view name) {
+  double ticks = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string n;
+    std::getline(comm, n);
+    if (n != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // After the ")" closing the name: state, then fields 4..; utime and
+    // stime are fields 14 and 15.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i >= 14) ticks += std::stod(field);
+    }
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds the whole process has used so far.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// --- append_index: what the event index costs concurrent appends ---
+
+// The server's write path (Projector::ExecuteSync, one synced append per
+// command) from --threads writers across --tenants tenants, through two
+// projectors on the same region: one writing the event index in each
+// append's batch, one not (Projector::Options::event_index). Each has its
+// own tenants, so neither waits on the other's sessions. Rounds of
+// --seconds alternate (on off, off on, on off) so drift in the disk
+// falls on both; the medians and the cost, 1 - on/off.
+void AppendIndex(const Flags& f) {
+  Region region(f.db);
+  auto ids = region.MakeTenants(2 * f.tenants);
+  proj::Projector::Options on_options;
+  on_options.event_index = true;
+  proj::Projector::Options off_options;
+  off_options.event_index = false;
+  proj::Projector on(*region.log, region.clock, on_options);
+  proj::Projector off(*region.log, region.clock, off_options);
+  std::atomic<uint64_t> serial{0};
+
+  // One side's rounds.
+  struct Side {
+    const char* name;
+    proj::Projector* projector;
+    std::vector<siteledger::TenantId> tenants;
+    std::vector<double> rate, p99_ms, cpu_us, commit_us, group;
+  };
+  Side sides[2] = {
+      {"on", &on, {ids.begin(), ids.begin() + f.tenants}, {}, {}, {}, {}, {}},
+      {"off", &off, {ids.begin() + f.tenants, ids.end()}, {}, {}, {}, {}, {}}};
+
+  // One round: announcements created by 20 account ids, as a site's
+  // editors would make them. Records events/s, p99, the process's CPU per
+  // event, the commit thread's CPU per event and appends per synced write.
+  auto round = [&](Side& side, double seconds, bool record) {
+    std::vector<Recorder> recs;
+    const double cpu_before = ProcessCpuSeconds();
+    const double commit_before = ThreadCpuSeconds("sl-commit");
+    const auto stats_before = region.log->stats();
+    const double elapsed =
+        RunTimed(f.threads, seconds, recs, [&](int t, uint64_t) -> uint64_t {
+          thread_local std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 +
+                                           11);
+          const uint64_t n = serial.fetch_add(1);
+          proj::Command c = AnnouncementCommand(
+              proj::CommandType::kCreateAnnouncement, "", n);
+          c.actor = "557058:bench-user-" + std::to_string(rng() % 20);
+          auto r = side.projector->ExecuteSync(
+              side.tenants[rng() % side.tenants.size()], std::move(c));
+          if (!r || r->last.value() == 0) {
+            std::fprintf(stderr, "append_index: %s\n",
+                         r ? "no event" : r.error().ToString().c_str());
+            std::exit(1);
+          }
+          return 1;
+        });
+    if (!record) return;
+    const auto stats_after = region.log->stats();
+    uint64_t events = 0;
+    std::vector<double> all;
+    for (const Recorder& r : recs) {
+      events += r.events;
+      all.insert(all.end(), r.latencies_us.begin(), r.latencies_us.end());
+    }
+    const double per_event =
+        1e6 / static_cast<double>(std::max<uint64_t>(events, 1));
+    side.rate.push_back(static_cast<double>(events) / elapsed);
+    side.p99_ms.push_back(Percentile(all, 0.99) / 1000);
+    side.cpu_us.push_back((ProcessCpuSeconds() - cpu_before) * per_event);
+    side.commit_us.push_back((ThreadCpuSeconds("sl-commit") - commit_before) *
+                             per_event);
+    const double groups =
+        static_cast<double>(stats_after.groups - stats_before.groups);
+    side.group.push_back(groups > 0
+                             ? static_cast<double>(stats_after.requests -
+                                                   stats_before.requests) /
+                                   groups
+                             : 0);
+  };
+
+  // Warm-up: every tenant's session and pseudonyms, on both sides.
+  round(sides[0], 1, false);
+  round(sides[1], 1, false);
+  region.WaitQuiet();
+
+  // The cost of each pair of neighbouring rounds: drift in the machine
+  // (other tenants of the host, the region's compactions) falls on both.
+  std::vector<double> pair_cost;
+  const int pairs = f.index_pairs;
+  for (int pair = 0; pair < pairs; ++pair) {
+    const int first = pair % 2;  // on off, off on, on off
+    round(sides[first], f.seconds, true);
+    round(sides[1 - first], f.seconds, true);
+    pair_cost.push_back(1 - sides[0].rate.back() / sides[1].rate.back());
+    for (const Side& s : sides) {
+      std::printf(
+          "%-18s   round %d, index %-3s: %6.0f events/s, p99 %6.2f ms, CPU "
+          "%5.1f us/event (commit thread %5.1f), %4.1f appends per synced "
+          "write\n",
+          "append_index", pair + 1, s.name, s.rate.back(), s.p99_ms.back(),
+          s.cpu_us.back(), s.commit_us.back(), s.group.back());
+    }
+    std::fflush(stdout);
+  }
+  const Side& a = sides[0];
+  const Side& b = sides[1];
+  std::printf(
+      "%-18s : index on %6.0f events/s, off %6.0f events/s (medians); "
+      "cost %.1f%% (median of %d pairs of alternated %.1f s rounds); CPU "
+      "per event on %.1f us, off %.1f us (+%.1f%%); p99 on %.2f ms, off "
+      "%.2f ms; %d writers, %d tenants each\n",
+      "append_index", Median(a.rate), Median(b.rate), 100 * Median(pair_cost),
+      pairs, f.seconds, Median(a.cpu_us), Median(b.cpu_us),
+      100 * (Median(a.cpu_us) / Median(b.cpu_us) - 1), Median(a.p99_ms),
+      Median(b.p99_ms), f.threads, f.tenants);
+  std::fflush(stdout);
+}
+
 // --- purge: a big tenant's data erased while other tenants write ---
 
 void Purge(const Flags& f) {
@@ -1897,6 +2057,8 @@ int main(int argc, char** argv) {
       AsOf(f);
     } else if (b == "audit") {
       Audit(f);
+    } else if (b == "append_index") {
+      AppendIndex(f);
     } else if (b == "big_tenant") {
       BigTenant(f);
     } else if (b == "migrate") {

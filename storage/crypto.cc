@@ -130,11 +130,48 @@ Hash Sha256Hasher::Finish() {
   return out;
 }
 
+// HMAC (RFC 2104) over the thread's digest context with the fetched
+// SHA-256. OpenSSL 3's one-shot HMAC() fetches the MAC by name and builds
+// its parameters on every call, several times the cost of the four SHA-256
+// blocks a short message needs; every index row and pseudonym pays it.
 Hash HmacSha256(std::string_view key, std::string_view data) {
-  Hash out;
+  constexpr size_t kBlock = 64;
+  struct ThreadDigest {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{
+        EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+  };
+  thread_local ThreadDigest t;
+  Hash out{};
+  std::array<uint8_t, kBlock> k{};
+  if (key.size() > kBlock) {
+    const Hash h = Sha256(key);
+    std::memcpy(k.data(), h.data(), h.size());
+  } else if (!key.empty()) {
+    std::memcpy(k.data(), key.data(), key.size());
+  }
+  std::array<uint8_t, kBlock> pad;
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x36;
+  Hash inner{};
   unsigned int len = 0;
-  HMAC(Sha256Md(), key.data(), static_cast<int>(key.size()), U8(data),
-       data.size(), out.data(), &len);
+  EVP_MD_CTX* ctx = t.ctx.get();
+  const bool ok = ctx != nullptr &&
+                  EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, pad.data(), pad.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, inner.data(), &len) == 1;
+  for (size_t i = 0; i < kBlock; ++i) pad[i] = k[i] ^ 0x5c;
+  const bool ok2 = ok && EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1 &&
+                   EVP_DigestUpdate(ctx, pad.data(), pad.size()) == 1 &&
+                   EVP_DigestUpdate(ctx, inner.data(), inner.size()) == 1 &&
+                   EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
+  OPENSSL_cleanse(k.data(), k.size());
+  OPENSSL_cleanse(pad.data(), pad.size());
+  OPENSSL_cleanse(inner.data(), inner.size());
+  if (!ok2) {
+    // Out of memory in the provider: the one-shot path allocates anew.
+    HMAC(Sha256Md(), key.data(), static_cast<int>(key.size()), U8(data),
+         data.size(), out.data(), &len);
+  }
   return out;
 }
 

@@ -105,8 +105,7 @@ class BitmapOrOperator final : public rocksdb::MergeOperator {
                    MergeOperationOutput* out) const override {
     roaring_bitmap_t* acc = roaring_bitmap_create();
     if (acc == nullptr) return false;
-    bool ok = in.existing_value == nullptr ||
-              OrInto(acc, *in.existing_value);
+    bool ok = in.existing_value == nullptr || OrInto(acc, *in.existing_value);
     for (size_t i = 0; ok && i < in.operand_list.size(); ++i) {
       ok = OrInto(acc, in.operand_list[i]);
     }
@@ -134,7 +133,12 @@ class BitmapOrOperator final : public rocksdb::MergeOperator {
     return ok;
   }
 
-  bool AllowSingleOperand() const override { return true; }
+  // A lone operand stays as it is in flushes and compactions (most rows
+  // an append writes are new rows of one seq): re-encoding it would cost a
+  // parse and a serialize per row and change nothing. It is still parsed,
+  // and poisoned if bad, by the full merge of a read or of the bottommost
+  // compaction.
+  bool AllowSingleOperand() const override { return false; }
   const char* Name() const override { return "siteledger.BitmapOr"; }
 
  private:

@@ -137,26 +137,37 @@ Result<std::string> EventIndex::ValuePrefix(TenantId tenant,
                                             std::string_view value) const {
   std::string cache_key(1, static_cast<char>(dimension));
   cache_key += value;
+  std::optional<Hash> key;
   {
     MutexLock lock(mu_);
     auto t = cache_.find(tenant);
     if (t != cache_.end()) {
-      auto v = t->second.find(cache_key);
-      if (v != t->second.end()) return v->second;
+      auto v = t->second.values.find(cache_key);
+      if (v != t->second.values.end()) return v->second;
+      key = t->second.key;
     }
+  }
+  if (!key) {
+    // One derivation per tenant kept, not one per value.
+    auto derived = log_.TenantHmacKey(tenant, kPurpose);
+    if (!derived) return Err(derived.error());
+    key = *derived;
   }
   // The HMAC covers the dimension too, so one value in two dimensions
   // gives unrelated keys.
-  auto mac = log_.TenantHmac(tenant, kPurpose, cache_key);
-  if (!mac) return Err(mac.error());
+  const Hash mac = HmacSha256(
+      std::string_view(reinterpret_cast<const char*>(key->data()), key->size()),
+      cache_key);
   std::string prefix(1, static_cast<char>(dimension));
-  prefix.append(reinterpret_cast<const char*>(mac->data()), kIndexHmacBytes);
+  prefix.append(reinterpret_cast<const char*>(mac.data()), kIndexHmacBytes);
   MutexLock lock(mu_);
   if (cached_ >= max_cached_values_) {
     cache_.clear();
     cached_ = 0;
   }
-  if (cache_[tenant].emplace(std::move(cache_key), prefix).second) ++cached_;
+  TenantCache& t = cache_[tenant];
+  t.key = *key;
+  if (t.values.emplace(std::move(cache_key), prefix).second) ++cached_;
   return prefix;
 }
 
@@ -185,7 +196,7 @@ void EventIndex::Forget(TenantId tenant) {
   MutexLock lock(mu_);
   auto it = cache_.find(tenant);
   if (it == cache_.end()) return;
-  cached_ -= it->second.size();
+  cached_ -= it->second.values.size();
   cache_.erase(it);
 }
 
@@ -305,7 +316,8 @@ Result<IndexReport> EventIndex::Verify(TenantId tenant,
   auto note = [&report](uint64_t& counter, std::string_view key,
                         std::string_view what) {
     ++counter;
-    if (report.ok) report.first_problem = RowName(key) + ": " + std::string(what);
+    if (report.ok)
+      report.first_problem = RowName(key) + ": " + std::string(what);
     report.ok = false;
   };
   // Row keys expected, kept (21 bytes each) to find the extra rows after.
@@ -337,7 +349,8 @@ Result<IndexReport> EventIndex::Verify(TenantId tenant,
         }
         if (!roaring_bitmap_equals(got->b, want.b)) {
           note(report.different, key,
-               "holds " + std::to_string(roaring_bitmap_get_cardinality(got->b)) +
+               "holds " +
+                   std::to_string(roaring_bitmap_get_cardinality(got->b)) +
                    " seqs, the log implies " +
                    std::to_string(roaring_bitmap_get_cardinality(want.b)));
         }

@@ -126,8 +126,7 @@ class EventIndex {
 
   // The dimension byte and truncated HMAC of `value` for `tenant`.
   Result<std::string> ValuePrefix(TenantId tenant, IndexDimension dimension,
-                                  std::string_view value) const
-      EXCLUDES(mu_);
+                                  std::string_view value) const EXCLUDES(mu_);
 
   // Adds event `seq`'s rows to `batch`: its type, its actor (none when
   // empty: a system event), and each of `entities` (duplicates and empty
@@ -187,10 +186,12 @@ class EventIndex {
   const size_t max_cached_values_;
   mutable Mutex mu_;
   mutable size_t cached_ GUARDED_BY(mu_) = 0;
-  // tenant -> (dimension byte + value -> value prefix)
-  mutable std::unordered_map<TenantId,
-                             std::unordered_map<std::string, std::string>>
-      cache_ GUARDED_BY(mu_);
+  struct TenantCache {
+    Hash key{};  // EventLog::TenantHmacKey for the index
+    // dimension byte + value -> value prefix
+    std::unordered_map<std::string, std::string> values;
+  };
+  mutable std::unordered_map<TenantId, TenantCache> cache_ GUARDED_BY(mu_);
 };
 
 }  // namespace siteledger::storage

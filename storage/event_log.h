@@ -263,6 +263,11 @@ class EventLog {
   // not exist); Corruption for a registered tenant without a key. Any thread.
   Result<Hash> TenantHmac(TenantId tenant, std::string_view purpose,
                           std::string_view data) const;
+  // The key TenantHmac uses for `purpose`: HmacSha256(key, data) equals
+  // TenantHmac(tenant, purpose, data). For callers that MAC many values of
+  // one tenant and keep the key as long as they keep the tenant's other
+  // state. TenantHmac's errors.
+  Result<Hash> TenantHmacKey(TenantId tenant, std::string_view purpose) const;
 
   // Up to `max_events` (capped by Options::max_read_events) of the tenant's
   // events from seq `from` on, payloads decrypted. Empty past the head.
@@ -287,8 +292,8 @@ class EventLog {
   Result<Sequence> SequenceAt(TenantId tenant, Timestamp t) const;
 
   // Writes rows outside an append, sealed as an append's extra writes are
-  // (same families; merges only in kIndex), and `account_index` with them in one
-  // atomic write: for a rebuild of a tenant's views, which no append of the
+  // (same families; merges only in kIndex), and `account_index` with them in
+  // one atomic write: for a rebuild of a tenant's views, which no append of the
   // tenant may race, a migration's imported pseudonyms, or the erasure of
   // a frozen copy's. `sync`: wait until they are on disk (an unsynced write
   // is made durable by the next synced one). InvalidArgument for a family

@@ -97,16 +97,22 @@ Result<std::shared_ptr<const AeadKey>> EventLog::KeyFor(TenantId tenant) const {
   return key;
 }
 
-Result<Hash> EventLog::TenantHmac(TenantId tenant, std::string_view purpose,
-                                  std::string_view data) const {
+Result<Hash> EventLog::TenantHmacKey(TenantId tenant,
+                                     std::string_view purpose) const {
   auto key = KeyFor(tenant);
   if (!key) return Err(key.error());
   std::string label = "siteledger tenant hmac ";
   label += purpose;
-  const Hash derived = HmacSha256((*key)->bytes(), label);
+  return HmacSha256((*key)->bytes(), label);
+}
+
+Result<Hash> EventLog::TenantHmac(TenantId tenant, std::string_view purpose,
+                                  std::string_view data) const {
+  auto derived = TenantHmacKey(tenant, purpose);
+  if (!derived) return Err(derived.error());
   return HmacSha256(
-      std::string_view(reinterpret_cast<const char*>(derived.data()),
-                       derived.size()),
+      std::string_view(reinterpret_cast<const char*>(derived->data()),
+                       derived->size()),
       data);
 }
 
@@ -170,11 +176,11 @@ Result<std::vector<Event>> EventLog::ReadSeqs(
   out.reserve(seqs.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].IsNotFound()) {
-      return Err(Status::NotFound("event " + SeqText(seqs[i]) +
-                                  " is not in the log"));
+      return Err(
+          Status::NotFound("event " + SeqText(seqs[i]) + " is not in the log"));
     }
-    SL_RETURN_ERR_IF_ERROR(internal::FromRocks(
-        statuses[i], "reading event " + SeqText(seqs[i])));
+    SL_RETURN_ERR_IF_ERROR(
+        internal::FromRocks(statuses[i], "reading event " + SeqText(seqs[i])));
     auto event = OpenEnvelope(**key, keys[i], values[i].ToStringView());
     if (!event) {
       return Err(event.error().WithContext("event " + SeqText(seqs[i])));

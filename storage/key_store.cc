@@ -370,8 +370,7 @@ Result<std::vector<KeyStore::Row>> KeyStore::ExportRows() {
   ro.snapshot = snapshot;
   std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(ro));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    rows.push_back(
-        Row{it->key().ToString(), it->value().ToString()});
+    rows.push_back(Row{it->key().ToString(), it->value().ToString()});
   }
   rocksdb::Status s = it->status();
   it.reset();

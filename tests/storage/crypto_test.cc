@@ -17,6 +17,16 @@ TEST_CASE("Sha256 and HMAC match the published test vectors", "[crypto]") {
   // RFC 4231, test case 2.
   CHECK(ToHex(HmacSha256("Jefe", "what do ya want for nothing?")) ==
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // RFC 4231, test case 6: a key longer than the block is hashed first.
+  CHECK(ToHex(HmacSha256(std::string(131, '\xaa'),
+                         "Test Using Larger Than Block-Size Key - Hash Key "
+                         "First")) ==
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // RFC 4231, test case 1, and an empty key and message.
+  CHECK(ToHex(HmacSha256(std::string(20, '\x0b'), "Hi There")) ==
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  CHECK(ToHex(HmacSha256("", "")) ==
+        "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
   Sha256Hasher h;
   h.Update("a");
   h.Update("bc");
