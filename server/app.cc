@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "server/event_feed.h"
+#include "server/internal/admin_page.h"
 #include "server/internal/backups.h"
 #include "server/internal/call.h"
 #include "server/internal/erase_users.h"
@@ -270,6 +271,30 @@ void App::Impl::HandleRelayed(HttpRequest request, Responder respond,
   call->query_params = ParseQuery(call->query);
   call->request = std::move(request);
   call->respond = std::move(respond);
+
+  // The administration page of one region calls the tenant API of another
+  // once the site lives there: each region allows its peers' origins (and
+  // only them) to read its answers. Credentials are a header, never cookies.
+  if (std::string_view origin = call->request.Header("origin");
+      !origin.empty() && call->path.starts_with("/api/v1/")) {
+    for (const auto& [region, url] : config_.peers) {
+      if (OriginOf(url) == origin) {
+        call->cors_origin = std::string(origin);
+        break;
+      }
+    }
+  }
+  if (call->request.method == "OPTIONS" && !call->cors_origin.empty() &&
+      !call->request.Header("access-control-request-method").empty()) {
+    call->route_label = "preflight";
+    HttpResponse r;
+    r.status = 204;
+    r.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+    r.Set("Access-Control-Allow-Headers",
+          "Authorization, Content-Type, If-Match, Idempotency-Key");
+    r.Set("Access-Control-Max-Age", "600");
+    return finisher_.Finish(call, std::move(r));
+  }
 
   RouteMatch match = router_.Match(call->request.method, call->path);
   if (match.route == nullptr) {

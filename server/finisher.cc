@@ -40,6 +40,12 @@ void Finisher::Finish(const CallPtr& call, HttpResponse response) {
           [](const auto& h) { return h.first == "X-Content-Type-Options"; })) {
     response.Set("X-Content-Type-Options", "nosniff");
   }
+  if (!call->cors_origin.empty()) {
+    response.Set("Access-Control-Allow-Origin", call->cors_origin);
+    response.Set("Vary", "Origin");
+    response.Set("Access-Control-Expose-Headers",
+                 "ETag, Location, Retry-After");
+  }
   response.head_only = call->head;
   call->respond(std::move(response));
 }

@@ -209,6 +209,23 @@ std::string SignHs256(const Json& claims, std::string_view secret) {
   return input;
 }
 
+std::string AdminPageToken(std::string_view client_key, std::string_view sub,
+                           std::string_view secret, siteledger::Timestamp now) {
+  const int64_t iat =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
+          .count();
+  Json claims = Json::MakeObject();
+  claims.Set("iss", std::string(client_key));
+  claims.Set("sub", std::string(sub));
+  claims.Set("qsh", "context-qsh");
+  claims.Set("iat", iat);
+  claims.Set("exp", iat + std::chrono::duration_cast<std::chrono::seconds>(
+                              kAdminPageTokenLifetime)
+                              .count());
+  claims.Set(std::string(kAdminPageClaim), std::string(kAdminPageClaimValue));
+  return SignHs256(claims, secret);
+}
+
 std::string DecodeQueryComponent(std::string_view s) {
   std::string out;
   out.reserve(s.size());

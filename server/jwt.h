@@ -62,6 +62,17 @@ Result<siteledger::Timestamp> CheckTokenTimes(const Jwt& jwt,
 // Signs claims with HS256 (for outbound requests and tools).
 std::string SignHs256(const Json& claims, std::string_view secret);
 
+// The administration page's tokens (GET /pages/residency): context-qsh
+// tokens the server issues, signed with the installation's sharedSecret,
+// iss the clientKey, sub the user, and this claim set to kAdminPageClaimValue.
+// Only they may start a migration or a rollback.
+inline constexpr std::string_view kAdminPageClaim = "siteledgerPage";
+inline constexpr std::string_view kAdminPageClaimValue = "admin";
+inline constexpr std::chrono::minutes kAdminPageTokenLifetime{15};
+// Such a token, issued at `now`.
+std::string AdminPageToken(std::string_view client_key, std::string_view sub,
+                           std::string_view secret, siteledger::Timestamp now);
+
 // Atlassian Connect's canonical request: UPPER(method) & canonical path &
 // canonical query. `path` is the raw (still percent-encoded) path; it loses
 // `base_path` (the app base URL's path) when it starts with it, '&' becomes

@@ -295,6 +295,19 @@ Json Components() {
                     Obj({{"items", Obj({{"type", "array"}, {"items", counts}})},
                          {"totals", counts}})},
                    {"required", Arr({"items", "totals"})}}));
+  schemas.Set(
+      "UsageCounts",
+      Obj({{"type", "object"},
+           {"properties", Obj({{"sites", Int()},
+                               {"themes", Int()},
+                               {"customDomains", Int()},
+                               {"spaces", Int()}})},
+           {"required", Arr({"sites", "themes", "customDomains", "spaces"})}}));
+  schemas.Set(
+      "PageToken",
+      Obj({{"type", "object"},
+           {"properties", Obj({{"token", Str()}, {"expiresAt", Time()}})},
+           {"required", Arr({"token", "expiresAt"})}}));
   const Json nullable_int = Obj({{"type", Arr({"integer", "null"})}});
   schemas.Set(
       "Residency",
@@ -317,6 +330,11 @@ Json Components() {
                                            {"description", "events/s"}})},
                              {"etaSeconds", nullable_int}})}})},
                  {"rollbackDeadline", NullableStr()},
+                 {"movedFrom",
+                  Obj({{"type", Arr({"string", "null"})},
+                       {"description",
+                        "The region the data last moved from, while it "
+                        "lives here"}})},
                  {"migrationId", NullableStr()},
                  {"lastError", NullableStr()}})},
            {"required", Arr({"region", "homeBaseUrl", "state", "progress",
@@ -374,16 +392,18 @@ Json Components() {
             Obj({{"backupId", Int()},
                  {"dir", Str()},
                  {"createdAt", Time()},
-                 {"bytes", Obj({{"type", "integer"},
-                                {"description", "the backup's database files"}})},
+                 {"bytes",
+                  Obj({{"type", "integer"},
+                       {"description", "the backup's database files"}})},
                  {"files", Int()},
                  {"newFiles",
                   Obj({{"type", "integer"},
                        {"description",
                         "files copied by this backup; the rest are reused "
                         "from earlier backups in dir"}})},
-                 {"tenants", Obj({{"type", "integer"},
-                                  {"description", "tenants with a live key"}})}})},
+                 {"tenants",
+                  Obj({{"type", "integer"},
+                       {"description", "tenants with a live key"}})}})},
            {"required", Arr({"backupId", "dir", "createdAt"})}}));
   schemas.Set(
       "EraseUsers",

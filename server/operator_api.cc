@@ -285,27 +285,10 @@ void OperatorApi::ServeUsage(const CallPtr& call) {
   std::string csv = "clientKey,sites,themes,customDomains,spaces\n";
   for (const auto& t : *tenants) {
     if (t.state == storage::LifecycleState::kPurged) continue;
-    int64_t sites = 0, themes = 0, domains = 0, spaces = 0;
-    for (auto kind :
-         {projections::ViewKind::kSite, projections::ViewKind::kTheme}) {
-      std::string cursor;
-      do {
-        auto page = d_.projector.List(t.id, kind, cursor, 500);
-        if (!page) return d_.finisher.Fail(call, page.error());
-        for (const auto& [key, view] : page->items) {
-          if (kind == projections::ViewKind::kTheme) {
-            ++themes;
-            continue;
-          }
-          ++sites;
-          domains +=
-              static_cast<int64_t>(view.doc.Find("domains")->as_array().size());
-          spaces += static_cast<int64_t>(
-              view.doc.Find("spaceKeys")->as_array().size());
-        }
-        cursor = page->next_cursor;
-      } while (!cursor.empty());
-    }
+    auto counts = CountUsage(d_.projector, t.id);
+    if (!counts) return d_.finisher.Fail(call, counts.error());
+    const int64_t sites = counts->sites, themes = counts->themes,
+                  domains = counts->custom_domains, spaces = counts->spaces;
     items.Push(CountsJson(t.client_key, sites, themes, domains, spaces));
     csv += CsvField(t.client_key) + "," + std::to_string(sites) + "," +
            std::to_string(themes) + "," + std::to_string(domains) + "," +

@@ -8,10 +8,15 @@
 namespace siteledger::server {
 namespace {
 
-constexpr std::string_view kScopeNames[] = {
-    "read-tenant-data", "restore", "migrate", "purge",
-    "erase-users",      "usage",   "audit",   "clock",
-    "backup"};
+constexpr std::string_view kScopeNames[] = {"read-tenant-data",
+                                            "restore",
+                                            "migrate",
+                                            "purge",
+                                            "erase-users",
+                                            "usage",
+                                            "audit",
+                                            "clock",
+                                            "backup"};
 
 bool ValidName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;

@@ -112,6 +112,19 @@ HttpResponse PublicRoutes::Descriptor() const {
   migrations.Set("context-qsh", true);
   migrations.Set("gdpr", true);
   d.Set("apiMigrations", std::move(migrations));
+  // Site administrators find the administration page under Manage apps.
+  Json page = Json::MakeObject();
+  page.Set("key", "data-residency");
+  Json name = Json::MakeObject();
+  name.Set("value", "Data residency");
+  page.Set("name", std::move(name));
+  page.Set("url", "/pages/residency");
+  page.Set("location", "system.admin/globalsettings");
+  Json admin_pages = Json::MakeArray();
+  admin_pages.Push(std::move(page));
+  Json modules = Json::MakeObject();
+  modules.Set("adminPages", std::move(admin_pages));
+  d.Set("modules", std::move(modules));
   Json scopes = Json::MakeArray();
   scopes.Push("READ");
   d.Set("scopes", std::move(scopes));

@@ -212,4 +212,32 @@ std::string FormatEvent(const storage::Event& e) {
          "\ndata: " + EventItem(e).Dump() + "\n\n";
 }
 
+Result<UsageCounts> CountUsage(projections::Projector& projector,
+                               TenantId tenant) {
+  UsageCounts counts;
+  for (auto kind :
+       {projections::ViewKind::kSite, projections::ViewKind::kTheme}) {
+    std::string cursor;
+    do {
+      auto page = projector.List(tenant, kind, cursor, 500);
+      if (!page) return Err(page.error());
+      for (const auto& [key, view] : page->items) {
+        if (kind == projections::ViewKind::kTheme) {
+          ++counts.themes;
+          continue;
+        }
+        ++counts.sites;
+        if (const Json* d = view.doc.Find("domains"); d && d->is_array()) {
+          counts.custom_domains += static_cast<int64_t>(d->as_array().size());
+        }
+        if (const Json* k = view.doc.Find("spaceKeys"); k && k->is_array()) {
+          counts.spaces += static_cast<int64_t>(k->as_array().size());
+        }
+      }
+      cursor = page->next_cursor;
+    } while (!cursor.empty());
+  }
+  return counts;
+}
+
 }  // namespace siteledger::server

@@ -15,6 +15,7 @@
 #include "projections/json.h"
 #include "server/http_client.h"
 #include "server/internal/access_log_retention.h"
+#include "server/internal/admin_page.h"
 #include "server/internal/request_parts.h"
 #include "server/jwt.h"
 #include "server/log.h"
@@ -605,6 +606,9 @@ Json ResidencyApi::ResidencyJson(const TenantRecord& rec) {
   }
   if (deadline && *deadline <= now) deadline.reset();
   j.Set("rollbackDeadline", deadline ? Json(FormatRfc3339(*deadline)) : Json());
+  j.Set("movedFrom", here && !rec.residency.moved_from.empty()
+                         ? Json(rec.residency.moved_from)
+                         : Json());
   return j;
 }
 
@@ -641,6 +645,15 @@ void ResidencyApi::Serve(const CallPtr& call) {
       if (call->route->action == Action::kResidencyGet) {
         return f.Finish(call, JsonResponse(200, ResidencyJson(rec)));
       }
+      if (!call->admin_page) {
+        return f.Fail(
+            call,
+            Status::PermissionDenied(
+                "moving a site's data needs the administration page's token: "
+                "open the app's Data residency page in Confluence's "
+                "administration (Manage apps); an ordinary user's token "
+                "cannot start a migration or a rollback"));
+      }
       if (call->route->action == Action::kResidencyRollback) {
         return ServeRollback(call, rec);
       }
@@ -649,6 +662,28 @@ void ResidencyApi::Serve(const CallPtr& call) {
       return ServeStart(call, rec,
                         Lower(std::string(body->GetString("target"))),
                         NewMigrationId());
+    }
+    case Action::kAdminPage:
+      return ServeAdminPage(call);
+    case Action::kAdminPageToken: {
+      if (auto r = Redirect(*call)) return f.Finish(call, std::move(*r));
+      if (Status s = d_.auth.Authenticate(*call, /*allow_context_qsh=*/true);
+          !s.ok()) {
+        return f.Fail(call, s);
+      }
+      if (!call->admin_page) {
+        return f.Fail(call, Status::PermissionDenied(
+                                "only the administration page's token can be "
+                                "renewed"));
+      }
+      const Timestamp now = store_.clock().Now();
+      Json body = Json::MakeObject();
+      body.Set("token", AdminPageToken(call->record->client_key, call->actor,
+                                       call->record->shared_secret, now));
+      body.Set("expiresAt", FormatRfc3339(now + kAdminPageTokenLifetime));
+      HttpResponse r = JsonResponse(200, body);
+      r.Set("Cache-Control", "no-store");
+      return f.Finish(call, std::move(r));
     }
     case Action::kAdminMigrationGet:
       return f.Finish(call, JsonResponse(200, ResidencyJson(*call->record)));
@@ -672,6 +707,49 @@ void ResidencyApi::Serve(const CallPtr& call) {
     default:
       return ServePeer(call);
   }
+}
+
+void ResidencyApi::ServeAdminPage(const CallPtr& call) {
+  Finisher& f = d_.finisher;
+  // Confluence loads the page from the region the site lives in; a page
+  // asked of another region is sent there, token and all (its qsh binds
+  // method, path and query, not the host).
+  if (auto r = Redirect(*call)) return f.Finish(call, std::move(*r));
+  if (Status s = d_.auth.Authenticate(*call, /*allow_context_qsh=*/false);
+      !s.ok()) {
+    const int status = s.code() == StatusCode::kUnauthenticated    ? 401
+                       : s.code() == StatusCode::kPermissionDenied ? 403
+                                                                   : 503;
+    std::string why = s.message();
+    if (s.code() != StatusCode::kUnauthenticated &&
+        s.code() != StatusCode::kPermissionDenied) {
+      why = "the service cannot check the page's token now; try again";
+    }
+    return f.Finish(call, AdminPageError(status, why));
+  }
+  if (call->actor.empty()) {
+    return f.Finish(
+        call, AdminPageError(403,
+                             "the page's token names no user (no sub): "
+                             "open it as a signed-in site administrator"));
+  }
+  const Timestamp now = store_.clock().Now();
+  AdminPageContext c;
+  c.token = AdminPageToken(call->record->client_key, call->actor,
+                           call->record->shared_secret, now);
+  c.expires_at = FormatRfc3339(now + kAdminPageTokenLifetime);
+  c.now = FormatRfc3339(now);
+  c.region = region_;
+  for (const auto& [region, url] : d_.config.peers) {
+    c.peers.push_back(region);
+    if (std::string origin = OriginOf(url); !origin.empty()) {
+      c.peer_origins.push_back(std::move(origin));
+    }
+  }
+  auto nonce = storage::RandomBytes(18);
+  if (!nonce) return f.Fail(call, nonce.error());
+  c.nonce = Base64UrlEncode(*nonce);
+  return f.Finish(call, AdminPageResponse(c));
 }
 
 void ResidencyApi::ServeStart(const CallPtr& call, const TenantRecord& rec,

@@ -326,6 +326,10 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
                        "Move the tenant's data to another region", "Residency");
     migrate.success = 202;
     migrate.request_schema = MigrationBody;
+    migrate.description =
+        "Only with a token the administration page was given "
+        "(GET /pages/residency): any other token is refused with 403, so an "
+        "ordinary user's token cannot move a site's data.";
     t.push_back(std::move(migrate));
     RouteSpec rollback = ResidencyRoute(
         "POST", "/api/v1/residency/rollback", Access::kTenant,
@@ -334,7 +338,34 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
         "changes made since the move are lost",
         "Residency");
     rollback.success = 202;
+    rollback.description = migrate.description;
     t.push_back(std::move(rollback));
+    RouteSpec page_token = ResidencyRoute(
+        "POST", "/api/v1/residency/page-token", Access::kTenant,
+        A::kAdminPageToken,
+        "A fresh token for the administration page (15 minutes)", "PageToken");
+    page_token.description =
+        "Only with a token the administration page was given: the page "
+        "calls it before its token expires.";
+    t.push_back(std::move(page_token));
+    RouteSpec page = ResidencyRoute(
+        "GET", "/pages/residency", Access::kTenant, A::kAdminPage,
+        "The administration page (HTML): data residency and "
+        "privacy, for Confluence's adminPages module");
+    page.description =
+        "Confluence loads it in an iframe with ?jwt= (a token bound to this "
+        "request by its qsh). The page holds a context-qsh token for the "
+        "tenant API, marked as the administration page's (claim "
+        "siteledgerPage: admin, 15 minutes): the only tokens that may start "
+        "a migration or a rollback. A bad or expired token gets an HTML "
+        "error page and no data.";
+    t.push_back(std::move(page));
+  }
+  {
+    RouteSpec usage = Tenant("GET", "/api/v1/usage", A::kTenantUsage,
+                             "The site's own usage figures");
+    usage.response = "UsageCounts";
+    t.push_back(std::move(usage));
   }
   t.push_back(List("/api/v1/sites", V::kSite, "List sites", "Site"));
   t.push_back(Create("/api/v1/sites", C::kCreateSite, "Create a site", "Site",
@@ -485,11 +516,10 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
          "result's keyword)",
          "string"});
     events.query.push_back(
-        {"since", "Only events at or after this time (RFC 3339)",
-         "date-time"});
-    events.query.push_back(
-        {"until", "Only events at or before this time (RFC 3339)",
-         "date-time"});
+        {"since", "Only events at or after this time (RFC 3339)", "date-time"});
+    events.query.push_back({"until",
+                            "Only events at or before this time (RFC 3339)",
+                            "date-time"});
     t.push_back(std::move(events));
   }
   {

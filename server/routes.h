@@ -69,6 +69,9 @@ enum class Action : uint8_t {
   kResidencyGet,
   kResidencyMigrate,
   kResidencyRollback,
+  kAdminPage,       // GET /pages/residency: the administration page
+  kAdminPageToken,  // a fresh token for the administration page
+  kTenantUsage,     // the tenant's own usage figures
   kAdminMigrationGet,
   kAdminMigrationStart,
   kAdminMigrationRollback,

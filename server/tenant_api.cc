@@ -173,6 +173,16 @@ void TenantApi::Serve(const CallPtr& call) {
   if (!as_of) return finisher_.Fail(call, as_of.error());
   if (route.action == Action::kListEvents) return ServeEvents(call);
   if (route.action == Action::kStreamEvents) return ServeStream(call);
+  if (route.action == Action::kTenantUsage) {
+    auto counts = CountUsage(projector_, call->tenant);
+    if (!counts) return finisher_.Fail(call, counts.error());
+    Json body = Json::MakeObject();
+    body.Set("sites", counts->sites);
+    body.Set("themes", counts->themes);
+    body.Set("customDomains", counts->custom_domains);
+    body.Set("spaces", counts->spaces);
+    return finisher_.Finish(call, JsonResponse(200, body));
+  }
   Reads reads{*this, call, *as_of, std::nullopt};
   const std::string& id = call->Param(route.id_param);
   switch (route.action) {
@@ -238,8 +248,8 @@ TenantApi::EventFilterOf(const Call& call) {
     auto text = call.Query(name);
     if (!text) continue;
     if (text->empty()) {
-      return Err(Status::InvalidArgument(std::string(name) +
-                                         ": must not be empty"));
+      return Err(
+          Status::InvalidArgument(std::string(name) + ": must not be empty"));
     }
     *slot = std::move(*text);
     any = true;

@@ -53,6 +53,7 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
       call.record = it->second.record;
       call.actor = it->second.actor;
       call.token_expires = it->second.expires;
+      call.admin_page = it->second.admin_page;
       return Status::Ok();
     }
   }
@@ -93,6 +94,11 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
     if (sub == nullptr || !sub->is_string() || sub->as_string().empty()) {
       return Status::Unauthenticated("a context-qsh token needs a sub");
     }
+    // Only a context token carries the page's mark: a qsh-bound one is made
+    // by whoever holds a page URL, not by the server.
+    const Json* page = jwt->claims.Find(kAdminPageClaim);
+    call.admin_page = page != nullptr && page->is_string() &&
+                      page->as_string() == kAdminPageClaimValue;
   } else if (!storage::ConstantTimeEquals(
                  qsh->as_string(),
                  QueryStringHash(call.request.method, call.path, call.query,
@@ -130,7 +136,8 @@ Status TenantAuth::Authenticate(Call& call, bool allow_context_qsh) {
   MutexLock lock(verified_mu_);
   if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
   verified_.emplace(std::move(cache_key),
-                    VerifiedToken{call.record, call.actor, call.token_expires});
+                    VerifiedToken{call.record, call.actor, call.token_expires,
+                                  call.admin_page});
   return Status::Ok();
 }
 

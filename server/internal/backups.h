@@ -1,7 +1,7 @@
 #pragma once
 
-#include "server/internal/finisher.h"
 #include "server/internal/call.h"
+#include "server/internal/finisher.h"
 #include "storage/store.h"
 
 namespace siteledger::server {

@@ -43,6 +43,11 @@ struct Call {
   std::shared_ptr<const storage::TenantRecord> record;
   std::string actor;  // the token's sub: an Atlassian account id
   Timestamp token_expires{};
+  // The token is one the administration page was given (kAdminPageClaim).
+  bool admin_page = false;
+  // The Origin of a cross-origin request from a peer region's page: echoed
+  // in Access-Control-Allow-Origin. Empty otherwise.
+  std::string cors_origin;
 
   // A lifecycle callback relayed by another region: that region's base URL,
   // which the token's aud may name instead of this one's.

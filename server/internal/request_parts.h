@@ -77,4 +77,15 @@ HttpResponse NoContent();
 projections::Json EventItem(const storage::Event& e);
 std::string FormatEvent(const storage::Event& e);
 
+// A tenant's usage figures: its sites, themes, the custom domains and
+// spaces of its sites. Reads every site and theme view (pages of 500).
+struct UsageCounts {
+  int64_t sites = 0;
+  int64_t themes = 0;
+  int64_t custom_domains = 0;
+  int64_t spaces = 0;
+};
+Result<UsageCounts> CountUsage(projections::Projector& projector,
+                               TenantId tenant);
+
 }  // namespace siteledger::server

@@ -96,6 +96,8 @@ class ResidencyApi {
   void ServeStart(const CallPtr& call, const storage::TenantRecord& rec,
                   std::string target, std::string migration_id);
   void ServeRollback(const CallPtr& call, const storage::TenantRecord& rec);
+  // GET /pages/residency: the administration page, or an error page.
+  void ServeAdminPage(const CallPtr& call);
   void ServeSweep(const CallPtr& call);
   void ServeDare(const CallPtr& call);
   void ServePeer(const CallPtr& call);

@@ -57,6 +57,7 @@ class TenantAuth {
     std::shared_ptr<const storage::TenantRecord> record;
     std::string actor;
     Timestamp expires{};
+    bool admin_page = false;
   };
   static constexpr size_t kMaxVerifiedTokens = 10000;
   Mutex verified_mu_;

@@ -500,6 +500,24 @@ struct Tenant {
                    const std::string& sub = "5b10ac8d82e05b22cc7d4ef5") const {
     return "Authorization: JWT " + Token(method, target, sub);
   }
+  // A token like those the administration page is given (context-qsh,
+  // marked siteledgerPage: admin, 15 minutes): the only kind that may start
+  // a migration or a rollback.
+  std::string PageToken(int64_t issued_ahead = 0,
+                        const std::string& sub = "5b10ac8d82e05b22cc7d4ef5",
+                        bool marked = true) const {
+    Json claims = Json::MakeObject();
+    claims.Set("iss", client_key);
+    claims.Set("sub", sub);
+    claims.Set("qsh", "context-qsh");
+    claims.Set("iat", NowSeconds() + issued_ahead);
+    claims.Set("exp", NowSeconds() + issued_ahead + 900);
+    if (marked) claims.Set("siteledgerPage", "admin");
+    return SignHs(claims, secret);
+  }
+  std::string PageAuth(int64_t issued_ahead = 0) const {
+    return "Authorization: JWT " + PageToken(issued_ahead);
+  }
 };
 
 // The world most tests need: a key server with one install key, a server,

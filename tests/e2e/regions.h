@@ -162,6 +162,15 @@ struct Regions {
     return Http(method, s.url(target), headers, body);
   }
 
+  // As the administration page would: with the page's token.
+  static Response PageCall(Server& s, const Tenant& t,
+                           const std::string& method, const std::string& target,
+                           const std::string& body = "") {
+    std::vector<std::string> headers = {t.PageAuth()};
+    if (!body.empty()) headers.push_back("Content-Type: application/json");
+    return Http(method, s.url(target), headers, body);
+  }
+
   // As a client would: a 307 is followed once, with a token for the new
   // request.
   static Response Follow(Server& s, const Tenant& t, const std::string& method,
@@ -214,6 +223,14 @@ inline Response CallAhead(Server& s, const Tenant& t,
       method, s.url(target),
       {"Authorization: JWT " +
        t.Token(method, target, "5b10ac8d82e05b22cc7d4ef5", a + 300, a)});
+}
+
+// The same with the administration page's token (PageToken).
+inline Response PageCallAhead(Server& s, const Tenant& t,
+                              std::chrono::seconds ahead,
+                              const std::string& method,
+                              const std::string& target) {
+  return Http(method, s.url(target), {t.PageAuth(ahead.count())});
 }
 
 inline std::string SiteBody(int n) {

@@ -130,8 +130,8 @@ TEST_CASE(
   Writer writer(regions, t);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   Response start =
-      Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
-                    "{\"target\":\"eu\"}");
+      Regions::PageCall(*regions.us, t, "POST", "/api/v1/residency/migration",
+                        "{\"target\":\"eu\"}");
   INFO(start.body);
   REQUIRE(start.status == 202);
   // Another tenant of the region is served throughout.
@@ -232,7 +232,7 @@ TEST_CASE(
   // Changes made in the EU are dropped by the rollback.
   const std::set<std::string> in_eu = CreateSites(*regions.eu, t, 20, 2);
   Response rollback =
-      Regions::Call(*regions.eu, t, "POST", "/api/v1/residency/rollback");
+      Regions::PageCall(*regions.eu, t, "POST", "/api/v1/residency/rollback");
   INFO(rollback.body);
   REQUIRE(rollback.status == 202);
   regions.WaitResidency(*regions.us, t, [](const Json& j) {
@@ -278,8 +278,8 @@ TEST_CASE(
     INFO(clock.body);
     REQUIRE(clock.status == 200);
   }
-  Response late = CallAhead(*regions.eu, t2, std::chrono::hours(8 * 24), "POST",
-                            "/api/v1/residency/rollback");
+  Response late = PageCallAhead(*regions.eu, t2, std::chrono::hours(8 * 24),
+                                "POST", "/api/v1/residency/rollback");
   INFO(late.body);
   CHECK(late.status == 409);
   Response dry =
@@ -450,8 +450,9 @@ TEST_CASE(
     REQUIRE(regions.us->base_url().starts_with("https://"));
     Tenant t = regions.Install("residency-tls");
     const std::set<std::string> sites = CreateSites(*regions.us, t, 40, 2);
-    REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
-                          "{\"target\":\"eu\"}")
+    REQUIRE(Regions::PageCall(*regions.us, t, "POST",
+                              "/api/v1/residency/migration",
+                              "{\"target\":\"eu\"}")
                 .status == 202);
     regions.WaitResidency(*regions.us, t, [](const Json& j) {
       return j.GetString("region") == "eu";
@@ -463,8 +464,9 @@ TEST_CASE(
       .crash_us = "", .crash_eu = "", .tls = true, .us_trusts_eu = false});
   Tenant t = regions.Install("residency-untrusted");
   CreateSites(*regions.us, t, 10, 2);
-  REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
-                        "{\"target\":\"eu\"}")
+  REQUIRE(Regions::PageCall(*regions.us, t, "POST",
+                            "/api/v1/residency/migration",
+                            "{\"target\":\"eu\"}")
               .status == 202);
   const Json stuck = regions.WaitResidency(*regions.us, t, [](const Json& j) {
     return j.Find("lastError")->is_string();
@@ -492,8 +494,9 @@ TEST_CASE(
                     {"Content-Type: application/json", "Idempotency-Key: k-1"});
   REQUIRE(first.status == 201);
   const std::string id(first.json().GetString("id"));
-  REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
-                        "{\"target\":\"eu\"}")
+  REQUIRE(Regions::PageCall(*regions.us, t, "POST",
+                            "/api/v1/residency/migration",
+                            "{\"target\":\"eu\"}")
               .status == 202);
   regions.WaitResidency(*regions.us, t, [](const Json& j) {
     return j.GetString("region") == "eu";
@@ -556,8 +559,9 @@ TEST_CASE(
   Tenant t = regions.Install("residency-crash");
   const std::set<std::string> before = CreateSites(*regions.us, t, 1200);
   if (step.rollback) {
-    REQUIRE(Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
-                          "{\"target\":\"eu\"}")
+    REQUIRE(Regions::PageCall(*regions.us, t, "POST",
+                              "/api/v1/residency/migration",
+                              "{\"target\":\"eu\"}")
                 .status == 202);
     regions.WaitResidency(*regions.eu, t, [](const Json& j) {
       return j.GetString("region") == "eu" && j.GetString("state") == "home";
@@ -565,11 +569,12 @@ TEST_CASE(
   }
   Writer writer(regions, t);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  Response start =
-      step.rollback
-          ? Regions::Call(*regions.eu, t, "POST", "/api/v1/residency/rollback")
-          : Regions::Call(*regions.us, t, "POST", "/api/v1/residency/migration",
-                          "{\"target\":\"eu\"}");
+  Response start = step.rollback
+                       ? Regions::PageCall(*regions.eu, t, "POST",
+                                           "/api/v1/residency/rollback")
+                       : Regions::PageCall(*regions.us, t, "POST",
+                                           "/api/v1/residency/migration",
+                                           "{\"target\":\"eu\"}");
   // The process may die before it answers (a rollback's own request).
   CHECK((start.status == 202 || start.status < 0));
   Server& victim = step.us ? *regions.us : *regions.eu;
