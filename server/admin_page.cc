@@ -419,6 +419,8 @@ HttpResponse AdminPageResponse(const AdminPageContext& c) {
       "<meta name=\"viewport\" content=\"width=device-width, "
       "initial-scale=1\">\n";
   html += "<title>Data residency and privacy</title>\n";
+  // No favicon request to answer with a 404.
+  html += "<link rel=\"icon\" href=\"data:,\">\n";
   html += "<meta name=\"sl-token\" content=\"" + Escape(c.token) + "\">\n";
   html += "<meta name=\"sl-token-expires\" content=\"" + Escape(c.expires_at) +
           "\">\n";
@@ -445,7 +447,7 @@ HttpResponse AdminPageResponse(const AdminPageContext& c) {
   r.Set("Content-Security-Policy",
         "default-src 'none'; script-src 'nonce-" + c.nonce +
             "'; style-src 'nonce-" + c.nonce + "'; connect-src " + connect +
-            "; img-src 'self'; base-uri 'none'; form-action 'none'; "
+            "; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'self' https://*.atlassian.net "
             "https://*.jira.com");
   r.body = std::move(html);
@@ -456,6 +458,7 @@ HttpResponse AdminPageError(int status, const std::string& message) {
   std::string html =
       "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta "
       "charset=\"utf-8\">\n<title>Data residency: cannot open</title>\n"
+      "<link rel=\"icon\" href=\"data:,\">\n"
       "<style>" +
       std::string(kStyle) +
       "</style>\n</head>\n<body>\n<main>\n<h1>This page cannot be "
@@ -471,7 +474,8 @@ HttpResponse AdminPageError(int status, const std::string& message) {
   r.Set("Cache-Control", "no-store");
   r.Set("Referrer-Policy", "no-referrer");
   r.Set("Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'self' https://*.atlassian.net "
         "https://*.jira.com");
   r.body = std::move(html);

@@ -8,6 +8,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_manager.h>
 #include <rocksdb/table.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -358,13 +359,23 @@ Result<std::unique_ptr<Database>> Database::Open(
   db_options.create_missing_column_families = options.create_if_missing;
   db_options.wal_recovery_mode = options.wal_recovery_mode;
   if (database->disk_reserve_ > 0) {
-    // What a flush must write (the memtables) and what the live WAL may
-    // hold both fit in the reserve, so a flush never meets a full disk and
-    // a restart replays the WAL into memtables without flushing.
+    // What a flush must write (the memtables), what the live WAL may hold
+    // and the zeros laid ahead of it (a chunk at most the size of the file,
+    // wal_file_system.h) all fit in the reserve, so a flush never meets a
+    // full disk and a restart replays the WAL into memtables without
+    // flushing.
     const uint64_t budget =
-        std::clamp<uint64_t>(database->disk_reserve_ / 2, 4 << 20, 64 << 20);
+        std::clamp<uint64_t>(database->disk_reserve_ / 3, 1 << 20, 64 << 20);
     db_options.db_write_buffer_size = budget;
     db_options.max_total_wal_size = budget;
+    // A compaction writes its output before it deletes its inputs: it
+    // starts only when the free space holds its estimated output and the
+    // reserve besides, and RocksDB clears a disk-full error by itself once
+    // space comes back.
+    std::shared_ptr<rocksdb::SstFileManager> sfm(
+        rocksdb::NewSstFileManager(rocksdb::Env::Default()));
+    sfm->SetCompactionBufferSize(database->disk_reserve_);
+    db_options.sst_file_manager = std::move(sfm);
   }
   if (!follower && options.zero_fill_wal) {
     // Synced WAL writes overwrite zeros laid ahead of them: see

@@ -117,8 +117,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Only the administration page's token starts a migration or a rollback; "
-    "the page renews its token; the descriptor declares the page",
+    "Only the administration page's token starts a migration or a rollback, "
+    "the page renews its token, and the descriptor declares the page",
     "[admin_page]") {
   Regions regions;
   Tenant t = regions.Install("page-only");
@@ -214,7 +214,7 @@ TEST_CASE(
 
 TEST_CASE(
     "Each region lets its peers' pages call its tenant API (CORS) and no "
-    "other origin; the tenant reads its own usage",
+    "other origin, and the tenant reads its own usage",
     "[admin_page]") {
   Regions regions;
   Tenant t = regions.Install("page-cors");
