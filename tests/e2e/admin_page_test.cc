@@ -201,6 +201,30 @@ TEST_CASE(
     return j.GetString("region") == "us" && j.GetString("state") == "home";
   });
 
+  // Another site, moved, then past the 7 days: no rollback, and the page
+  // can say why (movedFrom stays, rollbackDeadline is null).
+  Tenant t2 = regions.Install("page-only-late");
+  REQUIRE(Regions::PageCall(*regions.us, t2, "POST",
+                            "/api/v1/residency/migration", body)
+              .status == 202);
+  regions.WaitResidency(*regions.us, t2, [](const Json& j) {
+    return j.GetString("region") == "eu" && j.GetString("state") == "home";
+  });
+  for (Server* s : {regions.us.get(), regions.eu.get()}) {
+    REQUIRE(
+        regions.AdminCall(*s, "POST", "/admin/clock", "{\"advance\":\"8d\"}")
+            .status == 200);
+  }
+  Response late = PageCallAhead(*regions.eu, t2, std::chrono::hours(8 * 24),
+                                "GET", "/api/v1/residency");
+  INFO(late.body);
+  REQUIRE(late.status == 200);
+  CHECK(late.json().Find("rollbackDeadline")->is_null());
+  CHECK(late.json().GetString("movedFrom") == "us");
+  CHECK(PageCallAhead(*regions.eu, t2, std::chrono::hours(8 * 24), "POST",
+                      "/api/v1/residency/rollback")
+            .status == 409);
+
   // The descriptor's admin page module.
   Response d = Http("GET", regions.us->url("/atlassian-connect.json"), {});
   REQUIRE(d.status == 200);
