@@ -9,50 +9,15 @@
 namespace siteledger::e2e {
 namespace {
 
-// Runs argv[0] (looked up on PATH) and returns its exit status and output
-// (stdout and stderr together).
-std::pair<int, std::string> Run(const std::vector<std::string>& args) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned =
-      ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  std::string out;
-  if (spawned == 0) {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = ::read(fds[0], buf, sizeof buf);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fds[0]);
-  if (spawned != 0) return {-1, args[0] + ": cannot run it"};
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          out};
-}
-
 // Installs atlassian-jwt@2 under E2E_NODE_PREFIX unless it is there.
 std::string NodePrefix() {
   const std::filesystem::path prefix = E2E_NODE_PREFIX;
   if (!std::filesystem::exists(prefix / "node_modules" / "atlassian-jwt" /
                                "package.json")) {
     std::filesystem::create_directories(prefix);
-    auto [code, out] = Run({"npm", "install", "--no-audit", "--no-fund",
-                            "--prefix", prefix.string(), "atlassian-jwt@2"});
+    auto [code, out] =
+        RunProgram({"npm", "install", "--no-audit", "--no-fund", "--prefix",
+                    prefix.string(), "atlassian-jwt@2"});
     INFO(out);
     REQUIRE(code == 0);
   }
@@ -94,9 +59,9 @@ TEST_CASE(
   };
   for (const Case& c : cases) {
     INFO(c.method << " " << c.target);
-    auto [code, out] =
-        Run({"node", script, prefix, w.server->base_url(), c.method, c.target,
-             t.client_key, t.secret, "5b10ac8d82e05b22cc7d4ef5", c.body});
+    auto [code, out] = RunProgram({"node", script, prefix, w.server->base_url(),
+                                   c.method, c.target, t.client_key, t.secret,
+                                   "5b10ac8d82e05b22cc7d4ef5", c.body});
     INFO(out);
     REQUIRE(code == 0);
     const Json result = ParseOrFail(out);
@@ -115,9 +80,9 @@ TEST_CASE(
         "Signed by atlassian-jwt");
 
   // And the library's token with a wrong secret is refused.
-  auto [code, out] =
-      Run({"node", script, prefix, w.server->base_url(), "GET",
-           "/api/v1/sites?a=1", t.client_key, "not-the-secret-0123456789"});
+  auto [code, out] = RunProgram({"node", script, prefix, w.server->base_url(),
+                                 "GET", "/api/v1/sites?a=1", t.client_key,
+                                 "not-the-secret-0123456789"});
   INFO(out);
   REQUIRE(code == 0);
   CHECK(ParseOrFail(out).GetInt("status") == 401);

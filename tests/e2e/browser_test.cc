@@ -5,11 +5,6 @@
 // screenshots of each state land in the build folder's
 // tests/e2e/browser-screenshots.
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
@@ -17,41 +12,8 @@
 
 #include "tests/e2e/regions.h"
 
-extern char** environ;
-
 namespace siteledger::e2e {
 namespace {
-
-// Runs a program; returns its exit status and standard output (standard
-// error goes to the test's log).
-std::pair<int, std::string> RunCapture(const std::vector<std::string>& args) {
-  int fds[2];
-  if (::pipe(fds) != 0) return {-1, "pipe failed"};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::vector<char*> argv;
-  for (const std::string& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned =
-      posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) {
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  if (spawned != 0) return {-1, args[0] + ": cannot run it"};
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          out};
-}
 
 // playwright-core, pinned, in a prefix of its own (the atlassian-jwt test
 // installs into another, so that the two never race under ctest -j).
@@ -62,7 +24,7 @@ std::string PlaywrightPrefix() {
                                "package.json")) {
     std::filesystem::create_directories(prefix);
     auto [code, out] =
-        RunCapture({"npm", "install", "--no-audit", "--no-fund", "--prefix",
+        RunProgram({"npm", "install", "--no-audit", "--no-fund", "--prefix",
                     prefix.string(), "playwright-core@1.65.1"});
     INFO(out);
     REQUIRE(code == 0);
@@ -101,7 +63,7 @@ TEST_CASE(
                       forged.Token("GET", "/pages/residency", sub, 600));
 
   auto [code, out] =
-      RunCapture({"node", std::string(E2E_SOURCE_DIR) + "/browser_residency.js",
+      RunProgram({"node", std::string(E2E_SOURCE_DIR) + "/browser_residency.js",
                   prefix, shots.string(), page, expired, forged_url});
   INFO(out);
   REQUIRE(code == 0);

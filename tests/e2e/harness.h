@@ -43,6 +43,46 @@ namespace siteledger::e2e {
 
 using projections::Json;
 
+// Runs args[0] (looked up on PATH) and returns its exit status and its
+// standard output, with its standard error too when `with_stderr` (else
+// that goes to the test's own).
+inline std::pair<int, std::string> RunProgram(
+    const std::vector<std::string>& args, bool with_stderr = true) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  if (with_stderr) {
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  }
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned =
+      ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string out;
+  if (spawned == 0) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fds[0]);
+  if (spawned != 0) return {-1, args[0] + ": cannot run it"};
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+          out};
+}
+
 inline Json ParseOrFail(const std::string& text) {
   auto j = projections::ParseJson(text, projections::TrustedJsonLimits());
   if (!j) FAIL("not JSON: " << text);
