@@ -410,6 +410,16 @@ std::string OriginOf(const std::string& url) {
   return url.substr(0, path);
 }
 
+std::vector<std::string> PeerOrigins(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& [region, url] : config.peers) {
+    if (std::string origin = OriginOf(url); !origin.empty()) {
+      out.push_back(std::move(origin));
+    }
+  }
+  return out;
+}
+
 HttpResponse AdminPageResponse(const AdminPageContext& c) {
   std::string html;
   html.reserve(kStyle.size() + kBody.size() + kScript.size() + 2048);

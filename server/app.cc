@@ -119,6 +119,7 @@ class App::Impl {
   Impl(storage::Store& store, Config config, TestClock* test_clock,
        std::shared_ptr<const storage::MasterKey> media_url_key)
       : config_(std::move(config)),
+        peer_origins_(PeerOrigins(config_)),
         log_(store.log()),
         routes_(BuildRouteTable({.test_clock = test_clock != nullptr})),
         router_(BuildRouter(routes_)),
@@ -212,6 +213,8 @@ class App::Impl {
   std::string ClientIp(const HttpRequest& request) const;
 
   const Config config_;
+  // The origins of the peers' base URLs: the only ones CORS answers.
+  const std::vector<std::string> peer_origins_;
   storage::EventLog& log_;  // waited for on shutdown
   const std::vector<RouteSpec> routes_;
   const Router router_;
@@ -277,11 +280,9 @@ void App::Impl::HandleRelayed(HttpRequest request, Responder respond,
   // only them) to read its answers. Credentials are a header, never cookies.
   if (std::string_view origin = call->request.Header("origin");
       !origin.empty() && call->path.starts_with("/api/v1/")) {
-    for (const auto& [region, url] : config_.peers) {
-      if (OriginOf(url) == origin) {
-        call->cors_origin = std::string(origin);
-        break;
-      }
+    if (std::find(peer_origins_.begin(), peer_origins_.end(), origin) !=
+        peer_origins_.end()) {
+      call->cors_origin = std::string(origin);
     }
   }
   if (call->request.method == "OPTIONS" && !call->cors_origin.empty() &&

@@ -612,6 +612,22 @@ Json ResidencyApi::ResidencyJson(const TenantRecord& rec) {
   return j;
 }
 
+namespace {
+
+// The administration page's token for the authenticated call's user, and
+// when it expires.
+struct PageToken {
+  std::string token;
+  std::string expires_at;
+};
+PageToken MintPageToken(const Call& call, Timestamp now) {
+  return {AdminPageToken(call.record->client_key, call.actor,
+                         call.record->shared_secret, now),
+          FormatRfc3339(now + kAdminPageTokenLifetime)};
+}
+
+}  // namespace
+
 void ResidencyApi::Serve(const CallPtr& call) {
   Finisher& f = d_.finisher;
   switch (call->route->action) {
@@ -676,11 +692,10 @@ void ResidencyApi::Serve(const CallPtr& call) {
                                 "only the administration page's token can be "
                                 "renewed"));
       }
-      const Timestamp now = store_.clock().Now();
+      const PageToken page = MintPageToken(*call, store_.clock().Now());
       Json body = Json::MakeObject();
-      body.Set("token", AdminPageToken(call->record->client_key, call->actor,
-                                       call->record->shared_secret, now));
-      body.Set("expiresAt", FormatRfc3339(now + kAdminPageTokenLifetime));
+      body.Set("token", page.token);
+      body.Set("expiresAt", page.expires_at);
       HttpResponse r = JsonResponse(200, body);
       r.Set("Cache-Control", "no-store");
       return f.Finish(call, std::move(r));
@@ -734,18 +749,14 @@ void ResidencyApi::ServeAdminPage(const CallPtr& call) {
                              "open it as a signed-in site administrator"));
   }
   const Timestamp now = store_.clock().Now();
+  PageToken page = MintPageToken(*call, now);
   AdminPageContext c;
-  c.token = AdminPageToken(call->record->client_key, call->actor,
-                           call->record->shared_secret, now);
-  c.expires_at = FormatRfc3339(now + kAdminPageTokenLifetime);
+  c.token = std::move(page.token);
+  c.expires_at = std::move(page.expires_at);
   c.now = FormatRfc3339(now);
   c.region = region_;
-  for (const auto& [region, url] : d_.config.peers) {
-    c.peers.push_back(region);
-    if (std::string origin = OriginOf(url); !origin.empty()) {
-      c.peer_origins.push_back(std::move(origin));
-    }
-  }
+  for (const auto& [region, url] : d_.config.peers) c.peers.push_back(region);
+  c.peer_origins = PeerOrigins(d_.config);
   auto nonce = storage::RandomBytes(18);
   if (!nonce) return f.Fail(call, nonce.error());
   c.nonce = Base64UrlEncode(*nonce);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "server/config.h"
 #include "server/http_server.h"
 
 namespace siteledger::server {
@@ -35,5 +36,7 @@ HttpResponse AdminPageError(int status, const std::string& message);
 
 // "scheme://host[:port]" of a URL; empty when it has no scheme.
 std::string OriginOf(const std::string& url);
+// The origins of the configured peers' base URLs.
+std::vector<std::string> PeerOrigins(const Config& config);
 
 }  // namespace siteledger::server
