@@ -40,6 +40,15 @@ void Finisher::Finish(const CallPtr& call, HttpResponse response) {
           [](const auto& h) { return h.first == "X-Content-Type-Options"; })) {
     response.Set("X-Content-Type-Options", "nosniff");
   }
+  // Every answer: no URL of ours (some hold a token) leaves as a Referer,
+  // and nothing is kept by a cache unless the route says it may be (media,
+  // whose bytes never change under an id).
+  auto has = [&](std::string_view name) {
+    return std::any_of(response.headers.begin(), response.headers.end(),
+                       [&](const auto& h) { return h.first == name; });
+  };
+  if (!has("Referrer-Policy")) response.Set("Referrer-Policy", "no-referrer");
+  if (!has("Cache-Control")) response.Set("Cache-Control", "no-store");
   if (!call->cors_origin.empty()) {
     response.Set("Access-Control-Allow-Origin", call->cors_origin);
     response.Set("Vary", "Origin");

@@ -156,6 +156,24 @@ TEST_CASE("Small things a hostile review found", "[hardening]") {
     REQUIRE(after.status == 200);
     CHECK(after.json().Find("items")->as_array().empty());
   }
+  SECTION("every answer says no-referrer and, but for media, no-store") {
+    for (const Response& r :
+         {w.Call(t, "GET", "/api/v1/sites"),
+          w.Call(t, "GET", "/api/v1/sites/nope"),
+          w.Call(t, "POST", "/api/v1/sites", R"({"name":"Two"})"),
+          w.Call(t, "GET", "/api/v1/residency"),
+          Http("GET", w.server->url("/healthz")),
+          Http("GET", w.server->url("/openapi.json")),
+          Http("GET", w.server->url("/api/v1/sites")),
+          Http("GET", w.server->url("/no/such/route")),
+          Admin(w, token, "GET", "/admin/tenants/client-small/sites",
+                "a check")}) {
+      INFO(r.status << " " << r.body.substr(0, 200));
+      CHECK(r.header("referrer-policy") == "no-referrer");
+      CHECK(r.header("cache-control") == "no-store");
+      CHECK(r.header("x-content-type-options") == "nosniff");
+    }
+  }
   SECTION("JSON answers are not sniffed") {
     CHECK(w.Call(t, "GET", "/api/v1/sites").header("x-content-type-options") ==
           "nosniff");
