@@ -7,6 +7,26 @@
 
 namespace siteledger::server {
 
+namespace {
+
+// Every answer, streams included: nothing is sniffed into something it is
+// not (a JSON view as HTML), no URL of ours (some hold a token) leaves as a
+// Referer, and nothing is kept by a cache unless the route says it may be
+// (media, whose bytes never change under an id).
+void SecureDefaults(HttpResponse& response) {
+  auto has = [&](std::string_view name) {
+    return std::any_of(response.headers.begin(), response.headers.end(),
+                       [&](const auto& h) { return h.first == name; });
+  };
+  if (!has("X-Content-Type-Options")) {
+    response.Set("X-Content-Type-Options", "nosniff");
+  }
+  if (!has("Referrer-Policy")) response.Set("Referrer-Policy", "no-referrer");
+  if (!has("Cache-Control")) response.Set("Cache-Control", "no-store");
+}
+
+}  // namespace
+
 void Finisher::Finish(const CallPtr& call, HttpResponse response) {
   if (call->finished) return;
   call->finished = true;
@@ -34,21 +54,7 @@ void Finisher::Finish(const CallPtr& call, HttpResponse response) {
     }
   }
   Log(*call, response.status, std::chrono::steady_clock::now() - call->start);
-  // No answer is sniffed into something it is not (a JSON view as HTML).
-  if (std::none_of(
-          response.headers.begin(), response.headers.end(),
-          [](const auto& h) { return h.first == "X-Content-Type-Options"; })) {
-    response.Set("X-Content-Type-Options", "nosniff");
-  }
-  // Every answer: no URL of ours (some hold a token) leaves as a Referer,
-  // and nothing is kept by a cache unless the route says it may be (media,
-  // whose bytes never change under an id).
-  auto has = [&](std::string_view name) {
-    return std::any_of(response.headers.begin(), response.headers.end(),
-                       [&](const auto& h) { return h.first == name; });
-  };
-  if (!has("Referrer-Policy")) response.Set("Referrer-Policy", "no-referrer");
-  if (!has("Cache-Control")) response.Set("Cache-Control", "no-store");
+  SecureDefaults(response);
   if (!call->cors_origin.empty()) {
     response.Set("Access-Control-Allow-Origin", call->cors_origin);
     response.Set("Vary", "Origin");
@@ -69,6 +75,7 @@ std::shared_ptr<StreamWriter> Finisher::Stream(const CallPtr& call,
   // The stream is the response: count it now.
   call->finished = true;
   Log(*call, 200, std::chrono::steady_clock::duration::zero());
+  SecureDefaults(head);
   return call->respond.Stream(std::move(head), std::move(on_close));
 }
 

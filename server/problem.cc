@@ -47,6 +47,7 @@ HttpResponse Uncached(int status, std::string content_type, std::string body) {
   r.Set("Content-Type", std::move(content_type));
   r.Set("Cache-Control", "no-store");
   r.Set("X-Content-Type-Options", "nosniff");
+  r.Set("Referrer-Policy", "no-referrer");
   r.body = std::move(body);
   return r;
 }

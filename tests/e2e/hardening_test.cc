@@ -173,6 +173,26 @@ TEST_CASE("Small things a hostile review found", "[hardening]") {
       CHECK(r.header("cache-control") == "no-store");
       CHECK(r.header("x-content-type-options") == "nosniff");
     }
+    // Answers the HTTP layer gives before any route: a malformed request
+    // and headers over the limit; and the event stream's head.
+    for (const std::string& raw :
+         {std::string("GET /healthz HTTP/1.1\r\nHost x\r\n\r\n"),
+          "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(64 * 1024, 'a') +
+              "\r\n\r\n"}) {
+      RawConnection c(w.server->base_url());
+      REQUIRE(c.Send(raw));
+      const Response r = c.Read();
+      INFO(r.status);
+      CHECK((r.status == 400 || r.status == 431));
+      CHECK(r.header("referrer-policy") == "no-referrer");
+      CHECK(r.header("cache-control") == "no-store");
+      CHECK(r.header("x-content-type-options") == "nosniff");
+    }
+    const Response stream = w.Call(t, "HEAD", "/api/v1/events/stream");
+    REQUIRE(stream.status == 200);
+    CHECK(stream.header("referrer-policy") == "no-referrer");
+    CHECK(stream.header("cache-control") == "no-store");
+    CHECK(stream.header("x-content-type-options") == "nosniff");
   }
   SECTION("JSON answers are not sniffed") {
     CHECK(w.Call(t, "GET", "/api/v1/sites").header("x-content-type-options") ==
