@@ -24,6 +24,17 @@ std::string SeqBytes(Sequence seq) {
   return out;
 }
 
+std::string EncodeChanges(const ChangedRows& changed) {
+  std::string out;
+  for (const auto& [row_key, row] : changed) {
+    coding::PutU32(out, static_cast<uint32_t>(row_key.size()));
+    out += row_key;
+  }
+  return out;
+}
+
+}  // namespace
+
 // The row key a version key (`key` is the whole key) belongs to; nullopt
 // when it is not a well-formed version key.
 std::optional<std::string> RowKeyOfVersion(std::string_view key) {
@@ -49,15 +60,6 @@ std::optional<std::string> RowKeyOfVersion(std::string_view key) {
   return std::nullopt;
 }
 
-std::string EncodeChanges(const ChangedRows& changed) {
-  std::string out;
-  for (const auto& [row_key, row] : changed) {
-    coding::PutU32(out, static_cast<uint32_t>(row_key.size()));
-    out += row_key;
-  }
-  return out;
-}
-
 Status DecodeChanges(std::string_view value, std::set<std::string>& out) {
   coding::Reader r(value);
   while (!r.done()) {
@@ -74,8 +76,6 @@ Status DecodeChanges(std::string_view value, std::set<std::string>& out) {
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Status ForEachChange(
     const storage::EventLog& log, TenantId tenant, Sequence first,

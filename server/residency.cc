@@ -16,6 +16,7 @@
 #include "server/http_client.h"
 #include "server/internal/access_log_retention.h"
 #include "server/internal/admin_page.h"
+#include "server/internal/peer_batch.h"
 #include "server/internal/request_parts.h"
 #include "server/jwt.h"
 #include "server/log.h"
@@ -43,16 +44,7 @@ constexpr uint64_t kCutoverTail = 256;
 // trying again later).
 constexpr std::chrono::milliseconds kDrainWrites{2000};
 constexpr std::chrono::milliseconds kPeerTimeout{30000};
-constexpr size_t kMaxPeerBody = 64 << 20;
 constexpr size_t kMaxMigrationIdBytes = 128;
-
-projections::JsonLimits PeerJsonLimits() {
-  return projections::JsonLimits{.max_bytes = kMaxPeerBody,
-                                 .max_depth = 8,
-                                 .max_string_bytes = 16 << 20,
-                                 .max_array_items = 20000,
-                                 .max_object_members = 64};
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(c));
@@ -60,16 +52,6 @@ std::string Lower(std::string s) {
 }
 
 std::string HashHex(const Hash& h) { return storage::ToHex(h); }
-
-Result<Hash> HashOfHex(std::string_view hex) {
-  auto bytes = storage::FromHex(hex);
-  if (!bytes || bytes->size() != 32) {
-    return Err(Status::InvalidArgument("a hash is 64 hex digits"));
-  }
-  Hash h{};
-  std::memcpy(h.data(), bytes->data(), 32);
-  return h;
-}
 
 // The path of a region-to-region route about one tenant.
 std::string PeerPath(const std::string& client_key, std::string_view suffix) {
@@ -87,40 +69,6 @@ Json MigrationIdBody(const std::string& migration_id) {
 std::string NewMigrationId() {
   auto bytes = storage::RandomBytes(12);
   return "m_" + (bytes ? storage::ToHex(*bytes) : std::string("0"));
-}
-
-Json EventJson(const storage::Event& e) {
-  Json j = Json::MakeObject();
-  j.Set("seq", static_cast<int64_t>(e.seq.value()));
-  j.Set("timeMs", MillisOf(e.time));
-  j.Set("type", e.type);
-  j.Set("actor", e.actor);
-  j.Set("idempotencyKey", e.idempotency_key);
-  j.Set("prevHash", HashHex(e.prev_hash));
-  j.Set("payload", e.payload);
-  j.Set("hash", HashHex(storage::HashOf(e)));
-  return j;
-}
-
-Result<storage::Event> EventOfJson(const Json& j) {
-  if (!j.is_object()) return Err(Status::InvalidArgument("an event object"));
-  storage::Event e;
-  e.seq = Sequence(static_cast<uint64_t>(j.GetInt("seq")));
-  e.time = TimestampFromMillis(j.GetInt("timeMs"));
-  e.type = std::string(j.GetString("type"));
-  e.actor = std::string(j.GetString("actor"));
-  e.idempotency_key = std::string(j.GetString("idempotencyKey"));
-  e.payload = std::string(j.GetString("payload"));
-  auto prev = HashOfHex(j.GetString("prevHash"));
-  if (!prev) return Err(prev.error());
-  e.prev_hash = *prev;
-  auto hash = HashOfHex(j.GetString("hash"));
-  if (!hash) return Err(hash.error());
-  if (storage::HashOf(e) != *hash) {
-    return Err(Status::Corruption("event " + std::to_string(e.seq.value()) +
-                                  " does not match its hash"));
-  }
-  return e;
 }
 
 // Test-only kill points, as RocksDB's tests have them: when the environment
@@ -1476,64 +1424,32 @@ Result<Json> ResidencyApi::PeerImport(const std::string& client_key,
   }
   SL_RETURN_ERR_IF_ERROR(
       CatchUpViews(store_.registry(), d_.projector, store_.log(), *rec));
-  const Json* events = body.Find("events");
-  if (events == nullptr || !events->is_array() || events->as_array().empty()) {
-    return Err(Status::InvalidArgument("$.events: a non-empty array"));
-  }
+  // The whole batch is checked before anything of it is written.
+  auto batch = DecodePeerBatch(body);
+  if (!batch) return Err(batch.error());
   storage::AppendRequest request;
   request.tenant = rec->id;
-  for (const Json& e : events->as_array()) {
-    auto event = EventOfJson(e);
-    if (!event) return Err(event.error());
-    request.imported.push_back(std::move(*event));
-  }
+  request.imported = std::move(batch->events);
   // Pseudonyms and media first (unsynced; the synced import makes them
   // durable): an event never lands without them.
   std::vector<storage::ExtraWrite> rows;
   std::vector<storage::AccountIndexWrite> accounts;
-  if (const Json* ps = body.Find("pseudonyms"); ps && ps->is_array()) {
-    for (const Json& p : ps->as_array()) {
-      SL_RETURN_ERR_IF_ERROR(d_.projector.AddPseudonymRows(
-          rec->id, p.GetString("pseudonym"), p.GetString("accountId"), rows,
-          accounts));
-    }
+  for (const auto& [pseudonym, account] : batch->pseudonyms) {
+    SL_RETURN_ERR_IF_ERROR(d_.projector.AddPseudonymRows(
+        rec->id, pseudonym, account, rows, accounts));
   }
   // A person erased at the home is erased from this copy too.
   SL_RETURN_ERR_IF_ERROR(d_.projector.AddImportedErasures(
       rec->id, request.imported, rows, accounts));
-  if (const Json* media = body.Find("media"); media && media->is_array()) {
-    for (const Json& m : media->as_array()) {
-      auto bytes = Base64UrlDecode(m.GetString("data"));
-      if (!bytes) return Err(Status::InvalidArgument("$.media: bad base64url"));
-      const std::string id(m.GetString("mediaId"));
-      if (storage::ToHex(storage::Sha256(*bytes)) != id) {
-        return Err(
-            Status::InvalidArgument("media " + id + " does not match its id"));
-      }
-      rows.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
-                      storage::BlobRowKey(id), std::move(*bytes)});
-    }
+  for (auto& [id, bytes] : batch->media) {
+    rows.push_back({storage::Family::kBlobs, storage::WriteOp::kPut,
+                    storage::BlobRowKey(id), std::move(bytes)});
   }
   if (!rows.empty()) {
     SL_RETURN_ERR_IF_ERROR(
         store_.log().WriteRows(rec->id, rows, false, accounts));
   }
-  std::vector<storage::IdempotencyExport> records;
-  if (const Json* keys = body.Find("idempotency"); keys && keys->is_array()) {
-    for (const Json& k : keys->as_array()) {
-      storage::IdempotencyExport r;
-      r.key = std::string(k.GetString("key"));
-      r.used_ms = k.GetInt("usedMs");
-      r.result.first = Sequence(static_cast<uint64_t>(k.GetInt("first")));
-      r.result.last = Sequence(static_cast<uint64_t>(k.GetInt("last")));
-      r.result.time = TimestampFromMillis(k.GetInt("timeMs"));
-      auto fingerprint = HashOfHex(k.GetString("fingerprint"));
-      if (!fingerprint) return Err(fingerprint.error());
-      r.fingerprint = *fingerprint;
-      r.response = std::string(k.GetString("response"));
-      records.push_back(std::move(r));
-    }
-  }
+  const std::vector<storage::IdempotencyExport>& records = batch->idempotency;
   SL_RETURN_ERR_IF_ERROR(store_.log().ImportIdempotency(rec->id, records));
   auto head = store_.log().GetHead(rec->id);
   if (!head) return Err(head.error());

@@ -14,10 +14,22 @@ int Hex(char c) {
 
 }  // namespace
 
+namespace {
+
+// NUL and the other C0 controls and DEL: never part of an id, a key or a
+// keyword, raw or percent-encoded.
+bool IsControl(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+}  // namespace
+
 bool DecodePathSegment(std::string_view in, std::string& out) {
   out.clear();
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
+      if (IsControl(in[i])) return false;
       out.push_back(in[i]);
       continue;
     }
@@ -25,7 +37,7 @@ bool DecodePathSegment(std::string_view in, std::string& out) {
       return false;
     }
     const char c = static_cast<char>(Hex(in[i + 1]) * 16 + Hex(in[i + 2]));
-    if (c == '/' || c == '\0') return false;
+    if (c == '/' || IsControl(c)) return false;
     out.push_back(c);
     i += 2;
   }

@@ -57,7 +57,8 @@ class Router {
 };
 
 // Percent-decodes a path segment (no '+' handling). Fails (returns false) on
-// a malformed escape or an encoded '/' or NUL.
+// a malformed escape, an encoded '/', or a control character (NUL, the other
+// C0 controls, DEL), raw or encoded.
 bool DecodePathSegment(std::string_view in, std::string& out);
 
 }  // namespace siteledger::server

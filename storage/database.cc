@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "storage/base/coding.h"
+#include "storage/internal/bitmap_rows.h"
 #include "storage/internal/keys.h"
 #include "storage/internal/wal_file_system.h"
 
@@ -145,14 +146,11 @@ class BitmapOrOperator final : public rocksdb::MergeOperator {
  private:
   // False when `bytes` is not a whole portable bitmap.
   static bool OrInto(roaring_bitmap_t* acc, const rocksdb::Slice& bytes) {
-    roaring_bitmap_t* b =
-        roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
+    roaring_bitmap_t* b = internal::ParsePortableBitmap(bytes.ToStringView());
     if (b == nullptr) return false;
-    // The safe reader stops at the bitmap's end: trailing bytes are damage.
-    const bool whole = roaring_bitmap_portable_size_in_bytes(b) == bytes.size();
-    if (whole) roaring_bitmap_or_inplace(acc, b);
+    roaring_bitmap_or_inplace(acc, b);
     roaring_bitmap_free(b);
-    return whole;
+    return true;
   }
   static void Serialize(roaring_bitmap_t* b, std::string& out) {
     roaring_bitmap_run_optimize(b);
@@ -229,7 +227,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
           rocksdb::kNoCompression;  // images compress badly
       break;
     case Family::kIndex:
-      o.merge_operator = std::make_shared<BitmapOrOperator>();
+      o.merge_operator = NewIndexMergeOperator();
       break;
     default:
       break;
@@ -314,6 +312,10 @@ std::shared_ptr<rocksdb::Logger> NewInfoLog(const std::filesystem::path& folder,
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   return std::make_shared<InfoLog>(folder / "LOG", max_bytes);
+}
+
+std::shared_ptr<rocksdb::MergeOperator> NewIndexMergeOperator() {
+  return std::make_shared<BitmapOrOperator>();
 }
 
 rocksdb::DBOptions HardenedDbOptions() {

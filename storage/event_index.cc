@@ -9,6 +9,7 @@
 
 #include "storage/base/coding.h"
 #include "storage/crypto.h"
+#include "storage/internal/bitmap_rows.h"
 
 namespace siteledger::storage {
 
@@ -42,14 +43,9 @@ std::string Serialize(const Bitmap& bitmap) {
 // Parses a stored row with CRoaring's size-checked reader; nullopt when the
 // bytes are not exactly one portable bitmap.
 std::optional<Bitmap> Parse(std::string_view bytes) {
-  roaring_bitmap_t* b =
-      roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
+  roaring_bitmap_t* b = internal::ParsePortableBitmap(bytes);
   if (b == nullptr) return std::nullopt;
-  Bitmap out(b);
-  if (roaring_bitmap_portable_size_in_bytes(b) != bytes.size()) {
-    return std::nullopt;
-  }
-  return out;
+  return Bitmap(b);
 }
 
 uint32_t ChunkOfKey(std::string_view row_key) {

@@ -24,6 +24,7 @@
 #include "storage/crypto.h"
 #include "storage/envelope.h"
 #include "tools/flags.h"
+#include "tools/internal/export_file.h"
 #include "tools/offline.h"
 #include "tools/offline_commands.h"
 #include "tools/progress.h"
@@ -320,23 +321,6 @@ int Export(const Invocation& in) {
 
 namespace {
 
-// A whole export, checked (ReadExport): what the import needs to write it
-// again from the file, and to find the file changed since (events[i] is the
-// hash of seq i + 1). The payloads and media bytes are not kept: the
-// import reads them again, so its memory follows the number of events, not
-// the file's size.
-struct Export {
-  std::string client_key;
-  std::string base_url;
-  std::string region;
-  std::vector<Hash> events;
-  std::vector<std::pair<std::string, std::string>> pseudonyms;
-  std::vector<std::string> media;  // ids
-  Sequence head_seq;
-  Hash head_hash{};
-  std::string views_digest;  // hex
-};
-
 projections::JsonLimits LineLimits() {
   // A line holds one event (a payload up to 4 MiB, base64url) or one
   // medium: generous, but bounded.
@@ -390,16 +374,10 @@ Result<Hash> HashField(const Json& line, std::string_view name,
   if (!lhs##_r) return Err(lhs##_r.error()); \
   auto lhs = std::move(*lhs##_r)
 
-// Reads and checks the whole file at `path`. InvalidArgument naming the
-// line (and the seq, for an event) and what is wrong; IOError if it cannot
-// be read.
-Result<Export> ReadExport(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Err(
-        Status::IOError("cannot read " + path + ": " + std::strerror(errno)));
-  }
-  Export x;
+}  // namespace
+
+Result<ExportFile> ReadExport(std::istream& in, const std::string& name) {
+  ExportFile x;
   storage::Sha256Hasher hasher;
   enum class Part { kHeader, kEvents, kPseudonyms, kMedia, kTrailer, kEnd };
   Part part = Part::kHeader;
@@ -616,7 +594,7 @@ Result<Export> ReadExport(const std::string& path) {
     hasher.Update("\n");
   }
   if (in.bad()) {
-    return Err(Status::IOError("reading " + path + " failed"));
+    return Err(Status::IOError("reading " + name + " failed"));
   }
   if (part == Part::kHeader) {
     return Err(Status::InvalidArgument("the file is empty"));
@@ -634,6 +612,18 @@ Result<Export> ReadExport(const std::string& path) {
 }
 
 #undef SL_ASSIGN_OR_RETURN_ERR
+
+namespace {
+
+// Reads and checks the whole file at `path` (ReadExport above).
+Result<ExportFile> ReadExportFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Err(
+        Status::IOError("cannot read " + path + ": " + std::strerror(errno)));
+  }
+  return ReadExport(in, path);
+}
 
 // The first member of an event line and of a media line, in canonical JSON.
 constexpr std::string_view kEventLinePrefix = "{\"envelope\":";
@@ -677,7 +667,7 @@ int Import(const Invocation& in) {
   const std::string path = f.positional[0];
 
   // The whole file, checked, before anything is opened.
-  auto x = ReadExport(path);
+  auto x = ReadExportFile(path);
   if (!x) {
     return OfflineFail(
         path + " is refused, nothing was written: " + x.error().message(), 1);

@@ -30,6 +30,12 @@ namespace siteledger::projections::internal {
 
 // Every version row of `row_key` starts with this.
 std::string VersionPrefix(std::string_view row_key);
+// The row key a version key (the whole key, as VersionKey makes it) belongs
+// to; nullopt when it is not a well-formed version key.
+std::optional<std::string> RowKeyOfVersion(std::string_view key);
+// Adds the row keys of a change list (a ChangeKey's value) to `out`;
+// Corruption when the value is malformed.
+Status DecodeChanges(std::string_view value, std::set<std::string>& out);
 std::string VersionKey(std::string_view row_key, Sequence seq);
 std::string ChangeKey(Sequence seq);
 
@@ -127,15 +133,15 @@ storage::EntitySource IndexEntities(const storage::EventLog& log,
 
 // Rebuilds the tenant's views, versions and event index from its log, in
 // batches: memory follows a batch, not the tenant. Deletes what the views,
-// snapshots and index families hold for the tenant first. No append of the tenant may run
-// meanwhile (an offline tool, a migration's target, an upgrade at start).
-// Corruption for an event that does not decode; the log's errors.
+// snapshots and index families hold for the tenant first. No append of the
+// tenant may run meanwhile (an offline tool, a migration's target, an upgrade
+// at start). Corruption for an event that does not decode; the log's errors.
 Status RebuildViews(storage::EventLog& log, const storage::EventIndex& index,
                     TenantId tenant);
 // Folds the tenant's events from `from` to its head into the stored views,
 // their versions and the event index, over what is stored (the views after
-// event from - 1), as RebuildViews does batch by batch. No command of the tenant may run
-// meanwhile. The errors of RebuildViews.
+// event from - 1), as RebuildViews does batch by batch. No command of the
+// tenant may run meanwhile. The errors of RebuildViews.
 Status FoldViews(storage::EventLog& log, const storage::EventIndex& index,
                  TenantId tenant, Sequence from);
 

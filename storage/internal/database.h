@@ -6,6 +6,7 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/file_system.h>
+#include <rocksdb/merge_operator.h>
 
 #include <array>
 #include <atomic>
@@ -183,6 +184,11 @@ class Database {
 Result<std::vector<TenantId>> TenantIdsUnder(const Database& db, Family family,
                                              std::string_view prefix,
                                              std::string_view what);
+
+// The event index family's merge operator: ORs portable roaring bitmaps;
+// a merge that meets bytes which are no bitmap yields a poisoned row (read
+// as Corruption) rather than failing the flush or compaction.
+std::shared_ptr<rocksdb::MergeOperator> NewIndexMergeOperator();
 
 // Options shared by the region database and the key store: small MANIFEST,
 // no recycled or archived WAL files, no flush while recovering.

@@ -65,7 +65,7 @@ enum class TenantRow : char {
   kAccountIndex = 'U',
   kAccount = 'u',  // + HMAC(account id): the same entry, seen from the tenant
   kAccountIndexBuilt = 'B',  // tenant 0: every tenant's accounts are indexed
-  kBackupLocation = 'K',  // tenant 0: + SHA-256(folder): a backup folder
+  kBackupLocation = 'K',     // tenant 0: + SHA-256(folder): a backup folder
 };
 
 inline std::string TenantRowKey(TenantId tenant, TenantRow row,
