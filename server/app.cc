@@ -13,6 +13,7 @@
 #include "server/internal/media_api.h"
 #include "server/internal/operator_api.h"
 #include "server/internal/public_routes.h"
+#include "server/internal/rate_limiter.h"
 #include "server/internal/request_parts.h"
 #include "server/internal/residency.h"
 #include "server/internal/tenant_api.h"
@@ -130,6 +131,7 @@ class App::Impl {
         feed_(store.log(), store.clock(), FormatEvent),
         finisher_(metrics_, store.access_log(), store.audit(), store.clock()),
         auth_(store.registry(), store.clock(), BasePath(config_.base_url)),
+        limiter_(config_.tenant_rate, config_.tenant_burst),
         tenant_api_(projector_, store.log(), feed_, finisher_, store.clock()),
         media_api_(projector_, store.log(), feed_, finisher_, auth_,
                    store.clock(), config_, std::move(media_url_key)),
@@ -223,6 +225,7 @@ class App::Impl {
   EventFeed feed_;
   Finisher finisher_;
   TenantAuth auth_;
+  RateLimiter limiter_;
   TenantApi tenant_api_;
   MediaApi media_api_;
   InstallKeys install_keys_;
@@ -349,6 +352,17 @@ void App::Impl::Dispatch(const CallPtr& call) {
     if (Status s = auth_.Authenticate(*call, /*allow_context_qsh=*/true);
         !s.ok()) {
       return finisher_.Fail(call, s);
+    }
+    // One tenant flooding the server is throttled; the others are served.
+    int retry_after = 0;
+    if (!limiter_.Admit(call->tenant, RateLimiter::Clock::now(), retry_after)) {
+      HttpResponse r =
+          Problem(429, "this site made more requests than its limit of " +
+                           std::to_string(config_.tenant_rate) +
+                           " a second allows; retry after " +
+                           std::to_string(retry_after) + " s");
+      r.Set("Retry-After", std::to_string(retry_after));
+      return finisher_.Finish(call, std::move(r));
     }
     const std::string& method = call->request.method;
     if (method != "GET" && method != "HEAD") {

@@ -44,6 +44,11 @@ Usage: siteledgerd [flags]
   --disk-reserve-bytes N  free space kept on the data folder's file system:
                           below it writes answer 507 and reads go on
                           (default 67108864, 64 MiB; 0 turns it off)
+  --tenant-rate N         requests a second each tenant may make, on
+                          average (default 1000; 0 turns the limit off);
+                          beyond it: 429 with Retry-After
+  --tenant-burst N        requests a tenant may make at once above its
+                          rate (default 2000; 1 to 1000000)
   --peer REGION=URL       another region's siteledgerd, for residency
                           migrations and redirects (repeatable)
   --peer-secret-file PATH the secret shared by the regions that signs
@@ -183,6 +188,8 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-quota-bytes",
         "--media-max-pixels",
         "--disk-reserve-bytes",
+        "--tenant-rate",
+        "--tenant-burst",
         "--read-timeout",
         "--max-connections-per-address",
         "--peer",
@@ -281,6 +288,14 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       auto n = ParseCount(name, value);
       if (!n) return Err(n.error());
       config.media_quota_bytes = static_cast<int64_t>(*n);
+    } else if (name == "--tenant-rate") {
+      auto n = ParseInt(name, value, 0, 1000000);
+      if (!n) return Err(n.error());
+      config.tenant_rate = *n;
+    } else if (name == "--tenant-burst") {
+      auto n = ParseInt(name, value, 1, 1000000);
+      if (!n) return Err(n.error());
+      config.tenant_burst = *n;
     } else if (name == "--media-max-pixels") {
       auto n = ParseCount(name, value);
       if (!n) return Err(n.error());

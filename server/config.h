@@ -52,6 +52,11 @@ struct Config {
   // refused with 507 (reads go on), so that RocksDB never meets a full disk
   // and a restart has room to recover. 0 turns the reserve off.
   uint64_t disk_reserve_bytes = uint64_t{64} << 20;
+  // Each tenant's request rate (token bucket): `tenant_rate` requests a
+  // second, bursts of up to `tenant_burst`; beyond, 429 with Retry-After.
+  // 0 turns the limit off.
+  int tenant_rate = 1000;
+  int tenant_burst = 2000;
   // Data residency: the other regions, by lowercase name ("eu" ->
   // "https://eu.example.com"), and the secret that signs region-to-region
   // calls (HS256 JWTs on /internal/v1). Without a secret no peer call is made

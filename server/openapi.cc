@@ -651,6 +651,9 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
     if (route.access == Access::kTenant) {
       responses.Set("403", ProblemResponse("The app is uninstalled"));
       responses.Set("404", ProblemResponse("No such entity"));
+      responses.Set("429", ProblemResponse("Over the site's request rate "
+                                           "(--tenant-rate); retry after "
+                                           "the Retry-After header's seconds"));
       if (route.write) {
         responses.Set("409", ProblemResponse("Conflicts with current state"));
         responses.Set("412", ProblemResponse("If-Match does not match"));
