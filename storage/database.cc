@@ -440,6 +440,7 @@ Result<std::unique_ptr<Database>> Database::Open(
   }
   database->db_.reset(raw);
   database->filters_ = std::move(filters);
+  database->block_cache_ = block_cache;
   // handles[0] is the default family, which siteledger does not use.
   database->default_handle_ = handles[0];
   for (size_t i = 0; i < kAllFamilies.size(); ++i) {
@@ -631,6 +632,42 @@ Status Database::FlushAll() {
                                                 handles_.end());
   all.push_back(default_handle_);
   return FromRocks(db_->Flush(fo, all), "flushing the database");
+}
+
+Status Database::VerifyFamily(Family family) const {
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(family)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    (void)it->value();  // a blob is read (and checked) only when asked for
+    if (!it->status().ok()) break;
+  }
+  return FromRocks(
+      it->status(),
+      "reading the " + std::string(FamilyName(family)) + " family");
+}
+
+Status Database::RecreateFamily(Family family) {
+  SL_RETURN_IF_ERROR(RefuseWrite());
+  if (family != Family::kViews && family != Family::kSnapshots &&
+      family != Family::kIndex) {
+    return Status::InvalidArgument(
+        "only a derived family (views, snapshots, index) is recreated");
+  }
+  const size_t i = static_cast<size_t>(family);
+  SL_RETURN_IF_ERROR(
+      FromRocks(db_->DropColumnFamily(handles_[i]), "dropping a family"));
+  SL_RETURN_IF_ERROR(FromRocks(db_->DestroyColumnFamilyHandle(handles_[i]),
+                               "dropping a family"));
+  handles_[i] = nullptr;
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  SL_RETURN_IF_ERROR(FromRocks(
+      db_->CreateColumnFamily(FamilyOptions(family, block_cache_),
+                              std::string(FamilyName(family)), &handle),
+      "creating a family again"));
+  handles_[i] = handle;
+  return Status::Ok();
 }
 
 Result<std::vector<TenantId>> TenantIdsUnder(const Database& db, Family family,

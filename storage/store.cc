@@ -356,6 +356,14 @@ Result<uint64_t> Store::ScrubPseudonyms(const std::vector<TenantId>& tenants) {
                                         std::chrono::seconds(10));
 }
 
+Status Store::VerifyFamily(Family family) const {
+  return db_->VerifyFamily(family);
+}
+
+Status Store::RecreateDerivedFamily(Family family) {
+  return db_->RecreateFamily(family);
+}
+
 DiskSpace Store::disk_space() const { return db_->disk_space(); }
 
 bool Store::Healthy() const {

@@ -209,6 +209,16 @@ class Store {
   // rewrites every blob file).
   Result<PurgeReceipt> PurgeTenant(TenantId tenant) EXCLUDES(purge_mu_);
 
+  // Reads every row of `family` with every checksum verified: Corruption
+  // naming the file and offset of the first damaged block. Any thread.
+  Status VerifyFamily(Family family) const;
+  // Offline repair of a derived family (views, snapshots, index) with a
+  // damaged file: drops it with all its files and creates it empty, for
+  // every tenant's rebuild from its log. InvalidArgument for any other
+  // family (the log, the registry, media and pseudonyms are rebuilt from
+  // nothing). Nothing else may use the store meanwhile.
+  Status RecreateDerivedFamily(Family family);
+
   // Makes the earlier values of rows deleted from the pseudonyms family of
   // `tenants`, and of entries deleted from the account index, leave every
   // file of the database: compacts each tenant's pseudonyms range and the

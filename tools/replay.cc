@@ -29,7 +29,10 @@ const char kReplayHelp[] =
   With --repair: OFFLINE ONLY (it writes; it refuses while siteledgerd
   holds the region): rebuilds each selected tenant's views, their
   versions and its event index from its log (Projector::Rebuild), then
-  checks them again.
+  checks them again. First it reads the views, snapshots and index
+  families whole with their checksums: one with a damaged file is
+  dropped and created again empty, and every tenant is rebuilt (a damaged
+  log is never rebuilt: restore it from a backup).
   Exit status 1 if a rebuild failed or the views still differ.
   Exit status: 0 all views match (or were repaired); 1 otherwise, or the
   region could not be opened; 2 a bad command line.
@@ -103,7 +106,45 @@ int Replay(const Invocation& in) {
     read_only = std::move(*region);
   }
   storage::Store& store = repair ? *writable : *read_only->store;
-  auto tenants = SelectTenants(store, f.Get("tenant"));
+  // A damaged file (a flipped byte in a table or blob file) in a derived
+  // family: the family is dropped with its files and every tenant's views,
+  // versions and event index are rebuilt from its log. A compaction over
+  // the damaged block would fail, so the rows cannot be repaired in place.
+  // A damaged log is reported and never rebuilt.
+  bool every_tenant = false;
+  if (repair) {
+    using storage::Family;
+    for (const auto& [family, name] :
+         {std::pair{Family::kViews, "views"},
+          std::pair{Family::kSnapshots, "snapshots"},
+          std::pair{Family::kIndex, "index"}}) {
+      const Status s = store.VerifyFamily(family);
+      if (s.ok()) continue;
+      if (s.code() != StatusCode::kCorruption) {
+        return OfflineFail(s.ToString(), 1);
+      }
+      std::printf("DAMAGED  the %s family: %s\n", name, s.ToString().c_str());
+      if (Status r = store.RecreateDerivedFamily(family); !r.ok()) {
+        return OfflineFail("dropping the damaged " + std::string(name) +
+                               " family failed: " + r.ToString(),
+                           1);
+      }
+      std::printf(
+          "dropped  the %s family (it is derived from the logs): every "
+          "tenant's views, versions and event index are rebuilt\n",
+          name);
+      every_tenant = true;
+    }
+    if (Status s = store.VerifyFamily(storage::Family::kEvents); !s.ok()) {
+      std::printf(
+          "DAMAGED  the log (events family): %s. A damaged log is never "
+          "rebuilt: restore the tenants that fail below from a backup\n",
+          s.ToString().c_str());
+    }
+    std::fflush(stdout);
+  }
+  auto tenants =
+      SelectTenants(store, every_tenant ? std::string() : f.Get("tenant"));
   if (!tenants) return OfflineFail(tenants.error().message(), 1);
 
   projections::Projector projector(store.log(), store.clock());

@@ -146,6 +146,19 @@ class Database {
   // Unavailable. Any thread; other writes go on meanwhile.
   Status FlushAll();
 
+  // Reads every row of `family`, with every table block's and blob's
+  // checksum verified. Corruption naming the file and offset of the first
+  // damaged block; Ok when the whole family reads. Any thread.
+  Status VerifyFamily(Family family) const;
+
+  // Drops `family` with all its files and creates it again, empty, with the
+  // same options: for a derived family (views, snapshots, index) with a
+  // damaged file, which is then rebuilt from the logs. Dropping reads
+  // nothing, so damage cannot stop it (a compaction over a damaged block
+  // would fail). PermissionDenied on a follower. Offline only: nothing may
+  // use the family meanwhile.
+  Status RecreateFamily(Family family);
+
  private:
   Database() = default;
 
@@ -175,6 +188,7 @@ class Database {
   std::atomic<bool> needs_resume_{false};
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
   std::array<rocksdb::ColumnFamilyHandle*, kAllFamilies.size()> handles_{};
+  std::shared_ptr<rocksdb::Cache> block_cache_;  // every family's
 };
 
 // The tenant ids that end the keys `prefix` · `u64` tenant in `family`, in
