@@ -64,9 +64,14 @@ Usage: siteledgerd [flags]
   --threads N             HTTP worker threads (default 2)
   --read-timeout SECONDS  the longest one request may take to arrive, from
                           its first byte (default 30; keep-alive waits 60)
+  --max-connections N     connections the server holds in all; further
+                          ones are closed unanswered (default 4096, 1 to
+                          1000000). siteledgerd raises its open-file limit
+                          to the hard limit at start and warns when that
+                          is below this plus 1024 for its data files
   --max-connections-per-address N
                           connections one client address may hold
-                          (default 256; 1024 in all)
+                          (default 256)
   --help                  print this text
 
 Started with no flags it serves region us from ./data/us on 127.0.0.1:8080.
@@ -191,6 +196,7 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--tenant-rate",
         "--tenant-burst",
         "--read-timeout",
+        "--max-connections",
         "--max-connections-per-address",
         "--peer",
         "--peer-secret-file",
@@ -263,6 +269,10 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       auto n = ParseInt(name, value, 1, 3600);
       if (!n) return Err(n.error());
       config.http.limits.read_timeout = std::chrono::seconds(*n);
+    } else if (name == "--max-connections") {
+      auto n = ParseInt(name, value, 1, 1000000);
+      if (!n) return Err(n.error());
+      config.http.limits.max_connections = static_cast<size_t>(*n);
     } else if (name == "--max-connections-per-address") {
       auto n = ParseInt(name, value, 1, 1 << 20);
       if (!n) return Err(n.error());

@@ -75,7 +75,8 @@ class HttpServer::Impl {
         ioc_(*workers_[0]),
         acceptor_(asio::make_strand(ioc_)),
         signals_(ioc_),
-        drain_timer_(ioc_) {}
+        drain_timer_(ioc_),
+        accept_timer_(ioc_) {}
 
   // One io_context per thread, each run by its own thread: a connection
   // stays on the context that accepted it, so its handlers never wake
@@ -118,6 +119,9 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
+  // Accepting again after a failed accept (out of file descriptors): not
+  // at once, which would spin a core while nothing can be accepted.
+  asio::steady_timer accept_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;
   std::atomic<bool> draining_{false};
   // Set once Run's contexts have stopped: work posted to a connection after
@@ -693,6 +697,17 @@ void HttpServer::Impl::DoAccept() {
 
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (draining_) return;
+  if (ec && ec != asio::error::operation_aborted) {
+    // EMFILE, ENFILE, ENOBUFS: the connections already held go on; new
+    // ones wait in the listen queue until a descriptor is free.
+    Log("warn", "accepting a connection failed; retrying in 100 ms",
+        {{"error", ec.message()}});
+    accept_timer_.expires_after(std::chrono::milliseconds(100));
+    accept_timer_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && !draining_) DoAccept();
+    });
+    return;
+  }
   if (!ec) {
     std::shared_ptr<Connection> session;
     if (tls_) {

@@ -30,7 +30,7 @@ struct HttpLimits {
   // Keep-alive: how long a connection may wait for a request's first byte.
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds write_timeout{30};    // to write one response
-  size_t max_connections = 1024;             // further connections are refused
+  size_t max_connections = 4096;             // further connections are refused
   size_t max_connections_per_address = 256;  // from one client address
   std::chrono::seconds drain_timeout{30};    // in-flight work on shutdown
   // TLS: the handshake has read_timeout. Closing waits this long for the

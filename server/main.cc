@@ -1,5 +1,7 @@
 // siteledgerd: serves one data-residency region over HTTP.
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -26,6 +28,33 @@ namespace {
 // (section 7); data from before (0) kept whole-state snapshots and no
 // versions. A rebuild at start brings older data to this format.
 constexpr uint32_t kViewsFormat = 3;
+
+// Raises the open-file limit to its hard limit: every connection holds a
+// descriptor, and RocksDB keeps its table files open. Logs the limit, and
+// warns when it leaves less than 1024 descriptors for the data files beside
+// `max_connections`.
+void RaiseOpenFileLimit(size_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  const auto open_files = static_cast<long long>(limit.rlim_cur);
+  if (limit.rlim_cur != RLIM_INFINITY &&
+      limit.rlim_cur < max_connections + 1024) {
+    sl::server::Log(
+        "warn",
+        "the open-file limit leaves fewer than 1024 descriptors for the data "
+        "files beside --max-connections; raise it (ulimit -n, or "
+        "LimitNOFILE= in a systemd unit) or lower --max-connections",
+        {{"open_files", open_files},
+         {"max_connections", static_cast<long long>(max_connections)}});
+  } else {
+    sl::server::Log("info", "open-file limit", {{"open_files", open_files}});
+  }
+}
 
 // Rebuilds every tenant's views from its log when the data's views are in
 // an older format, or when `always`; then records the format. Runs before
@@ -111,6 +140,7 @@ int main(int argc, char** argv) {
       std::fputs(sl::server::Usage().c_str(), stdout);
       return 0;
     }
+    RaiseOpenFileLimit(config->http.limits.max_connections);
     // The clock: the system's, or one operators can move forward.
     siteledger::SystemClock system_clock;
     siteledger::TestClock test_clock;

@@ -920,6 +920,27 @@ class RawConnection {
     return true;
   }
 
+  // Raw bytes until `marker` was seen `count` times, the server closed, or
+  // the read timed out (10 s).
+  std::string ReadUntil(std::string_view marker, size_t count) {
+    std::string in;
+    char buf[16384];
+    auto seen = [&] {
+      size_t n = 0;
+      for (size_t at = in.find(marker); at != std::string::npos;
+           at = in.find(marker, at + 1)) {
+        ++n;
+      }
+      return n;
+    };
+    while (seen() < count) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    return in;
+  }
+
   // Reads one response (Content-Length framed, or until the server closes).
   Response Read() {
     Response r;
