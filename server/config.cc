@@ -44,6 +44,9 @@ Usage: siteledgerd [flags]
   --disk-reserve-bytes N  free space kept on the data folder's file system:
                           below it writes answer 507 and reads go on
                           (default 67108864, 64 MiB; 0 turns it off)
+  --block-cache-bytes N   RocksDB's block cache: what reads keep of the
+                          data files in memory (default 134217728, 128 MiB;
+                          at least 1048576)
   --tenant-rate N         requests a second each tenant may make, on
                           average (default 1000; 0 turns the limit off);
                           beyond it: 429 with Retry-After
@@ -193,6 +196,7 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-quota-bytes",
         "--media-max-pixels",
         "--disk-reserve-bytes",
+        "--block-cache-bytes",
         "--tenant-rate",
         "--tenant-burst",
         "--read-timeout",
@@ -298,6 +302,14 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       auto n = ParseCount(name, value);
       if (!n) return Err(n.error());
       config.media_quota_bytes = static_cast<int64_t>(*n);
+    } else if (name == "--block-cache-bytes") {
+      auto n = ParseCount(name, value);
+      if (!n) return Err(n.error());
+      if (*n < (uint64_t{1} << 20) || *n > (uint64_t{1} << 40)) {
+        return Err(Status::InvalidArgument(
+            "--block-cache-bytes: from 1048576 (1 MiB) to 1 TiB"));
+      }
+      config.block_cache_bytes = static_cast<size_t>(*n);
     } else if (name == "--tenant-rate") {
       auto n = ParseInt(name, value, 0, 1000000);
       if (!n) return Err(n.error());

@@ -55,6 +55,7 @@ struct Config {
   // Each tenant's request rate (token bucket): `tenant_rate` requests a
   // second, bursts of up to `tenant_burst`; beyond, 429 with Retry-After.
   // 0 turns the limit off.
+  size_t block_cache_bytes = size_t{128} << 20;
   int tenant_rate = 1000;
   int tenant_burst = 2000;
   // Data residency: the other regions, by lowercase name ("eu" ->

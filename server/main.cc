@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
     store_options.region = config->region;
     store_options.clock = &clock;
     store_options.disk_reserve_bytes = config->disk_reserve_bytes;
+    store_options.block_cache_bytes = config->block_cache_bytes;
     auto store = sl::storage::Store::Open(store_options);
     if (!store) {
       sl::server::Log("error", "cannot open the store",

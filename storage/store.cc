@@ -42,6 +42,7 @@ Result<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   db_options.path = options.data;
   db_options.clock = options.clock;
   db_options.disk_reserve_bytes = options.disk_reserve_bytes;
+  db_options.block_cache_bytes = options.block_cache_bytes;
   auto db = internal::Database::Open(db_options);
   if (!db) return Err(db.error());
   store->db_ = std::move(*db);

@@ -42,6 +42,9 @@ struct StoreOptions {
   // restart recover. It also bounds memtables and the live WAL to half of
   // it (4 to 64 MiB). 0: no reserve.
   uint64_t disk_reserve_bytes = uint64_t{64} << 20;
+  // RocksDB's block cache, shared by every family: what reads keep of the
+  // table files in memory.
+  size_t block_cache_bytes = size_t{128} << 20;
 };
 
 // What Store::PurgeTenant erased. Per family: the rows deleted, and the
