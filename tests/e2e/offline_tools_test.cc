@@ -626,10 +626,18 @@ TEST_CASE(
     CHECK(verify.out.find(file) != std::string::npos);
     CHECK(verify.out.find("checksum mismatch") != std::string::npos);
   } else {
-    // RocksDB's iterator goes on past the damaged file: the chain's gap
-    // names the first seq lost.
-    CHECK(verify.out.find("chain: seq " + std::to_string(damaged_from)) !=
-          std::string::npos);
+    // Either the read stops at the damaged block (its status names the file
+    // and the offset), or RocksDB's iterator goes on past the damaged file
+    // with an ok status (a file of level 1 and below, RocksDB 7.8), and the
+    // chain's gap names the first seq lost. Which one depends on where
+    // compaction left the file.
+    const bool read_failed =
+        verify.out.find("chain: could not be read") != std::string::npos &&
+        verify.out.find(file) != std::string::npos;
+    const bool gap_named =
+        verify.out.find("chain: seq " + std::to_string(damaged_from)) !=
+        std::string::npos;
+    CHECK((read_failed || gap_named));
   }
   CHECK(verify.out.find("ok       tenant 2 (corrupt-small)") !=
         std::string::npos);
