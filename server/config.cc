@@ -39,6 +39,10 @@ Usage: siteledgerd [flags]
                           a media kind's size limit (repeatable; defaults:
                           10 MiB images, logos; 1 MiB favicon, app-icon)
   --media-quota-bytes N   the most media bytes a tenant keeps (default 1 GiB)
+  --tenant-log-quota-bytes N
+                          the most bytes a tenant's event log takes: past
+                          it writes answer 507, reads go on (default
+                          8589934592, 8 GiB; 0 turns it off)
   --media-max-pixels N    the largest image, width x height, an upload may
                           declare (default 50000000)
   --disk-reserve-bytes N  free space kept on the data folder's file system:
@@ -84,15 +88,19 @@ SIGTERM or SIGINT drains: in-flight requests finish, then it exits 0.
 
 namespace {
 
-// A positive whole number up to 2^62 (a count of bytes or pixels).
-Result<uint64_t> ParseCount(std::string_view flag, std::string_view value) {
+// A whole number from `lo` (0 or 1) up to 2^62 (a count of bytes or
+// pixels).
+Result<uint64_t> ParseCount(std::string_view flag, std::string_view value,
+                            uint64_t lo = 1) {
   uint64_t n = 0;
   auto [ptr, ec] =
       std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
+  if (ec != std::errc() || ptr != value.data() + value.size() || n < lo ||
       n > (uint64_t{1} << 62)) {
-    return Err(Status::InvalidArgument(std::string(flag) +
-                                       ": expected a positive whole number"));
+    return Err(Status::InvalidArgument(
+        std::string(flag) + (lo == 0
+                                 ? ": expected a whole number (0 turns it off)"
+                                 : ": expected a positive whole number")));
   }
   return n;
 }
@@ -194,6 +202,7 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-url-ttl",
         "--media-max-bytes",
         "--media-quota-bytes",
+        "--tenant-log-quota-bytes",
         "--media-max-pixels",
         "--disk-reserve-bytes",
         "--block-cache-bytes",
@@ -302,6 +311,10 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       auto n = ParseCount(name, value);
       if (!n) return Err(n.error());
       config.media_quota_bytes = static_cast<int64_t>(*n);
+    } else if (name == "--tenant-log-quota-bytes") {
+      auto n = ParseCount(name, value, 0);
+      if (!n) return Err(n.error());
+      config.tenant_log_quota_bytes = *n;
     } else if (name == "--block-cache-bytes") {
       auto n = ParseCount(name, value);
       if (!n) return Err(n.error());
@@ -323,14 +336,9 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       if (!n) return Err(n.error());
       config.media_max_pixels = *n;
     } else if (name == "--disk-reserve-bytes") {
-      uint64_t n = 0;
-      auto [ptr, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || ptr != value.data() + value.size()) {
-        return Err(Status::InvalidArgument(
-            "--disk-reserve-bytes: expected a whole number of bytes"));
-      }
-      config.disk_reserve_bytes = n;
+      auto n = ParseCount(name, value, 0);
+      if (!n) return Err(n.error());
+      config.disk_reserve_bytes = *n;
     } else if (name == "--operators-file") {
       config.operators_file = value;
     } else if (name == "--peer") {

@@ -46,6 +46,9 @@ struct Config {
                                                    {"favicon", 1 << 20},
                                                    {"app-icon", 1 << 20}};
   int64_t media_quota_bytes = int64_t{1} << 30;
+  // The most bytes a tenant's event log takes (its event rows, sealed):
+  // past it writes answer 507 and reads go on. 0: no quota.
+  uint64_t tenant_log_quota_bytes = uint64_t{8} << 30;
   // The most pixels (width x height) an uploaded image may declare.
   uint64_t media_max_pixels = 50'000'000;
   // Free space kept on the data folder's file system: below it writes are

@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
     store_options.clock = &clock;
     store_options.disk_reserve_bytes = config->disk_reserve_bytes;
     store_options.block_cache_bytes = config->block_cache_bytes;
+    store_options.log.tenant_log_quota_bytes = config->tenant_log_quota_bytes;
     auto store = sl::storage::Store::Open(store_options);
     if (!store) {
       sl::server::Log("error", "cannot open the store",

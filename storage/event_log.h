@@ -59,12 +59,15 @@ struct AccountIndexWrite {
   std::string account_id;
 };
 
-// The end of a tenant's log: the last seq (0 when empty), its time, and the
-// hash of its envelope (zeros when empty).
+// The end of a tenant's log: the last seq (0 when empty), its time, the
+// hash of its envelope (zeros when empty), and the bytes its event rows take
+// (keys and sealed values; counted since this field was added, so a head
+// written before counts from 0).
 struct Head {
   Sequence seq;
   Timestamp time{};
   Hash hash{};
+  uint64_t bytes = 0;
 };
 
 struct AppendRequest {
@@ -185,6 +188,11 @@ class EventLog {
     std::chrono::microseconds max_group_wait{200};
     // Most events one Read returns.
     size_t max_read_events = 10000;
+    // Most bytes a tenant's event rows may take (Head::bytes): an append
+    // that would take the log past it fails with QuotaExceeded and writes
+    // nothing. Imported events (a migration's copy, a restore from an
+    // export) are counted but never refused. 0: no quota.
+    uint64_t tenant_log_quota_bytes = 0;
     // The 32-byte secret key of the account index's HMACs (Store::Open
     // derives it from the master key). Empty: no account index, and every
     // append or write that carries AccountIndexWrites is InvalidArgument.
@@ -215,8 +223,10 @@ class EventLog {
   //                    does not exist
   //   Corruption       a registered tenant's data key is missing from the
   //                    key store, or does not unwrap
-  //   QuotaExceeded    the disk is full, or the write would eat into the
-  //                    disk reserve (StoreOptions::disk_reserve_bytes)
+  //   QuotaExceeded    the disk is full, the write would eat into the
+  //                    disk reserve (StoreOptions::disk_reserve_bytes), or
+  //                    the tenant's log would pass its quota
+  //                    (Options::tenant_log_quota_bytes)
   //   IOError          the synced write failed
   //   Unavailable      the log is shutting down
   // Blocks until the outcome is durable. Any thread but the commit thread:

@@ -28,6 +28,7 @@ std::string EncodeHead(const Head& head) {
   coding::PutU64(out, head.seq.value());
   coding::PutI64(out, MillisOf(head.time));
   out.append(reinterpret_cast<const char*>(head.hash.data()), head.hash.size());
+  coding::PutU64(out, head.bytes);
   return out;
 }
 
@@ -36,10 +37,14 @@ Result<Head> DecodeHead(std::string_view value) {
   auto seq = r.U64();
   auto time = r.U64();
   auto hash = r.Bytes(32);
+  // The byte count came later: a row without it counts from 0.
+  std::optional<uint64_t> bytes;
+  if (!r.failed() && !r.done()) bytes = r.U64();
   if (r.failed() || !r.done()) {
     return Err(Status::Corruption("a tenant's head row is malformed"));
   }
   Head head;
+  head.bytes = bytes.value_or(0);
   head.seq = Sequence(*seq);
   head.time = TimestampFromMillis(static_cast<int64_t>(*time));
   std::copy(hash->begin(), hash->end(), head.hash.begin());

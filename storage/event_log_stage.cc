@@ -193,6 +193,7 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     coding::PutU32(value, static_cast<uint32_t>(sealed.size()));
     value += sealed;
     batch.Put(events_cf, row_key, value).PermitUncheckedError();
+    head.bytes += row_key.size() + value.size();
     head.hash = HashOf(e);
     head.seq = e.seq;
     head.time = e.time;
@@ -241,6 +242,13 @@ void EventLog::Stage(Pending& pending, GroupState& group) {
     }
   }
   result.last = head.seq;
+  if (const uint64_t quota = options_.tenant_log_quota_bytes;
+      quota != 0 && head.bytes > quota) {
+    fail(Status::QuotaExceeded(
+        "this site's event log would take " + std::to_string(head.bytes) +
+        " bytes; its quota is " + std::to_string(quota)));
+    return;
+  }
 
   // Puts and deletes of rows wait in the group, the last write of a key
   // winning, and are sealed and batched once in WriteGroup: a tenant's

@@ -28,8 +28,9 @@ inline bool AllowedExtraFamily(Family family) {
          family == Family::kIndex;
 }
 
-// The head row: u64 seq | i64 time ms | 32-byte hash. Corruption when
-// malformed.
+// The head row: u64 seq | i64 time ms | 32-byte hash | u64 bytes. A row
+// without the bytes (written before they were kept) decodes with bytes 0.
+// Corruption when malformed.
 std::string EncodeHead(const Head& head);
 Result<Head> DecodeHead(std::string_view value);
 

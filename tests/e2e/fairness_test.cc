@@ -103,7 +103,9 @@ TEST_CASE("The rate limit's flags are checked", "[fairness]") {
        {std::vector<std::string>{"--tenant-rate", "-1"},
         {"--tenant-rate", "1000001"},
         {"--tenant-burst", "0"},
-        {"--tenant-rate", "many"}}) {
+        {"--tenant-rate", "many"},
+        {"--tenant-log-quota-bytes", "-5"},
+        {"--tenant-log-quota-bytes", "lots"}}) {
     testing::TempDir dir;
     std::vector<std::string> argv = {SiteledgerdPath(), "--data",
                                      (dir.path() / "data").string()};
@@ -113,6 +115,59 @@ TEST_CASE("The rate limit's flags are checked", "[fairness]") {
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(bad[0]) != std::string::npos);
   }
+}
+
+TEST_CASE(
+    "A tenant whose event log reaches its quota gets 507 for writes, keeps "
+    "its reads, loses nothing, and other tenants write on",
+    "[fairness][quota]") {
+  World w({"--tenant-log-quota-bytes", "24576"});
+  Tenant full = w.Install("quota-full");
+  Tenant other = w.Install("quota-other");
+  const std::string name(180, 'n');
+  std::vector<std::string> created;
+  Response refused;
+  for (int i = 0; i < 200; ++i) {
+    Response r = w.Call(full, "POST", "/api/v1/sites",
+                        R"({"name":")" + name + std::to_string(i) + "\"}");
+    if (r.status != 201) {
+      refused = r;
+      break;
+    }
+    created.emplace_back(r.json().GetString("id"));
+  }
+  INFO(refused.body);
+  REQUIRE(IsProblem(refused, 507));
+  CHECK(DetailOf(refused).find("quota is 24576") != std::string::npos);
+  // Some thirty sites fit in 24 KiB of log (each event some 600 bytes).
+  CHECK(created.size() >= 10);
+  const uint64_t head = LastSeq(w, full);
+
+  // Every write is refused the same way and writes nothing; reads go on.
+  CHECK(IsProblem(w.Call(full, "PATCH", "/api/v1/sites/" + created[0],
+                         R"({"name":"renamed"})"),
+                  507));
+  CHECK(IsProblem(w.Call(full, "DELETE", "/api/v1/sites/" + created[1]), 507));
+  Response list = w.Call(full, "GET", "/api/v1/sites?limit=200");
+  REQUIRE(list.status == 200);
+  CHECK(IdsOf(list.json()).size() == created.size());
+  CHECK(LastSeq(w, full) == head);
+  // Another tenant's log is its own.
+  CHECK(w.Call(other, "POST", "/api/v1/sites", R"({"name":"Fine"})").status ==
+        201);
+
+  // The count survives a restart; raising the quota lets writes in again.
+  w.server->Stop();
+  w.server->Start();
+  CHECK(
+      IsProblem(w.Call(full, "POST", "/api/v1/sites", R"({"name":"x"})"), 507));
+  w.server->Stop();
+  w.server = std::make_unique<Server>(
+      w.dir.path(), w.keys.url(),
+      std::vector<std::string>{"--tenant-log-quota-bytes", "0"});
+  CHECK(w.Call(full, "POST", "/api/v1/sites", R"({"name":"x"})").status == 201);
+  CHECK(IdsOf(w.Call(full, "GET", "/api/v1/sites?limit=200").json()).size() ==
+        created.size() + 1);
 }
 
 }  // namespace

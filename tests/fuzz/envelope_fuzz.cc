@@ -44,7 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       auto head = si::DecodeHead(bytes);
       if (!head) return 0;
-      if (si::EncodeHead(*head) != bytes) std::abort();
+      // A row from before the byte count (48 bytes) comes back with a zero
+      // count appended.
+      std::string expected(bytes);
+      if (expected.size() == 48) expected.append(8, '\0');
+      if (si::EncodeHead(*head) != expected) std::abort();
       return 1;
     }
     default: {

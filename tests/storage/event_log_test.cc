@@ -694,5 +694,76 @@ TEST_CASE("A log without an account index key refuses index writes",
         StatusCode::kInvalidArgument);
 }
 
+TEST_CASE(
+    "A tenant's log quota refuses the append that would pass it, writes "
+    "nothing of it, leaves other tenants alone and holds after reopening; "
+    "imported events are counted, never refused",
+    "[event_log][quota]") {
+  Rig rig;
+  EventLog::Options options;
+  options.tenant_log_quota_bytes = 4096;
+  rig.Close();
+  rig.Open(nullptr, options);
+  const TenantId t = rig.NewTenant("client-quota");
+  const TenantId other = rig.NewTenant("client-quota-other");
+  const std::string payload = R"({"text":")" + std::string(300, 'x') + "\"}";
+
+  // Appends go in until the next would pass 4 KiB.
+  int accepted = 0;
+  Result<AppendResult> last = Err(Status::Internal("no append yet"));
+  for (int i = 0; i < 100; ++i) {
+    last = rig.log->Append(t, std::nullopt, {Ev("a.b", payload)});
+    if (!last) break;
+    ++accepted;
+  }
+  REQUIRE_FALSE(last.has_value());
+  CHECK(last.error().code() == StatusCode::kQuotaExceeded);
+  CHECK(last.error().message().find("quota is 4096") != std::string::npos);
+  // Each event takes its key, header and sealed payload: about 380 bytes.
+  CHECK(accepted >= 8);
+  CHECK(accepted <= 12);
+  auto head = rig.log->GetHead(t);
+  REQUIRE(head.has_value());
+  CHECK(head->seq == Sequence(static_cast<uint64_t>(accepted)));
+  CHECK(head->bytes <= 4096);
+  CHECK(head->bytes + 300 > 4096 - 400);
+  // Nothing of the refused append is in the log, and the chain is whole.
+  CHECK(rig.log->Read(t, Sequence(1), 1000)->size() ==
+        static_cast<size_t>(accepted));
+  CHECK(rig.log->Verify(t)->ok);
+
+  // Another tenant has its own quota.
+  CHECK(rig.log->Append(other, std::nullopt, {Ev("a.b", payload)}).has_value());
+
+  // The count is in the head row: it holds after reopening.
+  const uint64_t bytes = head->bytes;
+  rig.Close();
+  rig.Open(nullptr, options);
+  CHECK(rig.log->GetHead(t)->bytes == bytes);
+  auto again = rig.log->Append(t, std::nullopt, {Ev("a.b", payload)});
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().code() == StatusCode::kQuotaExceeded);
+  // A small event that fits still goes in.
+  const uint64_t room = 4096 - bytes;
+  if (room > 120) {
+    CHECK(rig.log->Append(t, std::nullopt, {Ev("a.b", "{}")}).has_value());
+  }
+
+  // Imported events (a migration's copy) are counted, never refused: the
+  // whole log of `t` copied to a fresh tenant goes in past the quota.
+  const TenantId copy = rig.NewTenant("client-quota-copy");
+  auto events = rig.log->Read(t, Sequence(1), 1000);
+  REQUIRE(events.has_value());
+  std::vector<Event> twice = *events;
+  AppendRequest import;
+  import.tenant = copy;
+  import.imported = twice;
+  REQUIRE(rig.log->Append(std::move(import)).has_value());
+  CHECK(rig.log->GetHead(copy)->bytes == rig.log->GetHead(t)->bytes);
+  CHECK(rig.log->Append(copy, std::nullopt, {Ev("a.b", payload)})
+            .error()
+            .code() == StatusCode::kQuotaExceeded);
+}
+
 }  // namespace
 }  // namespace siteledger::storage
