@@ -127,6 +127,8 @@ class App::Impl {
         metrics_(RouteNames(router_)),
         projector_(store.log(), store.clock(),
                    projections::Projector::Options{
+                       .session_cache_bytes = config_.view_cache_bytes,
+                       .view_cache_bytes = config_.view_cache_bytes,
                        .media_quota_bytes = config_.media_quota_bytes}),
         feed_(store.log(), store.clock(), FormatEvent),
         finisher_(metrics_, store.access_log(), store.audit(), store.clock()),

@@ -51,6 +51,10 @@ Usage: siteledgerd [flags]
   --block-cache-bytes N   RocksDB's block cache: what reads keep of the
                           data files in memory (default 134217728, 128 MiB;
                           at least 1048576)
+  --view-cache-bytes N    the projector's caches of views, each: stored
+                          views read, and the decoded views and pseudonyms
+                          of recent commands (default 33554432, 32 MiB;
+                          from 1048576)
   --tenant-rate N         requests a second each tenant may make, on
                           average (default 1000; 0 turns the limit off);
                           beyond it: 429 with Retry-After
@@ -206,6 +210,7 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
         "--media-max-pixels",
         "--disk-reserve-bytes",
         "--block-cache-bytes",
+        "--view-cache-bytes",
         "--tenant-rate",
         "--tenant-burst",
         "--read-timeout",
@@ -323,6 +328,14 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
             "--block-cache-bytes: from 1048576 (1 MiB) to 1 TiB"));
       }
       config.block_cache_bytes = static_cast<size_t>(*n);
+    } else if (name == "--view-cache-bytes") {
+      auto n = ParseCount(name, value);
+      if (!n) return Err(n.error());
+      if (*n < (uint64_t{1} << 20) || *n > (uint64_t{1} << 40)) {
+        return Err(Status::InvalidArgument(
+            "--view-cache-bytes: from 1048576 (1 MiB) to 1 TiB"));
+      }
+      config.view_cache_bytes = static_cast<size_t>(*n);
     } else if (name == "--tenant-rate") {
       auto n = ParseInt(name, value, 0, 1000000);
       if (!n) return Err(n.error());

@@ -59,6 +59,9 @@ struct Config {
   // second, bursts of up to `tenant_burst`; beyond, 429 with Retry-After.
   // 0 turns the limit off.
   size_t block_cache_bytes = size_t{128} << 20;
+  // Each of the projector's two caches: stored views read (GetStored), and
+  // the decoded views and pseudonyms of recent commands (sessions).
+  size_t view_cache_bytes = size_t{32} << 20;
   int tenant_rate = 1000;
   int tenant_burst = 2000;
   // Data residency: the other regions, by lowercase name ("eu" ->
