@@ -109,6 +109,17 @@ Result<uint64_t> ParseCount(std::string_view flag, std::string_view value,
   return n;
 }
 
+// A cache's size: from 1 MiB to 1 TiB.
+Result<size_t> ParseCacheBytes(std::string_view flag, std::string_view value) {
+  auto n = ParseCount(flag, value);
+  if (!n) return Err(n.error());
+  if (*n < (uint64_t{1} << 20) || *n > (uint64_t{1} << 40)) {
+    return Err(Status::InvalidArgument(std::string(flag) +
+                                       ": from 1048576 (1 MiB) to 1 TiB"));
+  }
+  return static_cast<size_t>(*n);
+}
+
 Result<int> ParseInt(std::string_view flag, std::string_view value, int lo,
                      int hi) {
   int out = 0;
@@ -321,21 +332,13 @@ Result<Config> ParseFlags(const std::vector<std::string>& args) {
       if (!n) return Err(n.error());
       config.tenant_log_quota_bytes = *n;
     } else if (name == "--block-cache-bytes") {
-      auto n = ParseCount(name, value);
+      auto n = ParseCacheBytes(name, value);
       if (!n) return Err(n.error());
-      if (*n < (uint64_t{1} << 20) || *n > (uint64_t{1} << 40)) {
-        return Err(Status::InvalidArgument(
-            "--block-cache-bytes: from 1048576 (1 MiB) to 1 TiB"));
-      }
-      config.block_cache_bytes = static_cast<size_t>(*n);
+      config.block_cache_bytes = *n;
     } else if (name == "--view-cache-bytes") {
-      auto n = ParseCount(name, value);
+      auto n = ParseCacheBytes(name, value);
       if (!n) return Err(n.error());
-      if (*n < (uint64_t{1} << 20) || *n > (uint64_t{1} << 40)) {
-        return Err(Status::InvalidArgument(
-            "--view-cache-bytes: from 1048576 (1 MiB) to 1 TiB"));
-      }
-      config.view_cache_bytes = static_cast<size_t>(*n);
+      config.view_cache_bytes = *n;
     } else if (name == "--tenant-rate") {
       auto n = ParseInt(name, value, 0, 1000000);
       if (!n) return Err(n.error());

@@ -98,14 +98,16 @@ TEST_CASE(
   CHECK(w.Call(flood, "PUT", "/api/v1/search/promoted/f", kBody).status == 200);
 }
 
-TEST_CASE("The rate limit's flags are checked", "[fairness]") {
+TEST_CASE("The rate limit's, quota's and cache's flags are checked",
+          "[fairness]") {
   for (const std::vector<std::string>& bad :
        {std::vector<std::string>{"--tenant-rate", "-1"},
         {"--tenant-rate", "1000001"},
         {"--tenant-burst", "0"},
         {"--tenant-rate", "many"},
         {"--tenant-log-quota-bytes", "-5"},
-        {"--tenant-log-quota-bytes", "lots"}}) {
+        {"--tenant-log-quota-bytes", "lots"},
+        {"--view-cache-bytes", "1000"}}) {
     testing::TempDir dir;
     std::vector<std::string> argv = {SiteledgerdPath(), "--data",
                                      (dir.path() / "data").string()};
