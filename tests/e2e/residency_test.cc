@@ -6,6 +6,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -613,6 +614,54 @@ TEST_CASE(
   // Writes go on at the home.
   CHECK(Regions::Call(home_server, t, "POST", "/api/v1/sites", SiteBody(7))
             .status == 201);
+}
+
+TEST_CASE(
+    "A region SIGKILLed at a random moment of a migration, either side, "
+    "resumes or aborts cleanly, and no acknowledged write is lost",
+    "[residency][crash]") {
+  // Six rounds, the US and the EU process by turns, each killed 20 ms to
+  // 1.5 s after the migration was accepted: during the copy, the cutover,
+  // the tail or after the move, wherever the moment falls.
+  const int round = GENERATE(range(0, 6));
+  const bool kill_us = round % 2 == 0;
+  std::mt19937 rng(std::random_device{}());
+  const int delay_ms = std::uniform_int_distribution<int>(20, 1500)(rng);
+  CAPTURE(round, kill_us, delay_ms);
+  Regions regions;
+  Tenant t = regions.Install("residency-random-kill");
+  const std::set<std::string> before = CreateSites(*regions.us, t, 1200);
+  Writer writer(regions, t);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(Regions::PageCall(*regions.us, t, "POST",
+                            "/api/v1/residency/migration",
+                            "{\"target\":\"eu\"}")
+              .status == 202);
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  Regions::Restart(kill_us ? *regions.us : *regions.eu);
+  const std::string home = SettledHome(regions, t);
+  CHECK((home == "us" || home == "eu"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  writer.Stop();
+  INFO(writer.last_unexpected);
+  CHECK(writer.unexpected == 0);
+  CHECK(!writer.acknowledged.empty());
+  Server& home_server = home == "us" ? *regions.us : *regions.eu;
+  Server& other = home == "us" ? *regions.eu : *regions.us;
+  const std::set<std::string> sites = SiteIds(home_server, t);
+  for (const std::string& id : before) CHECK(sites.contains(id));
+  size_t lost = 0;
+  for (const std::string& id : writer.acknowledged) {
+    if (!sites.contains(id)) ++lost;
+  }
+  CHECK(lost == 0);
+  CHECK(Regions::Call(other, t, "GET", "/api/v1/sites").status == 307);
+  CHECK(Regions::Call(home_server, t, "POST", "/api/v1/sites", SiteBody(7))
+            .status == 201);
+  WARN("random kill: round " << round << ", " << (kill_us ? "us" : "eu")
+                             << " killed " << delay_ms << " ms in, home "
+                             << home << ", " << writer.acknowledged.size()
+                             << " writes acknowledged");
 }
 
 }  // namespace
