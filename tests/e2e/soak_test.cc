@@ -24,6 +24,24 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// RocksDB's memory as /metrics reports it, in MiB: memtables, block cache,
+// table readers.
+std::string RocksDbMemory(World& w) {
+  const std::string text = Http("GET", w.server->url("/metrics")).body;
+  std::string out;
+  for (const char* name : {"memtable_size_bytes", "block_cache_usage_bytes",
+                           "table_readers_memory_bytes"}) {
+    const std::string metric = std::string("siteledger_rocksdb_") + name + " ";
+    const size_t at = text.find("\n" + metric);
+    const double bytes = at == std::string::npos
+                             ? -1
+                             : std::stod(text.substr(at + 1 + metric.size()));
+    out += std::string(" ") + name + " " +
+           std::to_string(bytes / 1048576.0).substr(0, 5);
+  }
+  return out;
+}
+
 // VmRSS of `pid`, in KiB.
 long RssKib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -160,6 +178,7 @@ TEST_CASE(
   RunLoad(w, tenants, warm, 15s);
   std::this_thread::sleep_for(1s);
   const long rss_warm = RssKib(pid);
+  const std::string rocksdb_warm = RocksDbMemory(w);
   const size_t fds_warm = FdCount(pid);
 
   Load soak;
@@ -178,6 +197,7 @@ TEST_CASE(
   sampler.join();
   std::this_thread::sleep_for(2s);  // subscribers' streams end
   const long rss_end = RssKib(pid);
+  const std::string rocksdb_end = RocksDbMemory(w);
   const size_t fds_end = FdCount(pid);
 
   std::string counts;
@@ -190,7 +210,8 @@ TEST_CASE(
                 << counts << " ); RSS " << rss_warm / 1024 << " MiB after "
                 << "warm-up, every 10 s:" << series << ", " << rss_end / 1024
                 << " MiB at the end; " << fds_warm << " then " << fds_end
-                << " descriptors");
+                << " descriptors; RocksDB (MiB) after warm-up" << rocksdb_warm
+                << ", at the end" << rocksdb_end);
   INFO(soak.first_5xx << warm.first_5xx);
   CHECK(soak.first_5xx.empty());
   CHECK(warm.first_5xx.empty());
