@@ -182,6 +182,8 @@ std::vector<std::pair<std::string, uint64_t>> Store::DatabaseFigures() const {
       {"live_sst_files_size_bytes", "rocksdb.live-sst-files-size"},
       {"total_blob_file_size_bytes", "rocksdb.total-blob-file-size"},
       {"memtable_size_bytes", "rocksdb.cur-size-all-mem-tables"},
+      // With the memtables already flushed that readers still pin.
+      {"memtable_pinned_size_bytes", "rocksdb.size-all-mem-tables"},
       {"table_readers_memory_bytes", "rocksdb.estimate-table-readers-mem"},
       {"pending_compaction_bytes", "rocksdb.estimate-pending-compaction-bytes"},
       {"running_compactions", "rocksdb.num-running-compactions"},

@@ -29,8 +29,9 @@ using namespace std::chrono_literals;
 std::string RocksDbMemory(World& w) {
   const std::string text = Http("GET", w.server->url("/metrics")).body;
   std::string out;
-  for (const char* name : {"memtable_size_bytes", "block_cache_usage_bytes",
-                           "table_readers_memory_bytes"}) {
+  for (const char* name :
+       {"memtable_size_bytes", "memtable_pinned_size_bytes",
+        "block_cache_usage_bytes", "table_readers_memory_bytes"}) {
     const std::string metric = std::string("siteledger_rocksdb_") + name + " ";
     const size_t at = text.find("\n" + metric);
     const double bytes = at == std::string::npos
