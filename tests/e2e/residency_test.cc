@@ -1,6 +1,7 @@
 // Data residency end to end: two real siteledgerd processes on loopback, a
 // US and an EU region, moving tenants between them while clients write.
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -518,6 +519,14 @@ TEST_CASE(
 }
 
 // Both regions agree on the tenant's home, and it is settled there.
+// How many of `ids` are not in `sites`.
+size_t CountMissing(const std::set<std::string>& ids,
+                    const std::set<std::string>& sites) {
+  return static_cast<size_t>(std::count_if(
+      ids.begin(), ids.end(),
+      [&](const std::string& id) { return !sites.contains(id); }));
+}
+
 std::string SettledHome(Regions& regions, const Tenant& t) {
   std::string home;
   for (int i = 0; i < 1200; ++i) {
@@ -599,10 +608,7 @@ TEST_CASE(
   Server& other = home == "us" ? *regions.eu : *regions.us;
   const std::set<std::string> sites = SiteIds(home_server, t);
   for (const std::string& id : before) CHECK(sites.contains(id));
-  size_t lost = 0;
-  for (const std::string& id : writer.acknowledged) {
-    if (!sites.contains(id)) ++lost;
-  }
+  const size_t lost = CountMissing(writer.acknowledged, sites);
   if (step.rollback) {
     // Writes acknowledged in the EU before the rollback are dropped by it,
     // as the rollback says; none acknowledged by the US may be missing.
@@ -650,10 +656,7 @@ TEST_CASE(
   Server& other = home == "us" ? *regions.eu : *regions.us;
   const std::set<std::string> sites = SiteIds(home_server, t);
   for (const std::string& id : before) CHECK(sites.contains(id));
-  size_t lost = 0;
-  for (const std::string& id : writer.acknowledged) {
-    if (!sites.contains(id)) ++lost;
-  }
+  const size_t lost = CountMissing(writer.acknowledged, sites);
   CHECK(lost == 0);
   CHECK(Regions::Call(other, t, "GET", "/api/v1/sites").status == 307);
   CHECK(Regions::Call(home_server, t, "POST", "/api/v1/sites", SiteBody(7))
