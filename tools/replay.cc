@@ -105,7 +105,6 @@ int Replay(const Invocation& in) {
     if (!region) return OfflineFail(region.error().message(), 1);
     read_only = std::move(*region);
   }
-  storage::Store& store = repair ? *writable : *read_only->store;
   // A damaged file (a flipped byte in a table or blob file) in a derived
   // family: the family is dropped with its files and every tenant's views,
   // versions and event index are rebuilt from its log. A compaction over
@@ -118,13 +117,13 @@ int Replay(const Invocation& in) {
          {std::pair{Family::kViews, "views"},
           std::pair{Family::kSnapshots, "snapshots"},
           std::pair{Family::kIndex, "index"}}) {
-      const Status s = store.VerifyFamily(family);
+      const Status s = writable->VerifyFamily(family);
       if (s.ok()) continue;
       if (s.code() != StatusCode::kCorruption) {
         return OfflineFail(s.ToString(), 1);
       }
       std::printf("DAMAGED  the %s family: %s\n", name, s.ToString().c_str());
-      if (Status r = store.RecreateDerivedFamily(family); !r.ok()) {
+      if (Status r = writable->RecreateDerivedFamily(family); !r.ok()) {
         return OfflineFail("dropping the damaged " + std::string(name) +
                                " family failed: " + r.ToString(),
                            1);
@@ -135,6 +134,19 @@ int Replay(const Invocation& in) {
           name);
       every_tenant = true;
     }
+    if (every_tenant) {
+      // A compaction that met the damaged block before the drop leaves the
+      // database refusing every write (RocksDB's background error, which
+      // only a reopen clears); reopening also deletes the dropped files.
+      writable.reset();
+      auto again = OpenOffline(f, clock, "replay --repair",
+                               "run replay without --repair (read-only)");
+      if (!again) return OfflineFail(again.error().message(), 1);
+      writable = std::move(*again);
+    }
+  }
+  storage::Store& store = repair ? *writable : *read_only->store;
+  if (repair) {
     if (Status s = store.VerifyFamily(storage::Family::kEvents); !s.ok()) {
       std::printf(
           "DAMAGED  the log (events family): %s. A damaged log is never "
