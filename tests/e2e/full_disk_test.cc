@@ -72,8 +72,10 @@ TEST_CASE("A full disk answers 507, keeps reads, loses nothing and recovers",
                                                          << ")");
     return;
   }
-  const std::vector<std::string> flags = {"--disk-reserve-bytes",
-                                          std::to_string(6 << 20)};
+  // No rate limit: the reads below check every acknowledged write (over a
+  // thousand) as fast as the server answers.
+  const std::vector<std::string> flags = {
+      "--disk-reserve-bytes", std::to_string(6 << 20), "--tenant-rate", "0"};
   w.server = std::make_unique<Server>(disk_dir, w.keys.url(), flags);
   const Tenant t = w.Install("client-full-disk");
 
