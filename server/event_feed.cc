@@ -21,9 +21,9 @@ EventFeed::~EventFeed() { Shutdown(); }
 void EventFeed::Subscribe(siteledger::TenantId tenant,
                           siteledger::Sequence after,
                           std::shared_ptr<StreamWriter> writer,
-                          siteledger::Timestamp expires) {
+                          siteledger::Timestamp expires, bool named) {
   auto s = std::make_shared<Subscriber>(
-      Subscriber{tenant, after.next(), std::move(writer), expires});
+      Subscriber{tenant, after.next(), std::move(writer), expires, named});
   {
     MutexLock lock(mu_);
     if (!stopping_) {
@@ -75,7 +75,7 @@ void EventFeed::Pump(Subscriber& s) {
       return;
     }
     for (const storage::Event& e : *events) {
-      if (!s.writer->Write(format_(e))) return;
+      if (!s.writer->Write(format_(e, s.named))) return;
       s.next = e.seq.next();
     }
     if (events->size() < kBatch) return;

@@ -22,8 +22,11 @@ namespace siteledger::server {
 // note. Safe for concurrent use.
 class EventFeed {
  public:
-  // Formats one event as an SSE frame ("id: ...\nevent: ...\ndata: ...\n\n").
-  using Formatter = std::function<std::string(const storage::Event&)>;
+  // Formats one event as an SSE frame: "id: <seq>\ndata: <JSON>\n\n", with
+  // an "event: <type>" line when `named` (a named event reaches only the
+  // listeners of that name, never EventSource's onmessage).
+  using Formatter =
+      std::function<std::string(const storage::Event&, bool named)>;
 
   // `log` and `clock` must outlive the feed.
   EventFeed(storage::EventLog& log, const siteledger::Clock& clock,
@@ -31,11 +34,11 @@ class EventFeed {
   ~EventFeed();
 
   // Streams the tenant's events after `after` to `writer` until it closes
-  // or `expires` passes (the token's expiry). After Shutdown, closes
-  // `writer` at once. Any thread.
+  // or `expires` passes (the token's expiry), as named events if `named`.
+  // After Shutdown, closes `writer` at once. Any thread.
   void Subscribe(siteledger::TenantId tenant, siteledger::Sequence after,
                  std::shared_ptr<StreamWriter> writer,
-                 siteledger::Timestamp expires);
+                 siteledger::Timestamp expires, bool named);
 
   // The tenant's log grew. Any thread, the commit thread included: it only
   // notes the tenant under a short lock and wakes the feed's thread.
@@ -53,6 +56,7 @@ class EventFeed {
     siteledger::Sequence next;
     std::shared_ptr<StreamWriter> writer;
     siteledger::Timestamp expires;
+    bool named = false;
   };
   void Loop();
   void Pump(Subscriber& s);

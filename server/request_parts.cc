@@ -207,8 +207,9 @@ Json EventItem(const storage::Event& e) {
   return item;
 }
 
-std::string FormatEvent(const storage::Event& e) {
-  return "id: " + std::to_string(e.seq.value()) + "\nevent: " + e.type +
+std::string FormatEvent(const storage::Event& e, bool named) {
+  return "id: " + std::to_string(e.seq.value()) +
+         (named ? "\nevent: " + e.type : std::string()) +
          "\ndata: " + EventItem(e).Dump() + "\n\n";
 }
 

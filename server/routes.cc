@@ -526,13 +526,21 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
     RouteSpec stream = Tenant("GET", "/api/v1/events/stream", A::kStreamEvents,
                               "Live event stream (Server-Sent Events)");
     stream.description =
-        "text/event-stream: each event is `id: <seq>`, `event: <type>`, "
-        "`data: <Event JSON>`. Resumes after the Last-Event-ID header (or "
+        "text/event-stream: each event is `id: <seq>` and `data: <Event "
+        "JSON>` (its `type` included), unnamed, so that an EventSource's "
+        "onmessage receives every event. With ?named_events=true each also "
+        "has `event: <type>`, for addEventListener(type) (onmessage then "
+        "receives none). Resumes after the Last-Event-ID header (or "
         "?last_event_id=); without one, starts with the next event.";
     stream.query.push_back({"last_event_id",
                             "Resume after this seq (for clients that cannot "
                             "set Last-Event-ID)",
                             "integer"});
+    stream.query.push_back(
+        {"named_events",
+         "true: name each event after its type (`event: <type>`); default "
+         "false",
+         "enum:true|false"});
     t.push_back(std::move(stream));
   }
 

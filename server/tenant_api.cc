@@ -340,6 +340,16 @@ void TenantApi::ServeStream(const CallPtr& call) {
     if (!head) return finisher_.Fail(call, head.error());
     after = head->seq;  // only what happens from now on
   }
+  // Unnamed by default, so that EventSource's onmessage gets every event;
+  // ?named_events=true names each after its type, for addEventListener.
+  bool named = false;
+  if (std::optional<std::string> n = call->Query("named_events")) {
+    if (*n != "true" && *n != "false") {
+      return finisher_.Fail(
+          call, Status::InvalidArgument("named_events: true or false"));
+    }
+    named = *n == "true";
+  }
   HttpResponse head;
   head.status = 200;
   head.Set("Content-Type", "text/event-stream");
@@ -353,7 +363,7 @@ void TenantApi::ServeStream(const CallPtr& call) {
                                  [this, tenant] { feed_.Notify(tenant); });
   if (writer) {
     writer->Write("retry: 2000\n\n");
-    feed_.Subscribe(tenant, after, writer, call->token_expires);
+    feed_.Subscribe(tenant, after, writer, call->token_expires, named);
   }
 }
 

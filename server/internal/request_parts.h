@@ -73,9 +73,10 @@ projections::Json ViewBody(const projections::ViewDoc& view);
 HttpResponse NoContent();
 
 // One event as the API shows it: seq, time, type, actor (a pseudonym),
-// payload. And as a Server-Sent Event.
+// payload. And as a Server-Sent Event: its data is the item (the type
+// included); with `named`, an `event: <type>` line names it too.
 projections::Json EventItem(const storage::Event& e);
-std::string FormatEvent(const storage::Event& e);
+std::string FormatEvent(const storage::Event& e, bool named);
 
 // A tenant's usage figures: its sites, themes, the custom domains and
 // spaces of its sites. Reads every site and theme view (pages of 500).

@@ -9,19 +9,9 @@
 namespace siteledger::e2e {
 namespace {
 
-// Installs atlassian-jwt@2 under E2E_NODE_PREFIX unless it is there.
+// Atlassian's own JWT library, in the prefix E2E_NODE_PREFIX itself.
 std::string NodePrefix() {
-  const std::filesystem::path prefix = E2E_NODE_PREFIX;
-  if (!std::filesystem::exists(prefix / "node_modules" / "atlassian-jwt" /
-                               "package.json")) {
-    std::filesystem::create_directories(prefix);
-    auto [code, out] =
-        RunProgram({"npm", "install", "--no-audit", "--no-fund", "--prefix",
-                    prefix.string(), "atlassian-jwt@2"});
-    INFO(out);
-    REQUIRE(code == 0);
-  }
-  return prefix.string();
+  return NpmPrefix("", "atlassian-jwt@2", "atlassian-jwt");
 }
 
 TEST_CASE(

@@ -15,21 +15,9 @@
 namespace siteledger::e2e {
 namespace {
 
-// playwright-core, pinned, in a prefix of its own (the atlassian-jwt test
-// installs into another, so that the two never race under ctest -j).
+// playwright-core, pinned, in a prefix of its own.
 std::string PlaywrightPrefix() {
-  const std::filesystem::path prefix =
-      std::string(E2E_NODE_PREFIX) + "-browser";
-  if (!std::filesystem::exists(prefix / "node_modules" / "playwright-core" /
-                               "package.json")) {
-    std::filesystem::create_directories(prefix);
-    auto [code, out] =
-        RunProgram({"npm", "install", "--no-audit", "--no-fund", "--prefix",
-                    prefix.string(), "playwright-core@1.65.1"});
-    INFO(out);
-    REQUIRE(code == 0);
-  }
-  return prefix.string();
+  return NpmPrefix("-browser", "playwright-core@1.65.1", "playwright-core");
 }
 
 TEST_CASE(

@@ -153,7 +153,9 @@ TEST_CASE(
   REQUIRE(Eventually([&] { return LastSeq(w, t) == 1; }));  // user.seen
 
   const std::string target = "/api/v1/events/stream";
-  SseClient stream(w.server->url(target), StreamHeaders(t, target));
+  // Named after their types, as asked (addEventListener's events).
+  const std::string named = target + "?named_events=true";
+  SseClient stream(w.server->url(named), StreamHeaders(t, named));
   REQUIRE(stream.WaitFor([](const std::string& s) {
     return s.find("retry:") != std::string::npos;
   }));
@@ -188,7 +190,8 @@ TEST_CASE(
   CHECK(stream.text().find(kAccount) == std::string::npos);
   stream.Stop();
 
-  // Resume after seq 2 with Last-Event-ID: exactly 3 and 4.
+  // Resume after seq 2 with Last-Event-ID: exactly 3 and 4. Unnamed by
+  // default (EventSource's onmessage gets them); the type is in the data.
   {
     SseClient resumed(w.server->url(target),
                       StreamHeaders(t, target, {"Last-Event-ID: 2"}));
@@ -198,16 +201,18 @@ TEST_CASE(
     auto got = resumed.frames();
     REQUIRE(got.size() == 2);
     CHECK(got[0].id == "3");
-    CHECK(got[0].event == "site.renamed");
+    CHECK(got[0].event.empty());
+    CHECK(ParseOrFail(got[0].data).GetString("type") == "site.renamed");
     CHECK(got[1].id == "4");
-    CHECK(got[1].event == "theme.created");
+    CHECK(ParseOrFail(got[1].data).GetString("type") == "theme.created");
+    CHECK(resumed.text().find("event:") == std::string::npos);
     // And what happens next follows, once.
     REQUIRE(w.Call(t, "DELETE", "/api/v1/sites/" + id).status == 204);
     REQUIRE(resumed.WaitForFrames(3));
     got = resumed.frames();
     REQUIRE(got.size() == 3);
     CHECK(got[2].id == "5");
-    CHECK(got[2].event == "site.deleted");
+    CHECK(ParseOrFail(got[2].data).GetString("type") == "site.deleted");
   }
   // The same with ?last_event_id= (the token's qsh covers the query).
   {
@@ -227,8 +232,11 @@ TEST_CASE(
     REQUIRE(all.WaitForFrames(5));
     auto got = all.frames();
     REQUIRE(got.size() == 5);
-    CHECK(got[0].event == "user.seen");
+    CHECK(ParseOrFail(got[0].data).GetString("type") == "user.seen");
   }
+  // named_events takes true or false.
+  const std::string odd = target + "?named_events=yes";
+  CHECK(IsProblem(Http("GET", w.server->url(odd), StreamHeaders(t, odd)), 400));
   // A malformed Last-Event-ID is refused; the stream needs a token too.
   Response bad = Http("GET", w.server->url(target),
                       StreamHeaders(t, target, {"Last-Event-ID: five"}));

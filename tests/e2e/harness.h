@@ -83,6 +83,24 @@ inline std::pair<int, std::string> RunProgram(
           out};
 }
 
+// An npm package, pinned (`spec`, e.g. "eventsource@2.0.2"), installed into
+// E2E_NODE_PREFIX plus `suffix` unless its node_modules/<module> is there.
+// Returns the prefix (for NODE_PATH or node's cwd). Each test uses a prefix
+// of its own, so that two never race under ctest -j.
+inline std::string NpmPrefix(const std::string& suffix, const std::string& spec,
+                             const std::string& module) {
+  const std::filesystem::path prefix = std::string(E2E_NODE_PREFIX) + suffix;
+  if (!std::filesystem::exists(prefix / "node_modules" / module /
+                               "package.json")) {
+    std::filesystem::create_directories(prefix);
+    auto [code, out] = RunProgram({"npm", "install", "--no-audit", "--no-fund",
+                                   "--prefix", prefix.string(), spec});
+    INFO(out);
+    REQUIRE(code == 0);
+  }
+  return prefix.string();
+}
+
 inline Json ParseOrFail(const std::string& text) {
   auto j = projections::ParseJson(text, projections::TrustedJsonLimits());
   if (!j) FAIL("not JSON: " << text);

@@ -33,13 +33,13 @@ TEST_CASE("A stream subscribed after shutdown is closed without a deadlock",
   testing::Rig rig;
   const TenantId t = rig.NewTenant("client-feed");
   EventFeed feed(*rig.log, rig.clock,
-                 [](const storage::Event&) { return std::string(); });
+                 [](const storage::Event&, bool) { return std::string(); });
   feed.Shutdown();
   auto writer = std::make_shared<NotifyingWriter>(feed, t);
   // Close() calls Notify, which takes the feed's lock: Subscribe must not
   // hold it then.
   auto done = std::async(std::launch::async, [&] {
-    feed.Subscribe(t, Sequence(0), writer, rig.clock.Now());
+    feed.Subscribe(t, Sequence(0), writer, rig.clock.Now(), false);
   });
   REQUIRE(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   CHECK(writer->closed());
