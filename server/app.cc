@@ -1,6 +1,12 @@
 #include "server/app.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
 
 #include "server/event_feed.h"
 #include "server/internal/admin_page.h"
@@ -103,6 +109,37 @@ std::string PeerSecret(const Config& config) {
     return "";
   }
   return std::move(*secret);
+}
+
+// The request's id: its X-Request-Id when that is 1 to 128 characters of
+// letters, digits and `-_.:/+=@` (what tracing systems send), else a new
+// one: 32 hex digits, a random per-process prefix and a counter, unique
+// without a lock or a system call per request. A header that does not
+// qualify is replaced, never refused: it is for correlation, not identity.
+std::string RequestIdOf(const HttpRequest& request) {
+  std::string_view given = request.Header("x-request-id");
+  if (!given.empty() && given.size() <= 128 &&
+      std::all_of(given.begin(), given.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) ||
+               std::string_view("-_.:/+=@").find(c) != std::string_view::npos;
+      })) {
+    return std::string(given);
+  }
+  static const uint64_t prefix = [] {
+    uint64_t v = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) {
+      v = static_cast<uint64_t>(
+          std::chrono::system_clock::now().time_since_epoch().count());
+    }
+    return v;
+  }();
+  static std::atomic<uint64_t> counter{0};
+  char id[33];
+  std::snprintf(id, sizeof id, "%016llx%016llx",
+                static_cast<unsigned long long>(prefix),
+                static_cast<unsigned long long>(
+                    counter.fetch_add(1, std::memory_order_relaxed)));
+  return id;
 }
 
 std::vector<std::string> RouteNames(const Router& router) {
@@ -271,6 +308,7 @@ void App::Impl::HandleRelayed(HttpRequest request, Responder respond,
   call->relay_audience = std::move(relay_audience);
   call->start = std::chrono::steady_clock::now();
   call->client_ip = ClientIp(request);
+  call->request_id = RequestIdOf(request);
   call->head = request.method == "HEAD";
   const std::string& target = request.target;
   const size_t q = target.find('?');

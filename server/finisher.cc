@@ -55,18 +55,19 @@ void Finisher::Finish(const CallPtr& call, HttpResponse response) {
   }
   Log(*call, response.status, std::chrono::steady_clock::now() - call->start);
   SecureDefaults(response);
+  response.Set("X-Request-Id", call->request_id);
   if (!call->cors_origin.empty()) {
     response.Set("Access-Control-Allow-Origin", call->cors_origin);
     response.Set("Vary", "Origin");
     response.Set("Access-Control-Expose-Headers",
-                 "ETag, Location, Retry-After");
+                 "ETag, Location, Retry-After, X-Request-Id");
   }
   response.head_only = call->head;
   call->respond(std::move(response));
 }
 
 void Finisher::Fail(const CallPtr& call, const Status& status) {
-  Finish(call, ProblemFor(status));
+  Finish(call, ProblemFor(status, call->request_id));
 }
 
 std::shared_ptr<StreamWriter> Finisher::Stream(const CallPtr& call,
@@ -76,6 +77,7 @@ std::shared_ptr<StreamWriter> Finisher::Stream(const CallPtr& call,
   call->finished = true;
   Log(*call, 200, std::chrono::steady_clock::duration::zero());
   SecureDefaults(head);
+  head.Set("X-Request-Id", call->request_id);
   return call->respond.Stream(std::move(head), std::move(on_close));
 }
 
@@ -90,6 +92,7 @@ void Finisher::Log(const Call& call, int status,
   entry.method = call.request.method;
   entry.route = call.route_label;
   entry.status = status;
+  entry.request_id = call.request_id;
   entry.latency_us = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   access_log_.Record(std::move(entry));

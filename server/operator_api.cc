@@ -419,6 +419,7 @@ void OperatorApi::ServeAccessLog(const CallPtr& call) {
     item.Set("route", RepairUtf8(e.route));
     item.Set("status", e.status);
     item.Set("latencyUs", static_cast<int64_t>(e.latency_us));
+    item.Set("requestId", e.request_id);
     items.Push(std::move(item));
   }
   return d_.finisher.Finish(

@@ -97,12 +97,17 @@ HttpResponse Problem(int status, std::string_view detail) {
   return Uncached(status, "application/problem+json", body.Dump());
 }
 
-HttpResponse ProblemFor(const Status& status) {
+HttpResponse ProblemFor(const Status& status, std::string_view request_id) {
   const int code = HttpStatusOf(status.code());
   if (code >= 500 && code != 507) {
     // Internal details stay in the log; the client learns only that it
     // failed.
-    Log("error", "request failed", {{"error", status.ToString()}});
+    if (request_id.empty()) {
+      Log("error", "request failed", {{"error", status.ToString()}});
+    } else {
+      Log("error", "request failed",
+          {{"error", status.ToString()}, {"request_id", request_id}});
+    }
     if (status.code() == StatusCode::kUnavailable) {
       HttpResponse r = Problem(503, status.message());
       r.Set("Retry-After", "1");

@@ -18,9 +18,10 @@ int HttpStatusOf(StatusCode code);
 // An error answer with `detail`, which the client sees. Any thread.
 HttpResponse Problem(int status, std::string_view detail);
 
-// The answer for `status`. Server faults (500, 503) are logged and answered
-// without their message, which may name internals; 503 says Retry-After.
-HttpResponse ProblemFor(const Status& status);
+// The answer for `status`. Server faults (500, 503) are logged (with
+// `request_id`, when given) and answered without their message, which may
+// name internals; 503 says Retry-After.
+HttpResponse ProblemFor(const Status& status, std::string_view request_id = {});
 
 // A JSON answer, not cached.
 HttpResponse JsonResponse(int status, const projections::Json& body);

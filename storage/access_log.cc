@@ -51,6 +51,7 @@ std::string EncodeFields(const AccessEntry& e) {
   PutString(out, e.route);
   coding::PutU16(out, static_cast<uint16_t>(e.status));
   coding::PutU32(out, e.latency_us);
+  PutString(out, e.request_id);
   return out;
 }
 
@@ -69,6 +70,8 @@ Result<AccessEntry> DecodeFields(std::string_view fields) {
   str(e.route);
   auto status = r.U16();
   auto latency = r.U32();
+  // Entries written before the request id was recorded end here.
+  if (!r.done()) str(e.request_id);
   if (r.failed()) {
     return Err(Status::Corruption("an access log entry is malformed"));
   }

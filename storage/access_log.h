@@ -31,6 +31,9 @@ struct AccessEntry {
   std::string route;
   int status = 0;
   uint32_t latency_us = 0;
+  // The request's X-Request-Id (the client's, or made by the server); empty
+  // in entries written before it was recorded.
+  std::string request_id;
 };
 
 // What AccessLog::Read returns: the entries, oldest first, and where the

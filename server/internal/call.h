@@ -35,6 +35,10 @@ struct Call {
   Responder respond{nullptr};
   std::chrono::steady_clock::time_point start;
   std::string client_ip;
+  // X-Request-Id: the client's when it sent a valid one, else made here
+  // (RequestIdOf); echoed in the answer, kept in the access log and in the
+  // log lines of a failed request.
+  std::string request_id;
   bool head = false;
   bool finished = false;
 

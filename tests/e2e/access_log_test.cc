@@ -262,3 +262,67 @@ TEST_CASE(
 
 }  // namespace
 }  // namespace siteledger::e2e
+
+namespace siteledger::e2e {
+namespace {
+
+TEST_CASE(
+    "Every answer carries an X-Request-Id, the client's when valid, and the "
+    "access log keeps it",
+    "[e2e][access_log][request_id]") {
+  OperatorsFile ops;
+  const std::string root = ops.Add("root", "audit");
+  World w(ops.Flags());
+  Tenant t = w.Install("client-request-id");
+
+  // Made by the server: 32 hex digits, a new one per request, on tenant
+  // answers, errors and public routes alike.
+  Response a = w.Call(t, "GET", "/api/v1/sites");
+  Response b = w.Call(t, "GET", "/api/v1/sites/s_missing");
+  Response c = Http("GET", w.server->url("/healthz"));
+  REQUIRE(a.status == 200);
+  REQUIRE(b.status == 404);
+  std::set<std::string> made;
+  for (const Response* r : {&a, &b, &c}) {
+    const std::string id = r->header("x-request-id");
+    INFO(id);
+    CHECK(id.size() == 32);
+    CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    made.insert(id);
+  }
+  CHECK(made.size() == 3);
+  // The client's own is echoed; one that does not qualify (too long, or a
+  // character outside letters, digits and -_.:/+=@) is replaced.
+  const std::string mine = "trace-4bf92f3577b34da6:a3ce929d0e0e4736";
+  Response echoed =
+      w.Call(t, "GET", "/api/v1/sites", "", {"X-Request-Id: " + mine});
+  CHECK(echoed.header("x-request-id") == mine);
+  for (const std::string& bad :
+       {std::string(129, 'a'), std::string("has space"),
+        std::string("quote\"d")}) {
+    Response r =
+        w.Call(t, "GET", "/api/v1/sites", "", {"X-Request-Id: " + bad});
+    CHECK(r.status == 200);
+    CHECK(r.header("x-request-id") != bad);
+    CHECK(r.header("x-request-id").size() == 32);
+  }
+
+  // The access log has each request's id.
+  std::vector<Json> items;
+  REQUIRE(Eventually([&] {
+    items = AccessLogItems(w, root, 100);
+    std::set<std::string> ids;
+    for (const Json& item : items) ids.emplace(item.GetString("requestId"));
+    return ids.contains(mine) && ids.contains(a.header("x-request-id")) &&
+           ids.contains(b.header("x-request-id"));
+  }));
+  for (const Json& item : items) {
+    if (item.GetString("requestId") == b.header("x-request-id")) {
+      CHECK(item.GetInt("status") == 404);
+      CHECK(item.GetString("route") == "/api/v1/sites/{id}");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace siteledger::e2e
