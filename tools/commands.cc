@@ -18,6 +18,7 @@
 #include "storage/crypto.h"
 #include "tools/backup.h"
 #include "tools/command.h"
+#include "tools/dev.h"
 #include "tools/erase_users.h"
 #include "tools/flags.h"
 #include "tools/migrate.h"
@@ -540,6 +541,21 @@ const std::vector<Command>& Commands() {
        .required = {"file"},
        .server = ServerUse::kWithReason,
        .run = EraseUsers},
+      {.name = "dev tenant",
+       .summary = "Development only: installs a tenant without Atlassian and "
+                  "prints a token and curl commands",
+       .usage = "siteledger dev tenant [--server URL] [--client-key KEY] "
+                "[--keys-listen IP:PORT] [--out PATH] [--ttl SECONDS]",
+       .help = kDevTenantHelp,
+       .flags = {"server", "client-key", "keys-listen", "out", "ttl"},
+       .run = DevTenant},
+      {.name = "dev token",
+       .summary = "Development only: a new token for the tenant `dev tenant` "
+                  "installed",
+       .usage = "siteledger dev token [--file PATH] [--ttl SECONDS]",
+       .help = kDevTokenHelp,
+       .flags = {"file", "ttl"},
+       .run = DevToken},
       {.name = "purge",
        .summary = "Runs the sweeper now: purges the tenants that are due "
                   "(scope purge)",
