@@ -69,8 +69,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -140,8 +142,29 @@ constexpr const char* kUsage =
     "  or one an earlier run made (it leaves a .siteledger-bench file in "
     "it).\n";
 
+// The most events a workload's flag may ask for.
+constexpr uint64_t kMaxEvents = 1'000'000'000;
+
+// A whole number flag from `lo` to `hi`, or exit 2 naming the flag.
+uint64_t NumberFlag(const char* name, const char* text, uint64_t lo,
+                    uint64_t hi) {
+  uint64_t v = 0;
+  const char* end = text + std::strlen(text);
+  auto [ptr, ec] = std::from_chars(text, end, v);
+  if (ec != std::errc() || ptr != end || v < lo || v > hi) {
+    std::fprintf(stderr,
+                 "siteledger-bench: --%s: expected a whole number from %llu "
+                 "to %llu, got '%s'\n",
+                 name, static_cast<unsigned long long>(lo),
+                 static_cast<unsigned long long>(hi), text);
+    std::exit(2);
+  }
+  return v;
+}
+
 Flags ParseFlags(int argc, char** argv) {
   Flags f;
+  char* end = nullptr;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char* name) -> const char* {
@@ -156,21 +179,28 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (const char* v2 = value("db")) {
       f.db = v2;
     } else if (const char* v3 = value("seconds")) {
-      f.seconds = std::atof(v3);
+      f.seconds = std::strtod(v3, &end);
+      if (end == v3 || *end != '\0' || !(f.seconds > 0 && f.seconds <= 3600)) {
+        std::fprintf(stderr,
+                     "siteledger-bench: --seconds: expected more than 0 and "
+                     "at most 3600, got '%s'\n",
+                     v3);
+        std::exit(2);
+      }
     } else if (const char* v4 = value("threads")) {
-      f.threads = std::atoi(v4);
+      f.threads = static_cast<int>(NumberFlag("threads", v4, 1, 1024));
     } else if (const char* v5 = value("tenants")) {
-      f.tenants = std::atoi(v5);
+      f.tenants = static_cast<int>(NumberFlag("tenants", v5, 1, 10000000));
     } else if (const char* v6 = value("replay_events")) {
-      f.replay_events = std::strtoull(v6, nullptr, 10);
+      f.replay_events = NumberFlag("replay_events", v6, 1, kMaxEvents);
     } else if (const char* v8 = value("rebuild_events")) {
-      f.rebuild_events = std::strtoull(v8, nullptr, 10);
+      f.rebuild_events = NumberFlag("rebuild_events", v8, 1, kMaxEvents);
     } else if (const char* v9 = value("as_of_events")) {
-      f.as_of_events = std::strtoull(v9, nullptr, 10);
+      f.as_of_events = NumberFlag("as_of_events", v9, 1, kMaxEvents);
     } else if (const char* v11 = value("big_events")) {
-      f.big_events = std::strtoull(v11, nullptr, 10);
+      f.big_events = NumberFlag("big_events", v11, 1, kMaxEvents);
     } else if (const char* v12 = value("big_entities")) {
-      f.big_entities = std::strtoull(v12, nullptr, 10);
+      f.big_entities = NumberFlag("big_entities", v12, 1, kMaxEvents);
     } else if (const char* v10 = value("server")) {
       f.server = v10;
     } else if (const char* v13 = value("migrate_events")) {
@@ -178,19 +208,21 @@ Flags ParseFlags(int argc, char** argv) {
       std::stringstream ss(v13);
       std::string item;
       while (std::getline(ss, item, ','))
-        f.migrate_events.push_back(std::strtoull(item.c_str(), nullptr, 10));
+        f.migrate_events.push_back(
+            NumberFlag("migrate_events", item.c_str(), 1, kMaxEvents));
     } else if (const char* v14 = value("migrate_runs")) {
-      f.migrate_runs = std::max(1, std::atoi(v14));
+      f.migrate_runs =
+          static_cast<int>(NumberFlag("migrate_runs", v14, 1, 1000));
     } else if (const char* v18 = value("index_pairs")) {
-      f.index_pairs = std::max(1, std::atoi(v18));
+      f.index_pairs = static_cast<int>(NumberFlag("index_pairs", v18, 1, 1000));
     } else if (const char* v17 = value("audit_events")) {
-      f.audit_events = std::strtoull(v17, nullptr, 10);
+      f.audit_events = NumberFlag("audit_events", v17, 1, kMaxEvents);
     } else if (const char* v16 = value("purge_events")) {
-      f.purge_events = std::strtoull(v16, nullptr, 10);
+      f.purge_events = NumberFlag("purge_events", v16, 1, kMaxEvents);
     } else if (const char* v15 = value("siteledgerd")) {
       f.siteledgerd = v15;
     } else if (const char* v7 = value("value_size")) {
-      f.value_size = std::strtoull(v7, nullptr, 10);
+      f.value_size = NumberFlag("value_size", v7, 1, 1 << 20);
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
