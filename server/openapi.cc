@@ -4,6 +4,7 @@
 
 #include "server/openapi.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -514,21 +515,134 @@ std::string ToLower(std::string s) {
   return s;
 }
 
+// A readable, stable operationId: the method, then each path segment in
+// PascalCase, a parameter as By<Name>: GET /api/v1/sites/{id} is
+// getApiV1SitesById. Generators name their functions after it, so it must
+// not change once published.
+std::string OperationId(const RouteSpec& route) {
+  std::string id = ToLower(route.method);
+  bool upper = true;
+  for (size_t i = 0; i < route.path.size(); ++i) {
+    const char c = route.path[i];
+    if (c == '{') {
+      id += "By";
+      upper = true;
+    } else if (std::isalnum(static_cast<unsigned char>(c))) {
+      id += upper
+                ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                : c;
+      upper = false;
+    } else {
+      upper = true;  // '/', '-', '.', '}' start a new word
+    }
+  }
+  return id;
+}
+
+// The operation's group in the document (and in generated clients).
+std::string TagOf(const RouteSpec& route) {
+  const std::string_view path = route.path;
+  if (path.starts_with(kPeerPrefix)) return "peers";
+  if (route.access == Access::kOperator) return "operators";
+  switch (route.handler) {
+    case Handler::kLifecycle:
+      return "lifecycle";
+    case Handler::kMedia:
+      return "media";
+    case Handler::kResidency:
+      return "residency";
+    case Handler::kOperator:
+      return "operators";
+    case Handler::kPublic:
+      return "public";
+    case Handler::kTenantApi:
+      break;
+  }
+  // /api/v1/<resource>/...
+  constexpr std::string_view kApi = "/api/v1/";
+  if (!path.starts_with(kApi)) return "public";
+  const std::string_view rest = path.substr(kApi.size());
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
+const std::map<std::string, std::string>& TagDescriptions() {
+  static const auto* descriptions = new std::map<std::string, std::string>{
+      {"public", "Health, readiness, metrics and the documents"},
+      {"lifecycle", "Atlassian's lifecycle callbacks"},
+      {"residency", "Where a tenant's data lives, and moving it"},
+      {"usage", "The site's own usage figures"},
+      {"sites", "Sites, their domains, spaces and navigation"},
+      {"themes", "Themes"},
+      {"layouts", "Layouts, their drafts and publication"},
+      {"announcements", "Announcements"},
+      {"search", "Promoted search results"},
+      {"pages", "Featured images and text of Confluence pages"},
+      {"feedback", "Feedback"},
+      {"users", "Users seen, by pseudonym"},
+      {"events", "The tenant's event log and its live stream"},
+      {"media", "Uploaded images"},
+      {"operators", "Operator routes (bearer tokens with scopes)"},
+      {"peers", "Region-to-region routes"},
+  };
+  return *descriptions;
+}
+
+// Rewrites, in place, every object schema that admits exactly one of its
+// properties (minProperties = maxProperties = 1, as the validators' one-of
+// objects say it) as a oneOf of objects that each require one of them:
+// code generators ignore the property counts but honour oneOf.
+void ExpressExactlyOneOf(Json& j) {
+  if (j.is_array()) {
+    for (Json& v : j.as_array()) ExpressExactlyOneOf(v);
+    return;
+  }
+  if (!j.is_object()) return;
+  for (auto& [k, v] : j.as_object()) ExpressExactlyOneOf(v);
+  const Json* min = j.Find("minProperties");
+  const Json* max = j.Find("maxProperties");
+  const Json* props = j.Find("properties");
+  if (min == nullptr || max == nullptr || props == nullptr || !min->is_int() ||
+      !max->is_int() || min->as_int() != 1 || max->as_int() != 1 ||
+      !props->is_object()) {
+    return;
+  }
+  const Json* additional = j.Find("additionalProperties");
+  const bool closed =
+      additional != nullptr && additional->is_bool() && !additional->as_bool();
+  Json alternatives = Json::MakeArray();
+  for (const auto& [name, schema] : props->as_object()) {
+    Json one = Obj({{"type", "object"},
+                    {"properties", Obj({{name, schema}})},
+                    {"required", Arr({name})}});
+    if (closed) one.Set("additionalProperties", false);
+    alternatives.Push(std::move(one));
+  }
+  Json rewritten = Json::MakeObject();
+  for (const auto& [k, v] : j.as_object()) {
+    if (k == "type" || k == "properties" || k == "minProperties" ||
+        k == "maxProperties" || k == "additionalProperties" ||
+        k == "required") {
+      continue;
+    }
+    rewritten.Set(k, v);
+  }
+  rewritten.Set("oneOf", std::move(alternatives));
+  j = std::move(rewritten);
+}
+
 }  // namespace
 
 Json BuildOpenApi(std::span<const RouteSpec> routes,
                   const std::string& base_url) {
   Json paths = Json::MakeObject();
+  std::set<std::string> tags;
   for (const RouteSpec& route : routes) {
     Json o = Json::MakeObject();
     o.Set("summary", route.summary);
     if (!route.description.empty()) o.Set("description", route.description);
-    std::string operation_id = ToLower(route.method);
-    for (char c : route.path) {
-      if (std::isalnum(static_cast<unsigned char>(c))) operation_id += c;
-      if (c == '/' || c == '{') operation_id += '_';
-    }
-    o.Set("operationId", operation_id);
+    o.Set("operationId", OperationId(route));
+    o.Set("tags", Arr({TagOf(route)}));
+    tags.insert(TagOf(route));
     Json params = Json::MakeArray();
     // Path parameters, in the order they appear.
     for (size_t at = route.path.find('{'); at != std::string::npos;
@@ -607,11 +721,13 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
       o.Set("requestBody", Obj({{"required", true}, {"content", content}}));
     }
     if (route.request_schema) {
+      Json media = Obj({{"schema", route.request_schema()}});
+      if (!route.example.empty()) {
+        media.Set("example", ParseSchema(route.example));
+      }
       o.Set("requestBody",
             Obj({{"required", true},
-                 {"content",
-                  Obj({{"application/json",
-                        Obj({{"schema", route.request_schema()}})}})}}));
+                 {"content", Obj({{"application/json", std::move(media)}})}}));
     }
     Json responses = Json::MakeObject();
     Json ok = Obj({{"description", "Success"}});
@@ -638,31 +754,58 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
       ok.Set("content", Obj({{"application/json",
                               Obj({{"schema", Obj({{"type", "object"}})}})}}));
     }
+    if (route.action == Action::kUploadMedia) {
+      // The same bytes again: the image already stored, its id unchanged.
+      Json again = ok;
+      again.Set("description", "The same bytes were uploaded before");
+      responses.Set("200", std::move(again));
+    }
     responses.Set(std::to_string(route.success), std::move(ok));
-    if (route.access != Access::kPublic) {
+    const bool signed_url = route.access == Access::kSignedUrl;
+    const bool has_body = route.request_schema || route.write;
+    if (has_body || route.access != Access::kPublic || !route.query.empty()) {
       responses.Set("400", ProblemResponse("Malformed request or body"));
-      responses.Set("401", ProblemResponse("Missing or invalid token"));
+    }
+    if (route.access != Access::kPublic) {
+      responses.Set("401",
+                    ProblemResponse(signed_url ? "Bad or expired signature"
+                                               : "Missing or invalid token"));
     }
     if (route.access == Access::kOperator) {
       responses.Set("403",
                     ProblemResponse("The token lacks this route's scope"));
-      responses.Set("404", ProblemResponse("No such tenant or entity"));
     }
     if (route.access == Access::kTenant) {
       responses.Set("403", ProblemResponse("The app is uninstalled"));
-      responses.Set("404", ProblemResponse("No such entity"));
+    }
+    if (route.access == Access::kOperator || route.access == Access::kTenant ||
+        route.access == Access::kPeer || signed_url) {
+      responses.Set("404", ProblemResponse("No such tenant or entity"));
+    }
+    if (route.write) {
+      responses.Set("409", ProblemResponse("Conflicts with current state"));
+      responses.Set("412", ProblemResponse("If-Match does not match"));
+    }
+    if (has_body) {
+      responses.Set("413", ProblemResponse("Body too large"));
+      responses.Set("415", ProblemResponse("Body of an unsupported type"));
+    }
+    if (route.access == Access::kTenant) {
       responses.Set("429", ProblemResponse("Over the site's request rate "
                                            "(--tenant-rate); retry after "
                                            "the Retry-After header's seconds"));
-      if (route.write) {
-        responses.Set("409", ProblemResponse("Conflicts with current state"));
-        responses.Set("412", ProblemResponse("If-Match does not match"));
-        responses.Set("413", ProblemResponse("Body larger than 1 MiB"));
-        responses.Set("415", ProblemResponse("Body is not JSON"));
-      }
     }
+    responses.Set("500", ProblemResponse("The server failed"));
     if (route.action == Action::kReadyz) {
       responses.Set("503", Obj({{"description", "Not ready"}}));
+    } else if (route.access != Access::kPublic) {
+      responses.Set("503", ProblemResponse("Unavailable for now (the tenant "
+                                           "is moving region, or the server "
+                                           "is draining)"));
+    }
+    if (route.write) {
+      responses.Set("507", ProblemResponse("Over the site's storage quota, or "
+                                           "the disk is full"));
     }
     switch (route.access) {
       case Access::kTenant:
@@ -700,8 +843,17 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
                 "answer {items, nextCursor} and take ?cursor=&limit=. Times "
                 "are RFC 3339 UTC."}}));
   doc.Set("servers", Arr({Obj({{"url", base_url}})}));
+  Json tag_list = Json::MakeArray();
+  for (const std::string& tag : tags) {
+    const auto it = TagDescriptions().find(tag);
+    Json t = Obj({{"name", tag}});
+    if (it != TagDescriptions().end()) t.Set("description", it->second);
+    tag_list.Push(std::move(t));
+  }
+  doc.Set("tags", std::move(tag_list));
   doc.Set("paths", std::move(paths));
   doc.Set("components", Components());
+  ExpressExactlyOneOf(doc);
   return doc;
 }
 

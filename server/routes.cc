@@ -370,10 +370,12 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(List("/api/v1/sites", V::kSite, "List sites", "Site"));
   t.push_back(Create("/api/v1/sites", C::kCreateSite, "Create a site", "Site",
                      FromEvent(ev::kSiteCreated, {"siteId"})));
+  t.back().example = R"({"name":"Intranet"})";
   t.push_back(Get("/api/v1/sites/{id}", V::kSite, "Get a site", "Site"));
   t.push_back(Change("PATCH", "/api/v1/sites/{id}", C::kUpdateSite,
                      "Rename a site, assign its theme or home layout", "Site",
                      SiteUpdateBody));
+  t.back().example = R"({"name":"Intranet","themeId":null})";
   t.push_back(Delete("/api/v1/sites/{id}", C::kDeleteSite,
                      "Delete a site (and its navigation)"));
   t.push_back(Change("PUT", "/api/v1/sites/{id}/domains/{domain}",
@@ -413,6 +415,8 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(List("/api/v1/themes", V::kTheme, "List themes", "Theme"));
   t.push_back(Create("/api/v1/themes", C::kCreateTheme, "Create a theme",
                      "Theme", FromEvent(ev::kThemeCreated, {"themeId"})));
+  t.back().example = R"({"name":"Dark","colors":{"primary":"#1d4ed8",)"
+                     R"("background":"#0b1020"},"fonts":{"heading":"Inter"}})";
   t.push_back(Get("/api/v1/themes/{id}", V::kTheme, "Get a theme", "Theme"));
   t.push_back(Change("PUT", "/api/v1/themes/{id}", C::kUpdateTheme,
                      "Replace a theme", "Theme",
@@ -424,6 +428,10 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(Create("/api/v1/layouts", C::kCreateLayout,
                      "Create a layout (its draft)", "Layout",
                      FromEvent(ev::kLayoutSaved, {"layoutId"})));
+  t.back().example =
+      R"({"name":"Home","sections":[{"id":"s1","columns":[{"id":"c1",)"
+      R"("width":12,"modules":[{"id":"m1","type":"text",)"
+      R"("props":{"text":"Welcome"}}]}]}]})";
   t.push_back(
       Get("/api/v1/layouts/{id}", V::kLayout, "Get a layout", "Layout"));
   t.push_back(Change("PUT", "/api/v1/layouts/{id}", C::kSaveLayout,
@@ -446,6 +454,9 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
       Create("/api/v1/announcements", C::kCreateAnnouncement,
              "Publish an announcement", "Announcement",
              FromEvent(ev::kAnnouncementPublished, {"announcementId"})));
+  t.back().example =
+      R"({"text":"Office closed on Friday","severity":"info",)"
+      R"("startsAt":"2026-01-01T00:00:00Z","audience":{"spaceKeys":["HR"]}})";
   t.push_back(Get("/api/v1/announcements/{id}", V::kAnnouncement,
                   "Get an announcement", "Announcement"));
   t.push_back(Change("PUT", "/api/v1/announcements/{id}",
@@ -462,6 +473,9 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(Change("PUT", "/api/v1/search/promoted/{keyword}",
                      C::kSetPromoted, "Set the results promoted for a keyword",
                      "Promoted", FromEvent(ev::kPromotedSet, {"keyword"})));
+  t.back().example =
+      R"({"results":[{"contentId":"12345"},)"
+      R"({"url":"https://hr.example.com/","title":"HR portal"}]})";
   t.push_back(Delete("/api/v1/search/promoted/{keyword}", C::kClearPromoted,
                      "Clear a keyword's promoted results"));
 
@@ -470,6 +484,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
   t.push_back(Change("PUT", "/api/v1/pages/{contentId}/featured",
                      C::kSetFeatured, "Set a page's featured image and text",
                      "Featured", FromEvent(ev::kFeaturedSet, {"contentId"})));
+  t.back().example = R"({"text":"Our new office"})";
   t.push_back(Delete("/api/v1/pages/{contentId}/featured", C::kClearFeatured,
                      "Clear a page's featured metadata"));
 
@@ -479,6 +494,7 @@ std::vector<RouteSpec> BuildRouteTable(const RouteOptions& options) {
       Create("/api/v1/feedback", C::kSubmitFeedback,
              "Submit feedback (the submitter is the token's sub)", "Feedback",
              FromEvent(ev::kFeedbackSubmitted, {"feedbackId", "submitter"})));
+  t.back().example = R"({"text":"Very useful","rating":5})";
   t.push_back(
       Get("/api/v1/feedback/{id}", V::kFeedback, "Get feedback", "Feedback"));
   t.push_back(

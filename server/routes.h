@@ -141,6 +141,7 @@ struct RouteSpec {
   std::string description;
   std::string response;       // component schema ("Site"); "" for none
   BodySchema request_schema;  // the JSON request body; empty for none
+  std::string example;        // a request body the route accepts (JSON)
   std::vector<QueryParamDoc> query;
 
   bool is_list() const { return max_limit > 0; }
