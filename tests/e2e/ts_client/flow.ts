@@ -138,6 +138,17 @@ function has(step: string, value: unknown,
 // The document the types were generated from: each answer is checked
 // against its schema's required properties and their JSON types, so that
 // a field the document promises but the server does not send fails here.
+// Whether the document lists `status` among the operation's answers: an
+// error the server gives must be one a client was told to expect.
+function documented(step: string, template: string, method: string,
+                    status: number): void {
+  const operation = doc.paths[template]?.[method];
+  check(operation !== undefined, `${step}: ${method} ${template} undocumented`);
+  check(String(status) in operation.responses,
+        `${step}: ${method} ${template} answered ${status}, which the ` +
+        `document does not list`);
+}
+
 type JsonSchema = {
   $ref?: string; type?: string | string[]; required?: string[];
   properties?: Record<string, JsonSchema>; items?: JsonSchema;
@@ -145,6 +156,7 @@ type JsonSchema = {
 };
 const doc = JSON.parse(fs.readFileSync(docPath, "utf8")) as {
   components: { schemas: Record<string, JsonSchema> };
+  paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
 };
 function conforms(at: string, value: unknown, schema: JsonSchema): void {
   if (schema.$ref) {
@@ -301,6 +313,7 @@ async function main(): Promise<void> {
   });
   check(stale.response.status === 412, "stale If-Match: not 412");
   is("stale If-Match", "Problem", stale.error);
+  documented("stale If-Match", "/api/v1/sites/{id}", "patch", 412);
   check(stale.response.headers.get("Content-Type")?.startsWith(
             "application/problem+json"), "412 is not problem+json");
   const withSpace = ok("add space", await client.PUT(
@@ -416,6 +429,8 @@ async function main(): Promise<void> {
             audience: { all: true, spaceKeys: ["HR"] } as never },
   });
   check(both.response.status === 400, "audience with both: not 400");
+  is("audience with both", "Problem", both.error);
+  documented("audience with both", "/api/v1/announcements", "post", 400);
   const announcements = ok("list announcements", await client.GET(
       "/api/v1/announcements",
       { params: { query: { active_at: "2021-01-01T00:00:00Z" } } }), 200);
@@ -516,6 +531,12 @@ async function main(): Promise<void> {
     params: { path: { id: siteId } } });
   check(gone.response.status === 404, "deleted site: not 404");
   is("deleted site", "Problem", gone.error);
+  documented("deleted site", "/api/v1/sites/{id}", "get", 404);
+  // Without a token: 401, as every tenant route documents.
+  const anonymous = await fetch(baseUrl + "/api/v1/sites");
+  check(anonymous.status === 401, "no token: not 401");
+  is("no token", "Problem", await anonymous.json());
+  documented("no token", "/api/v1/sites", "get", 401);
   console.log("ok");
 }
 
