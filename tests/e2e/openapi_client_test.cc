@@ -5,6 +5,8 @@
 // delete. The npm packages are pinned by tests/e2e/ts_client's
 // package-lock.json.
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -36,14 +38,24 @@ void WriteAll(const fs::path& path, const std::string& text) {
   REQUIRE(out.good());
 }
 
-// The pinned packages, installed with `npm ci` into a prefix of this test's
+// The pinned packages, installed with `npm ci` into a prefix of this file's
 // own (E2E_NODE_PREFIX-ts-client), again only when the lock file changed.
+// The tests here share it: under ctest -j an flock keeps a second install
+// from racing the first.
 fs::path ClientPrefix() {
   const fs::path prefix = std::string(E2E_NODE_PREFIX) + "-ts-client";
+  fs::create_directories(prefix);
+  const int lock_fd =
+      ::open((prefix / ".install-lock").c_str(), O_CREAT | O_RDWR, 0644);
+  REQUIRE(lock_fd >= 0);
+  REQUIRE(::flock(lock_fd, LOCK_EX) == 0);
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }  // releases the flock
+  } unlock{lock_fd};
   const std::string lock = ReadAll(kClientSource / "package-lock.json");
   const fs::path installed = prefix / "installed-package-lock.json";
   if (!fs::exists(installed) || ReadAll(installed) != lock) {
-    fs::create_directories(prefix);
     WriteAll(prefix / "package.json", ReadAll(kClientSource / "package.json"));
     WriteAll(prefix / "package-lock.json", lock);
     auto [code, out] = RunProgram(
