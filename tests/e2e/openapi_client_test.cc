@@ -9,11 +9,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "tests/e2e/harness.h"
@@ -97,6 +99,74 @@ TEST_CASE("The OpenAPI document passes Redocly's lint without an error",
   INFO(out);
   CHECK(code == 0);
   fs::remove_all(dir);
+}
+
+// Whether any schema below `j` still says "exactly one property" only by
+// counting, which generators ignore.
+bool CountsProperties(const Json& j) {
+  if (j.is_array()) {
+    for (const Json& v : j.as_array()) {
+      if (CountsProperties(v)) return true;
+    }
+  }
+  if (!j.is_object()) return false;
+  if (j.Find("maxProperties") != nullptr) return true;
+  for (const auto& [k, v] : j.as_object()) {
+    if (CountsProperties(v)) return true;
+  }
+  return false;
+}
+
+TEST_CASE(
+    "Every operation in the OpenAPI document has a unique camelCase "
+    "operationId, a tag, a summary and its problem+json errors",
+    "[e2e][openapi]") {
+  World w;
+  const Json doc = Http("GET", w.server->url("/openapi.json")).json();
+  CHECK_FALSE(CountsProperties(doc));
+  std::set<std::string> ids;
+  for (const auto& [pattern, ops] : doc.Find("paths")->as_object()) {
+    for (const auto& [method, op] : ops.as_object()) {
+      INFO(method << " " << pattern);
+      const std::string id(op.GetString("operationId"));
+      CHECK(ids.insert(id).second);
+      REQUIRE_FALSE(id.empty());
+      CHECK(std::islower(static_cast<unsigned char>(id[0])));
+      CHECK(std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c));
+      }));
+      REQUIRE(op.Find("tags") != nullptr);
+      CHECK(op.Find("tags")->as_array().size() == 1);
+      CHECK_FALSE(op.GetString("summary").empty());
+      const Json& responses = *op.Find("responses");
+      std::vector<std::string> errors = {"500"};
+      const Json* security = op.Find("security");
+      if (!security->as_array().empty()) errors.push_back("401");
+      if (pattern.starts_with("/api/v1/")) {
+        for (const char* s : {"400", "403", "404", "429"}) errors.push_back(s);
+      }
+      const Json* params = op.Find("parameters");
+      const bool if_match =
+          params != nullptr &&
+          std::any_of(
+              params->as_array().begin(), params->as_array().end(),
+              [](const Json& p) { return p.GetString("name") == "If-Match"; });
+      if (if_match) {
+        for (const char* s : {"409", "412", "413", "507"}) errors.push_back(s);
+      }
+      for (const std::string& status : errors) {
+        INFO(status);
+        const Json* r = responses.Find(status);
+        REQUIRE(r != nullptr);
+        CHECK(r->Find("content")
+                  ->Find("application/problem+json")
+                  ->Find("schema")
+                  ->GetString("$ref") == "#/components/schemas/Problem");
+      }
+    }
+  }
+  CHECK(ids.contains("getApiV1SitesById"));
+  CHECK(ids.contains("getAdminTenantsByClientKeySitesById"));
 }
 
 TEST_CASE("Every request body example in the OpenAPI document is accepted",
