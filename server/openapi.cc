@@ -766,10 +766,22 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
     if (has_body || route.access != Access::kPublic || !route.query.empty()) {
       responses.Set("400", ProblemResponse("Malformed request or body"));
     }
-    if (route.access != Access::kPublic) {
-      responses.Set("401",
-                    ProblemResponse(signed_url ? "Bad or expired signature"
-                                               : "Missing or invalid token"));
+    if (signed_url) {
+      responses.Set("403", ProblemResponse("Bad or expired signature"));
+    } else if (route.access != Access::kPublic) {
+      responses.Set("401", ProblemResponse("Missing or invalid token"));
+    }
+    if (route.action == Action::kGetMedia ||
+        route.action == Action::kSignedMedia) {
+      const Json binary = Obj({{"type", "string"}, {"format", "binary"}});
+      responses.Set(
+          "206",
+          Obj({{"description", "The byte range asked for (Range)"},
+               {"content", Obj({{"image/*", Obj({{"schema", binary}})}})}}));
+      responses.Set(
+          "304",
+          Obj({{"description", "Unchanged since the If-None-Match ETag"}}));
+      responses.Set("416", ProblemResponse("The range lies outside the image"));
     }
     if (route.access == Access::kOperator) {
       responses.Set("403",
