@@ -287,6 +287,20 @@ async function main(): Promise<void> {
   check(image.response.status === 200, "get media: not 200");
   check(image.data instanceof ArrayBuffer &&
         image.data.byteLength === uploaded.size, "get media: other bytes");
+  const range = await client.GET("/api/v1/media/{id}", {
+    params: { path: { id: mediaId } }, parseAs: "arrayBuffer",
+    headers: { Range: "bytes=0-7" },
+  });
+  check(range.response.status === 206, "media range: not 206");
+  documented("media range", "/api/v1/media/{id}", "get", 206);
+  check(range.data instanceof ArrayBuffer && range.data.byteLength === 8,
+        "media range: not 8 bytes");
+  // The signed URL serves the same bytes without a token.
+  const viaUrl = await fetch(baseUrl + url.path);
+  check(viaUrl.status === 200, "signed media url: not 200");
+  documented("signed media url", "/media/{handle}", "get", 200);
+  check((await viaUrl.arrayBuffer()).byteLength === uploaded.size,
+        "signed media url: other bytes");
 
   // ----- sites --------------------------------------------------------
   const site = ok("create site", await client.POST("/api/v1/sites", {
