@@ -8,11 +8,12 @@
 
 #include "server/cidr.h"
 #include "server/http_server.h"
+#include "server/log.h"
 #include "storage/base/status.h"
 
 namespace siteledger::server {
 
-// siteledgerd's configuration, from its command line.
+// siteledgerd's configuration, from its command line and config file.
 struct Config {
   HttpOptions http;
   std::string region = "us";
@@ -79,6 +80,8 @@ struct Config {
   std::filesystem::path peer_ca_file;
   // How often the sweeper runs the purges that are due (wall time).
   std::chrono::milliseconds sweep_interval{3'600'000};
+  // The least severe log lines written.
+  LogLevel log_level = LogLevel::kInfo;
   bool help = false;
 };
 
@@ -91,7 +94,15 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view what,
 std::string Usage();
 
 // Parses `--flag value` and `--flag=value` arguments (args excludes argv[0]).
-// InvalidArgument names the flag at fault.
+// `--config PATH` reads a file first: one `key = value` a line, the keys
+// being the flags without "--" (`test-clock` and `rebuild-views` alone or
+// `= true`/`= false`), blank lines and lines starting with `#` skipped,
+// repeatable keys (peer, trusted-proxy, media-max-bytes) repeated, any other
+// key at most once. Each value is checked exactly as its flag's. Flags on
+// the command line win over the file; a list flag (--peer,
+// --trusted-proxy) given there replaces the file's list.
+// InvalidArgument names the flag at fault, or the file and line; reads
+// nothing but the file. With --help, returns at once with `help` set.
 Result<Config> ParseFlags(const std::vector<std::string>& args);
 
 }  // namespace siteledger::server

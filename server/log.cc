@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -19,12 +20,36 @@ LogField::LogField(std::string_view k, double v) : key(k), is_number(true) {
   text = buf;
 }
 
+namespace {
+
+std::atomic<LogLevel> g_level{LogLevel::kInfo};
+
+}  // namespace
+
+std::optional<LogLevel> ParseLogLevel(std::string_view text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warn") return LogLevel::kWarn;
+  if (text == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
+void SetLogLevel(LogLevel level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   projections::WriteJsonString(out, s);
 }
 
 void Log(std::string_view level, std::string_view msg,
          std::initializer_list<LogField> fields) {
+  // One relaxed load and at most four short compares before any formatting.
+  if (const LogLevel least = g_level.load(std::memory_order_relaxed);
+      least != LogLevel::kDebug) {
+    const std::optional<LogLevel> known = ParseLogLevel(level);
+    if (known && *known < least) return;
+  }
   std::string line = "{\"time\":\"";
   line += siteledger::FormatRfc3339(siteledger::SystemClock().Now());
   line += "\",\"level\":";

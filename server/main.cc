@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
       std::fputs(sl::server::Usage().c_str(), stdout);
       return 0;
     }
+    sl::server::SetLogLevel(config->log_level);
     RaiseOpenFileLimit(config->http.limits.max_connections);
     // The clock: the system's, or one operators can move forward.
     siteledger::SystemClock system_clock;
