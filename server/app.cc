@@ -206,6 +206,7 @@ class App::Impl {
             .projector = projector_,
             .auth = auth_,
             .finisher = finisher_,
+            .metrics = metrics_,
             .config = config_,
             .peer_secret = PeerSecret(config_),
             .relay =
@@ -402,6 +403,7 @@ void App::Impl::Dispatch(const CallPtr& call) {
                            " a second allows; retry after " +
                            std::to_string(retry_after) + " s");
       r.Set("Retry-After", std::to_string(retry_after));
+      metrics_.CountRateLimited();
       return finisher_.Finish(call, std::move(r));
     }
     const std::string& method = call->request.method;

@@ -86,6 +86,25 @@ void Metrics::Render(std::string& out) const {
     AppendSample(out, "siteledger_http_request_duration_seconds_count", labels,
                  static_cast<double>(s.count));
   }
+  out +=
+      "# HELP siteledger_rate_limited_requests_total Tenant requests refused "
+      "with 429 by the per-tenant rate limit.\n"
+      "# TYPE siteledger_rate_limited_requests_total counter\n";
+  AppendSample(out, "siteledger_rate_limited_requests_total", "",
+               static_cast<double>(rate_limited_.load()));
+  out +=
+      "# HELP siteledger_sweeper_last_success_timestamp_seconds When the "
+      "sweeper (purges due, access-log retention) last finished without an "
+      "error; 0 before its first run.\n"
+      "# TYPE siteledger_sweeper_last_success_timestamp_seconds gauge\n";
+  AppendSample(out, "siteledger_sweeper_last_success_timestamp_seconds", "",
+               sweep_ok_at_.load());
+  out +=
+      "# HELP siteledger_sweeper_last_failure_timestamp_seconds When a "
+      "sweeper run last failed; 0 if none has.\n"
+      "# TYPE siteledger_sweeper_last_failure_timestamp_seconds gauge\n";
+  AppendSample(out, "siteledger_sweeper_last_failure_timestamp_seconds", "",
+               sweep_failed_at_.load());
 }
 
 }  // namespace siteledger::server

@@ -30,7 +30,19 @@ class Metrics {
   void Observe(size_t route, std::string_view method, int status,
                double seconds);
 
-  // Appends the request metrics to `out`.
+  // A tenant request refused with 429 by the rate limiter. Any thread.
+  void CountRateLimited() {
+    rate_limited_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The sweeper finished a run (`ok`: without an error) at `unix_seconds`.
+  // Any thread.
+  void SweepDone(double unix_seconds, bool ok) {
+    (ok ? sweep_ok_at_ : sweep_failed_at_)
+        .store(unix_seconds, std::memory_order_relaxed);
+  }
+
+  // Appends the request metrics, the rate limiter's and the sweeper's to
+  // `out`.
   void Render(std::string& out) const;
 
  private:
@@ -45,6 +57,9 @@ class Metrics {
   mutable Mutex mu_;
   // (route index, method index, status) packed -> counters
   std::map<uint64_t, Series> series_ GUARDED_BY(mu_);
+  std::atomic<uint64_t> rate_limited_{0};
+  std::atomic<double> sweep_ok_at_{0};      // 0: none yet
+  std::atomic<double> sweep_failed_at_{0};  // 0: none yet
 };
 
 // Appends one Prometheus sample line: name{labels} value.

@@ -3,6 +3,9 @@
 #include "server/internal/public_routes.h"
 
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <map>
 
 #include "server/problem.h"
 
@@ -21,7 +24,106 @@ void AppendFamily(std::string& out, std::string_view name,
   AppendSample(out, name, "", static_cast<double>(value));
 }
 
+// "estimate_num_keys" in words for a HELP line: "estimate num keys".
+std::string Words(std::string name) {
+  for (char& c : name) {
+    if (c == '_') c = ' ';
+  }
+  return name;
+}
+
+// The synced writes' latency histogram and the commit queue's depth.
+void RenderCommitFigures(std::string& out,
+                         const storage::EventLog::Stats& stats) {
+  using Stats = storage::EventLog::Stats;
+  out +=
+      "# HELP siteledger_wal_sync_duration_seconds Time of each synced write "
+      "of the commit path (the WAL write and its fsync).\n"
+      "# TYPE siteledger_wal_sync_duration_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < Stats::kSyncBucketsSeconds.size(); ++i) {
+    cumulative += stats.sync_histogram[i];
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", Stats::kSyncBucketsSeconds[i]);
+    AppendSample(out, "siteledger_wal_sync_duration_seconds_bucket",
+                 std::string("le=\"") + le + "\"",
+                 static_cast<double>(cumulative));
+  }
+  cumulative += stats.sync_histogram.back();
+  AppendSample(out, "siteledger_wal_sync_duration_seconds_bucket",
+               "le=\"+Inf\"", static_cast<double>(cumulative));
+  AppendSample(out, "siteledger_wal_sync_duration_seconds_sum", "",
+               stats.sync_seconds_sum);
+  AppendSample(out, "siteledger_wal_sync_duration_seconds_count", "",
+               static_cast<double>(cumulative));
+  AppendFamily(out, "siteledger_commit_queue_depth",
+               "Appends accepted and not yet answered: waiting for a group "
+               "commit or in the one being written.",
+               "gauge", stats.queue_depth);
+}
+
 }  // namespace
+
+// The registry's figures, each from an index or a kept count, never a walk
+// of the region's tenants per scrape: tenants held (counted once, then kept
+// by installs and purges), migrations under way by state (the in-flight
+// index: only those), and purges due and overdue (the purge-due index,
+// read up to kMaxPurgesShown).
+void PublicRoutes::RenderRegistryFigures(std::string& out) const {
+  constexpr size_t kMaxPurgesShown = 10000;
+  storage::TenantRegistry& registry = store_.registry();
+  const std::string region = "region=\"" + config_.region + "\"";
+  if (auto n = registry.Count()) {
+    out +=
+        "# HELP siteledger_tenants Tenant records this region holds, in any "
+        "state (copies kept for a rollback and purged tombstones "
+        "included).\n# TYPE siteledger_tenants gauge\n";
+    AppendSample(out, "siteledger_tenants", region, static_cast<double>(*n));
+  }
+  if (auto in_flight = registry.InFlight()) {
+    std::map<std::string, uint64_t> by_state = {
+        {"copying", 0}, {"cutover", 0}, {"rolling_back", 0}};
+    for (TenantId t : *in_flight) {
+      if (auto rec = registry.Get(t)) {
+        switch (rec->residency.state) {
+          case storage::ResidencyState::kCopying:
+            ++by_state["copying"];
+            break;
+          case storage::ResidencyState::kCutover:
+            ++by_state["cutover"];
+            break;
+          case storage::ResidencyState::kRollingBack:
+            ++by_state["rolling_back"];
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    out +=
+        "# HELP siteledger_migrations Migrations and rollbacks under way "
+        "from this region, by state.\n# TYPE siteledger_migrations gauge\n";
+    for (const auto& [state, n] : by_state) {
+      AppendSample(out, "siteledger_migrations", "state=\"" + state + "\"",
+                   static_cast<double>(n));
+    }
+  }
+  const Timestamp now = store_.clock().Now();
+  auto due = registry.PurgesDue(now, kMaxPurgesShown);
+  auto overdue =
+      registry.PurgesDue(now - std::chrono::hours(24), kMaxPurgesShown);
+  if (due && overdue) {
+    AppendFamily(out, "siteledger_purges_due",
+                 "Tenant copies whose purge time has come (30 days after an "
+                 "uninstall, 7 after a move) and that are not purged yet "
+                 "(at most 10000 counted).",
+                 "gauge", due->size());
+    AppendFamily(out, "siteledger_purges_overdue",
+                 "Of those, the ones due for more than 24 hours: the sweeper "
+                 "is not keeping the deletion promise.",
+                 "gauge", overdue->size());
+  }
+}
 
 std::string PublicRoutes::RenderMetrics() const {
   std::string out;
@@ -65,9 +167,13 @@ std::string PublicRoutes::RenderMetrics() const {
                disk.writes_refused ? 1 : 0);
   for (const auto& [name, value] : store_.DatabaseFigures()) {
     const std::string metric = "siteledger_rocksdb_" + name;
+    out += "# HELP " + metric + " RocksDB's " + Words(name) +
+           ", summed over the column families.\n";
     out += "# TYPE " + metric + " gauge\n";
     AppendSample(out, metric, "", static_cast<double>(value));
   }
+  RenderCommitFigures(out, stats);
+  RenderRegistryFigures(out);
   return out;
 }
 

@@ -1886,15 +1886,34 @@ Result<Json> ResidencyApi::Sweep(bool dry_run) {
 void ResidencyApi::ServeSweep(const CallPtr& call) {
   const bool dry_run = call->Query("dry_run").value_or("false") == "true";
   auto result = Sweep(dry_run);
+  if (!dry_run) {
+    d_.metrics.SweepDone(
+        std::chrono::duration<double>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count(),
+        result.has_value());
+  }
   if (!result) return d_.finisher.Fail(call, result.error());
   d_.finisher.Finish(call, JsonResponse(200, *result));
 }
 
 void ResidencyApi::SweepLoop() {
+  // Counts the region's tenants once, here at start rather than in a scrape
+  // of /metrics; the registry keeps the count from then on.
+  if (auto n = store_.registry().Count(); !n) {
+    Log("error", "counting the tenants failed",
+        {{"error", n.error().ToString()}});
+  }
   do {
-    if (auto result = Sweep(false); !result) {
+    const auto result = Sweep(false);
+    if (!result) {
       Log("error", "the sweep failed", {{"error", result.error().ToString()}});
     }
+    d_.metrics.SweepDone(
+        std::chrono::duration<double>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count(),
+        result.has_value());
   } while (Sleep(d_.config.sweep_interval));
 }
 

@@ -382,6 +382,17 @@ class EventLog {
     uint64_t events = 0;    // events written
     // Group sizes in requests: buckets 1, 2-3, 4-7, ..., 2048+.
     std::array<uint64_t, 12> group_size_histogram{};
+    // The synced writes' durations (the WAL write and its fsync): counts in
+    // buckets up to kSyncBucketsSeconds[i] (not cumulative), the last one
+    // everything slower, and their sum.
+    static constexpr std::array<double, 12> kSyncBucketsSeconds = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+        0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+    std::array<uint64_t, 13> sync_histogram{};
+    double sync_seconds_sum = 0;
+    // Appends accepted and not yet answered: waiting for a group, or in the
+    // one being written.
+    uint64_t queue_depth = 0;
   };
   // Counters since the log was opened. Any thread; never fails.
   Stats stats() const;
@@ -429,6 +440,9 @@ class EventLog {
   std::atomic<uint64_t> stat_requests_{0};
   std::atomic<uint64_t> stat_events_{0};
   std::array<std::atomic<uint64_t>, 12> stat_histogram_{};
+  std::array<std::atomic<uint64_t>, 13> stat_sync_histogram_{};
+  std::atomic<uint64_t> stat_sync_nanos_{0};
+  std::atomic<uint64_t> stat_queue_depth_{0};
 
   std::thread committer_;  // last: starts after everything above exists
 };

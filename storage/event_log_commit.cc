@@ -115,6 +115,7 @@ void EventLog::Enqueue(std::unique_ptr<Pending> pending) {
     if (!stopping_) {
       queue_.push_back(std::move(pending));
       ++outstanding_;
+      stat_queue_depth_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   if (pending) {
@@ -217,6 +218,7 @@ void EventLog::CommitLoop() {
     {
       MutexLock lock(mu_);
       outstanding_ -= group.size();
+      stat_queue_depth_.fetch_sub(group.size(), std::memory_order_relaxed);
     }
     idle_.SignalAll();
     group.clear();
@@ -251,7 +253,19 @@ void EventLog::WriteGroup(std::vector<std::unique_ptr<Pending>>& group,
   }
   Status written = sealed;
   if (written.ok() && state.batch.Count() > 0) {
+    const auto start = std::chrono::steady_clock::now();
     written = db_.WriteSynced(state.batch);
+    const std::chrono::nanoseconds took =
+        std::chrono::steady_clock::now() - start;
+    const double seconds = std::chrono::duration<double>(took).count();
+    size_t bucket = 0;
+    while (bucket < Stats::kSyncBucketsSeconds.size() &&
+           seconds > Stats::kSyncBucketsSeconds[bucket]) {
+      ++bucket;
+    }
+    stat_sync_histogram_[bucket].fetch_add(1, std::memory_order_relaxed);
+    stat_sync_nanos_.fetch_add(static_cast<uint64_t>(took.count()),
+                               std::memory_order_relaxed);
   }
   uint64_t events = 0;
   if (written.ok()) {
@@ -281,6 +295,14 @@ EventLog::Stats EventLog::stats() const {
     s.group_size_histogram[i] =
         stat_histogram_[i].load(std::memory_order_relaxed);
   }
+  for (size_t i = 0; i < s.sync_histogram.size(); ++i) {
+    s.sync_histogram[i] =
+        stat_sync_histogram_[i].load(std::memory_order_relaxed);
+  }
+  s.sync_seconds_sum =
+      static_cast<double>(stat_sync_nanos_.load(std::memory_order_relaxed)) /
+      1e9;
+  s.queue_depth = stat_queue_depth_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -449,7 +449,25 @@ Result<TenantRecord> TenantRegistry::CreateLocked(TenantRecord record) {
   batch.Put(db_.cf(Family::kTenants), ClientKeyRow(record.client_key),
             id_value);
   SL_RETURN_ERR_IF_ERROR(db_.WriteSynced(batch));
+  if (count_) ++*count_;
   return record;
+}
+
+Result<uint64_t> TenantRegistry::Count() {
+  MutexLock lock(mu_);
+  if (!count_) {
+    uint64_t n = 0;
+    TenantId after(0);
+    for (;;) {
+      auto page = List(after, 1000);
+      if (!page) return Err(page.error());
+      n += page->size();
+      if (page->size() < 1000) break;
+      after = page->back().id;
+    }
+    count_ = n;
+  }
+  return *count_;
 }
 
 Status TenantRegistry::StageDeleteRows(TenantId tenant,
@@ -536,7 +554,9 @@ Status TenantRegistry::Remove(TenantId tenant) {
   } else if (!points_at && points_at.error().code() != StatusCode::kNotFound) {
     return points_at.error();
   }
-  return db_.WriteSynced(batch);
+  SL_RETURN_IF_ERROR(db_.WriteSynced(batch));
+  if (count_) --*count_;
+  return Status::Ok();
 }
 
 Result<std::vector<TenantId>> TenantRegistry::InFlight() const {

@@ -169,6 +169,11 @@ class TenantRegistry {
   // Tenants whose purge_at is at or before `now`, earliest first, at most
   // `limit`; from an index kept with the records. IOError. Any thread.
   Result<std::vector<TenantId>> PurgesDue(Timestamp now, size_t limit) const;
+  // Tenant records held in this region, in any state (a purged copy's
+  // tombstone included). Counted once, on the first call, by a walk of the
+  // records (installs wait for it), then kept by every create and removal:
+  // after the first call it costs a lock. IOError. Any thread.
+  Result<uint64_t> Count() EXCLUDES(mu_);
 
   // Tenants in id order, starting after `after`, at most `limit`.
   // Corruption for a record that does not open; IOError. Any thread.
@@ -204,6 +209,7 @@ class TenantRegistry {
   const std::string index_key_;  // HMAC key for clientKeys
   const AeadKey record_key_;     // seals records
   Mutex mu_;                     // serialises installs and updates
+  std::optional<uint64_t> count_ GUARDED_BY(mu_);  // Count(), once known
 };
 
 }  // namespace siteledger::storage

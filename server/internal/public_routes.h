@@ -34,6 +34,8 @@ class PublicRoutes {
 
  private:
   HttpResponse Descriptor() const;
+  // Appends the tenant registry's figures (tenants, migrations, purges).
+  void RenderRegistryFigures(std::string& out) const;
 
   storage::Store& store_;  // its log, health and figures
   const Metrics& metrics_;

@@ -21,6 +21,7 @@
 #include "server/internal/call.h"
 #include "server/internal/finisher.h"
 #include "server/internal/tenant_auth.h"
+#include "server/metrics.h"
 #include "storage/base/mutex.h"
 #include "storage/store.h"
 
@@ -48,6 +49,7 @@ class ResidencyApi {
     projections::Projector& projector;
     TenantAuth& auth;
     Finisher& finisher;
+    Metrics& metrics;  // the sweeper's runs
     const Config& config;
     std::string peer_secret;  // empty: no peer calls made or accepted
     // Serves a lifecycle callback relayed from another region as if it had
