@@ -501,7 +501,32 @@ Json Components() {
                      "`Authorization: JWT <token>`: another region of this "
                      "deployment; HS256 with the peer secret, iss = "
                      "siteledger:<region>, qsh of the request."}}));
-  return Obj({{"schemas", schemas}, {"securitySchemes", security}});
+  const Json request_id_schema =
+      Obj({{"type", "string"},
+           {"pattern", "^[A-Za-z0-9._:/+=@-]{1,128}$"},
+           {"example", "4bf92f3577b34da6a3ce929d0e0e4736"}});
+  Json parameters = Json::MakeObject();
+  parameters.Set(
+      "XRequestId",
+      Obj({{"name", "X-Request-Id"},
+           {"in", "header"},
+           {"required", false},
+           {"description",
+            "The request's id for correlation: echoed in the answer and "
+            "kept in the access log. One that does not match the pattern "
+            "is replaced, not refused."},
+           {"schema", request_id_schema}}));
+  Json headers = Json::MakeObject();
+  headers.Set("XRequestId",
+              Obj({{"description",
+                    "The request's id: the client's X-Request-Id when it "
+                    "matched the pattern, else one the server made (32 hex "
+                    "digits)"},
+                   {"schema", request_id_schema}}));
+  return Obj({{"schemas", schemas},
+              {"securitySchemes", security},
+              {"parameters", parameters},
+              {"headers", headers}});
 }
 
 Json ProblemResponse(const std::string& description) {
@@ -667,6 +692,7 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
                {"maximum", static_cast<int64_t>(route.max_limit)}})));
     }
     for (const QueryParamDoc& q : route.query) params.Push(ExtraQueryParam(q));
+    params.Push(Obj({{"$ref", "#/components/parameters/XRequestId"}}));
     if (route.write) {
       params.Push(Obj({{"name", "If-Match"},
                        {"in", "header"},
@@ -838,6 +864,15 @@ Json BuildOpenApi(std::span<const RouteSpec> routes,
         break;
       default:
         o.Set("security", Json::MakeArray());  // public, or a signed URL
+    }
+    // Every answer, errors and streams included, names its request.
+    for (auto& [status, response] : responses.as_object()) {
+      Json* headers = response.Find("headers");
+      if (headers == nullptr) {
+        headers = &response.Set("headers", Json::MakeObject());
+      }
+      headers->Set("X-Request-Id",
+                   Obj({{"$ref", "#/components/headers/XRequestId"}}));
     }
     o.Set("responses", std::move(responses));
     Json* path = paths.Find(route.path);

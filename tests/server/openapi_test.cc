@@ -55,18 +55,42 @@ TEST_CASE("The OpenAPI document covers every route, and nothing else",
     CHECK(schema.Find("properties")->Find("siteId") == nullptr);
     CHECK(schema.Find("properties")->Find("v") == nullptr);
   }
+  SECTION("every answer documents X-Request-Id, and every operation takes it") {
+    for (const auto& [path, item] : doc.Find("paths")->as_object()) {
+      for (const auto& [method, op] : item.as_object()) {
+        INFO(method << " " << path);
+        bool takes = false;
+        for (const auto& p : op.Find("parameters")->as_array()) {
+          takes |= p.GetString("$ref") == "#/components/parameters/XRequestId";
+        }
+        CHECK(takes);
+        for (const auto& [status, response] :
+             op.Find("responses")->as_object()) {
+          INFO(status);
+          const projections::Json* headers = response.Find("headers");
+          REQUIRE(headers != nullptr);
+          CHECK(headers->Find("X-Request-Id") != nullptr);
+        }
+      }
+    }
+  }
   SECTION("every $ref resolves") {
     std::function<void(const projections::Json&)> walk =
         [&](const projections::Json& j) {
           if (j.is_object()) {
             for (const auto& [k, v] : j.as_object()) {
               if (k == "$ref") {
+                // #/components/<section>/<name>, and it is there.
                 const std::string ref = v.as_string();
-                REQUIRE(ref.starts_with("#/components/schemas/"));
                 INFO(ref);
-                CHECK(doc.Find("components")
-                          ->Find("schemas")
-                          ->Find(ref.substr(21)) != nullptr);
+                REQUIRE(ref.starts_with("#/components/"));
+                const std::string rest = ref.substr(13);
+                const size_t slash = rest.find('/');
+                REQUIRE(slash != std::string::npos);
+                const projections::Json* section =
+                    doc.Find("components")->Find(rest.substr(0, slash));
+                REQUIRE(section != nullptr);
+                CHECK(section->Find(rest.substr(slash + 1)) != nullptr);
               } else {
                 walk(v);
               }
