@@ -27,7 +27,7 @@ Usage: siteledgerd [--config FILE] [flags]
   --master-key-file PATH  the region's master key; created (mode 0600) if
                           absent (default master-<region>.key beside --data)
   --base-url URL          the app's public base URL (default
-                          http://<listen host>:<bound port>, e.g.
+                          http://<listen address>:<bound port>, e.g.
                           http://127.0.0.1:8080; https:// with --tls-cert)
   --install-keys-url URL  where lifecycle signing keys are fetched by kid
                           (default https://connect-install-keys.atlassian.com)

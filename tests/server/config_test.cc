@@ -147,7 +147,8 @@ TEST_CASE(
     "flag",
     "[config]") {
   const std::string usage = Usage();
-  CHECK(usage.find("http://<listen host>:<bound port>") != std::string::npos);
+  CHECK(usage.find("http://<listen address>:<bound port>") !=
+        std::string::npos);
   for (const char* flag : {"--config",
                            "--log-level",
                            "--listen",
