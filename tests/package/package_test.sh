@@ -95,6 +95,14 @@ if [ -n "$verify_out" ]; then
   fail "systemd-analyze verify has findings"
 fi
 echo "no findings"
+# The hardening, scored by systemd (0 best, 10 worst): the unit stays at
+# "OK" or better (1.4 when written; --threshold counts tenths).
+security_out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze security --offline=yes \
+  --threshold=20 --root="$vroot" /lib/systemd/system/siteledgerd.service 2>&1) || {
+  echo "$security_out" >&2
+  fail "systemd-analyze security: exposure above 2.0"
+}
+grep 'Overall exposure' <<<"$security_out"
 
 echo "== siteledgerd --help and a bad config line"
 help=$("$root/usr/bin/siteledgerd" --help) || fail "--help exits non-zero"
