@@ -22,7 +22,7 @@ TEST_CASE("ParseFlags reads --name value, --name=value and booleans",
   CHECK(f.Get("missing", "fallback") == "fallback");
 }
 
-TEST_CASE("--help and -h are a boolean for every command", "[tools]") {
+TEST_CASE("Help, as --help or -h, is a boolean for every command", "[tools]") {
   for (const std::string help : {"--help", "-h"}) {
     const Flags f = Parse({help});
     CHECK_FALSE(f.error);
