@@ -174,3 +174,45 @@ TEST_CASE("Tenants list in id order, paged", "[registry]") {
 
 }  // namespace
 }  // namespace siteledger::storage
+
+namespace siteledger::storage {
+namespace {
+
+TEST_CASE(
+    "The tenant count walks the records once, past a page of 1000, then "
+    "follows installs and removals without walking",
+    "[registry]") {
+  testing::Rig rig;
+  REQUIRE(*rig.registry->Count() == 0);  // known from here on
+  std::vector<TenantId> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(rig.NewTenant("client-" + std::to_string(i)));
+  }
+  CHECK(*rig.registry->Count() == 3);
+  // A reinstall of a known clientKey is no new tenant.
+  REQUIRE(rig.registry->Install({"client-0", "https://a", "s2"}).has_value());
+  CHECK(*rig.registry->Count() == 3);
+  // Claimed and removed: one fewer.
+  auto record = rig.registry->Get(ids[1]);
+  REQUIRE(record.has_value());
+  record->state = LifecycleState::kUninstalled;
+  record->purge_at = rig.clock.Now();
+  REQUIRE(rig.registry->Update(*record).ok());
+  REQUIRE(*rig.registry->ClaimPurge(ids[1], rig.clock.Now()));
+  REQUIRE(rig.registry->Remove(ids[1]).ok());
+  CHECK(*rig.registry->Count() == 2);
+  REQUIRE(rig.registry->Remove(ids[1]).ok());  // again: nothing removed
+  CHECK(*rig.registry->Count() == 2);
+}
+
+TEST_CASE("The first tenant count walks more than one page of records",
+          "[registry]") {
+  testing::Rig rig;
+  for (int i = 0; i < 1001; ++i) {
+    rig.NewTenant("client-" + std::to_string(i));
+  }
+  CHECK(*rig.registry->Count() == 1001);
+}
+
+}  // namespace
+}  // namespace siteledger::storage
