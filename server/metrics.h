@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -34,11 +35,13 @@ class Metrics {
   void CountRateLimited() {
     rate_limited_.fetch_add(1, std::memory_order_relaxed);
   }
-  // The sweeper finished a run (`ok`: without an error) at `unix_seconds`.
-  // Any thread.
-  void SweepDone(double unix_seconds, bool ok) {
+  // The sweeper finished a run now (`ok`: without an error). Any thread.
+  void SweepDone(bool ok) {
     (ok ? sweep_ok_at_ : sweep_failed_at_)
-        .store(unix_seconds, std::memory_order_relaxed);
+        .store(std::chrono::duration<double>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count(),
+               std::memory_order_relaxed);
   }
 
   // Appends the request metrics, the rate limiter's and the sweeper's to

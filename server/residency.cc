@@ -1887,11 +1887,7 @@ void ResidencyApi::ServeSweep(const CallPtr& call) {
   const bool dry_run = call->Query("dry_run").value_or("false") == "true";
   auto result = Sweep(dry_run);
   if (!dry_run) {
-    d_.metrics.SweepDone(
-        std::chrono::duration<double>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count(),
-        result.has_value());
+    d_.metrics.SweepDone(result.has_value());
   }
   if (!result) return d_.finisher.Fail(call, result.error());
   d_.finisher.Finish(call, JsonResponse(200, *result));
@@ -1909,11 +1905,7 @@ void ResidencyApi::SweepLoop() {
     if (!result) {
       Log("error", "the sweep failed", {{"error", result.error().ToString()}});
     }
-    d_.metrics.SweepDone(
-        std::chrono::duration<double>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count(),
-        result.has_value());
+    d_.metrics.SweepDone(result.has_value());
   } while (Sleep(d_.config.sweep_interval));
 }
 

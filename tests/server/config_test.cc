@@ -133,7 +133,8 @@ TEST_CASE("A missing config file is an error naming it", "[config]") {
   CHECK_FALSE(ParseFlags({"--config"}).has_value());
 }
 
-TEST_CASE("The log level takes debug, info, warn and error, default info", "[config]") {
+TEST_CASE("The log level takes debug, info, warn and error, default info",
+          "[config]") {
   CHECK(ParseFlags({})->log_level == LogLevel::kInfo);
   CHECK(ParseFlags({"--log-level", "debug"})->log_level == LogLevel::kDebug);
   CHECK(ParseFlags({"--log-level=error"})->log_level == LogLevel::kError);
